@@ -1,0 +1,91 @@
+// Package channels defines the contract between chat platform adapters and
+// the berth gateway: the messages an adapter hands in, the replies it
+// delivers, and the optional capabilities (typing, reactions) it may offer.
+//
+// An adapter only turns platform events into Inbound messages and delivers
+// Outbound ones. It knows nothing of agent groups, wirings or sessions.
+package channels
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Inbound is one message a person sent on a platform, as the router sees it.
+type Inbound struct {
+	ChannelType string // "slack", "discord", "terminal"
+	PlatformID  string // channel id (a Discord thread is its own channel)
+	ParentID    string // for a Discord thread, the parent channel; else ""
+	ThreadID    string // Slack thread_ts, or "" for a top-level message
+	MessageID   string // platform message id (Slack ts, Discord snowflake); dedup key
+	Sender      User
+	Text        string // bot mention stripped, other mentions resolved to names
+	Mentioned   bool   // the bot was addressed (mention, reply to the bot, DM)
+	IsDM        bool
+	Attachments []Attachment
+	Time        time.Time
+}
+
+// User identifies a sender on one platform.
+type User struct {
+	ID   string // platform-local id, e.g. "U123"; the store key is ChannelType+":"+ID
+	Name string // display name
+	Bot  bool
+}
+
+// Attachment is a file a person sent with a message.
+type Attachment struct {
+	Name        string
+	ContentType string
+	Size        int64
+	URL         string // where the adapter can fetch it; never shown to the agent
+}
+
+// Outbound is one reply to deliver.
+type Outbound struct {
+	PlatformID string
+	ThreadID   string
+	ReplyTo    string // platform message id this answers, if any
+	Text       string // Markdown; the adapter formats and splits it
+}
+
+// Handler receives each inbound message. It returns only after the message
+// is durably accepted (or deliberately dropped), so an adapter with
+// platform acks may acknowledge once it returns nil. A non-nil error means
+// the message was not accepted and should be left for redelivery.
+type Handler func(ctx context.Context, in Inbound) error
+
+// Channel is a chat platform adapter.
+type Channel interface {
+	// Type names the platform: "slack", "discord", "terminal".
+	Type() string
+	// Run connects and feeds inbound messages to h until ctx is done. It
+	// returns early only for errors that retrying cannot fix (bad token).
+	Run(ctx context.Context, h Handler) error
+	// Send delivers one reply, splitting it as the platform requires, and
+	// returns the platform id of the first message it posted.
+	Send(ctx context.Context, out Outbound) (string, error)
+}
+
+// Target names the message an agent is working on.
+type Target struct {
+	PlatformID string
+	ThreadID   string
+	MessageID  string
+}
+
+// Progress is implemented by adapters that can show a person the agent is
+// working (a typing indicator, a reaction). Working is called when a message
+// is handed to an agent; Done when its reply has been delivered or it failed.
+type Progress interface {
+	Working(ctx context.Context, t Target)
+	Done(ctx context.Context, t Target, ok bool)
+}
+
+// ErrPermanent marks a send failure that retrying will not fix (a deleted
+// channel, a missing permission). Wrap it so the delivery loop stops early.
+var ErrPermanent = errors.New("permanent delivery failure")
+
+// UserKey is the store's id for a platform user: "slack:U123".
+func UserKey(channelType, id string) string { return channelType + ":" + id }

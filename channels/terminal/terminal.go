@@ -1,0 +1,139 @@
+// Package terminal is the local channel: each line typed (or piped) into
+// berth is a message, and replies are printed. It lets anyone try berth
+// with no chat account.
+package terminal
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/berth-dev/berth/channels"
+)
+
+// Type is the channel type of the terminal.
+const Type = "terminal"
+
+// PlatformID is the one conversation the terminal has.
+const PlatformID = "local"
+
+// UserID is the terminal user's platform id; the store knows them as
+// "terminal:local", the install's operator.
+const UserID = "local"
+
+// Channel reads messages from in and writes replies to out.
+type Channel struct {
+	in          io.Reader
+	out         io.Writer
+	errOut      io.Writer
+	interactive bool
+	userName    string
+
+	mu     sync.Mutex
+	prefix string // distinguishes message ids across runs
+	n      int
+}
+
+// New returns a terminal channel. With interactive set it shows a prompt.
+func New(in io.Reader, out, errOut io.Writer, interactive bool, userName string) *Channel {
+	return &Channel{in: in, out: out, errOut: errOut, interactive: interactive, userName: userName,
+		prefix: strconv.FormatInt(time.Now().UnixNano(), 36)}
+}
+
+// Type implements channels.Channel.
+func (c *Channel) Type() string { return Type }
+
+// Run reads lines until the input ends or ctx is done; each line is one
+// message. It returns nil when the input ends.
+func (c *Channel) Run(ctx context.Context, h channels.Handler) error {
+	r := bufio.NewReaderSize(c.in, 64<<10)
+	lines := make(chan string)
+	errc := make(chan error, 1)
+	go func() {
+		defer close(lines)
+		for {
+			line, err := r.ReadString('\n')
+			if len(line) > 0 {
+				select {
+				case lines <- strings.TrimRight(line, "\r\n"):
+				case <-ctx.Done():
+					return
+				}
+			}
+			if err != nil {
+				if !errors.Is(err, io.EOF) {
+					errc <- err
+				}
+				return
+			}
+		}
+	}()
+	c.prompt()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case line, ok := <-lines:
+			if !ok {
+				select {
+				case err := <-errc:
+					return fmt.Errorf("read terminal: %w", err)
+				default:
+					return nil
+				}
+			}
+			if c.interactive && strings.TrimSpace(line) == "" {
+				c.prompt()
+				continue
+			}
+			c.mu.Lock()
+			c.n++
+			id := c.prefix + "-" + strconv.Itoa(c.n)
+			c.mu.Unlock()
+			err := h(ctx, channels.Inbound{
+				ChannelType: Type, PlatformID: PlatformID, MessageID: id,
+				Sender: channels.User{ID: UserID, Name: c.userName}, Text: line,
+				Mentioned: true, IsDM: true, Time: time.Now(),
+			})
+			if err != nil {
+				c.mu.Lock()
+				fmt.Fprintf(c.errOut, "berth: %v\n", err)
+				c.mu.Unlock()
+			}
+			c.prompt()
+		}
+	}
+}
+
+func (c *Channel) prompt() {
+	if !c.interactive {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	fmt.Fprint(c.out, "you> ")
+}
+
+// Send implements channels.Channel: it prints the reply.
+func (c *Channel) Send(ctx context.Context, out channels.Outbound) (string, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	text := strings.TrimRight(out.Text, "\n")
+	var err error
+	if c.interactive {
+		_, err = fmt.Fprintf(c.out, "\r%s\nyou> ", text)
+	} else {
+		_, err = fmt.Fprintln(c.out, text)
+	}
+	if err != nil {
+		return "", fmt.Errorf("print reply: %w", err)
+	}
+	c.n++
+	return c.prefix + "-r" + strconv.Itoa(c.n), nil
+}

@@ -1,0 +1,129 @@
+package main
+
+import (
+	"bufio"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"strings"
+	"time"
+)
+
+// config is everything berth reads at start, once, and passes down.
+type config struct {
+	Home        string
+	Provider    string
+	IdleTimeout time.Duration
+	MaxRunning  int
+	Image       string
+	RunnerBin   string
+	Busybox     string
+	DockerHost  string
+	Verbose     bool
+
+	// Channel credentials; never logged.
+	SlackBotToken, SlackAppToken, SlackAPIURL   string
+	DiscordToken, DiscordAPIURL, DiscordGateway string
+}
+
+// commonFlags registers the flags every gateway command takes.
+func commonFlags(fs *flag.FlagSet, c *config) {
+	fs.StringVar(&c.Home, "home", "", "state folder (default $BERTH_HOME or ~/.local/share/berth)")
+	fs.StringVar(&c.Provider, "provider", "echo", "default agent provider (echo is the test and demo provider)")
+	fs.DurationVar(&c.IdleTimeout, "idle-timeout", 10*time.Minute, "stop an agent container after this long without work")
+	fs.IntVar(&c.MaxRunning, "max-running", 0, "at most this many agent containers at once (0: no cap)")
+	fs.StringVar(&c.Image, "image", "berth-agent:latest", "agent image")
+	fs.StringVar(&c.RunnerBin, "runner-bin", "", "a prebuilt static berth-runner for the image (default: compile from source)")
+	fs.StringVar(&c.Busybox, "busybox", "", "a static busybox for the image (default: /bin/busybox from busybox-static)")
+	fs.StringVar(&c.DockerHost, "docker-host", "", "Docker engine address (default $DOCKER_HOST or the local socket)")
+	fs.BoolVar(&c.Verbose, "v", false, "log to stderr too")
+}
+
+// resolve fills what flags left unset from BERTH_* variables, then from
+// $BERTH_HOME/config (dotenv), and reads the channel credentials.
+func (c *config) resolve(fs *flag.FlagSet) error {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if c.Home == "" {
+		c.Home = os.Getenv("BERTH_HOME")
+	}
+	if c.Home == "" {
+		base := os.Getenv("XDG_DATA_HOME")
+		if base == "" {
+			h, err := os.UserHomeDir()
+			if err != nil {
+				return fmt.Errorf("find home folder: %w (set BERTH_HOME)", err)
+			}
+			base = filepath.Join(h, ".local", "share")
+		}
+		c.Home = filepath.Join(base, "berth")
+	}
+	home, err := filepath.Abs(c.Home)
+	if err != nil {
+		return err
+	}
+	c.Home = home
+	if err := os.MkdirAll(c.Home, 0o700); err != nil {
+		return fmt.Errorf("create state folder: %w", err)
+	}
+	file, err := readDotenv(filepath.Join(c.Home, "config"))
+	if err != nil {
+		return err
+	}
+	lookup := func(k string) string {
+		if v, ok := os.LookupEnv(k); ok {
+			return v
+		}
+		return file[k]
+	}
+	var ferr error
+	fs.VisitAll(func(f *flag.Flag) {
+		if set[f.Name] || f.Name == "home" || f.Name == "v" {
+			return
+		}
+		key := "BERTH_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v := lookup(key); v != "" {
+			if err := f.Value.Set(v); err != nil && ferr == nil {
+				ferr = fmt.Errorf("%s: %w", key, err)
+			}
+		}
+	})
+	c.SlackBotToken, c.SlackAppToken, c.SlackAPIURL = lookup("SLACK_BOT_TOKEN"), lookup("SLACK_APP_TOKEN"), lookup("SLACK_API_URL")
+	c.DiscordToken, c.DiscordAPIURL, c.DiscordGateway = lookup("DISCORD_BOT_TOKEN"), lookup("DISCORD_API_URL"), lookup("DISCORD_GATEWAY_URL")
+	return ferr
+}
+
+// readDotenv reads KEY=VALUE lines; a missing file is empty.
+func readDotenv(path string) (map[string]string, error) {
+	out := map[string]string{}
+	f, err := os.Open(path)
+	if os.IsNotExist(err) {
+		return out, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		k, v, ok := strings.Cut(strings.TrimPrefix(line, "export "), "=")
+		if !ok {
+			return nil, fmt.Errorf("%s:%d: expected KEY=VALUE", path, n)
+		}
+		out[strings.TrimSpace(k)] = strings.Trim(strings.TrimSpace(v), `"'`)
+	}
+	return out, sc.Err()
+}
+
+func version() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "devel"
+}

@@ -1,0 +1,147 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"syscall"
+
+	"github.com/berth-dev/berth/container"
+	"github.com/berth-dev/berth/data"
+	"github.com/berth-dev/berth/groups"
+	"github.com/berth-dev/berth/session"
+)
+
+// gateway is the assembled core: store, runtime and session manager.
+type gateway struct {
+	cfg    config
+	log    *slog.Logger
+	store  *data.Store
+	docker *container.Docker
+	layout groups.Layout
+	mgr    *session.Manager
+	lock   *os.File
+	closeL func()
+}
+
+func openGateway(ctx context.Context, cfg config, stderr io.Writer) (_ *gateway, err error) {
+	g := &gateway{cfg: cfg}
+	defer func() {
+		if err != nil {
+			g.close()
+		}
+	}()
+	if g.lock, err = lockHome(cfg.Home); err != nil {
+		return nil, err
+	}
+	g.log, g.closeL, err = newLogger(cfg.Home, stderr, cfg.Verbose)
+	if err != nil {
+		return nil, err
+	}
+	if g.store, err = data.Open(ctx, filepath.Join(cfg.Home, "berth.db")); err != nil {
+		return nil, err
+	}
+	uid := -1
+	if os.Getuid() == 0 {
+		uid = container.AgentUID
+	}
+	g.layout = groups.Layout{Root: filepath.Join(cfg.Home, "groups"), UID: uid}
+	if err := g.layout.InitGlobal(); err != nil {
+		return nil, err
+	}
+	if g.docker, err = container.NewDocker(cfg.DockerHost); err != nil {
+		return nil, err
+	}
+	if _, err := g.docker.Ping(ctx); err != nil {
+		return nil, fmt.Errorf("%w\n  is the Docker engine running, and may this user use it? (try: docker info)", err)
+	}
+	if err := ensureImage(ctx, cfg, g.docker, stderr, false); err != nil {
+		return nil, err
+	}
+	g.mgr = session.New(session.Config{
+		Home: cfg.Home, Image: cfg.Image, Provider: cfg.Provider, IdleTimeout: cfg.IdleTimeout,
+		MaxRunning: cfg.MaxRunning, UID: uid, Log: g.log,
+	}, g.store, g.docker, g.layout)
+	return g, nil
+}
+
+func (g *gateway) close() {
+	if g.docker != nil {
+		g.docker.Close()
+	}
+	if g.store != nil {
+		g.store.Close()
+	}
+	if g.closeL != nil {
+		g.closeL()
+	}
+	if g.lock != nil {
+		g.lock.Close()
+	}
+}
+
+// lockHome makes sure one berth gateway at a time uses a state folder.
+func lockHome(home string) (*os.File, error) {
+	f, err := os.OpenFile(filepath.Join(home, "berth.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("lock state folder: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("another berth gateway is already running with state folder %s; stop it first, or use another --home", home)
+		}
+		return nil, fmt.Errorf("lock state folder: %w", err)
+	}
+	return f, nil
+}
+
+// ensureImage builds the agent image when it is missing (or always, with
+// force; an unchanged build is skipped by content hash).
+func ensureImage(ctx context.Context, cfg config, d *container.Docker, progress io.Writer, force bool) error {
+	if !force {
+		ok, err := d.ImageExists(ctx, cfg.Image)
+		if err != nil {
+			return fmt.Errorf("look for image %s: %w", cfg.Image, err)
+		}
+		if ok {
+			return nil
+		}
+		if cfg.Image != container.DefaultImage {
+			return fmt.Errorf("agent image %s does not exist; build or load it first", cfg.Image)
+		}
+		fmt.Fprintf(progress, "berth: agent image %s is missing; building it now (this happens once)\n", cfg.Image)
+	}
+	src, err := imageSource(ctx, cfg, progress)
+	if err != nil {
+		return err
+	}
+	return d.BuildImage(ctx, cfg.Image, src, progress)
+}
+
+func imageSource(ctx context.Context, cfg config, progress io.Writer) (container.ImageSource, error) {
+	busybox, err := container.FindBusybox(cfg.Busybox)
+	if err != nil {
+		return container.ImageSource{}, err
+	}
+	runnerBin := cfg.RunnerBin
+	if runnerBin == "" {
+		wd, _ := os.Getwd()
+		srcDir, err := container.SourceDir(wd)
+		if err != nil {
+			return container.ImageSource{}, err
+		}
+		runnerBin = filepath.Join(cfg.Home, "cache", "berth-runner")
+		if err := os.MkdirAll(filepath.Dir(runnerBin), 0o755); err != nil {
+			return container.ImageSource{}, err
+		}
+		if err := container.BuildRunner(ctx, srcDir, runnerBin, progress); err != nil {
+			return container.ImageSource{}, err
+		}
+	}
+	return container.ImageSource{Runner: runnerBin, Busybox: busybox}, nil
+}

@@ -1,0 +1,82 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/berth-dev/berth/channels"
+)
+
+func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("berth run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var cfg config
+	commonFlags(fs, &cfg)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg.Verbose = true
+	if err := cfg.resolve(fs); err != nil {
+		return err
+	}
+	chans, err := configuredChannels(cfg)
+	if err != nil {
+		return err
+	}
+	if len(chans) == 0 {
+		return errors.New("no channel configured: set SLACK_BOT_TOKEN and SLACK_APP_TOKEN, or DISCORD_BOT_TOKEN (or try berth chat)")
+	}
+	g, err := openGateway(ctx, cfg, stderr)
+	if err != nil {
+		return err
+	}
+	defer g.close()
+	for _, ch := range chans {
+		g.mgr.AddChannel(ch)
+	}
+	return serve(ctx, g, chans, func(ctx context.Context) error {
+		<-ctx.Done()
+		return nil
+	})
+}
+
+// serve runs the session manager and the channels until main returns or
+// ctx ends, then stops every container it started.
+func serve(ctx context.Context, g *gateway, chans []channels.Channel, main func(context.Context) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	eg, ctx := errgroup.WithContext(ctx)
+	ready := make(chan struct{})
+	eg.Go(func() error { return g.mgr.Run(ctx, ready) })
+	select {
+	case <-ready:
+	case <-ctx.Done():
+		return eg.Wait()
+	}
+	for _, ch := range chans {
+		if ch.Type() == "terminal" {
+			continue // driven by main
+		}
+		eg.Go(func() error {
+			if err := ch.Run(ctx, g.mgr.Handle); err != nil {
+				return fmt.Errorf("%s channel: %w", ch.Type(), err)
+			}
+			return nil
+		})
+	}
+	eg.Go(func() error {
+		defer cancel()
+		return main(ctx)
+	})
+	err := eg.Wait()
+	sctx, scancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer scancel()
+	g.mgr.Shutdown(sctx)
+	return err
+}

@@ -1,0 +1,284 @@
+// Package container runs agent containers through the Docker Engine API:
+// create and start with labels and limits, adopt what already runs, stop,
+// list by label, follow logs, and build the agent image with no registry.
+package container
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/containerd/errdefs"
+	ctypes "github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/mount"
+	"github.com/docker/docker/client"
+	"github.com/docker/docker/pkg/stdcopy"
+
+	"github.com/berth-dev/berth/mounts"
+)
+
+// Labels every berth container carries.
+const (
+	LabelSession = "berth.session"
+	LabelGroup   = "berth.group"
+	LabelHome    = "berth.home"
+)
+
+// Spec describes one agent container.
+type Spec struct {
+	Name     string
+	Image    string
+	Cmd      []string
+	Env      []string // never secrets
+	User     string   // "uid:gid"
+	Labels   map[string]string
+	Mounts   []mounts.Mount
+	Memory   int64  // bytes; 0: no limit
+	NanoCPUs int64  // 1e9 = one CPU; 0: no limit
+	Pids     int64  // 0: no limit
+	Network  string // "" means "none"
+}
+
+// Info is what the engine reports of one container.
+type Info struct {
+	ID      string
+	Name    string
+	Labels  map[string]string
+	State   string // "created", "running", "exited", "removing", …
+	Created time.Time
+}
+
+// Running reports whether the container is running.
+func (i Info) Running() bool { return i.State == "running" }
+
+// Docker is the runtime backed by a Docker engine.
+type Docker struct {
+	cli *client.Client
+}
+
+// NewDocker connects to the engine named by host ("" means the
+// environment's DOCKER_HOST or the default socket), negotiating the API version.
+func NewDocker(host string) (*Docker, error) {
+	opts := []client.Opt{client.FromEnv, client.WithAPIVersionNegotiation()}
+	if host != "" {
+		opts = append(opts, client.WithHost(host))
+	}
+	cli, err := client.NewClientWithOpts(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("docker client: %w", err)
+	}
+	return &Docker{cli: cli}, nil
+}
+
+// Close releases the client.
+func (d *Docker) Close() error { return d.cli.Close() }
+
+// Ping checks the engine is reachable and returns its API version.
+func (d *Docker) Ping(ctx context.Context) (string, error) {
+	p, err := d.cli.Ping(ctx)
+	if err != nil {
+		return "", fmt.Errorf("docker unreachable at %s: %w", d.cli.DaemonHost(), err)
+	}
+	return p.APIVersion, nil
+}
+
+// Ensure makes sure the container named spec.Name is running, creating and
+// starting it if needed. The engine's name uniqueness is what guarantees one
+// container per session across goroutines, restarts and processes: a create
+// that conflicts adopts the container that holds the name. It reports
+// whether an existing container was adopted.
+func (d *Docker) Ensure(ctx context.Context, spec Spec) (Info, bool, error) {
+	for attempt := 0; attempt < 10; attempt++ {
+		id, err := d.create(ctx, spec)
+		if err == nil {
+			if err := d.cli.ContainerStart(ctx, id, ctypes.StartOptions{}); err != nil {
+				d.cli.ContainerRemove(context.WithoutCancel(ctx), id, ctypes.RemoveOptions{Force: true})
+				return Info{}, false, fmt.Errorf("start container %s: %w", spec.Name, err)
+			}
+			info, err := d.Inspect(ctx, id)
+			return info, false, err
+		}
+		if !errdefs.IsConflict(err) {
+			return Info{}, false, fmt.Errorf("create container %s: %w", spec.Name, err)
+		}
+		info, err := d.Inspect(ctx, spec.Name)
+		if errdefs.IsNotFound(err) {
+			continue // removed between our create and inspect: try again
+		}
+		if err != nil {
+			return Info{}, false, err
+		}
+		switch info.State {
+		case "running":
+			return info, true, nil
+		case "created":
+			// Another process created it and is about to start it;
+			// starting twice is harmless.
+			if err := d.cli.ContainerStart(ctx, info.ID, ctypes.StartOptions{}); err != nil && !errdefs.IsNotModified(err) {
+				return Info{}, false, fmt.Errorf("start adopted container %s: %w", spec.Name, err)
+			}
+			info, err := d.Inspect(ctx, info.ID)
+			return info, true, err
+		default:
+			// Exited or being removed: its name frees up once it is gone.
+			d.cli.ContainerRemove(ctx, info.ID, ctypes.RemoveOptions{Force: true})
+			d.waitGone(ctx, info.ID)
+		}
+	}
+	return Info{}, false, fmt.Errorf("create container %s: name stayed taken", spec.Name)
+}
+
+func (d *Docker) create(ctx context.Context, spec Spec) (string, error) {
+	network := spec.Network
+	if network == "" {
+		network = "none"
+	}
+	init := true
+	hc := &ctypes.HostConfig{
+		AutoRemove:  true,
+		Init:        &init,
+		NetworkMode: ctypes.NetworkMode(network),
+		CapDrop:     []string{"ALL"},
+		SecurityOpt: []string{"no-new-privileges"},
+		Resources: ctypes.Resources{
+			Memory:   spec.Memory,
+			NanoCPUs: spec.NanoCPUs,
+		},
+		Mounts: []mount.Mount{{Type: mount.TypeTmpfs, Target: "/tmp", TmpfsOptions: &mount.TmpfsOptions{SizeBytes: 64 << 20}}},
+	}
+	if spec.Memory > 0 {
+		hc.Resources.MemorySwap = spec.Memory
+	}
+	if spec.Pids > 0 {
+		p := spec.Pids
+		hc.Resources.PidsLimit = &p
+	}
+	for _, m := range spec.Mounts {
+		hc.Mounts = append(hc.Mounts, mount.Mount{Type: mount.TypeBind, Source: m.Source, Target: m.Target, ReadOnly: m.ReadOnly})
+	}
+	cfg := &ctypes.Config{
+		Image:      spec.Image,
+		Cmd:        spec.Cmd,
+		Env:        spec.Env,
+		User:       spec.User,
+		Labels:     spec.Labels,
+		WorkingDir: "/workspace",
+	}
+	resp, err := d.cli.ContainerCreate(ctx, cfg, hc, nil, nil, spec.Name)
+	return resp.ID, err
+}
+
+// Inspect reports one container by id or name.
+func (d *Docker) Inspect(ctx context.Context, idOrName string) (Info, error) {
+	c, err := d.cli.ContainerInspect(ctx, idOrName)
+	if err != nil {
+		return Info{}, err
+	}
+	info := Info{ID: c.ID, Name: strings.TrimPrefix(c.Name, "/")}
+	if c.Config != nil {
+		info.Labels = c.Config.Labels
+	}
+	if c.State != nil {
+		info.State = c.State.Status
+	}
+	info.Created, _ = time.Parse(time.RFC3339Nano, c.Created)
+	return info, nil
+}
+
+// List returns the containers (running or not) that carry all the labels.
+func (d *Docker) List(ctx context.Context, labels map[string]string) ([]Info, error) {
+	f := filters.NewArgs()
+	for k, v := range labels {
+		f.Add("label", k+"="+v)
+	}
+	list, err := d.cli.ContainerList(ctx, ctypes.ListOptions{All: true, Filters: f})
+	if err != nil {
+		return nil, fmt.Errorf("list containers: %w", err)
+	}
+	out := make([]Info, 0, len(list))
+	for _, c := range list {
+		name := ""
+		if len(c.Names) > 0 {
+			name = strings.TrimPrefix(c.Names[0], "/")
+		}
+		out = append(out, Info{ID: c.ID, Name: name, Labels: c.Labels, State: c.State, Created: time.Unix(c.Created, 0)})
+	}
+	return out, nil
+}
+
+// Stop asks the container to stop (SIGTERM), killing it after grace.
+func (d *Docker) Stop(ctx context.Context, id string, grace time.Duration) error {
+	secs := int(grace / time.Second)
+	err := d.cli.ContainerStop(ctx, id, ctypes.StopOptions{Timeout: &secs})
+	if err != nil && !errdefs.IsNotFound(err) {
+		return fmt.Errorf("stop container %s: %w", short(id), err)
+	}
+	return nil
+}
+
+// Remove force-removes a container.
+func (d *Docker) Remove(ctx context.Context, id string) error {
+	err := d.cli.ContainerRemove(ctx, id, ctypes.RemoveOptions{Force: true})
+	if err != nil && !errdefs.IsNotFound(err) && !errdefs.IsConflict(err) {
+		return fmt.Errorf("remove container %s: %w", short(id), err)
+	}
+	return nil
+}
+
+// Wait blocks until the container is gone (it is auto-removed on exit) and
+// returns its exit code, or -1 when the engine could not say.
+func (d *Docker) Wait(ctx context.Context, id string) (int64, error) {
+	ch, errc := d.cli.ContainerWait(ctx, id, ctypes.WaitConditionRemoved)
+	select {
+	case r := <-ch:
+		return r.StatusCode, nil
+	case err := <-errc:
+		if errdefs.IsNotFound(err) {
+			return -1, nil
+		}
+		return -1, err
+	}
+}
+
+func (d *Docker) waitGone(ctx context.Context, id string) {
+	wctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	d.Wait(wctx, id)
+}
+
+// Logs copies the container's stdout and stderr (demultiplexed) to w,
+// following until the container exits or ctx is done.
+func (d *Docker) Logs(ctx context.Context, id string, stdout, stderr io.Writer) error {
+	rc, err := d.cli.ContainerLogs(ctx, id, ctypes.LogsOptions{ShowStdout: true, ShowStderr: true, Follow: true})
+	if err != nil {
+		return fmt.Errorf("logs of container %s: %w", short(id), err)
+	}
+	defer rc.Close()
+	_, err = stdcopy.StdCopy(stdout, stderr, rc)
+	return err
+}
+
+// Stats is a container's resource use.
+type Stats struct {
+	CPUPercent  float64
+	MemoryBytes uint64
+}
+
+// IsNotFound reports whether err means the container or image does not exist.
+func IsNotFound(err error) bool { return errdefs.IsNotFound(err) }
+
+// IsUnavailable reports whether err means the engine could not be reached.
+func IsUnavailable(err error) bool {
+	return client.IsErrConnectionFailed(err) || errors.Is(err, context.DeadlineExceeded)
+}
+
+func short(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}

@@ -1,0 +1,157 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/berth-dev/berth/channels"
+	"github.com/berth-dev/berth/session/sessiondb"
+)
+
+// deliverLoop sends a session's replies whenever its out/ folder changes,
+// and on each sweep as a fallback.
+func (m *Manager) deliverLoop(l *live) {
+	defer m.wg.Done()
+	for {
+		select {
+		case <-m.ctx.Done():
+			return
+		case <-l.kick:
+		}
+		if err := m.deliver(m.ctx, l); err != nil && m.ctx.Err() == nil {
+			m.log.Warn("delivery pass", "session", l.id, "err", err)
+		}
+		m.notifyChanged()
+	}
+}
+
+// deliver records the container's acks, sends every undelivered reply in
+// seq order, and tells senders about messages that failed.
+func (m *Manager) deliver(ctx context.Context, l *live) error {
+	l.delivering.Lock()
+	defer l.delivering.Unlock()
+	acks, err := l.db.Acks(ctx)
+	if err != nil {
+		return fmt.Errorf("read acks: %w", err)
+	}
+	finished, err := l.db.Finish(ctx, acks)
+	if err != nil {
+		return fmt.Errorf("record acks: %w", err)
+	}
+	if len(finished) > 0 {
+		l.touch()
+	}
+	out, err := l.db.Undelivered(ctx)
+	if err != nil {
+		return fmt.Errorf("read replies: %w", err)
+	}
+	for _, msg := range out {
+		if !msg.DeliverAfter.IsZero() && msg.DeliverAfter.After(time.Now()) {
+			break // later replies wait behind it, to keep their order
+		}
+		m.send(ctx, l, msg)
+	}
+	for _, id := range finished {
+		if acks[id].Status == sessiondb.StatusFailed {
+			continue // told below, with the reason
+		}
+		m.done(ctx, l, id, true)
+	}
+	failed, err := l.db.FailedUnnotified(ctx)
+	if err != nil {
+		return fmt.Errorf("read failures: %w", err)
+	}
+	for _, f := range failed {
+		text := "⚠️ Sorry, I could not answer your message"
+		if f.Error != "" {
+			text += ": " + f.Error
+		}
+		_, err := m.sendWithRetry(ctx, f.ChannelType, channels.Outbound{PlatformID: f.PlatformID, ThreadID: f.ThreadID,
+			ReplyTo: f.Content.MessageID, Text: text})
+		if err != nil && ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if err != nil {
+			m.log.Error("delivery-failed", "session", l.id, "group", l.group.Folder, "message", f.ID, "err", err)
+		}
+		if err := l.db.MarkNotified(ctx, f.ID); err != nil {
+			return err
+		}
+		m.done(ctx, l, f.ID, false)
+	}
+	return nil
+}
+
+// send delivers one reply with retries and records the outcome; a reply
+// that cannot be delivered is recorded as failed, logged, and the agent
+// told, so nothing disappears quietly.
+func (m *Manager) send(ctx context.Context, l *live, msg sessiondb.OutMessage) {
+	if msg.Kind == sessiondb.KindSystem {
+		l.db.RecordDelivery(ctx, msg, "", "skipped", "system message")
+		return
+	}
+	start := time.Now()
+	pid, err := m.sendWithRetry(ctx, msg.ChannelType, channels.Outbound{PlatformID: msg.PlatformID, ThreadID: msg.ThreadID,
+		ReplyTo: m.platformMessageID(ctx, l, msg.InReplyTo), Text: msg.Content.Text})
+	if ctx.Err() != nil {
+		return // not recorded: the next process delivers it
+	}
+	if err != nil {
+		m.log.Error("delivery-failed", "channel", msg.ChannelType, "session", l.id, "group", l.group.Folder, "reply", msg.ID, "err", err)
+		l.db.RecordDelivery(ctx, msg, "", sessiondb.StatusFailed, err.Error())
+		// The agent hears of it on its next turn.
+		l.db.Append(ctx, sessiondb.InMessage{ID: "delivery-failed-" + msg.ID, Kind: sessiondb.KindSystem, Trigger: false,
+			ChannelType: msg.ChannelType, PlatformID: msg.PlatformID, ThreadID: msg.ThreadID,
+			Content: sessiondb.Content{Event: "delivery_failed", Text: "Your reply could not be delivered: " + err.Error()}})
+		return
+	}
+	if err := l.db.RecordDelivery(ctx, msg, pid, "delivered", ""); err != nil {
+		m.log.Error("record delivery", "session", l.id, "err", err)
+	}
+	l.touch()
+	m.log.Info("delivered", "channel", msg.ChannelType, "session", l.id, "group", l.group.Folder, "reply", msg.ID,
+		"platform_message", pid, "ms", time.Since(start).Milliseconds())
+}
+
+// platformMessageID maps an inbound row id to the platform's message id.
+func (m *Manager) platformMessageID(ctx context.Context, l *live, inID string) string {
+	if inID == "" {
+		return ""
+	}
+	l.amu.Lock()
+	pt, ok := l.targets[inID]
+	l.amu.Unlock()
+	if ok {
+		return pt.t.MessageID
+	}
+	return ""
+}
+
+func (m *Manager) sendWithRetry(ctx context.Context, channelType string, out channels.Outbound) (string, error) {
+	ch := m.channel(channelType)
+	if ch == nil {
+		return "", fmt.Errorf("%s: %w", channelType, errNoChannel)
+	}
+	var err error
+	for attempt := 0; attempt < m.cfg.SendTries; attempt++ {
+		if attempt > 0 {
+			m.log.Info("retried", "channel", channelType, "attempt", attempt+1, "err", err)
+			select {
+			case <-ctx.Done():
+				return "", ctx.Err()
+			case <-time.After(m.cfg.SendBase << (attempt - 1)):
+			}
+		}
+		var pid string
+		pid, err = ch.Send(ctx, out)
+		if err == nil {
+			return pid, nil
+		}
+		if errors.Is(err, channels.ErrPermanent) || ctx.Err() != nil {
+			break
+		}
+	}
+	return "", err
+}

@@ -1,0 +1,290 @@
+package session
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/berth-dev/berth/channels"
+	"github.com/berth-dev/berth/data"
+	"github.com/berth-dev/berth/session/sessiondb"
+)
+
+// Handle routes one inbound message: a chat command goes to the command
+// handler; otherwise each wiring whose engage rule matches gets the
+// message written durably to its session's inbound.db, and the session is
+// woken. It returns nil once the message is stored or deliberately
+// dropped (and, for a refusal, the sender told why), so a platform may ack
+// it; an error means it was not stored and should be redelivered.
+func (m *Manager) Handle(ctx context.Context, in channels.Inbound) error {
+	log := m.log.With("channel", in.ChannelType, "platform_id", in.PlatformID, "message", in.MessageID)
+	text, problem := clean(in.Text, m.cfg.MaxText)
+	in.Text = text
+	if problem == problemEmpty && len(in.Attachments) > 0 {
+		problem = "" // a file with no words is still a message
+	}
+	if problem != "" {
+		log.Info("dropped", "reason", problem)
+		m.drop(ctx, in, problem)
+		if in.Mentioned || in.IsDM {
+			m.reply(ctx, in, "berth: message refused: "+problem)
+		}
+		return nil
+	}
+	if in.MessageID != "" {
+		seen, err := m.store.Seen(ctx, in.ChannelType, in.PlatformID, in.MessageID)
+		if err != nil {
+			return fmt.Errorf("route message: %w", err)
+		}
+		if seen {
+			log.Debug("dropped", "reason", "duplicate")
+			return nil
+		}
+	}
+	if err := m.store.EnsureUser(ctx, channels.UserKey(in.ChannelType, in.Sender.ID), in.Sender.Name); err != nil {
+		return err
+	}
+	if strings.HasPrefix(in.Text, "!") {
+		if m.commands == nil {
+			m.reply(ctx, in, "berth: chat commands are not available in this build")
+		} else if err := m.commands.Handle(ctx, in, func(t string) { m.reply(ctx, in, t) }); err != nil {
+			return fmt.Errorf("command: %w", err)
+		}
+		return m.markSeen(ctx, in)
+	}
+	if err := m.route(ctx, in, log); err != nil {
+		return err
+	}
+	return m.markSeen(ctx, in)
+}
+
+func (m *Manager) markSeen(ctx context.Context, in channels.Inbound) error {
+	if in.MessageID == "" {
+		return nil
+	}
+	_, err := m.store.MarkSeen(ctx, in.ChannelType, in.PlatformID, in.MessageID)
+	return err
+}
+
+func (m *Manager) route(ctx context.Context, in channels.Inbound, log interface {
+	Info(string, ...any)
+}) error {
+	// A Discord thread is its own channel, routed by its parent's wiring
+	// and keyed as its own conversation.
+	address, thread := in.PlatformID, in.ThreadID
+	if in.ParentID != "" {
+		address, thread = in.ParentID, in.PlatformID
+	}
+	mg, err := m.store.MessagingGroup(ctx, in.ChannelType, address)
+	if errors.Is(err, data.ErrNotFound) {
+		if in.Mentioned || in.IsDM {
+			log.Info("dropped", "reason", "unwired channel")
+			m.drop(ctx, in, "unwired channel")
+			m.hint(ctx, in)
+		}
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("route message: %w", err)
+	}
+	wirings, err := m.store.Wirings(ctx, mg.ID)
+	if err != nil {
+		return fmt.Errorf("route message: %w", err)
+	}
+	if len(wirings) == 0 {
+		if in.Mentioned || in.IsDM {
+			log.Info("dropped", "reason", "unwired channel")
+			m.drop(ctx, in, "unwired channel")
+			m.hint(ctx, in)
+		}
+		return nil
+	}
+	routed := false
+	for _, w := range wirings {
+		engaged, err := m.engages(ctx, w, mg, in, thread)
+		if err != nil {
+			log.Info("dropped", "reason", err.Error(), "group", w.AgentGroupID)
+			m.drop(ctx, in, err.Error())
+			continue
+		}
+		if !engaged && w.Ignored != "accumulate" {
+			continue
+		}
+		key := thread
+		if w.SessionMode == data.SessionPerThread && key == "" && !mg.IsDM {
+			key = in.MessageID // a top-level message starts its own thread
+		}
+		s, created, err := m.store.ResolveSession(ctx, w.AgentGroupID, mg.ID, key, w.SessionMode)
+		if err != nil {
+			return fmt.Errorf("route message: %w", err)
+		}
+		l, err := m.session(ctx, s)
+		if err != nil {
+			return fmt.Errorf("route message: %w", err)
+		}
+		msg := sessiondb.InMessage{
+			ID: inboundID(in, w.AgentGroupID), Kind: sessiondb.KindChat, Timestamp: in.Time, Trigger: engaged,
+			ChannelType: in.ChannelType, PlatformID: in.PlatformID, ThreadID: in.ThreadID,
+			SenderID: channels.UserKey(in.ChannelType, in.Sender.ID),
+			Content: sessiondb.Content{Text: in.Text, SenderID: channels.UserKey(in.ChannelType, in.Sender.ID),
+				SenderName: in.Sender.Name, Platform: in.ChannelType, MessageID: in.MessageID, Attachments: attachments(in)},
+		}
+		if msg.ThreadID == "" && w.SessionMode == data.SessionPerThread && !mg.IsDM && in.ParentID == "" {
+			msg.ThreadID = key
+		}
+		ids, err := l.db.Append(ctx, msg)
+		if err != nil {
+			// Refuse rather than half-write: the sender hears why.
+			m.reply(ctx, in, "berth: could not store your message; please try again later")
+			return fmt.Errorf("store message for session %s: %w", s.ID, err)
+		}
+		if len(ids) == 0 {
+			continue // a redelivery already stored
+		}
+		l.touch()
+		m.store.TouchSession(ctx, s.ID)
+		m.log.Info("routed", "channel", in.ChannelType, "group", l.group.Folder, "session", s.ID, "message", msg.ID,
+			"engaged", engaged, "new_session", created)
+		if !engaged {
+			continue
+		}
+		routed = true
+		m.working(ctx, l, msg.ID, in)
+		m.wakeAsync(l)
+	}
+	if !routed && !in.IsDM {
+		m.drop(ctx, in, "trigger not matched")
+	}
+	return nil
+}
+
+// engages reports whether a wiring's engage rule takes the message.
+func (m *Manager) engages(ctx context.Context, w data.Wiring, mg data.MessagingGroup, in channels.Inbound, thread string) (bool, error) {
+	if in.IsDM || mg.IsDM {
+		return true, nil
+	}
+	switch w.Engage {
+	case data.EngageMention:
+		return in.Mentioned, nil
+	case data.EngageMentionSticky:
+		if in.Mentioned {
+			return true, nil
+		}
+		if thread == "" {
+			return false, nil
+		}
+		_, err := m.store.FindSession(ctx, w.AgentGroupID, mg.ID, thread)
+		return err == nil, nil
+	case data.EngagePattern:
+		re, err := regexp.Compile(w.Pattern)
+		if err != nil {
+			// Never fail open: a broken pattern engages nothing.
+			return false, fmt.Errorf("wiring pattern does not compile: %v", err)
+		}
+		return re.MatchString(in.Text), nil
+	}
+	return false, fmt.Errorf("unknown engage rule %q", w.Engage)
+}
+
+func (m *Manager) working(ctx context.Context, l *live, msgID string, in channels.Inbound) {
+	t := channels.Target{PlatformID: in.PlatformID, ThreadID: in.ThreadID, MessageID: in.MessageID}
+	l.amu.Lock()
+	l.targets[msgID] = progressTarget{channel: in.ChannelType, t: t}
+	l.amu.Unlock()
+	if p, ok := m.channel(in.ChannelType).(channels.Progress); ok {
+		p.Working(ctx, t)
+	}
+}
+
+func (m *Manager) done(ctx context.Context, l *live, msgID string, ok bool) {
+	l.amu.Lock()
+	pt, found := l.targets[msgID]
+	delete(l.targets, msgID)
+	l.amu.Unlock()
+	if !found {
+		return
+	}
+	if p, isP := m.channel(pt.channel).(channels.Progress); isP {
+		p.Done(ctx, pt.t, ok)
+	}
+}
+
+func (m *Manager) drop(ctx context.Context, in channels.Inbound, reason string) {
+	if err := m.store.RecordDropped(ctx, data.Dropped{ChannelType: in.ChannelType, PlatformID: in.PlatformID, ThreadID: in.ThreadID,
+		MessageID: in.MessageID, SenderID: channels.UserKey(in.ChannelType, in.Sender.ID), Reason: reason, Text: in.Text}); err != nil {
+		m.log.Warn("record dropped message", "err", err)
+	}
+}
+
+// hint tells an unwired channel, at most once an hour, how to wire it.
+func (m *Manager) hint(ctx context.Context, in channels.Inbound) {
+	key := in.ChannelType + ":" + in.PlatformID
+	m.mu.Lock()
+	last, ok := m.hints[key]
+	if ok && time.Since(last) < time.Hour {
+		m.mu.Unlock()
+		return
+	}
+	m.hints[key] = time.Now()
+	m.mu.Unlock()
+	m.reply(ctx, in, "This channel is not registered with berth; an admin can run !register <name>.")
+}
+
+// reply sends host-side text (a refusal, a command's answer) to where in came from.
+func (m *Manager) reply(ctx context.Context, in channels.Inbound, text string) {
+	ch := m.channel(in.ChannelType)
+	if ch == nil {
+		return
+	}
+	if _, err := ch.Send(ctx, channels.Outbound{PlatformID: in.PlatformID, ThreadID: in.ThreadID, ReplyTo: in.MessageID, Text: text}); err != nil {
+		m.log.Warn("delivery-failed", "channel", in.ChannelType, "err", err)
+	}
+}
+
+// inboundID is deterministic, so a platform redelivery maps to the same row.
+func inboundID(in channels.Inbound, groupID string) string {
+	h := sha256.Sum256([]byte(in.ChannelType + "\x00" + in.PlatformID + "\x00" + in.MessageID + "\x00" + groupID))
+	return hex.EncodeToString(h[:8])
+}
+
+func attachments(in channels.Inbound) []sessiondb.Attachment {
+	var out []sessiondb.Attachment
+	for _, a := range in.Attachments {
+		out = append(out, sessiondb.Attachment{Name: a.Name, ContentType: a.ContentType, Size: a.Size})
+	}
+	return out
+}
+
+const problemEmpty = "message is empty"
+
+// clean makes text safe to store and show: valid UTF-8, no control
+// characters but newline and tab. It names the problem when the message
+// cannot be taken at all.
+func clean(text string, maxBytes int) (string, string) {
+	if len(text) > maxBytes {
+		return "", fmt.Sprintf("message is too long (%d bytes; the limit is %d)", len(text), maxBytes)
+	}
+	if !utf8.ValidString(text) {
+		text = strings.ToValidUTF8(text, "\uFFFD")
+	}
+	text = strings.Map(func(r rune) rune {
+		if r == '\n' || r == '\t' {
+			return r
+		}
+		if unicode.IsControl(r) {
+			return -1
+		}
+		return r
+	}, text)
+	if strings.TrimSpace(text) == "" {
+		return "", problemEmpty
+	}
+	return text, ""
+}

@@ -1,0 +1,98 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/berth-dev/berth/session/sessiondb"
+)
+
+// Echo is the TEST AND DEMO provider: it calls no model and answers each
+// message with "echo: <text>". A few directives let tests script faults:
+//
+//	sleep <duration> <text>  wait, then echo <text>
+//	long <n>                 answer with n characters of Markdown with a code block
+//	fail                     fail the turn (a provider error)
+//	crash                    kill the runner mid-turn (SIGKILL)
+//	count                    answer with how many turns this session has had
+type Echo struct{}
+
+// Name implements Provider.
+func (Echo) Name() string { return "echo" }
+
+// Turn implements Provider.
+func (Echo) Turn(ctx context.Context, t Turn) ([]Reply, error) {
+	var out []Reply
+	for _, m := range t.Messages {
+		if m.Kind == sessiondb.KindSystem || !m.Trigger {
+			continue
+		}
+		text := strings.TrimSpace(m.Content.Text)
+		word, rest, _ := strings.Cut(text, " ")
+		switch word {
+		case "sleep":
+			d, after, _ := strings.Cut(rest, " ")
+			dur, err := time.ParseDuration(d)
+			if err != nil {
+				return nil, fmt.Errorf("echo: bad sleep duration %q", d)
+			}
+			select {
+			case <-time.After(dur):
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+			text = after
+		case "long":
+			n, err := strconv.Atoi(strings.TrimSpace(rest))
+			if err != nil || n < 0 || n > 1<<20 {
+				return nil, fmt.Errorf("echo: bad length %q", rest)
+			}
+			out = append(out, Reply{InReplyTo: m.ID, Text: longText(n)})
+			continue
+		case "fail":
+			return nil, errors.New("echo: failing as asked")
+		case "crash":
+			syscall.Kill(os.Getpid(), syscall.SIGKILL)
+			time.Sleep(time.Second)
+		case "count":
+			v, _ := t.State.Get(ctx, "echo:turns")
+			n, _ := strconv.Atoi(v)
+			n++
+			if err := t.State.Set(ctx, "echo:turns", strconv.Itoa(n)); err != nil {
+				return nil, err
+			}
+			out = append(out, Reply{InReplyTo: m.ID, Text: fmt.Sprintf("echo: turn %d", n)})
+			continue
+		}
+		out = append(out, Reply{InReplyTo: m.ID, Text: "echo: " + text})
+	}
+	return out, nil
+}
+
+// longText returns exactly n characters of paragraphs with one fenced code
+// block in the middle, for testing how adapters split long replies.
+func longText(n int) string {
+	var b strings.Builder
+	para := "The quick brown fox jumps over the lazy dog, and berth splits long replies on paragraph, line and word boundaries. "
+	code := "```go\nfunc main() {\n\tfmt.Println(\"hello from inside a code block that spans many lines\")\n}\n```\n\n"
+	for i := 0; b.Len() < n; i++ {
+		if i == 8 {
+			for j := 0; j < 30; j++ {
+				b.WriteString(code)
+			}
+			continue
+		}
+		b.WriteString(para)
+		if i%3 == 2 {
+			b.WriteString("\n\n")
+		}
+	}
+	s := b.String()[:n]
+	return s
+}

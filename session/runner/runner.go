@@ -1,0 +1,210 @@
+// Package runner is the agent runner: the process inside every agent
+// container. It reads pending messages from inbound.db oldest first, acks
+// them, asks its provider for replies, writes them to outbound.db and
+// touches the heartbeat file while it works.
+//
+// It imports neither the Docker client nor any channel adapter: the two
+// session databases are all it knows of the world.
+package runner
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+
+	"github.com/berth-dev/berth/session/sessiondb"
+)
+
+// Source is the runner's own source, copied once into each new group's
+// runner-src folder so a group can read and adapt the runner it runs.
+//
+//go:embed *.go
+var Source embed.FS
+
+// Provider answers a turn: the messages that arrived since the last one.
+type Provider interface {
+	// Name identifies the provider in logs and session state.
+	Name() string
+	// Turn returns the replies to msgs, oldest first.
+	Turn(ctx context.Context, t Turn) ([]Reply, error)
+}
+
+// Turn is what a provider sees: the new messages and the session's state.
+type Turn struct {
+	Messages []sessiondb.InMessage
+	State    StateStore
+}
+
+// StateStore keeps small values across containers (a conversation id).
+type StateStore interface {
+	Get(ctx context.Context, key string) (string, error)
+	Set(ctx context.Context, key, value string) error
+}
+
+// Reply is one message for the conversation.
+type Reply struct {
+	InReplyTo string // inbound message id
+	Text      string
+}
+
+// Config is the runner's configuration, read once at start.
+type Config struct {
+	InDir, OutDir string
+	Provider      Provider
+	Log           *slog.Logger
+	// Poll is the fallback poll interval; file-system events wake the
+	// runner sooner.
+	Poll time.Duration
+	// Heartbeat is how often the heartbeat file is touched during a turn.
+	Heartbeat time.Duration
+}
+
+// Run processes messages until ctx is done, then returns nil.
+func Run(ctx context.Context, cfg Config) error {
+	if cfg.Poll == 0 {
+		cfg.Poll = 2 * time.Second
+	}
+	if cfg.Heartbeat == 0 {
+		cfg.Heartbeat = 2 * time.Second
+	}
+	db := sessiondb.Container{InDir: cfg.InDir, OutDir: cfg.OutDir}
+	if err := db.Init(ctx); err != nil {
+		return fmt.Errorf("init outbound: %w", err)
+	}
+	started := time.Now()
+	kick := make(chan struct{}, 1)
+	w, err := fsnotify.NewWatcher()
+	if err != nil {
+		cfg.Log.Warn("no file-system events; polling only", "err", err)
+	} else {
+		defer w.Close()
+		if err := w.Add(cfg.InDir); err != nil {
+			cfg.Log.Warn("cannot watch inbound folder; polling only", "err", err)
+		}
+		go func() {
+			for {
+				select {
+				case ev, ok := <-w.Events:
+					if !ok {
+						return
+					}
+					if filepath.Base(ev.Name) == sessiondb.InboundFile || ev.Has(fsnotify.Remove) {
+						select {
+						case kick <- struct{}{}:
+						default:
+						}
+					}
+				case _, ok := <-w.Errors:
+					if !ok {
+						return
+					}
+				}
+			}
+		}()
+	}
+	state := stateStore{db}
+	touch(cfg.OutDir)
+	cfg.Log.Info("runner started", "provider", cfg.Provider.Name())
+	for {
+		due, err := db.Due(ctx, started, time.Now())
+		if err != nil && ctx.Err() == nil {
+			cfg.Log.Warn("read inbound", "err", err)
+		}
+		if len(due) > 0 && ctx.Err() == nil {
+			if err := turn(ctx, cfg, db, state, due); err != nil && ctx.Err() == nil {
+				cfg.Log.Error("turn", "err", err)
+				time.Sleep(200 * time.Millisecond)
+			}
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			cfg.Log.Info("runner stopping")
+			return nil
+		case <-kick:
+		case <-time.After(cfg.Poll):
+		}
+	}
+}
+
+func turn(ctx context.Context, cfg Config, db sessiondb.Container, state StateStore, due []sessiondb.InMessage) error {
+	// Context-only rows ride along with the next message that triggers.
+	var trigger bool
+	ids := make([]string, len(due))
+	for i, m := range due {
+		ids[i] = m.ID
+		trigger = trigger || m.Trigger
+	}
+	if !trigger {
+		return nil
+	}
+	if err := db.Claim(ctx, ids...); err != nil {
+		return err
+	}
+	touch(cfg.OutDir)
+	hbCtx, stopHB := context.WithCancel(ctx)
+	go func() {
+		t := time.NewTicker(cfg.Heartbeat)
+		defer t.Stop()
+		for {
+			select {
+			case <-hbCtx.Done():
+				return
+			case <-t.C:
+				touch(cfg.OutDir)
+			}
+		}
+	}()
+	replies, perr := cfg.Provider.Turn(ctx, Turn{Messages: due, State: state})
+	stopHB()
+	if ctx.Err() != nil {
+		// Stopped mid-turn: leave the claim for the next container.
+		return nil
+	}
+	chType, platformID, threadID, _ := db.Routing(ctx)
+	out := make([]sessiondb.OutMessage, 0, len(replies))
+	for _, r := range replies {
+		m := sessiondb.OutMessage{InReplyTo: r.InReplyTo, Kind: sessiondb.KindChat, ChannelType: chType, PlatformID: platformID,
+			ThreadID: threadID, Content: sessiondb.OutContent{Text: r.Text}}
+		for _, in := range due {
+			if in.ID == r.InReplyTo && in.PlatformID != "" {
+				m.ChannelType, m.PlatformID, m.ThreadID = in.ChannelType, in.PlatformID, in.ThreadID
+			}
+		}
+		out = append(out, m)
+	}
+	status, errText := sessiondb.StatusCompleted, ""
+	if perr != nil {
+		status, errText = sessiondb.StatusFailed, perr.Error()
+		cfg.Log.Warn("provider failed", "err", perr)
+	}
+	if err := db.Finish(ctx, ids, status, errText, out...); err != nil {
+		return err
+	}
+	touch(cfg.OutDir)
+	return nil
+}
+
+func touch(outDir string) {
+	p := filepath.Join(outDir, sessiondb.Heartbeat)
+	now := time.Now()
+	if err := os.Chtimes(p, now, now); errors.Is(err, os.ErrNotExist) {
+		if f, err := os.Create(p); err == nil {
+			f.Close()
+		}
+	}
+}
+
+type stateStore struct{ db sessiondb.Container }
+
+func (s stateStore) Get(ctx context.Context, key string) (string, error) { return s.db.State(ctx, key) }
+func (s stateStore) Set(ctx context.Context, key, value string) error {
+	return s.db.SetState(ctx, key, value)
+}

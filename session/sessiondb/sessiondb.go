@@ -1,0 +1,273 @@
+// Package sessiondb reads and writes a session's two SQLite files, the only
+// channel between berth and an agent container: in/inbound.db (berth
+// writes, the container reads) and out/outbound.db (the container writes,
+// berth reads).
+//
+// SQLite locking across a bind mount is trusted only in its simplest form,
+// so both files use journal_mode=DELETE, each has exactly one writer, and
+// the writer opens, writes and closes on every operation: a long-lived
+// handle would keep stale pages cached on the other side.
+package sessiondb
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	_ "github.com/mattn/go-sqlite3" // registers the "sqlite3" driver
+)
+
+// File names inside a session folder.
+const (
+	InDir        = "in"
+	OutDir       = "out"
+	InboundFile  = "inbound.db"
+	OutboundFile = "outbound.db"
+	Heartbeat    = ".heartbeat"
+)
+
+// Message kinds.
+const (
+	KindChat    = "chat"
+	KindCommand = "command"
+	KindTask    = "task"
+	KindSystem  = "system"
+)
+
+// Statuses of an inbound message and of a processing ack.
+const (
+	StatusPending    = "pending"
+	StatusProcessing = "processing"
+	StatusCompleted  = "completed"
+	StatusFailed     = "failed"
+)
+
+// Content is the JSON body of an inbound message.
+type Content struct {
+	Text        string       `json:"text"`
+	SenderID    string       `json:"sender_id,omitempty"`
+	SenderName  string       `json:"sender_name,omitempty"`
+	Platform    string       `json:"platform,omitempty"`
+	MessageID   string       `json:"message_id,omitempty"` // the platform's id
+	Attachments []Attachment `json:"attachments,omitempty"`
+	// Event names a system message's event, e.g. "delivery_failed".
+	Event string `json:"event,omitempty"`
+}
+
+// Attachment is a file that came with a message.
+type Attachment struct {
+	Name        string `json:"name"`
+	ContentType string `json:"content_type,omitempty"`
+	Size        int64  `json:"size,omitempty"`
+	Path        string `json:"path,omitempty"` // relative to the session's in/ folder once fetched
+}
+
+// InMessage is one row of messages_in.
+type InMessage struct {
+	ID           string
+	Seq          int64
+	Kind         string
+	Timestamp    time.Time
+	Status       string
+	ProcessAfter time.Time // zero: now
+	Tries        int
+	Trigger      bool // false: context only, never wakes the agent by itself
+	ChannelType  string
+	PlatformID   string
+	ThreadID     string
+	SenderID     string
+	Content      Content
+}
+
+// OutContent is the JSON body of an outbound message.
+type OutContent struct {
+	Text  string   `json:"text"`
+	Files []string `json:"files,omitempty"` // names under out/outbox/<id>/
+}
+
+// OutMessage is one row of messages_out.
+type OutMessage struct {
+	ID           string
+	Seq          int64
+	InReplyTo    string
+	Timestamp    time.Time
+	DeliverAfter time.Time
+	Kind         string
+	ChannelType  string
+	PlatformID   string
+	ThreadID     string
+	Content      OutContent
+}
+
+// Ack is one row of processing_ack.
+type Ack struct {
+	MessageID string
+	Status    string
+	Error     string
+	Changed   time.Time
+}
+
+// ErrNoFile is returned when reading a database that has not been created yet.
+var ErrNoFile = errors.New("session database does not exist yet")
+
+const inboundSchema = `
+CREATE TABLE IF NOT EXISTS messages_in (
+  id            TEXT PRIMARY KEY,
+  seq           INTEGER NOT NULL UNIQUE,
+  kind          TEXT NOT NULL,
+  timestamp     TEXT NOT NULL,
+  status        TEXT NOT NULL DEFAULT 'pending',
+  process_after TEXT NOT NULL DEFAULT '',
+  recurrence    TEXT NOT NULL DEFAULT '',
+  tries         INTEGER NOT NULL DEFAULT 0,
+  trigger       INTEGER NOT NULL DEFAULT 1,
+  channel_type  TEXT NOT NULL DEFAULT '',
+  platform_id   TEXT NOT NULL DEFAULT '',
+  thread_id     TEXT NOT NULL DEFAULT '',
+  sender_id     TEXT NOT NULL DEFAULT '',
+  content       TEXT NOT NULL,
+  error         TEXT NOT NULL DEFAULT '',
+  notified      INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS messages_in_status ON messages_in (status, seq);
+CREATE TABLE IF NOT EXISTS delivered (
+  message_out_id      TEXT PRIMARY KEY,
+  seq                 INTEGER NOT NULL DEFAULT 0,
+  platform_message_id TEXT NOT NULL DEFAULT '',
+  status              TEXT NOT NULL,
+  error               TEXT NOT NULL DEFAULT '',
+  delivered_at        TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS session_routing (
+  id           INTEGER PRIMARY KEY CHECK (id = 1),
+  channel_type TEXT NOT NULL DEFAULT '',
+  platform_id  TEXT NOT NULL DEFAULT '',
+  thread_id    TEXT NOT NULL DEFAULT ''
+);`
+
+const outboundSchema = `
+CREATE TABLE IF NOT EXISTS messages_out (
+  id            TEXT PRIMARY KEY,
+  seq           INTEGER NOT NULL UNIQUE,
+  in_reply_to   TEXT NOT NULL DEFAULT '',
+  timestamp     TEXT NOT NULL,
+  deliver_after TEXT NOT NULL DEFAULT '',
+  kind          TEXT NOT NULL,
+  channel_type  TEXT NOT NULL DEFAULT '',
+  platform_id   TEXT NOT NULL DEFAULT '',
+  thread_id     TEXT NOT NULL DEFAULT '',
+  content       TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS processing_ack (
+  message_id     TEXT PRIMARY KEY,
+  status         TEXT NOT NULL,
+  error          TEXT NOT NULL DEFAULT '',
+  status_changed TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS session_state (
+  key        TEXT PRIMARY KEY,
+  value      TEXT NOT NULL,
+  updated_at TEXT NOT NULL
+);`
+
+// openWrite opens a database for one write operation by its only writer.
+func openWrite(file string) (*sql.DB, error) {
+	db, err := sql.Open("sqlite3", "file:"+file+"?_journal_mode=DELETE&_busy_timeout=10000&_txlock=immediate&_synchronous=FULL")
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(1)
+	return db, nil
+}
+
+// openRead opens a database read-only for one read operation. A missing
+// file is ErrNoFile rather than an empty database created by accident.
+func openRead(file string) (*sql.DB, error) {
+	fi, err := os.Lstat(file)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, ErrNoFile
+	}
+	if err != nil {
+		return nil, err
+	}
+	// The other side may be hostile: never follow a symlink it planted.
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", file)
+	}
+	db, err := sql.Open("sqlite3", "file:"+file+"?mode=ro&_busy_timeout=10000")
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(1)
+	return db, nil
+}
+
+func withWrite(ctx context.Context, file, schema string, fn func(*sql.Tx) error) error {
+	db, err := openWrite(file)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if _, err := db.ExecContext(ctx, schema); err != nil {
+		return fmt.Errorf("schema of %s: %w", filepath.Base(file), err)
+	}
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+func withRead(ctx context.Context, file string, fn func(*sql.DB) error) error {
+	db, err := openRead(file)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	return fn(db)
+}
+
+func maxSeq(ctx context.Context, q interface {
+	QueryRowContext(context.Context, string, ...any) *sql.Row
+}, table string) (int64, error) {
+	var n sql.NullInt64
+	err := q.QueryRowContext(ctx, `SELECT MAX(seq) FROM `+table).Scan(&n)
+	if err != nil && isNoTable(err) {
+		return 0, nil
+	}
+	return n.Int64, err
+}
+
+func isNoTable(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "no such table")
+}
+
+func fmtTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339Nano)
+}
+
+func parseTime(s string) time.Time {
+	if s == "" {
+		return time.Time{}
+	}
+	t, _ := time.Parse(time.RFC3339Nano, s)
+	return t
+}
+
+func mustJSON(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}

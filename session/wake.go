@@ -1,0 +1,446 @@
+package session
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/berth-dev/berth/container"
+	"github.com/berth-dev/berth/data"
+	"github.com/berth-dev/berth/mounts"
+	"github.com/berth-dev/berth/session/sessiondb"
+)
+
+// maxWakeFailures is how many wakes in a row may fail before the waiting
+// messages are failed and their senders told.
+const maxWakeFailures = 5
+
+// ContainerName is the one name a session's container may have. The
+// engine refuses a second container with it, which is what makes "one
+// container per session" hold across processes.
+func ContainerName(groupFolder, sessionID string) string {
+	id := sessionID
+	if len(id) > 12 {
+		id = id[:12]
+	}
+	return "berth-" + groupFolder + "-" + id
+}
+
+func (m *Manager) wakeAsync(l *live) {
+	go func() {
+		if err := m.Wake(m.ctx, l.id); err != nil && m.ctx.Err() == nil {
+			m.log.Warn("wake failed", "session", l.id, "group", l.group.Folder, "err", err)
+		}
+	}()
+}
+
+// Wake makes sure the session's container is running. Concurrent wakes of
+// one session share one attempt.
+func (m *Manager) Wake(ctx context.Context, sessionID string) error {
+	_, err, _ := m.wakes.Do(sessionID, func() (any, error) {
+		m.mu.Lock()
+		l := m.sessions[sessionID]
+		m.mu.Unlock()
+		if l == nil {
+			s, err := m.store.Session(ctx, sessionID)
+			if err != nil {
+				return nil, err
+			}
+			if l, err = m.session(ctx, s); err != nil {
+				return nil, err
+			}
+		}
+		return nil, m.ensure(ctx, l)
+	})
+	return err
+}
+
+func (m *Manager) ensure(ctx context.Context, l *live) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.running {
+		return nil
+	}
+	if err := m.slots.acquire(ctx); err != nil {
+		return err
+	}
+	info, adopted, err := m.start(ctx, l)
+	if err != nil {
+		m.slots.release()
+		l.failed++
+		m.store.SetContainerState(context.WithoutCancel(ctx), l.id, data.ContainerStopped, "")
+		if l.failed >= maxWakeFailures {
+			m.failPending(context.WithoutCancel(ctx), l, "the agent's container could not be started: "+err.Error())
+		}
+		return fmt.Errorf("wake session %s: %w", l.id, err)
+	}
+	l.failed = 0
+	m.adopt(l, info, adopted)
+	return nil
+}
+
+func (m *Manager) start(ctx context.Context, l *live) (container.Info, bool, error) {
+	m.store.SetContainerState(ctx, l.id, data.ContainerStarting, "")
+	// A stale heartbeat would make a fresh container look stuck.
+	os.Remove(filepath.Join(l.dir, sessiondb.OutDir, sessiondb.Heartbeat))
+	spec, err := m.spec(l)
+	if err != nil {
+		return container.Info{}, false, err
+	}
+	return m.rt.Ensure(ctx, spec)
+}
+
+// adopt records a running container and watches for its exit. l.mu is held.
+func (m *Manager) adopt(l *live, info container.Info, adopted bool) {
+	l.running, l.ctrID, l.started = true, info.ID, time.Now()
+	l.touch()
+	m.store.SetContainerState(m.ctx, l.id, data.ContainerRunning, info.ID)
+	event := "spawned"
+	if adopted {
+		event = "adopted"
+	}
+	m.log.Info(event, "session", l.id, "group", l.group.Folder, "container", short(info.ID))
+	m.wg.Add(1)
+	go m.watchExit(l, info.ID)
+}
+
+// GroupConfig is the per-group container configuration kept as JSON in
+// agent_groups.container_config.
+type GroupConfig struct {
+	Image       string           `json:"image,omitempty"`
+	Memory      int64            `json:"memory,omitempty"`
+	NanoCPUs    int64            `json:"nano_cpus,omitempty"`
+	Pids        int64            `json:"pids,omitempty"`
+	Network     string           `json:"network,omitempty"`
+	IdleTimeout string           `json:"idle_timeout,omitempty"`
+	Mounts      []mounts.Request `json:"mounts,omitempty"`
+}
+
+func (m *Manager) spec(l *live) (container.Spec, error) {
+	gc, err := parseGroupConfig(l.group.ContainerConfig)
+	if err != nil {
+		return container.Spec{}, err
+	}
+	gdir := m.layout.Dir(l.group.Folder)
+	plan := mounts.Plan(mounts.Paths{
+		InDir: filepath.Join(l.dir, sessiondb.InDir), OutDir: filepath.Join(l.dir, sessiondb.OutDir),
+		GroupDir: gdir, GlobalDir: m.layout.GlobalDir(),
+		ClaudeShared: filepath.Join(gdir, ".claude-shared"), RunnerSrc: filepath.Join(gdir, "runner-src"),
+		Admin: l.group.IsAdmin,
+	}, nil)
+	provider := l.group.Provider
+	if provider == "" {
+		provider = m.cfg.Provider
+	}
+	spec := container.Spec{
+		Name:  ContainerName(l.group.Folder, l.id),
+		Image: first(gc.Image, m.cfg.Image),
+		Cmd:   []string{"--in", "/workspace/in", "--out", "/workspace/out", "--provider", provider},
+		Env:   append([]string{"BERTH_SESSION=" + l.id, "BERTH_GROUP=" + l.group.Folder}, m.cfg.Env...),
+		Labels: map[string]string{
+			container.LabelSession: l.id, container.LabelGroup: l.group.Folder, container.LabelHome: m.cfg.Home,
+		},
+		Mounts:   plan,
+		Memory:   firstInt(gc.Memory, m.cfg.Memory),
+		NanoCPUs: firstInt(gc.NanoCPUs, m.cfg.NanoCPUs),
+		Pids:     firstInt(gc.Pids, m.cfg.Pids),
+		Network:  gc.Network,
+	}
+	if m.cfg.UID >= 0 {
+		spec.User = strconv.Itoa(m.cfg.UID) + ":" + strconv.Itoa(m.cfg.UID)
+	} else {
+		spec.User = strconv.Itoa(os.Getuid()) + ":" + strconv.Itoa(os.Getgid())
+	}
+	return spec, nil
+}
+
+// watchExit waits for a container to go, then re-queues what it left
+// unfinished and wakes the session again if work remains.
+func (m *Manager) watchExit(l *live, id string) {
+	defer m.wg.Done()
+	code, err := m.rt.Wait(m.ctx, id)
+	if m.ctx.Err() != nil {
+		return
+	}
+	if err != nil {
+		// The engine did not answer: the sweep reconciles later.
+		m.log.Warn("lost track of container", "session", l.id, "container", short(id), "err", err)
+		time.Sleep(time.Second)
+		if _, err := m.rt.Wait(m.ctx, id); err != nil {
+			return
+		}
+	}
+	l.mu.Lock()
+	if l.ctrID != id {
+		l.mu.Unlock()
+		return
+	}
+	l.running, l.ctrID = false, ""
+	l.mu.Unlock()
+	m.slots.release()
+	m.store.SetContainerState(m.ctx, l.id, data.ContainerStopped, "")
+	m.log.Info("exited", "session", l.id, "group", l.group.Folder, "container", short(id), "code", code)
+	l.poke() // deliver what it wrote before it went
+	m.requeue(m.ctx, l, fmt.Sprintf("the agent's container exited (code %d) while working on it", code))
+	if open, _ := l.db.Open(m.ctx); len(open) > 0 {
+		m.wakeAsync(l)
+	}
+}
+
+// requeue retries, with backoff, every message a dead container had
+// claimed but not finished; after the last try the message fails.
+func (m *Manager) requeue(ctx context.Context, l *live, reason string) {
+	acks, err := l.db.Acks(ctx)
+	if err != nil {
+		m.log.Warn("read acks", "session", l.id, "err", err)
+		return
+	}
+	if _, err := l.db.Finish(ctx, acks); err != nil {
+		m.log.Warn("record acks", "session", l.id, "err", err)
+	}
+	open, err := l.db.Open(ctx)
+	if err != nil {
+		return
+	}
+	for _, msg := range open {
+		a, ok := acks[msg.ID]
+		if !ok || a.Status != sessiondb.StatusProcessing {
+			continue
+		}
+		failed, err := l.db.Retry(ctx, msg.ID, m.backoff, m.cfg.MaxTries, reason)
+		if err != nil {
+			m.log.Warn("retry", "session", l.id, "err", err)
+			continue
+		}
+		if failed {
+			m.log.Warn("failed", "session", l.id, "group", l.group.Folder, "message", msg.ID, "tries", msg.Tries+1, "reason", reason)
+			l.poke()
+		} else {
+			m.log.Info("retried", "session", l.id, "group", l.group.Folder, "message", msg.ID, "tries", msg.Tries+1)
+		}
+	}
+}
+
+func (m *Manager) backoff(tries int) time.Duration { return m.cfg.RetryBase << min(tries, 10) }
+
+// failPending fails every open message of a session (the agent cannot run).
+func (m *Manager) failPending(ctx context.Context, l *live, reason string) {
+	open, _ := l.db.Open(ctx)
+	for _, msg := range open {
+		for i := 0; i < m.cfg.MaxTries; i++ {
+			if failed, err := l.db.Retry(ctx, msg.ID, func(int) time.Duration { return 0 }, m.cfg.MaxTries, reason); err != nil || failed {
+				break
+			}
+		}
+		m.log.Warn("failed", "session", l.id, "group", l.group.Folder, "message", msg.ID, "reason", reason)
+	}
+	l.failed = 0
+	l.poke()
+}
+
+// stop asks a session's container to stop and waits for it to go.
+func (m *Manager) stop(ctx context.Context, l *live, why string) {
+	l.mu.Lock()
+	id := l.ctrID
+	running := l.running
+	l.mu.Unlock()
+	if !running {
+		return
+	}
+	m.store.SetContainerState(ctx, l.id, data.ContainerStopping, id)
+	if err := m.rt.Stop(ctx, id, m.cfg.StopGrace); err != nil {
+		m.log.Warn("stop container", "session", l.id, "container", short(id), "err", err)
+		return
+	}
+	m.log.Info(why, "session", l.id, "group", l.group.Folder, "container", short(id))
+	if m.ctx != nil && m.ctx.Err() != nil {
+		// watchExit has returned with its context: account here.
+		l.mu.Lock()
+		if l.ctrID == id {
+			l.running, l.ctrID = false, ""
+			m.slots.release()
+		}
+		l.mu.Unlock()
+		m.store.SetContainerState(context.WithoutCancel(ctx), l.id, data.ContainerStopped, "")
+	}
+}
+
+// StopSession stops a session's container now (operator or !stop).
+func (m *Manager) StopSession(ctx context.Context, sessionID string) error {
+	m.mu.Lock()
+	l := m.sessions[sessionID]
+	m.mu.Unlock()
+	if l == nil {
+		return nil
+	}
+	m.stop(ctx, l, "stopped")
+	return nil
+}
+
+// recover reconciles what the engine runs with what the store says, after
+// a restart or a crash.
+func (m *Manager) recover(ctx context.Context) error {
+	ctrs, err := m.rt.List(ctx, map[string]string{container.LabelHome: m.cfg.Home})
+	if err != nil {
+		return err
+	}
+	live := map[string]bool{}
+	for _, c := range ctrs {
+		sid := c.Labels[container.LabelSession]
+		s, err := m.store.Session(ctx, sid)
+		if err != nil || s.Status != "active" || !c.Running() || live[sid] {
+			m.log.Info("removed", "session", sid, "container", short(c.ID), "reason", "orphan")
+			m.rt.Remove(ctx, c.ID)
+			continue
+		}
+		l, err := m.session(ctx, s)
+		if err != nil {
+			m.rt.Remove(ctx, c.ID)
+			continue
+		}
+		live[sid] = true
+		if err := m.slots.acquire(ctx); err != nil {
+			return err
+		}
+		l.mu.Lock()
+		m.adopt(l, c, true)
+		l.mu.Unlock()
+	}
+	sessions, err := m.store.Sessions(ctx, data.SessionFilter{ActiveOnly: true})
+	if err != nil {
+		return err
+	}
+	for _, s := range sessions {
+		if live[s.ID] {
+			continue
+		}
+		if s.ContainerState != data.ContainerStopped {
+			m.store.SetContainerState(ctx, s.ID, data.ContainerStopped, "")
+		}
+		if !m.hasWork(ctx, s) {
+			continue
+		}
+		l, err := m.session(ctx, s)
+		if err != nil {
+			m.log.Warn("recover session", "session", s.ID, "err", err)
+			continue
+		}
+		m.requeue(ctx, l, "berth restarted while the agent was working on it")
+		l.poke()
+		if open, _ := l.db.Open(ctx); len(open) > 0 {
+			m.wakeAsync(l)
+		}
+	}
+	return nil
+}
+
+// hasWork reports, cheaply, whether a session folder has anything open.
+func (m *Manager) hasWork(ctx context.Context, s data.Session) bool {
+	h := sessiondb.Host{Dir: filepath.Join(m.cfg.Home, "sessions", s.AgentGroupID, s.ID)}
+	if open, err := h.Open(ctx); err != nil || len(open) > 0 {
+		return err == nil
+	}
+	if und, err := h.Undelivered(ctx); err == nil && len(und) > 0 {
+		return true
+	}
+	f, err := h.FailedUnnotified(ctx)
+	return err == nil && len(f) > 0
+}
+
+// sweep is the slow fallback: wake sessions with due work, stop idle
+// containers, kill stuck ones, and deliver anything missed.
+func (m *Manager) sweep(ctx context.Context) {
+	m.mu.Lock()
+	ls := make([]*live, 0, len(m.sessions))
+	for _, l := range m.sessions {
+		ls = append(ls, l)
+	}
+	m.mu.Unlock()
+	for _, l := range ls {
+		if ctx.Err() != nil {
+			return
+		}
+		l.poke()
+		l.mu.Lock()
+		running, started := l.running, l.started
+		l.mu.Unlock()
+		open, err := l.db.Open(ctx)
+		if err != nil {
+			continue
+		}
+		if !running {
+			if len(open) > 0 {
+				m.wakeAsync(l)
+			}
+			continue
+		}
+		idle := m.cfg.IdleTimeout
+		if gc, err := parseGroupConfig(l.group.ContainerConfig); err == nil && gc.IdleTimeout != "" {
+			if d, err := time.ParseDuration(gc.IdleTimeout); err == nil {
+				idle = d
+			}
+		}
+		last := l.lastActivity()
+		if len(open) == 0 && time.Since(last) > idle {
+			go m.stop(ctx, l, "idle-stopped")
+			continue
+		}
+		if len(open) > 0 && time.Since(started) > m.cfg.StuckTimeout && time.Since(last) > m.cfg.StuckTimeout && m.claimed(ctx, l, open) {
+			m.log.Warn("killed", "session", l.id, "group", l.group.Folder, "reason", "no heartbeat")
+			l.mu.Lock()
+			id := l.ctrID
+			l.mu.Unlock()
+			go m.rt.Stop(ctx, id, 0)
+		}
+	}
+}
+
+// claimed reports whether the running container has taken one of open.
+func (m *Manager) claimed(ctx context.Context, l *live, open []sessiondb.InMessage) bool {
+	acks, err := l.db.Acks(ctx)
+	if err != nil {
+		return false
+	}
+	for _, msg := range open {
+		if a, ok := acks[msg.ID]; ok && a.Status == sessiondb.StatusProcessing {
+			return true
+		}
+	}
+	return false
+}
+
+func parseGroupConfig(s string) (GroupConfig, error) {
+	var gc GroupConfig
+	if s == "" || s == "{}" {
+		return gc, nil
+	}
+	if err := json.Unmarshal([]byte(s), &gc); err != nil {
+		return gc, fmt.Errorf("group container config: %w", err)
+	}
+	return gc, nil
+}
+
+func first(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+func firstInt(a, b int64) int64 {
+	if a != 0 {
+		return a
+	}
+	return b
+}
+
+func short(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}
