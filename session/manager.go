@@ -142,9 +142,9 @@ type live struct {
 	started time.Time
 	failed  int // consecutive failed wakes
 
-	amu       sync.Mutex
-	activity  time.Time
-	targets   map[string]progressTarget // inbound id -> what to tell the platform
+	amu        sync.Mutex
+	activity   time.Time
+	targets    map[string]progressTarget // inbound id -> what to tell the platform
 	delivering sync.Mutex
 }
 

@@ -111,13 +111,12 @@ func (m *Manager) adopt(l *live, info container.Info, adopted bool) {
 // GroupConfig is the per-group container configuration kept as JSON in
 // agent_groups.container_config.
 type GroupConfig struct {
-	Image       string           `json:"image,omitempty"`
-	Memory      int64            `json:"memory,omitempty"`
-	NanoCPUs    int64            `json:"nano_cpus,omitempty"`
-	Pids        int64            `json:"pids,omitempty"`
-	Network     string           `json:"network,omitempty"`
-	IdleTimeout string           `json:"idle_timeout,omitempty"`
-	Mounts      []mounts.Request `json:"mounts,omitempty"`
+	Image       string `json:"image,omitempty"`
+	Memory      int64  `json:"memory,omitempty"`
+	NanoCPUs    int64  `json:"nano_cpus,omitempty"`
+	Pids        int64  `json:"pids,omitempty"`
+	Network     string `json:"network,omitempty"`
+	IdleTimeout string `json:"idle_timeout,omitempty"`
 }
 
 func (m *Manager) spec(l *live) (container.Spec, error) {

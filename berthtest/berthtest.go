@@ -1,0 +1,281 @@
+// Package berthtest starts a real berth gateway for tests: a real store in
+// a temporary BERTH_HOME, the real Docker engine, and the agent image
+// built locally from this source tree (with the echo provider, the test
+// and demo provider that answers "echo: <text>").
+//
+// Tests that use it need Docker. Without a daemon they skip, unless
+// BERTH_REQUIRE_DOCKER=1 is set (as CI does), in which case they fail.
+package berthtest
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/berth-dev/berth/channels"
+	"github.com/berth-dev/berth/container"
+	"github.com/berth-dev/berth/data"
+	"github.com/berth-dev/berth/groups"
+	"github.com/berth-dev/berth/session"
+)
+
+// Image is the tag of the agent image tests use.
+const Image = "berth-agent:test"
+
+// RequireDocker returns a client for the local engine, or skips the test
+// when there is none (fails instead under BERTH_REQUIRE_DOCKER=1).
+func RequireDocker(t testing.TB) *container.Docker {
+	t.Helper()
+	d, err := container.NewDocker("")
+	if err == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_, err = d.Ping(ctx)
+		cancel()
+	}
+	if err != nil {
+		if os.Getenv("BERTH_REQUIRE_DOCKER") == "1" {
+			t.Fatalf("Docker is required (BERTH_REQUIRE_DOCKER=1) but unreachable: %v", err)
+		}
+		t.Skipf("no Docker engine: %v", err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return d
+}
+
+var (
+	imageOnce sync.Once
+	imageErr  error
+)
+
+// BuildImage builds the test agent image once per test binary; an
+// unchanged image is not rebuilt.
+func BuildImage(t testing.TB, d *container.Docker) {
+	t.Helper()
+	imageOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+		defer cancel()
+		wd, _ := os.Getwd()
+		src, err := container.SourceDir(wd)
+		if err != nil {
+			imageErr = err
+			return
+		}
+		busybox, err := container.FindBusybox(os.Getenv("BERTH_BUSYBOX"))
+		if err != nil {
+			imageErr = err
+			return
+		}
+		dir, err := os.MkdirTemp("", "berth-runner-")
+		if err != nil {
+			imageErr = err
+			return
+		}
+		defer os.RemoveAll(dir)
+		bin := filepath.Join(dir, "berth-runner")
+		if imageErr = container.BuildRunner(ctx, src, bin, io.Discard); imageErr != nil {
+			return
+		}
+		imageErr = d.BuildImage(ctx, Image, container.ImageSource{Runner: bin, Busybox: busybox}, io.Discard)
+	})
+	if imageErr != nil {
+		t.Fatalf("build agent image: %v", imageErr)
+	}
+}
+
+// Options configure a test gateway.
+type Options struct {
+	// Channels are the adapters the gateway runs (their Run is started).
+	Channels []channels.Channel
+	// Config adjusts the session manager's configuration.
+	Config func(*session.Config)
+	// Home reuses a state folder (a restart); default a new temp folder.
+	Home string
+}
+
+// Gateway is a running test gateway.
+type Gateway struct {
+	Home    string
+	Store   *data.Store
+	Manager *session.Manager
+	Docker  *container.Docker
+	Layout  groups.Layout
+
+	t      testing.TB
+	cancel context.CancelFunc
+	done   chan struct{}
+	once   sync.Once
+}
+
+// Start starts a gateway and stops it (and every container it ran) when the test ends.
+func Start(t testing.TB, opts Options) *Gateway {
+	t.Helper()
+	d := RequireDocker(t)
+	BuildImage(t, d)
+	home := opts.Home
+	if home == "" {
+		home = t.TempDir()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	store, err := data.Open(ctx, filepath.Join(home, "berth.db"))
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	uid := -1
+	if os.Getuid() == 0 {
+		uid = container.AgentUID
+	}
+	layout := groups.Layout{Root: filepath.Join(home, "groups"), UID: uid}
+	if err := layout.InitGlobal(); err != nil {
+		t.Fatal(err)
+	}
+	cfg := session.Config{Home: home, Image: Image, UID: uid, Poll: 500 * time.Millisecond, RetryBase: 50 * time.Millisecond,
+		SendBase: 50 * time.Millisecond, StopGrace: 2 * time.Second, Log: testLogger(t)}
+	if opts.Config != nil {
+		opts.Config(&cfg)
+	}
+	mgr := session.New(cfg, store, d, layout)
+	g := &Gateway{Home: home, Store: store, Manager: mgr, Docker: d, Layout: layout, t: t, cancel: cancel, done: make(chan struct{})}
+	for _, ch := range opts.Channels {
+		mgr.AddChannel(ch)
+	}
+	ready := make(chan struct{})
+	go func() {
+		defer close(g.done)
+		if err := mgr.Run(ctx, ready); err != nil {
+			t.Errorf("session manager: %v", err)
+		}
+	}()
+	select {
+	case <-ready:
+	case <-g.done:
+		t.Fatal("session manager stopped during start")
+	}
+	for _, ch := range opts.Channels {
+		go func() {
+			if err := ch.Run(ctx, mgr.Handle); err != nil && ctx.Err() == nil {
+				t.Errorf("%s channel stopped: %v", ch.Type(), err)
+			}
+		}()
+	}
+	t.Cleanup(func() { g.Stop(); g.removeContainers() })
+	return g
+}
+
+// Stop shuts the gateway down as `berth` does on SIGTERM: its containers
+// are stopped. Safe to call twice.
+func (g *Gateway) Stop() {
+	g.once.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		g.cancel()
+		<-g.done
+		g.Manager.Shutdown(ctx)
+		g.Store.Close()
+	})
+}
+
+func (g *Gateway) removeContainers() {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	list, _ := g.Docker.List(ctx, map[string]string{container.LabelHome: g.Home})
+	for _, c := range list {
+		g.Docker.Remove(ctx, c.ID)
+	}
+}
+
+// Wire describes a wiring to create.
+type Wire struct {
+	Group       string // agent group folder; default "main"
+	Engage      string // default data.EngagePattern with Pattern "."
+	Pattern     string
+	SessionMode string // default data.SessionShared
+	Ignored     string // default "drop"
+	IsDM        bool
+	Admin       bool
+}
+
+// Wire wires a platform conversation to an agent group, creating the group
+// (and initialising its folder) when it does not exist.
+func (g *Gateway) Wire(channelType, platformID string, w Wire) data.Wiring {
+	g.t.Helper()
+	ctx := context.Background()
+	if w.Group == "" {
+		w.Group = "main"
+	}
+	if w.Engage == "" {
+		w.Engage, w.Pattern = data.EngagePattern, "."
+	}
+	if w.SessionMode == "" {
+		w.SessionMode = data.SessionShared
+	}
+	ag, err := g.Store.Group(ctx, w.Group)
+	if errors.Is(err, data.ErrNotFound) {
+		ag = data.AgentGroup{Name: w.Group, Folder: w.Group, IsAdmin: w.Admin}
+		if err = g.Store.CreateGroup(ctx, &ag); err == nil {
+			err = g.Layout.Init(ag.Folder, ag.Name)
+		}
+	}
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	mg, err := g.Store.EnsureMessagingGroup(ctx, channelType, platformID, platformID, w.IsDM)
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	wr := data.Wiring{MessagingGroupID: mg.ID, AgentGroupID: ag.ID, Engage: w.Engage, Pattern: w.Pattern,
+		SessionMode: w.SessionMode, Ignored: w.Ignored}
+	if err := g.Store.Wire(ctx, &wr); err != nil {
+		g.t.Fatal(err)
+	}
+	return wr
+}
+
+// Sessions lists the store's sessions, newest first.
+func (g *Gateway) Sessions() []data.Session {
+	g.t.Helper()
+	s, err := g.Store.Sessions(context.Background(), data.SessionFilter{})
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	return s
+}
+
+// Dropped lists dropped messages, newest first.
+func (g *Gateway) Dropped() []data.Dropped {
+	g.t.Helper()
+	d, err := g.Store.DroppedMessages(context.Background(), 1000)
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	return d
+}
+
+// Containers lists this gateway's containers, of one session when sessionID is not empty.
+func (g *Gateway) Containers(sessionID string) []container.Info {
+	g.t.Helper()
+	labels := map[string]string{container.LabelHome: g.Home}
+	if sessionID != "" {
+		labels[container.LabelSession] = sessionID
+	}
+	list, err := g.Docker.List(context.Background(), labels)
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	return list
+}
+
+// WaitIdle waits until every message is answered and every reply delivered.
+func (g *Gateway) WaitIdle(timeout time.Duration) {
+	g.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if err := g.Manager.WaitIdle(ctx); err != nil {
+		g.t.Fatalf("gateway not idle after %v: %v", timeout, err)
+	}
+}
