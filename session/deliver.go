@@ -99,6 +99,7 @@ func (m *Manager) send(ctx context.Context, l *live, msg sessiondb.OutMessage) {
 		return // not recorded: the next process delivers it
 	}
 	if err != nil {
+		m.obs.DeliveryFailed(msg.ChannelType)
 		m.log.Error("delivery-failed", "channel", msg.ChannelType, "session", l.id, "group", l.group.Folder, "reply", msg.ID, "err", err)
 		l.db.RecordDelivery(ctx, msg, "", sessiondb.StatusFailed, err.Error())
 		// The agent hears of it on its next turn.
@@ -111,8 +112,20 @@ func (m *Manager) send(ctx context.Context, l *live, msg sessiondb.OutMessage) {
 		m.log.Error("record delivery", "session", l.id, "err", err)
 	}
 	l.touch()
+	m.obs.Delivered(msg.ChannelType, m.roundTrip(ctx, l, msg))
 	m.log.Info("delivered", "channel", msg.ChannelType, "session", l.id, "group", l.group.Folder, "reply", msg.ID,
 		"platform_message", pid, "ms", time.Since(start).Milliseconds())
+}
+
+// roundTrip is how long ago the message this reply answers was accepted.
+func (m *Manager) roundTrip(ctx context.Context, l *live, msg sessiondb.OutMessage) time.Duration {
+	l.amu.Lock()
+	pt, ok := l.targets[msg.InReplyTo]
+	l.amu.Unlock()
+	if !ok || pt.at.IsZero() {
+		return 0
+	}
+	return time.Since(pt.at)
 }
 
 // platformMessageID maps an inbound row id to the platform's message id.

@@ -58,6 +58,8 @@ type Config struct {
 	Pids         int64         // default container pids limit
 	UID          int           // container user; -1: the host user running berth
 	Env          []string      // extra container environment (never secrets)
+	Extras       Extras        // per-group mounts and env; may be nil
+	Observer     Observer      // metrics; may be nil
 	Log          *slog.Logger
 }
 
@@ -100,12 +102,17 @@ func (c *Config) defaults() {
 	if c.Log == nil {
 		c.Log = slog.New(slog.DiscardHandler)
 	}
+	if c.Observer == nil {
+		c.Observer = nopObserver{}
+	}
 }
 
 // Manager is the gateway's core: the router, the session lifecycle and the
 // delivery loop.
 type Manager struct {
 	cfg      Config
+	obs      Observer
+	running  atomicCount
 	store    *data.Store
 	rt       Runtime
 	layout   groups.Layout
@@ -151,6 +158,7 @@ type live struct {
 type progressTarget struct {
 	channel string
 	t       channels.Target
+	at      time.Time // when the message was accepted
 }
 
 // New returns a manager. Call Run before routing messages.
@@ -158,6 +166,7 @@ func New(cfg Config, store *data.Store, rt Runtime, layout groups.Layout) *Manag
 	cfg.defaults()
 	return &Manager{
 		cfg:      cfg,
+		obs:      cfg.Observer,
 		store:    store,
 		rt:       rt,
 		layout:   layout,
@@ -452,6 +461,19 @@ func (s *slots) releaseLocked() {
 		return
 	}
 	s.used--
+}
+
+// atomicCount counts running containers for the observer.
+type atomicCount struct {
+	mu sync.Mutex
+	n  int
+}
+
+func (a *atomicCount) add(d int) int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.n += d
+	return a.n
 }
 
 var errNoChannel = errors.New("no adapter for this channel type is running")

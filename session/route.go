@@ -156,6 +156,7 @@ func (m *Manager) route(ctx context.Context, in channels.Inbound, log interface 
 			continue
 		}
 		routed = true
+		m.obs.Routed(in.ChannelType)
 		m.working(ctx, l, msg.ID, in)
 		m.wakeAsync(l)
 	}
@@ -196,7 +197,7 @@ func (m *Manager) engages(ctx context.Context, w data.Wiring, mg data.MessagingG
 func (m *Manager) working(ctx context.Context, l *live, msgID string, in channels.Inbound) {
 	t := channels.Target{PlatformID: in.PlatformID, ThreadID: in.ThreadID, MessageID: in.MessageID}
 	l.amu.Lock()
-	l.targets[msgID] = progressTarget{channel: in.ChannelType, t: t}
+	l.targets[msgID] = progressTarget{channel: in.ChannelType, t: t, at: time.Now()}
 	l.amu.Unlock()
 	if p, ok := m.channel(in.ChannelType).(channels.Progress); ok {
 		p.Working(ctx, t)
@@ -217,6 +218,7 @@ func (m *Manager) done(ctx context.Context, l *live, msgID string, ok bool) {
 }
 
 func (m *Manager) drop(ctx context.Context, in channels.Inbound, reason string) {
+	m.obs.Dropped(in.ChannelType, reason)
 	if err := m.store.RecordDropped(ctx, data.Dropped{ChannelType: in.ChannelType, PlatformID: in.PlatformID, ThreadID: in.ThreadID,
 		MessageID: in.MessageID, SenderID: channels.UserKey(in.ChannelType, in.Sender.ID), Reason: reason, Text: in.Text}); err != nil {
 		m.log.Warn("record dropped message", "err", err)

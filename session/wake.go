@@ -65,6 +65,7 @@ func (m *Manager) ensure(ctx context.Context, l *live) error {
 	if l.running {
 		return nil
 	}
+	began := time.Now()
 	if err := m.slots.acquire(ctx); err != nil {
 		return err
 	}
@@ -79,6 +80,8 @@ func (m *Manager) ensure(ctx context.Context, l *live) error {
 		return fmt.Errorf("wake session %s: %w", l.id, err)
 	}
 	l.failed = 0
+	m.obs.Woke(!adopted, time.Since(began))
+	m.log.Info("woke", "session", l.id, "group", l.group.Folder, "cold", !adopted, "ms", time.Since(began).Milliseconds())
 	m.adopt(l, info, adopted)
 	return nil
 }
@@ -98,6 +101,7 @@ func (m *Manager) start(ctx context.Context, l *live) (container.Info, bool, err
 func (m *Manager) adopt(l *live, info container.Info, adopted bool) {
 	l.running, l.ctrID, l.started = true, info.ID, time.Now()
 	l.touch()
+	m.obs.Running(m.running.add(1))
 	m.store.SetContainerState(m.ctx, l.id, data.ContainerRunning, info.ID)
 	event := "spawned"
 	if adopted {
@@ -131,6 +135,15 @@ func (m *Manager) spec(l *live) (container.Spec, error) {
 		ClaudeShared: filepath.Join(gdir, ".claude-shared"), RunnerSrc: filepath.Join(gdir, "runner-src"),
 		Admin: l.group.IsAdmin,
 	}, nil)
+	var extraEnv []string
+	if m.cfg.Extras != nil {
+		extra, env, err := m.cfg.Extras(l.group)
+		if err != nil {
+			return container.Spec{}, err
+		}
+		plan = append(plan, extra...)
+		extraEnv = env
+	}
 	provider := l.group.Provider
 	if provider == "" {
 		provider = m.cfg.Provider
@@ -139,7 +152,7 @@ func (m *Manager) spec(l *live) (container.Spec, error) {
 		Name:  ContainerName(l.group.Folder, l.id),
 		Image: first(gc.Image, m.cfg.Image),
 		Cmd:   []string{"--in", "/workspace/in", "--out", "/workspace/out", "--provider", provider},
-		Env:   append([]string{"BERTH_SESSION=" + l.id, "BERTH_GROUP=" + l.group.Folder}, m.cfg.Env...),
+		Env:   append(append([]string{"BERTH_SESSION=" + l.id, "BERTH_GROUP=" + l.group.Folder}, m.cfg.Env...), extraEnv...),
 		Labels: map[string]string{
 			container.LabelSession: l.id, container.LabelGroup: l.group.Folder, container.LabelHome: m.cfg.Home,
 		},
@@ -180,6 +193,7 @@ func (m *Manager) watchExit(l *live, id string) {
 	}
 	l.running, l.ctrID = false, ""
 	l.mu.Unlock()
+	m.obs.Running(m.running.add(-1))
 	m.slots.release()
 	m.store.SetContainerState(m.ctx, l.id, data.ContainerStopped, "")
 	m.log.Info("exited", "session", l.id, "group", l.group.Folder, "container", short(id), "code", code)
@@ -216,9 +230,11 @@ func (m *Manager) requeue(ctx context.Context, l *live, reason string) {
 			continue
 		}
 		if failed {
+			m.obs.Failed()
 			m.log.Warn("failed", "session", l.id, "group", l.group.Folder, "message", msg.ID, "tries", msg.Tries+1, "reason", reason)
 			l.poke()
 		} else {
+			m.obs.Retried()
 			m.log.Info("retried", "session", l.id, "group", l.group.Folder, "message", msg.ID, "tries", msg.Tries+1)
 		}
 	}
@@ -261,6 +277,7 @@ func (m *Manager) stop(ctx context.Context, l *live, why string) {
 		l.mu.Lock()
 		if l.ctrID == id {
 			l.running, l.ctrID = false, ""
+			m.obs.Running(m.running.add(-1))
 			m.slots.release()
 		}
 		l.mu.Unlock()
