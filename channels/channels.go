@@ -48,6 +48,9 @@ type Outbound struct {
 	ThreadID   string
 	ReplyTo    string // platform message id this answers, if any
 	Text       string // Markdown; the adapter formats and splits it
+	// Key is berth's unique id for this reply. An adapter may attach it
+	// (Discord nonce, Slack metadata) so Confirm can find the message.
+	Key string
 }
 
 // Handler receives each inbound message. It returns only after the message
@@ -81,6 +84,13 @@ type Target struct {
 type Progress interface {
 	Working(ctx context.Context, t Target)
 	Done(ctx context.Context, t Target, ok bool)
+}
+
+// Confirmer is implemented by adapters that can tell whether a reply was
+// posted. After a crash between sending a reply and recording it, berth
+// asks; without a Confirmer it does not resend, so nobody sees a reply twice.
+type Confirmer interface {
+	Confirm(ctx context.Context, out Outbound) (platformID string, found bool, err error)
 }
 
 // ErrPermanent marks a send failure that retrying will not fix (a deleted

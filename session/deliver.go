@@ -43,6 +43,15 @@ func (m *Manager) deliver(ctx context.Context, l *live) error {
 	if len(finished) > 0 {
 		l.touch()
 	}
+	// Holding l.delivering, no send of ours is in flight: a reply still
+	// marked "sending" was cut off by a crash.
+	doubt, err := l.db.InDoubt(ctx)
+	if err != nil {
+		return fmt.Errorf("read deliveries: %w", err)
+	}
+	for _, msg := range doubt {
+		m.resolveDoubt(ctx, l, msg)
+	}
 	out, err := l.db.Undelivered(ctx)
 	if err != nil {
 		return fmt.Errorf("read replies: %w", err)
@@ -93,8 +102,11 @@ func (m *Manager) send(ctx context.Context, l *live, msg sessiondb.OutMessage) {
 		return
 	}
 	start := time.Now()
-	pid, err := m.sendWithRetry(ctx, msg.ChannelType, channels.Outbound{PlatformID: msg.PlatformID, ThreadID: msg.ThreadID,
-		ReplyTo: m.platformMessageID(ctx, l, msg.InReplyTo), Text: msg.Content.Text})
+	if err := l.db.BeginDelivery(ctx, msg); err != nil {
+		m.log.Warn("record delivery", "session", l.id, "err", err)
+		return // tried again on the next pass
+	}
+	pid, err := m.sendWithRetry(ctx, msg.ChannelType, m.outbound(ctx, l, msg))
 	if ctx.Err() != nil {
 		return // not recorded: the next process delivers it
 	}
@@ -115,6 +127,35 @@ func (m *Manager) send(ctx context.Context, l *live, msg sessiondb.OutMessage) {
 	m.obs.Delivered(msg.ChannelType, m.roundTrip(ctx, l, msg))
 	m.log.Info("delivered", "channel", msg.ChannelType, "session", l.id, "group", l.group.Folder, "reply", msg.ID,
 		"platform_message", pid, "ms", time.Since(start).Milliseconds())
+}
+
+func (m *Manager) outbound(ctx context.Context, l *live, msg sessiondb.OutMessage) channels.Outbound {
+	return channels.Outbound{PlatformID: msg.PlatformID, ThreadID: msg.ThreadID,
+		ReplyTo: m.platformMessageID(ctx, l, msg.InReplyTo), Text: msg.Content.Text, Key: msg.ID}
+}
+
+// resolveDoubt settles a reply whose send a crash interrupted: the
+// platform is asked whether it arrived; when it cannot say, the reply is
+// not sent again, because a duplicate is worse than the rare loss.
+func (m *Manager) resolveDoubt(ctx context.Context, l *live, msg sessiondb.OutMessage) {
+	c, ok := m.channel(msg.ChannelType).(channels.Confirmer)
+	if !ok {
+		m.log.Warn("delivery-failed", "channel", msg.ChannelType, "session", l.id, "group", l.group.Folder, "reply", msg.ID,
+			"reason", "outcome unknown after a crash; not resent to avoid a duplicate")
+		l.db.RecordDelivery(ctx, msg, "", sessiondb.DeliveryUnknown, "outcome unknown after a crash")
+		return
+	}
+	pid, found, err := c.Confirm(ctx, m.outbound(ctx, l, msg))
+	if err != nil {
+		m.log.Warn("confirm delivery", "channel", msg.ChannelType, "session", l.id, "err", err)
+		return // asked again on the next pass
+	}
+	if found {
+		l.db.RecordDelivery(ctx, msg, pid, sessiondb.DeliveryDelivered, "")
+		m.log.Info("delivered", "channel", msg.ChannelType, "session", l.id, "group", l.group.Folder, "reply", msg.ID, "confirmed", true)
+		return
+	}
+	m.send(ctx, l, msg)
 }
 
 // roundTrip is how long ago the message this reply answers was accepted.

@@ -74,10 +74,11 @@ func ensureTerminalWiring(ctx context.Context, store *data.Store, layout groups.
 		if err := store.CreateGroup(ctx, &ag); err != nil {
 			return err
 		}
+		// The folder is made once, with the group; later starts only mount it.
+		if err := layout.Init(ag.Folder, ag.Name); err != nil {
+			return err
+		}
 	} else if err != nil {
-		return err
-	}
-	if err := layout.Init(ag.Folder, ag.Name); err != nil {
 		return err
 	}
 	mg, err := store.EnsureMessagingGroup(ctx, terminal.Type, terminal.PlatformID, "terminal", true)

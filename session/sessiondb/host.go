@@ -309,13 +309,78 @@ func (h Host) Undelivered(ctx context.Context) ([]OutMessage, error) {
 	return out, err
 }
 
+// Delivery statuses.
+const (
+	DeliverySending   = "sending"   // about to be sent; if still so after a crash, the outcome is unknown
+	DeliveryDelivered = "delivered" // the platform took it
+	DeliveryUnknown   = "unknown"   // a crash hid the outcome and the platform could not say; not resent
+)
+
+// BeginDelivery records that a reply is about to be sent, so a crash
+// before RecordDelivery is noticed rather than silently resent.
+func (h Host) BeginDelivery(ctx context.Context, m OutMessage) error {
+	return withWrite(ctx, h.InboundPath(), inboundSchema, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO delivered (message_out_id, seq, platform_message_id, status, error, delivered_at)
+			VALUES (?, ?, '', 'sending', '', ?) ON CONFLICT (message_out_id) DO NOTHING`, m.ID, m.Seq, fmtTime(time.Now()))
+		return err
+	})
+}
+
 // RecordDelivery records the outcome of sending one outbound message.
 func (h Host) RecordDelivery(ctx context.Context, m OutMessage, platformID, status, errText string) error {
 	return withWrite(ctx, h.InboundPath(), inboundSchema, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO delivered (message_out_id, seq, platform_message_id, status, error, delivered_at)
-			VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (message_out_id) DO NOTHING`, m.ID, m.Seq, platformID, status, errText, fmtTime(time.Now()))
+			VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (message_out_id) DO UPDATE SET platform_message_id = excluded.platform_message_id,
+			status = excluded.status, error = excluded.error, delivered_at = excluded.delivered_at`,
+			m.ID, m.Seq, platformID, status, errText, fmtTime(time.Now()))
 		return err
 	})
+}
+
+// InDoubt lists replies whose send began but was never recorded: the
+// process died in between.
+func (h Host) InDoubt(ctx context.Context) ([]OutMessage, error) {
+	ids := map[string]bool{}
+	err := withRead(ctx, h.InboundPath(), func(db *sql.DB) error {
+		rows, err := db.QueryContext(ctx, `SELECT message_out_id FROM delivered WHERE status = 'sending'`)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				return err
+			}
+			ids[id] = true
+		}
+		return rows.Err()
+	})
+	if err != nil || len(ids) == 0 {
+		if errors.Is(err, ErrNoFile) {
+			err = nil
+		}
+		return nil, err
+	}
+	var out []OutMessage
+	err = withRead(ctx, h.OutboundPath(), func(db *sql.DB) error {
+		rows, err := db.QueryContext(ctx, `SELECT `+outCols+` FROM messages_out ORDER BY seq`)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			m, err := scanOut(rows)
+			if err != nil {
+				return err
+			}
+			if ids[m.ID] {
+				out = append(out, m)
+			}
+		}
+		return rows.Err()
+	})
+	return out, err
 }
 
 const outCols = `id, seq, in_reply_to, timestamp, deliver_after, kind, channel_type, platform_id, thread_id, content`

@@ -1,0 +1,189 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/berth-dev/berth/berthtest"
+	"github.com/berth-dev/berth/container"
+)
+
+var (
+	binOnce sync.Once
+	binPath string
+	binErr  error
+)
+
+// berthBinary builds the berth command once per test run.
+func berthBinary(t *testing.T) string {
+	t.Helper()
+	binOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "berth-bin-")
+		if err != nil {
+			binErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "berth")
+		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
+		if err != nil {
+			binErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if binErr != nil {
+		t.Fatal(binErr)
+	}
+	return binPath
+}
+
+func berthCmd(t *testing.T, home string, args ...string) *exec.Cmd {
+	d := berthtest.RequireDocker(t)
+	berthtest.BuildImage(t, d)
+	cmd := exec.Command(berthBinary(t), append(args, "--image", berthtest.Image)...)
+	cmd.Env = append(os.Environ(), "BERTH_HOME="+home)
+	return cmd
+}
+
+func TestChatPipe(t *testing.T) {
+	t.Parallel()
+	home := t.TempDir()
+	cmd := berthCmd(t, home, "chat", "--provider", "echo")
+	cmd.Stdin = strings.NewReader("hi\n")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("berth chat: %v\n%s", err, stderr.String())
+	}
+	if string(out) != "echo: hi\n" {
+		t.Fatalf("stdout = %q", out)
+	}
+	assertNoContainers(t, home)
+}
+
+func TestChatBadInput(t *testing.T) {
+	t.Parallel()
+	home := t.TempDir()
+	cmd := berthCmd(t, home, "chat")
+	var in bytes.Buffer
+	in.WriteString("\n")                              // empty
+	in.WriteString(strings.Repeat("y", 1<<20) + "\n") // 1 MB
+	in.WriteString("bad \xff\xfe utf-8\n")            // invalid UTF-8
+	in.WriteString("\x01\x02\x03\x1b[2J\x7f\n")       // control characters
+	in.WriteString("still alive\n")
+	cmd.Stdin = &in
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("berth chat: %v\n%s", err, stderr.String())
+	}
+	got := string(out)
+	for _, want := range []string{"message is empty", "message is too long", "echo: bad \uFFFD utf-8", "echo: [2J", "echo: still alive"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("output lacks %q:\n%.400s", want, got)
+		}
+	}
+}
+
+// TestKilledWithMessagesPending SIGKILLs berth while messages wait for
+// their answers, starts it again, and checks every message is answered
+// exactly once with never two containers for the session.
+func TestKilledWithMessagesPending(t *testing.T) {
+	t.Parallel()
+	home := t.TempDir()
+	const n = 8
+	cmd := berthCmd(t, home, "chat")
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(stdin, "sleep 300ms m%d\n", i)
+	}
+	replies := map[string]int{}
+	sc := bufio.NewScanner(stdout)
+	for len(replies) < 2 && sc.Scan() {
+		replies[sc.Text()]++
+	}
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+	if c := containers(t, home); len(c) != 1 {
+		t.Fatalf("after SIGKILL: %d containers, want the one still running", len(c))
+	}
+
+	again := berthCmd(t, home, "chat")
+	again.Stdin = strings.NewReader("")
+	out, err := again.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := again.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	maxC := 0
+	go func() {
+		defer close(done)
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			replies[sc.Text()]++
+		}
+	}()
+	for {
+		select {
+		case <-done:
+		case <-time.After(50 * time.Millisecond):
+			if c := len(containers(t, home)); c > maxC {
+				maxC = c
+			}
+			continue
+		}
+		break
+	}
+	if err := again.Wait(); err != nil {
+		t.Fatalf("second berth: %v", err)
+	}
+	if maxC > 1 {
+		t.Errorf("saw %d containers for one session", maxC)
+	}
+	for i := 0; i < n; i++ {
+		if c := replies[fmt.Sprintf("echo: m%d", i)]; c != 1 {
+			t.Errorf("m%d answered %d times; replies: %v", i, c, replies)
+		}
+	}
+	assertNoContainers(t, home)
+}
+
+func containers(t *testing.T, home string) []container.Info {
+	d := berthtest.RequireDocker(t)
+	list, err := d.List(context.Background(), map[string]string{container.LabelHome: home})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return list
+}
+
+func assertNoContainers(t *testing.T, home string) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for len(containers(t, home)) > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("containers left after berth exited: %+v", containers(t, home))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+var _ = io.Discard

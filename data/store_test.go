@@ -1,0 +1,169 @@
+package data
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"sync"
+	"testing"
+)
+
+func openTest(t *testing.T) *Store {
+	t.Helper()
+	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "berth.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestMigrationsApplyOnce(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	for i := 0; i < 2; i++ {
+		s, err := Open(ctx, filepath.Join(dir, "berth.db"))
+		if err != nil {
+			t.Fatalf("open %d: %v", i, err)
+		}
+		applied, known, err := s.SchemaVersion(ctx)
+		if err != nil || applied != known || known < 1 {
+			t.Fatalf("schema version = %d of %d, %v", applied, known, err)
+		}
+		s.Close()
+	}
+}
+
+func TestResolveSessionModes(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t)
+	g := AgentGroup{Name: "a", Folder: "a"}
+	if err := s.CreateGroup(ctx, &g); err != nil {
+		t.Fatal(err)
+	}
+	mg1, _ := s.EnsureMessagingGroup(ctx, "slack", "C1", "c1", false)
+	mg2, _ := s.EnsureMessagingGroup(ctx, "slack", "C2", "c2", false)
+	type call struct {
+		mg, thread string
+	}
+	tests := []struct {
+		mode       string
+		a, b       call
+		wantSame   bool
+		wantThread string
+	}{
+		{SessionShared, call{mg1.ID, "t1"}, call{mg1.ID, "t2"}, true, ""},
+		{SessionShared, call{mg1.ID, ""}, call{mg2.ID, ""}, false, ""},
+		{SessionPerThread, call{mg1.ID, "t1"}, call{mg1.ID, "t1"}, true, "t1"},
+		{SessionPerThread, call{mg1.ID, "t1"}, call{mg1.ID, "t2"}, false, "t1"},
+		{SessionAgentShared, call{mg1.ID, "t1"}, call{mg2.ID, "t9"}, true, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.mode, func(t *testing.T) {
+			s := openTest(t)
+			g := AgentGroup{Name: "a", Folder: "a"}
+			s.CreateGroup(ctx, &g)
+			a, createdA, err := s.ResolveSession(ctx, g.ID, tt.a.mg, tt.a.thread, tt.mode)
+			if err != nil || !createdA {
+				t.Fatalf("first resolve: %v created=%v", err, createdA)
+			}
+			b, _, err := s.ResolveSession(ctx, g.ID, tt.b.mg, tt.b.thread, tt.mode)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if (a.ID == b.ID) != tt.wantSame {
+				t.Errorf("same session = %v, want %v", a.ID == b.ID, tt.wantSame)
+			}
+			if a.ThreadID != tt.wantThread {
+				t.Errorf("thread = %q, want %q", a.ThreadID, tt.wantThread)
+			}
+		})
+	}
+	if _, _, err := s.ResolveSession(ctx, g.ID, mg1.ID, "", "bogus"); err == nil {
+		t.Error("unknown mode accepted")
+	}
+}
+
+func TestResolveSessionConcurrentAgrees(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t)
+	g := AgentGroup{Name: "a", Folder: "a"}
+	s.CreateGroup(ctx, &g)
+	mg, _ := s.EnsureMessagingGroup(ctx, "terminal", "local", "", true)
+	ids := make(chan string, 20)
+	var wg sync.WaitGroup
+	for i := 0; i < 20; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sess, _, err := s.ResolveSession(ctx, g.ID, mg.ID, "", SessionShared)
+			if err != nil {
+				t.Error(err)
+			}
+			ids <- sess.ID
+		}()
+	}
+	wg.Wait()
+	close(ids)
+	seen := map[string]bool{}
+	for id := range ids {
+		seen[id] = true
+	}
+	if len(seen) != 1 {
+		t.Fatalf("20 concurrent resolves made %d sessions", len(seen))
+	}
+}
+
+func TestGroupsAndWirings(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t)
+	g := AgentGroup{Name: "main", Folder: "main"}
+	if err := s.CreateGroup(ctx, &g); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateGroup(ctx, &AgentGroup{Name: "main", Folder: "main"}); !errors.Is(err, ErrExists) {
+		t.Fatalf("duplicate folder: %v", err)
+	}
+	if _, err := s.Group(ctx, "nope"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("missing group: %v", err)
+	}
+	mg, _ := s.EnsureMessagingGroup(ctx, "slack", "C1", "", false)
+	w := Wiring{MessagingGroupID: mg.ID, AgentGroupID: g.ID, Engage: "sometimes", SessionMode: SessionShared}
+	if err := s.Wire(ctx, &w); err == nil {
+		t.Fatal("bad engage accepted")
+	}
+	w.Engage = EngageMention
+	if err := s.Wire(ctx, &w); err != nil {
+		t.Fatal(err)
+	}
+	ws, _ := s.Wirings(ctx, mg.ID)
+	if len(ws) != 1 || ws[0].Engage != EngageMention {
+		t.Fatalf("wirings = %+v", ws)
+	}
+	if n, _ := s.Unwire(ctx, mg.ID, ""); n != 1 {
+		t.Fatalf("unwired %d", n)
+	}
+}
+
+func TestRolesAndSeen(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t)
+	// Owner grants are global even when a group is named, and never duplicated.
+	for i := 0; i < 2; i++ {
+		if err := s.Grant(ctx, Role{UserID: "slack:U1", Role: RoleOwner, GroupID: "g"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rs, _ := s.Roles(ctx, "slack:U1")
+	if len(rs) != 1 || rs[0].GroupID != "" {
+		t.Fatalf("roles = %+v", rs)
+	}
+	if ok, _ := s.HasOwner(ctx); !ok {
+		t.Fatal("no owner")
+	}
+	first, _ := s.MarkSeen(ctx, "slack", "C1", "1.2")
+	again, _ := s.MarkSeen(ctx, "slack", "C1", "1.2")
+	if !first || again {
+		t.Fatalf("MarkSeen = %v then %v", first, again)
+	}
+}

@@ -1,0 +1,142 @@
+package sessiondb
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+func newSession(t *testing.T) (Host, Container) {
+	t.Helper()
+	dir := t.TempDir()
+	h := Host{Dir: dir}
+	if err := h.Create(context.Background(), InMessage{ChannelType: "terminal", PlatformID: "local"}); err != nil {
+		t.Fatal(err)
+	}
+	c := Container{InDir: filepath.Join(dir, InDir), OutDir: filepath.Join(dir, OutDir)}
+	if err := c.Init(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return h, c
+}
+
+func chat(id, text string) InMessage {
+	return InMessage{ID: id, Kind: KindChat, Trigger: true, ChannelType: "terminal", PlatformID: "local", Content: Content{Text: text}}
+}
+
+func TestSeqParityOrdersTheConversation(t *testing.T) {
+	ctx := context.Background()
+	h, c := newSession(t)
+	ids, err := h.Append(ctx, chat("a", "one"), chat("b", "two"))
+	if err != nil || len(ids) != 2 {
+		t.Fatalf("append: %v %v", ids, err)
+	}
+	due, _ := c.Due(ctx, time.Now(), time.Now())
+	if len(due) != 2 || due[0].Seq != 2 || due[1].Seq != 4 {
+		t.Fatalf("due = %+v", due)
+	}
+	if err := c.Finish(ctx, []string{"a", "b"}, StatusCompleted, "", OutMessage{InReplyTo: "a", Content: OutContent{Text: "r1"}},
+		OutMessage{InReplyTo: "b", Content: OutContent{Text: "r2"}}); err != nil {
+		t.Fatal(err)
+	}
+	h.Append(ctx, chat("c", "three"))
+	out, _ := h.Undelivered(ctx)
+	if len(out) != 2 || out[0].Seq != 5 || out[1].Seq != 7 {
+		t.Fatalf("replies = %+v", out)
+	}
+	due, _ = c.Due(ctx, time.Now(), time.Now())
+	if len(due) != 1 || due[0].ID != "c" || due[0].Seq != 8 {
+		t.Fatalf("third message = %+v, want seq 8 after odd 7", due)
+	}
+}
+
+func TestAppendIsIdempotent(t *testing.T) {
+	ctx := context.Background()
+	h, _ := newSession(t)
+	h.Append(ctx, chat("a", "one"))
+	ids, err := h.Append(ctx, chat("a", "one again"))
+	if err != nil || len(ids) != 0 {
+		t.Fatalf("redelivery inserted %v, %v", ids, err)
+	}
+	open, _ := h.Open(ctx)
+	if len(open) != 1 || open[0].Content.Text != "one" {
+		t.Fatalf("open = %+v", open)
+	}
+}
+
+func TestAcksFinishAndDelivery(t *testing.T) {
+	ctx := context.Background()
+	h, c := newSession(t)
+	h.Append(ctx, chat("a", "one"))
+	c.Claim(ctx, "a")
+	acks, _ := h.Acks(ctx)
+	if acks["a"].Status != StatusProcessing {
+		t.Fatalf("ack = %+v", acks["a"])
+	}
+	// A live runner's claim is not due again; a dead one's is.
+	if due, _ := c.Due(ctx, time.Now().Add(-time.Hour), time.Now()); len(due) != 0 {
+		t.Fatal("claimed message due for the runner that claimed it")
+	}
+	if due, _ := c.Due(ctx, time.Now().Add(time.Hour), time.Now()); len(due) != 1 {
+		t.Fatal("stale claim not due for a new runner")
+	}
+	c.Finish(ctx, []string{"a"}, StatusCompleted, "", OutMessage{InReplyTo: "a", Content: OutContent{Text: "r"}})
+	acks, _ = h.Acks(ctx)
+	changed, err := h.Finish(ctx, acks)
+	if err != nil || len(changed) != 1 {
+		t.Fatalf("finish: %v %v", changed, err)
+	}
+	if open, _ := h.Open(ctx); len(open) != 0 {
+		t.Fatalf("still open: %+v", open)
+	}
+	out, _ := h.Undelivered(ctx)
+	h.RecordDelivery(ctx, out[0], "p1", "delivered", "")
+	if out, _ := h.Undelivered(ctx); len(out) != 0 {
+		t.Fatalf("delivered twice: %+v", out)
+	}
+}
+
+func TestRetryBacksOffThenFails(t *testing.T) {
+	ctx := context.Background()
+	h, c := newSession(t)
+	h.Append(ctx, chat("a", "one"))
+	backoff := func(tries int) time.Duration { return time.Hour }
+	for i := 1; i <= 3; i++ {
+		failed, err := h.Retry(ctx, "a", backoff, 3, "container died")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if failed != (i == 3) {
+			t.Fatalf("try %d: failed = %v", i, failed)
+		}
+		if i == 1 {
+			if due, _ := c.Due(ctx, time.Now(), time.Now()); len(due) != 0 {
+				t.Fatal("message due before its backoff")
+			}
+		}
+	}
+	f, _ := h.FailedUnnotified(ctx)
+	if len(f) != 1 || f[0].Error != "container died" {
+		t.Fatalf("failed = %+v", f)
+	}
+	h.MarkNotified(ctx, "a")
+	if f, _ := h.FailedUnnotified(ctx); len(f) != 0 {
+		t.Fatal("notified twice")
+	}
+}
+
+func TestHostRefusesPlantedSymlink(t *testing.T) {
+	ctx := context.Background()
+	h, _ := newSession(t)
+	os.Remove(h.OutboundPath())
+	secret := filepath.Join(t.TempDir(), "secret.db")
+	os.WriteFile(secret, []byte("host secret"), 0o600)
+	if err := os.Symlink(secret, h.OutboundPath()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.Undelivered(ctx); err == nil {
+		t.Fatal("host read outbound.db through a symlink the agent planted")
+	}
+}
