@@ -92,7 +92,7 @@ func (d *Docker) Ping(ctx context.Context) (string, error) {
 // that conflicts adopts the container that holds the name. It reports
 // whether an existing container was adopted.
 func (d *Docker) Ensure(ctx context.Context, spec Spec) (Info, bool, error) {
-	for attempt := 0; attempt < 10; attempt++ {
+	for attempt := 0; attempt < 30; attempt++ {
 		id, err := d.create(ctx, spec)
 		if err == nil {
 			if err := d.cli.ContainerStart(ctx, id, ctypes.StartOptions{}); err != nil {
@@ -107,7 +107,14 @@ func (d *Docker) Ensure(ctx context.Context, spec Spec) (Info, bool, error) {
 		}
 		info, err := d.Inspect(ctx, spec.Name)
 		if errdefs.IsNotFound(err) {
-			continue // removed between our create and inspect: try again
+			// The engine reserves a name before the container can be
+			// inspected, and frees it after removal: wait and try again.
+			select {
+			case <-ctx.Done():
+				return Info{}, false, ctx.Err()
+			case <-time.After(time.Duration(attempt+1) * 20 * time.Millisecond):
+			}
+			continue
 		}
 		if err != nil {
 			return Info{}, false, err

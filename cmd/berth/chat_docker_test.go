@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -186,4 +185,25 @@ func assertNoContainers(t *testing.T, home string) {
 	}
 }
 
-var _ = io.Discard
+func TestSecondGatewayOnSameHomeRefuses(t *testing.T) {
+	t.Parallel()
+	home := t.TempDir()
+	first := berthCmd(t, home, "chat")
+	stdin, _ := first.StdinPipe()
+	stdout, _ := first.StdoutPipe()
+	if err := first.Start(); err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintln(stdin, "hello")
+	bufio.NewScanner(stdout).Scan() // the first gateway is up and answering
+	second := berthCmd(t, home, "chat")
+	second.Stdin = strings.NewReader("hi\n")
+	out, err := second.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "another berth gateway is already running") {
+		t.Fatalf("second gateway: err=%v output=%q", err, out)
+	}
+	stdin.Close()
+	if err := first.Wait(); err != nil {
+		t.Fatalf("first gateway: %v", err)
+	}
+}
