@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sort"
 	"sync"
 	"time"
 
@@ -60,7 +61,10 @@ type Config struct {
 	Env          []string      // extra container environment (never secrets)
 	Extras       Extras        // per-group mounts and env; may be nil
 	Observer     Observer      // metrics; may be nil
-	Log          *slog.Logger
+	// ContainerLogs, if set, is called in its own goroutine each time a
+	// container is spawned or adopted, to capture its output.
+	ContainerLogs func(sessionID, containerID string)
+	Log           *slog.Logger
 }
 
 func (c *Config) defaults() {
@@ -147,7 +151,8 @@ type live struct {
 	running bool
 	ctrID   string
 	started time.Time
-	failed  int // consecutive failed wakes
+	failed  int       // consecutive failed wakes
+	queued  time.Time // when its oldest waiting message was accepted
 
 	amu        sync.Mutex
 	activity   time.Time
@@ -403,17 +408,23 @@ func (m *Manager) busy(ctx context.Context, l *live) (bool, error) {
 	return len(f) > 0, err
 }
 
-// slots caps running containers; waiters are served in arrival order.
+// slots caps running containers. A session waiting for a slot is served
+// in the order its message was accepted, whatever order goroutines run in.
 type slots struct {
 	mu      sync.Mutex
 	max     int
 	used    int
-	waiters []chan struct{}
+	waiters []*waiter
+}
+
+type waiter struct {
+	since time.Time
+	ready chan struct{}
 }
 
 func newSlots(max int) *slots { return &slots{max: max} }
 
-func (s *slots) acquire(ctx context.Context) error {
+func (s *slots) acquire(ctx context.Context, since time.Time) error {
 	if s.max <= 0 {
 		return nil
 	}
@@ -423,17 +434,20 @@ func (s *slots) acquire(ctx context.Context) error {
 		s.mu.Unlock()
 		return nil
 	}
-	ch := make(chan struct{})
-	s.waiters = append(s.waiters, ch)
+	w := &waiter{since: since, ready: make(chan struct{})}
+	i := sort.Search(len(s.waiters), func(i int) bool { return s.waiters[i].since.After(since) })
+	s.waiters = append(s.waiters, nil)
+	copy(s.waiters[i+1:], s.waiters[i:])
+	s.waiters[i] = w
 	s.mu.Unlock()
 	select {
-	case <-ch:
+	case <-w.ready:
 		return nil
 	case <-ctx.Done():
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		for i, w := range s.waiters {
-			if w == ch {
+		for i, x := range s.waiters {
+			if x == w {
 				s.waiters = append(s.waiters[:i], s.waiters[i+1:]...)
 				return ctx.Err()
 			}
@@ -455,9 +469,9 @@ func (s *slots) release() {
 
 func (s *slots) releaseLocked() {
 	if len(s.waiters) > 0 {
-		ch := s.waiters[0]
+		w := s.waiters[0]
 		s.waiters = s.waiters[1:]
-		close(ch) // the slot passes straight to the next waiter
+		close(w.ready) // the slot passes straight to the next waiter
 		return
 	}
 	s.used--

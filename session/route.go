@@ -157,6 +157,11 @@ func (m *Manager) route(ctx context.Context, in channels.Inbound, log interface 
 		}
 		routed = true
 		m.obs.Routed(in.ChannelType)
+		l.amu.Lock()
+		if l.queued.IsZero() {
+			l.queued = time.Now()
+		}
+		l.amu.Unlock()
 		m.working(ctx, l, msg.ID, in)
 		m.wakeAsync(l)
 	}

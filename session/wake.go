@@ -61,13 +61,28 @@ func (m *Manager) Wake(ctx context.Context, sessionID string) error {
 
 func (m *Manager) ensure(ctx context.Context, l *live) error {
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.running {
+	running := l.running
+	l.mu.Unlock()
+	if running {
 		return nil
 	}
 	began := time.Now()
-	if err := m.slots.acquire(ctx); err != nil {
+	l.amu.Lock()
+	since := l.queued
+	l.amu.Unlock()
+	if since.IsZero() {
+		since = began
+	}
+	// Wait for a slot without holding the session's lock: the sweep must
+	// still be able to look at this session meanwhile.
+	if err := m.slots.acquire(ctx, since); err != nil {
 		return err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.running {
+		m.slots.release()
+		return nil
 	}
 	info, adopted, err := m.start(ctx, l)
 	if err != nil {
@@ -80,6 +95,9 @@ func (m *Manager) ensure(ctx context.Context, l *live) error {
 		return fmt.Errorf("wake session %s: %w", l.id, err)
 	}
 	l.failed = 0
+	l.amu.Lock()
+	l.queued = time.Time{}
+	l.amu.Unlock()
 	m.obs.Woke(!adopted, time.Since(began))
 	m.log.Info("woke", "session", l.id, "group", l.group.Folder, "cold", !adopted, "ms", time.Since(began).Milliseconds())
 	m.adopt(l, info, adopted)
@@ -108,6 +126,9 @@ func (m *Manager) adopt(l *live, info container.Info, adopted bool) {
 		event = "adopted"
 	}
 	m.log.Info(event, "session", l.id, "group", l.group.Folder, "container", short(info.ID))
+	if m.cfg.ContainerLogs != nil {
+		go m.cfg.ContainerLogs(l.id, info.ID)
+	}
 	m.wg.Add(1)
 	go m.watchExit(l, info.ID)
 }
@@ -231,11 +252,11 @@ func (m *Manager) requeue(ctx context.Context, l *live, reason string) {
 		}
 		if failed {
 			m.obs.Failed()
-			m.log.Warn("failed", "session", l.id, "group", l.group.Folder, "message", msg.ID, "tries", msg.Tries+1, "reason", reason)
+			m.log.Warn("failed", "channel", msg.ChannelType, "session", l.id, "group", l.group.Folder, "message", msg.ID, "tries", msg.Tries+1, "reason", reason)
 			l.poke()
 		} else {
 			m.obs.Retried()
-			m.log.Info("retried", "session", l.id, "group", l.group.Folder, "message", msg.ID, "tries", msg.Tries+1)
+			m.log.Info("retried", "channel", msg.ChannelType, "session", l.id, "group", l.group.Folder, "message", msg.ID, "tries", msg.Tries+1)
 		}
 	}
 }
@@ -251,7 +272,7 @@ func (m *Manager) failPending(ctx context.Context, l *live, reason string) {
 				break
 			}
 		}
-		m.log.Warn("failed", "session", l.id, "group", l.group.Folder, "message", msg.ID, "reason", reason)
+		m.log.Warn("failed", "channel", msg.ChannelType, "session", l.id, "group", l.group.Folder, "message", msg.ID, "reason", reason)
 	}
 	l.failed = 0
 	l.poke()
@@ -319,7 +340,7 @@ func (m *Manager) recover(ctx context.Context) error {
 			continue
 		}
 		live[sid] = true
-		if err := m.slots.acquire(ctx); err != nil {
+		if err := m.slots.acquire(ctx, time.Time{}); err != nil {
 			return err
 		}
 		l.mu.Lock()
@@ -406,10 +427,10 @@ func (m *Manager) sweep(ctx context.Context) {
 			continue
 		}
 		if len(open) > 0 && time.Since(started) > m.cfg.StuckTimeout && time.Since(last) > m.cfg.StuckTimeout && m.claimed(ctx, l, open) {
-			m.log.Warn("killed", "session", l.id, "group", l.group.Folder, "reason", "no heartbeat")
 			l.mu.Lock()
 			id := l.ctrID
 			l.mu.Unlock()
+			m.log.Warn("killed", "session", l.id, "group", l.group.Folder, "container", short(id), "reason", "no heartbeat")
 			go m.rt.Stop(ctx, id, 0)
 		}
 	}
