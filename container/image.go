@@ -222,3 +222,11 @@ func lastLines(s string, n int) string {
 	}
 	return strings.Join(lines, "\n")
 }
+
+// TagImage gives an existing image another tag.
+func (d *Docker) TagImage(ctx context.Context, src, dst string) error {
+	if err := d.cli.ImageTag(ctx, src, dst); err != nil {
+		return fmt.Errorf("tag image %s as %s: %w", src, dst, err)
+	}
+	return nil
+}

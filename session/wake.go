@@ -99,7 +99,7 @@ func (m *Manager) ensure(ctx context.Context, l *live) error {
 	l.queued = time.Time{}
 	l.amu.Unlock()
 	m.obs.Woke(!adopted, time.Since(began))
-	m.log.Info("woke", "session", l.id, "group", l.group.Folder, "cold", !adopted, "ms", time.Since(began).Milliseconds())
+	m.log.Info("woke", "session", l.id, "group", l.group.Folder, "container", short(info.ID), "cold", !adopted, "ms", time.Since(began).Milliseconds())
 	m.adopt(l, info, adopted)
 	return nil
 }
@@ -195,32 +195,50 @@ func (m *Manager) spec(l *live) (container.Spec, error) {
 // unfinished and wakes the session again if work remains.
 func (m *Manager) watchExit(l *live, id string) {
 	defer m.wg.Done()
-	code, err := m.rt.Wait(m.ctx, id)
-	if m.ctx.Err() != nil {
-		return
-	}
-	if err != nil {
-		// The engine did not answer: the sweep reconciles later.
-		m.log.Warn("lost track of container", "session", l.id, "container", short(id), "err", err)
-		time.Sleep(time.Second)
-		if _, err := m.rt.Wait(m.ctx, id); err != nil {
+	// The engine may be unreachable for a while: keep asking until it
+	// answers, rather than forgetting a container that may still run.
+	var code int64
+	for backoff := time.Second; ; backoff = min(2*backoff, 15*time.Second) {
+		var err error
+		code, err = m.rt.Wait(m.ctx, id)
+		if m.ctx.Err() != nil {
 			return
 		}
+		if err == nil {
+			break
+		}
+		m.log.Warn("lost track of container; retrying", "session", l.id, "container", short(id), "err", err)
+		select {
+		case <-m.ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
 	}
+	m.exited(l, id, code, fmt.Sprintf("the agent's container exited (code %d) while working on it", code))
+}
+
+// exited records that a session's container is gone, once, whoever saw it
+// first: re-queues what it left unfinished and wakes the session again if
+// work remains.
+func (m *Manager) exited(l *live, id string, code int64, reason string) {
 	l.mu.Lock()
-	if l.ctrID != id {
+	if l.ctrID != id || !l.running {
 		l.mu.Unlock()
 		return
 	}
 	l.running, l.ctrID = false, ""
 	l.mu.Unlock()
+	ctx := context.WithoutCancel(m.ctx)
 	m.obs.Running(m.running.add(-1))
 	m.slots.release()
-	m.store.SetContainerState(m.ctx, l.id, data.ContainerStopped, "")
+	m.store.SetContainerState(ctx, l.id, data.ContainerStopped, "")
 	m.log.Info("exited", "session", l.id, "group", l.group.Folder, "container", short(id), "code", code)
 	l.poke() // deliver what it wrote before it went
-	m.requeue(m.ctx, l, fmt.Sprintf("the agent's container exited (code %d) while working on it", code))
-	if open, _ := l.db.Open(m.ctx); len(open) > 0 {
+	if m.ctx.Err() != nil {
+		return
+	}
+	m.requeue(ctx, l, reason)
+	if open, _ := l.db.Open(ctx); len(open) > 0 {
 		m.wakeAsync(l)
 	}
 }
@@ -293,17 +311,7 @@ func (m *Manager) stop(ctx context.Context, l *live, why string) {
 		return
 	}
 	m.log.Info(why, "session", l.id, "group", l.group.Folder, "container", short(id))
-	if m.ctx != nil && m.ctx.Err() != nil {
-		// watchExit has returned with its context: account here.
-		l.mu.Lock()
-		if l.ctrID == id {
-			l.running, l.ctrID = false, ""
-			m.obs.Running(m.running.add(-1))
-			m.slots.release()
-		}
-		l.mu.Unlock()
-		m.store.SetContainerState(context.WithoutCancel(ctx), l.id, data.ContainerStopped, "")
-	}
+	m.exited(l, id, 0, "the agent's container was stopped while working on it")
 }
 
 // StopSession stops a session's container now (operator or !stop).
