@@ -95,6 +95,10 @@ type Options struct {
 	Config func(*session.Config)
 	// Home reuses a state folder (a restart); default a new temp folder.
 	Home string
+	// Runtime replaces the engine client the manager uses (fault tests).
+	Runtime session.Runtime
+	// Commands, if set, returns the chat command handler to install.
+	Commands func(*Gateway) session.Commands
 }
 
 // Gateway is a running test gateway.
@@ -139,8 +143,15 @@ func Start(t testing.TB, opts Options) *Gateway {
 	if opts.Config != nil {
 		opts.Config(&cfg)
 	}
-	mgr := session.New(cfg, store, d, layout)
+	var rt session.Runtime = d
+	if opts.Runtime != nil {
+		rt = opts.Runtime
+	}
+	mgr := session.New(cfg, store, rt, layout)
 	g := &Gateway{Home: home, Store: store, Manager: mgr, Docker: d, Layout: layout, t: t, cancel: cancel, done: make(chan struct{})}
+	if opts.Commands != nil {
+		mgr.SetCommands(opts.Commands(g))
+	}
 	for _, ch := range opts.Channels {
 		mgr.AddChannel(ch)
 	}
