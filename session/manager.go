@@ -22,6 +22,7 @@ import (
 	"github.com/berth-dev/berth/container"
 	"github.com/berth-dev/berth/data"
 	"github.com/berth-dev/berth/groups"
+	"github.com/berth-dev/berth/mounts"
 	"github.com/berth-dev/berth/session/sessiondb"
 )
 
@@ -41,26 +42,27 @@ type Commands interface {
 
 // Config is the session manager's configuration, read once at start.
 type Config struct {
-	Home         string        // BERTH_HOME
-	Image        string        // agent image
-	Provider     string        // default provider for groups that name none
-	IdleTimeout  time.Duration // stop a container with no work for this long
-	StuckTimeout time.Duration // kill a container whose claimed turn shows no heartbeat for this long
-	StopGrace    time.Duration // SIGTERM to SIGKILL
-	MaxTries     int           // container attempts per message before it fails
-	RetryBase    time.Duration // retry backoff: RetryBase·2^tries
-	SendTries    int           // delivery attempts per reply before it fails
-	SendBase     time.Duration // delivery backoff: SendBase·2^attempt
-	MaxRunning   int           // cap on running containers; 0: none
-	Poll         time.Duration // fallback sweep interval
-	MaxText      int           // longest accepted message, in bytes
-	Memory       int64         // default container memory limit
-	NanoCPUs     int64         // default container CPU limit
-	Pids         int64         // default container pids limit
-	UID          int           // container user; -1: the host user running berth
-	Env          []string      // extra container environment (never secrets)
-	Extras       Extras        // per-group mounts and env; may be nil
-	Observer     Observer      // metrics; may be nil
+	Home         string            // BERTH_HOME
+	Image        string            // agent image
+	Provider     string            // default provider for groups that name none
+	IdleTimeout  time.Duration     // stop a container with no work for this long
+	StuckTimeout time.Duration     // kill a container whose claimed turn shows no heartbeat for this long
+	StopGrace    time.Duration     // SIGTERM to SIGKILL
+	MaxTries     int               // container attempts per message before it fails
+	RetryBase    time.Duration     // retry backoff: RetryBase·2^tries
+	SendTries    int               // delivery attempts per reply before it fails
+	SendBase     time.Duration     // delivery backoff: SendBase·2^attempt
+	MaxRunning   int               // cap on running containers; 0: none
+	Poll         time.Duration     // fallback sweep interval
+	MaxText      int               // longest accepted message, in bytes
+	Memory       int64             // default container memory limit
+	NanoCPUs     int64             // default container CPU limit
+	Pids         int64             // default container pids limit
+	UID          int               // container user; -1: the host user running berth
+	Env          []string          // extra container environment (never secrets)
+	Extras       Extras            // per-group mounts and env; may be nil
+	Allowlist    *mounts.Allowlist // what extra mounts groups may ask for; nil: none
+	Observer     Observer          // metrics; may be nil
 	// ContainerLogs, if set, is called in its own goroutine each time a
 	// container is spawned or adopted, to capture its output.
 	ContainerLogs func(sessionID, containerID string)

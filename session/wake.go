@@ -136,12 +136,13 @@ func (m *Manager) adopt(l *live, info container.Info, adopted bool) {
 // GroupConfig is the per-group container configuration kept as JSON in
 // agent_groups.container_config.
 type GroupConfig struct {
-	Image       string `json:"image,omitempty"`
-	Memory      int64  `json:"memory,omitempty"`
-	NanoCPUs    int64  `json:"nano_cpus,omitempty"`
-	Pids        int64  `json:"pids,omitempty"`
-	Network     string `json:"network,omitempty"`
-	IdleTimeout string `json:"idle_timeout,omitempty"`
+	Image       string           `json:"image,omitempty"`
+	Memory      int64            `json:"memory,omitempty"`
+	NanoCPUs    int64            `json:"nano_cpus,omitempty"`
+	Pids        int64            `json:"pids,omitempty"`
+	Network     string           `json:"network,omitempty"`
+	IdleTimeout string           `json:"idle_timeout,omitempty"`
+	Mounts      []mounts.Request `json:"mounts,omitempty"`
 }
 
 func (m *Manager) spec(l *live) (container.Spec, error) {
@@ -149,13 +150,26 @@ func (m *Manager) spec(l *live) (container.Spec, error) {
 	if err != nil {
 		return container.Spec{}, err
 	}
+	var extra []mounts.Mount
+	for _, req := range gc.Mounts {
+		if m.cfg.Allowlist == nil {
+			m.log.Warn("mount refused", "group", l.group.Folder, "session", l.id, "reason", "no mount allowlist is configured")
+			continue
+		}
+		mt, err := m.cfg.Allowlist.Check(req, l.group.IsAdmin)
+		if err != nil {
+			m.log.Warn("mount refused", "group", l.group.Folder, "session", l.id, "reason", err.Error())
+			continue
+		}
+		extra = append(extra, mt)
+	}
 	gdir := m.layout.Dir(l.group.Folder)
 	plan := mounts.Plan(mounts.Paths{
 		InDir: filepath.Join(l.dir, sessiondb.InDir), OutDir: filepath.Join(l.dir, sessiondb.OutDir),
 		GroupDir: gdir, GlobalDir: m.layout.GlobalDir(),
 		ClaudeShared: filepath.Join(gdir, ".claude-shared"), RunnerSrc: filepath.Join(gdir, "runner-src"),
 		Admin: l.group.IsAdmin,
-	}, nil)
+	}, extra)
 	var extraEnv []string
 	if m.cfg.Extras != nil {
 		extra, env, err := m.cfg.Extras(l.group)
