@@ -142,7 +142,11 @@ func (m *Manager) route(ctx context.Context, in channels.Inbound, log interface 
 		ids, err := l.db.Append(ctx, msg)
 		if err != nil {
 			// Refuse rather than half-write: the sender hears why.
-			m.reply(ctx, in, "berth: could not store your message; please try again later")
+			why := "please try again later"
+			if strings.Contains(err.Error(), "full") {
+				why = "the server's disk is full; please try again later"
+			}
+			m.reply(ctx, in, "berth: your message was not accepted: "+why)
 			return fmt.Errorf("store message for session %s: %w", s.ID, err)
 		}
 		if len(ids) == 0 {
