@@ -351,7 +351,8 @@ func (l *live) lastActivity() time.Time {
 	l.amu.Lock()
 	defer l.amu.Unlock()
 	t := l.activity
-	if fi, err := os.Stat(filepath.Join(l.dir, sessiondb.OutDir, sessiondb.Heartbeat)); err == nil && fi.ModTime().After(t) {
+	// Lstat: the agent owns out/ and may plant a symlink there.
+	if fi, err := os.Lstat(filepath.Join(l.dir, sessiondb.OutDir, sessiondb.Heartbeat)); err == nil && fi.Mode().IsRegular() && fi.ModTime().After(t) {
 		t = fi.ModTime()
 	}
 	return t

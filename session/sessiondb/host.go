@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+	"unicode/utf8"
 )
 
 // Host is berth's side of one session folder: it writes inbound.db and
@@ -383,6 +384,10 @@ func (h Host) InDoubt(ctx context.Context) ([]OutMessage, error) {
 	return out, err
 }
 
+// MaxReply is the most text of one reply berth delivers; the rest of an
+// oversized reply is cut, with a note, rather than flooding the chat.
+const MaxReply = 100 << 10
+
 const outCols = `id, seq, in_reply_to, timestamp, deliver_after, kind, channel_type, platform_id, thread_id, content`
 
 func scanOut(rows *sql.Rows) (OutMessage, error) {
@@ -392,10 +397,20 @@ func scanOut(rows *sql.Rows) (OutMessage, error) {
 		return m, err
 	}
 	m.Timestamp, m.DeliverAfter = parseTime(ts), parseTime(after)
+	if len(content) > 4*MaxReply {
+		content = content[:4*MaxReply] // never decode a huge row whole
+	}
 	if err := json.Unmarshal([]byte(content), &m.Content); err != nil {
 		// A malformed row from the container is delivered as its raw text
 		// rather than stalling every row behind it.
 		m.Content = OutContent{Text: content}
+	}
+	if len(m.Content.Text) > MaxReply {
+		cut := MaxReply
+		for cut > 0 && !utf8.RuneStart(m.Content.Text[cut]) {
+			cut--
+		}
+		m.Content.Text = m.Content.Text[:cut] + fmt.Sprintf("\n\n[reply cut: it was %d bytes; berth delivers at most %d]", len(m.Content.Text), MaxReply)
 	}
 	return m, nil
 }

@@ -4,8 +4,10 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 func newSession(t *testing.T) (Host, Container) {
@@ -138,5 +140,23 @@ func TestHostRefusesPlantedSymlink(t *testing.T) {
 	}
 	if _, err := h.Undelivered(ctx); err == nil {
 		t.Fatal("host read outbound.db through a symlink the agent planted")
+	}
+}
+
+func TestOversizedReplyIsCut(t *testing.T) {
+	ctx := context.Background()
+	h, c := newSession(t)
+	h.Append(ctx, chat("a", "one"))
+	huge := strings.Repeat("é", MaxReply) // twice MaxReply in bytes
+	c.Finish(ctx, []string{"a"}, StatusCompleted, "", OutMessage{InReplyTo: "a", Content: OutContent{Text: huge}})
+	out, err := h.Undelivered(ctx)
+	if err != nil || len(out) != 1 {
+		t.Fatalf("%v %v", out, err)
+	}
+	if n := len(out[0].Content.Text); n > MaxReply+200 || !strings.Contains(out[0].Content.Text, "reply cut") {
+		t.Fatalf("reply of %d bytes delivered", n)
+	}
+	if !utf8.ValidString(out[0].Content.Text) {
+		t.Fatal("cut inside a character")
 	}
 }
