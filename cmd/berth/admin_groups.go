@@ -1,0 +1,302 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/berth-dev/berth/data"
+	"github.com/berth-dev/berth/groups"
+)
+
+// groupJSON is an agent group as `--json` prints it.
+type groupJSON struct {
+	ID              string        `json:"id"`
+	Name            string        `json:"name"`
+	Folder          string        `json:"folder"`
+	Dir             string        `json:"dir"`
+	IsAdmin         bool          `json:"is_admin"`
+	Provider        string        `json:"provider"`
+	Model           string        `json:"model"`
+	ContainerConfig string        `json:"container_config"`
+	CreatedAt       time.Time     `json:"created_at"`
+	Wirings         []wiringJSON  `json:"wirings"`
+	ActiveSessions  int           `json:"active_sessions"`
+	Sessions        []sessionJSON `json:"sessions,omitempty"`
+}
+
+// wiringJSON is a wiring as `--json` prints it.
+type wiringJSON struct {
+	ID          string    `json:"id"`
+	Channel     string    `json:"channel"` // "slack:C123"
+	IsDM        bool      `json:"is_dm"`
+	Group       string    `json:"group"`
+	GroupID     string    `json:"group_id"`
+	Engage      string    `json:"engage"`
+	Pattern     string    `json:"pattern"`
+	Ignored     string    `json:"ignored"`
+	SessionMode string    `json:"session_mode"`
+	CreatedAt   time.Time `json:"created_at"`
+}
+
+// wirings lists wirings with their channels and group folders, of one
+// group when groupID is not empty.
+func (a *admin) wirings(ctx context.Context, groupID string) ([]wiringJSON, error) {
+	ws, err := a.store.Wirings(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	mgs, err := a.store.MessagingGroups(ctx)
+	if err != nil {
+		return nil, err
+	}
+	gs, err := a.store.Groups(ctx)
+	if err != nil {
+		return nil, err
+	}
+	mgByID := map[string]data.MessagingGroup{}
+	for _, m := range mgs {
+		mgByID[m.ID] = m
+	}
+	folder := map[string]string{}
+	for _, g := range gs {
+		folder[g.ID] = g.Folder
+	}
+	out := []wiringJSON{}
+	for _, w := range ws {
+		if groupID != "" && w.AgentGroupID != groupID {
+			continue
+		}
+		m := mgByID[w.MessagingGroupID]
+		out = append(out, wiringJSON{ID: w.ID, Channel: m.ChannelType + ":" + m.PlatformID, IsDM: m.IsDM, Group: folder[w.AgentGroupID],
+			GroupID: w.AgentGroupID, Engage: w.Engage, Pattern: w.Pattern, Ignored: w.Ignored, SessionMode: w.SessionMode, CreatedAt: w.CreatedAt})
+	}
+	return out, nil
+}
+
+func (a *admin) groupJSON(ctx context.Context, g data.AgentGroup) (groupJSON, error) {
+	ws, err := a.wirings(ctx, g.ID)
+	if err != nil {
+		return groupJSON{}, err
+	}
+	ss, err := a.store.Sessions(ctx, data.SessionFilter{AgentGroupID: g.ID, ActiveOnly: true})
+	if err != nil {
+		return groupJSON{}, err
+	}
+	return groupJSON{ID: g.ID, Name: g.Name, Folder: g.Folder, Dir: a.layout().Dir(g.Folder), IsAdmin: g.IsAdmin, Provider: g.Provider,
+		Model: g.Model, ContainerConfig: g.ContainerConfig, CreatedAt: g.CreatedAt, Wirings: ws, ActiveSessions: len(ss)}, nil
+}
+
+func (a *admin) groupsList(ctx context.Context, args []string) error {
+	fs := a.flags("groups list [--json]")
+	if _, err := a.parse(ctx, fs, args, 0, 0); err != nil {
+		return err
+	}
+	gs, err := a.store.Groups(ctx)
+	if err != nil {
+		return err
+	}
+	out := []groupJSON{}
+	var rows [][]string
+	for _, g := range gs {
+		j, err := a.groupJSON(ctx, g)
+		if err != nil {
+			return err
+		}
+		out = append(out, j)
+		rows = append(rows, []string{g.Folder, strconv.FormatBool(g.IsAdmin), adminDash(g.Provider), strconv.Itoa(len(j.Wirings)),
+			strconv.Itoa(j.ActiveSessions), adminTime(g.CreatedAt)})
+	}
+	return a.emit(out, []string{"GROUP", "ADMIN", "PROVIDER", "WIRINGS", "SESSIONS", "CREATED"}, rows)
+}
+
+func (a *admin) groupsShow(ctx context.Context, args []string) error {
+	fs := a.flags("groups show <group> [--json]")
+	pos, err := a.parse(ctx, fs, args, 1, 1)
+	if err != nil {
+		return err
+	}
+	g, err := a.group(ctx, pos[0])
+	if err != nil {
+		return err
+	}
+	j, err := a.groupJSON(ctx, g)
+	if err != nil {
+		return err
+	}
+	ss, err := a.store.Sessions(ctx, data.SessionFilter{AgentGroupID: g.ID, ActiveOnly: true})
+	if err != nil {
+		return err
+	}
+	for _, s := range ss {
+		j.Sessions = append(j.Sessions, a.sessionJSON(ctx, s, g))
+	}
+	if a.json {
+		return a.emit(j, nil, nil)
+	}
+	rows := [][]string{
+		{"id", g.ID}, {"name", g.Name}, {"folder", g.Folder}, {"dir", j.Dir}, {"admin", strconv.FormatBool(g.IsAdmin)},
+		{"provider", adminDash(g.Provider)}, {"model", adminDash(g.Model)}, {"container config", g.ContainerConfig},
+		{"created", adminTime(g.CreatedAt)}, {"active sessions", strconv.Itoa(len(ss))},
+	}
+	for _, w := range j.Wirings {
+		rows = append(rows, []string{"wired", w.Channel + " (" + groups.Describe(w.Engage, w.Pattern, w.SessionMode) + ")"})
+	}
+	return a.emit(nil, []string{"FIELD", "VALUE"}, rows)
+}
+
+func (a *admin) groupsCreate(ctx context.Context, args []string) error {
+	fs := a.flags("groups create <name> [--admin] [--provider P] [--model M]")
+	isAdmin := fs.Bool("admin", false, "the admin group: it may write the global memory")
+	provider := fs.String("provider", "", "agent provider (default: the install's)")
+	model := fs.String("model", "", "model name for the provider")
+	pos, err := a.parse(ctx, fs, args, 1, 1)
+	if err != nil {
+		return err
+	}
+	name := pos[0]
+	if err := groups.ValidateFolder(name); err != nil {
+		return exitError{code: 1, err: err}
+	}
+	g := data.AgentGroup{Name: name, Folder: name, IsAdmin: *isAdmin, Provider: *provider, Model: *model}
+	if err := a.store.CreateGroup(ctx, &g); errors.Is(err, data.ErrExists) {
+		return exitError{code: 1, err: fmt.Errorf("agent group %s already exists", name)}
+	} else if err != nil {
+		return err
+	}
+	l := a.layout()
+	err = l.InitGlobal()
+	if err == nil {
+		// The folder is made once, with the group; later starts only mount it.
+		err = l.Init(g.Folder, g.Name)
+	}
+	if err != nil {
+		if derr := a.store.DeleteGroup(ctx, g.ID); derr != nil {
+			err = errors.Join(err, derr)
+		}
+		return err
+	}
+	j, err := a.groupJSON(ctx, g)
+	if err != nil {
+		return err
+	}
+	return a.say(j, "created agent group %s (folder %s)", g.Folder, j.Dir)
+}
+
+func (a *admin) groupsDelete(ctx context.Context, args []string) error {
+	fs := a.flags("groups delete <group> [--json]")
+	pos, err := a.parse(ctx, fs, args, 1, 1)
+	if err != nil {
+		return err
+	}
+	g, err := a.group(ctx, pos[0])
+	if err != nil {
+		return err
+	}
+	if err := a.store.DeleteGroup(ctx, g.ID); err != nil {
+		return err
+	}
+	dir := a.layout().Dir(g.Folder)
+	return a.say(map[string]string{"deleted": g.Folder, "kept_dir": dir},
+		"deleted agent group %s with its wirings and sessions; its folder %s is kept", g.Folder, dir)
+}
+
+func (a *admin) wiringsList(ctx context.Context, args []string) error {
+	fs := a.flags("wirings list [--group G] [--json]")
+	group := fs.String("group", "", "only this agent group's wirings")
+	if _, err := a.parse(ctx, fs, args, 0, 0); err != nil {
+		return err
+	}
+	gid := ""
+	if *group != "" {
+		g, err := a.group(ctx, *group)
+		if err != nil {
+			return err
+		}
+		gid = g.ID
+	}
+	ws, err := a.wirings(ctx, gid)
+	if err != nil {
+		return err
+	}
+	var rows [][]string
+	for _, w := range ws {
+		rows = append(rows, []string{w.Channel, strconv.FormatBool(w.IsDM), w.Group, w.Engage, adminDash(w.Pattern), w.SessionMode, w.Ignored})
+	}
+	return a.emit(ws, []string{"CHANNEL", "DM", "GROUP", "ENGAGE", "PATTERN", "SESSIONS", "IGNORED"}, rows)
+}
+
+func (a *admin) wiringsCreate(ctx context.Context, args []string) error {
+	fs := a.flags("wirings create <channel_type:platform_id> <group> [--engage E] [--session M] [--dm] [--accumulate]")
+	engage := fs.String("engage", "", `engage rule: mention, mention-sticky, all or "pattern:<regex>" (default: all in a DM, else mention-sticky)`)
+	mode := fs.String("session", "", "session mode: shared, per-thread or agent-shared (default: shared in a DM, else per-thread)")
+	dm := fs.Bool("dm", false, "the channel is a direct message")
+	accumulate := fs.Bool("accumulate", false, "keep messages that do not engage as context for the next that does")
+	name := fs.String("name", "", "a name for the channel")
+	pos, err := a.parse(ctx, fs, args, 2, 2)
+	if err != nil {
+		return err
+	}
+	ct, pid, ok := adminChannel(pos[0])
+	if !ok {
+		return a.usageErr("channel %q: expected channel_type:platform_id, e.g. slack:C0123", pos[0])
+	}
+	o, err := groups.DefaultWireOptions(*dm).Apply(*engage, *mode)
+	if err != nil {
+		return exitError{code: 1, err: err}
+	}
+	g, err := a.group(ctx, pos[1])
+	if err != nil {
+		return err
+	}
+	mg, err := a.store.EnsureMessagingGroup(ctx, ct, pid, *name, *dm)
+	if err != nil {
+		return err
+	}
+	w := data.Wiring{MessagingGroupID: mg.ID, AgentGroupID: g.ID, Engage: o.Engage, Pattern: o.Pattern, SessionMode: o.SessionMode}
+	if *accumulate {
+		w.Ignored = "accumulate"
+	}
+	if err := a.store.Wire(ctx, &w); err != nil {
+		return err
+	}
+	j := wiringJSON{ID: w.ID, Channel: ct + ":" + pid, IsDM: mg.IsDM, Group: g.Folder, GroupID: g.ID, Engage: w.Engage, Pattern: w.Pattern,
+		Ignored: w.Ignored, SessionMode: w.SessionMode, CreatedAt: w.CreatedAt}
+	return a.say(j, "wired %s to agent group %s (%s)", j.Channel, g.Folder, groups.Describe(o.Engage, o.Pattern, o.SessionMode))
+}
+
+func (a *admin) wiringsDelete(ctx context.Context, args []string) error {
+	fs := a.flags("wirings delete <channel_type:platform_id> [<group>] [--json]")
+	pos, err := a.parse(ctx, fs, args, 1, 2)
+	if err != nil {
+		return err
+	}
+	ct, pid, ok := adminChannel(pos[0])
+	if !ok {
+		return a.usageErr("channel %q: expected channel_type:platform_id, e.g. slack:C0123", pos[0])
+	}
+	mg, err := a.store.MessagingGroup(ctx, ct, pid)
+	if errors.Is(err, data.ErrNotFound) {
+		return adminNotFound(fmt.Errorf("channel %s is not known", pos[0]))
+	} else if err != nil {
+		return err
+	}
+	gid := ""
+	if len(pos) == 2 {
+		g, err := a.group(ctx, pos[1])
+		if err != nil {
+			return err
+		}
+		gid = g.ID
+	}
+	n, err := a.store.Unwire(ctx, mg.ID, gid)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return adminNotFound(fmt.Errorf("channel %s has no such wiring", pos[0]))
+	}
+	return a.say(map[string]int{"deleted": n}, "deleted %d wiring(s) of %s", n, pos[0])
+}

@@ -1,0 +1,255 @@
+package groups
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/berth-dev/berth/data"
+)
+
+// Limits on what ParseCommand accepts.
+const (
+	MaxCommandBytes = 16 << 10 // longest command text
+	MaxCommandArgs  = 16       // arguments and options together
+	maxNameBytes    = 32       // longest command or option name
+	maxPatternBytes = 1000     // longest engage pattern
+)
+
+// Command is one parsed chat command.
+type Command struct {
+	Name  string            // lower case, without the "!"
+	Args  []string          // positional arguments, in order
+	Flags map[string]string // options: --name value or --name=value
+}
+
+// ErrNotCommand is returned by ParseCommand for text that is not a command.
+var ErrNotCommand = errors.New("not a command: a command starts with !")
+
+var validWord = regexp.MustCompile(`^[a-z][a-z0-9-]*$`)
+
+// ParseCommand parses a chat command: "!name arg … --option value …",
+// optionally after a leading bot mention ("<@U123> !help", "@berth
+// !help"). Arguments are separated by spaces; quotes ("…", '…', “…”)
+// keep spaces inside one. It never panics, and what it returns is never
+// longer than text.
+func ParseCommand(text string) (Command, error) {
+	if len(text) > MaxCommandBytes {
+		return Command{}, fmt.Errorf("command is too long (%d bytes; at most %d)", len(text), MaxCommandBytes)
+	}
+	if !utf8.ValidString(text) {
+		return Command{}, errors.New("command is not valid UTF-8")
+	}
+	text = stripMention(strings.TrimSpace(text))
+	if !strings.HasPrefix(text, "!") {
+		return Command{}, ErrNotCommand
+	}
+	tokens, err := tokenize(text[1:], MaxCommandArgs+1)
+	if err != nil {
+		return Command{}, err
+	}
+	if len(tokens) == 0 {
+		return Command{}, errors.New("empty command; try !help")
+	}
+	cmd := Command{Name: strings.ToLower(tokens[0]), Flags: map[string]string{}}
+	if len(cmd.Name) > maxNameBytes || !validWord.MatchString(cmd.Name) {
+		return Command{}, fmt.Errorf("unknown command !%s; try !help", truncate(tokens[0], 20))
+	}
+	rest := tokens[1:]
+	for i := 0; i < len(rest); i++ {
+		tok := rest[i]
+		if tok == "--" {
+			cmd.Args = append(cmd.Args, rest[i+1:]...)
+			break
+		}
+		if !strings.HasPrefix(tok, "--") {
+			cmd.Args = append(cmd.Args, tok)
+			continue
+		}
+		key, val, hasVal := strings.Cut(tok[2:], "=")
+		key = strings.ToLower(key)
+		if len(key) > maxNameBytes || !validWord.MatchString(key) {
+			return Command{}, fmt.Errorf("option --%s is not valid", truncate(key, 20))
+		}
+		if !hasVal {
+			if i+1 >= len(rest) || strings.HasPrefix(rest[i+1], "--") {
+				return Command{}, fmt.Errorf("option --%s needs a value", key)
+			}
+			i++
+			val = rest[i]
+		}
+		if _, dup := cmd.Flags[key]; dup {
+			return Command{}, fmt.Errorf("option --%s is given twice", key)
+		}
+		cmd.Flags[key] = val
+	}
+	return cmd, nil
+}
+
+// stripMention removes a leading bot mention when a command follows it.
+func stripMention(text string) string {
+	var rest string
+	switch {
+	case strings.HasPrefix(text, "<@"):
+		i := strings.IndexByte(text, '>')
+		if i < 0 {
+			return text
+		}
+		rest = text[i+1:]
+	case strings.HasPrefix(text, "@"):
+		i := strings.IndexFunc(text, unicode.IsSpace)
+		if i < 0 {
+			return text
+		}
+		rest = text[i:]
+	default:
+		return text
+	}
+	if rest = strings.TrimSpace(rest); strings.HasPrefix(rest, "!") {
+		return rest
+	}
+	return text
+}
+
+// closeQuote returns the quote that closes r, or 0 if r opens none.
+func closeQuote(r rune) rune {
+	switch r {
+	case '"', '\'':
+		return r
+	case '“':
+		return '”'
+	case '‘':
+		return '’'
+	}
+	return 0
+}
+
+// tokenize splits s on white space, honouring quotes. It fails once there
+// are more than max tokens.
+func tokenize(s string, max int) ([]string, error) {
+	var out []string
+	var cur strings.Builder
+	in := false // inside a token
+	var quote rune
+	for _, r := range s {
+		switch {
+		case quote != 0:
+			if r == quote {
+				quote = 0
+			} else {
+				cur.WriteRune(r)
+			}
+		case !in && closeQuote(r) != 0: // a quote opens only at a token's start
+			quote, in = closeQuote(r), true
+		case unicode.IsSpace(r):
+			if in {
+				out = append(out, cur.String())
+				cur.Reset()
+				in = false
+			}
+		default:
+			cur.WriteRune(r)
+			in = true
+		}
+		if len(out) > max {
+			return nil, fmt.Errorf("too many arguments (at most %d)", max-1)
+		}
+	}
+	if quote != 0 {
+		return nil, errors.New("a quote is not closed")
+	}
+	if in {
+		out = append(out, cur.String())
+	}
+	if len(out) > max {
+		return nil, fmt.Errorf("too many arguments (at most %d)", max-1)
+	}
+	return out, nil
+}
+
+// WireOptions are how a wiring engages and keys its sessions.
+type WireOptions struct {
+	Engage      string // data.EngageMention, EngageMentionSticky or EngagePattern
+	Pattern     string // for EngagePattern
+	SessionMode string // data.SessionShared, SessionPerThread or SessionAgentShared
+}
+
+// DefaultWireOptions are the defaults for a new wiring: in a DM every
+// message engages and the DM is one session; in a channel a mention
+// engages, then the rest of its thread, and each thread is a session.
+func DefaultWireOptions(isDM bool) WireOptions {
+	if isDM {
+		return WireOptions{Engage: data.EngagePattern, Pattern: ".", SessionMode: data.SessionShared}
+	}
+	return WireOptions{Engage: data.EngageMentionSticky, SessionMode: data.SessionPerThread}
+}
+
+// ParseEngage parses an engage rule: "mention", "mention-sticky", "all"
+// (every message) or "pattern:<regex>". A pattern that does not compile is
+// refused, with the compile error: a broken rule must never engage.
+func ParseEngage(s string) (engage, pattern string, err error) {
+	switch s {
+	case data.EngageMention, data.EngageMentionSticky:
+		return s, "", nil
+	case "all":
+		return data.EngagePattern, ".", nil
+	}
+	p, ok := strings.CutPrefix(s, "pattern:")
+	if !ok {
+		return "", "", fmt.Errorf("engage rule %q is not known: use mention, mention-sticky, all or pattern:<regex>", truncate(s, 40))
+	}
+	if p == "" {
+		return "", "", errors.New("the pattern is empty: use --engage all to engage on every message")
+	}
+	if len(p) > maxPatternBytes {
+		return "", "", fmt.Errorf("the pattern is %d bytes; at most %d are allowed", len(p), maxPatternBytes)
+	}
+	if _, err := regexp.Compile(p); err != nil {
+		return "", "", fmt.Errorf("the pattern does not compile, so it is refused: %v", err)
+	}
+	return data.EngagePattern, p, nil
+}
+
+// ParseSessionMode checks a session mode: shared, per-thread or agent-shared.
+func ParseSessionMode(s string) (string, error) {
+	switch s {
+	case data.SessionShared, data.SessionPerThread, data.SessionAgentShared:
+		return s, nil
+	}
+	return "", fmt.Errorf("session mode %q is not known: use shared, per-thread or agent-shared", truncate(s, 40))
+}
+
+// Apply sets o's engage rule and session mode from "engage" and "session"
+// option values; empty values keep o's.
+func (o WireOptions) Apply(engage, session string) (WireOptions, error) {
+	if engage != "" {
+		e, p, err := ParseEngage(engage)
+		if err != nil {
+			return o, err
+		}
+		o.Engage, o.Pattern = e, p
+	}
+	if session != "" {
+		m, err := ParseSessionMode(session)
+		if err != nil {
+			return o, err
+		}
+		o.SessionMode = m
+	}
+	return o, nil
+}
+
+// Describe says in words how a wiring engages and keys its sessions.
+func Describe(engage, pattern, mode string) string {
+	e := engage
+	switch {
+	case engage == data.EngagePattern && pattern == ".":
+		e = "every message"
+	case engage == data.EngagePattern:
+		e = "pattern " + truncate(pattern, 60)
+	}
+	return "engage " + e + ", sessions " + mode
+}
