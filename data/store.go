@@ -36,7 +36,8 @@ type Store struct {
 // Open opens (creating if needed) the store at path and applies any
 // migrations it has not seen.
 func Open(ctx context.Context, file string) (*Store, error) {
-	dsn := "file:" + file + "?_journal_mode=WAL&_busy_timeout=10000&_txlock=immediate&_foreign_keys=on&_synchronous=NORMAL"
+	// The DSN is a URI: a '#', '?' or '%' in the path must be escaped.
+	dsn := "file:" + strings.NewReplacer("%", "%25", "?", "%3F", "#", "%23").Replace(file) + "?_journal_mode=WAL&_busy_timeout=10000&_txlock=immediate&_foreign_keys=on&_synchronous=NORMAL"
 	db, err := sql.Open("sqlite3", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", file, err)
