@@ -83,7 +83,7 @@ func (m *Manager) deliver(ctx context.Context, l *live) error {
 			return ctx.Err()
 		}
 		if err != nil {
-			m.log.Error("delivery-failed", "session", l.id, "group", l.group.Folder, "message", f.ID, "err", err)
+			m.log.Error("delivery-failed", "channel", f.ChannelType, "session", l.id, "group", l.group.Folder, "message", f.ID, "err", err)
 		}
 		if err := l.db.MarkNotified(ctx, f.ID); err != nil {
 			return err

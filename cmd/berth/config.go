@@ -22,6 +22,7 @@ type config struct {
 	Busybox     string
 	DockerHost  string
 	Verbose     bool
+	MetricsAddr string // serve Prometheus /metrics here; "" is off
 
 	// Channel credentials; never logged.
 	SlackBotToken, SlackAppToken, SlackAPIURL   string
@@ -39,6 +40,7 @@ func commonFlags(fs *flag.FlagSet, c *config) {
 	fs.StringVar(&c.Busybox, "busybox", "", "a static busybox for the image (default: /bin/busybox from busybox-static)")
 	fs.StringVar(&c.DockerHost, "docker-host", "", "Docker engine address (default $DOCKER_HOST or the local socket)")
 	fs.BoolVar(&c.Verbose, "v", false, "log to stderr too")
+	fs.StringVar(&c.MetricsAddr, "metrics-addr", "", "serve Prometheus metrics at http://ADDR/metrics, e.g. 127.0.0.1:9464 (default: off)")
 }
 
 // resolve fills what flags left unset from BERTH_* variables, then from

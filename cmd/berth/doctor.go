@@ -1,0 +1,317 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/berth-dev/berth/container"
+	"github.com/berth-dev/berth/data"
+	"github.com/berth-dev/berth/mounts"
+)
+
+// minFreeDisk is the free space under BERTH_HOME below which doctor warns.
+const minFreeDisk = 1 << 30
+
+// Outcomes of a doctor check.
+const (
+	checkOK   = "ok"
+	checkWarn = "warn"
+	checkFail = "FAIL"
+	checkSkip = "skip"
+)
+
+// checkResult is one line of `berth doctor`: what was checked, how it
+// went and, when it did not go well, how to fix it.
+type checkResult struct {
+	name   string
+	status string
+	detail string
+	fix    string
+}
+
+func cmdDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("berth doctor", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var cfg config
+	fs.StringVar(&cfg.Home, "home", "", "state folder (default $BERTH_HOME or ~/.local/share/berth)")
+	fs.StringVar(&cfg.DockerHost, "docker-host", "", "Docker engine to check (default $DOCKER_HOST or the local socket)")
+	fs.StringVar(&cfg.Image, "image", container.DefaultImage, "agent image to look for")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "berth doctor: unexpected argument %q\n", fs.Arg(0))
+		return errUsage
+	}
+	if err := cfg.resolve(fs); err != nil {
+		return err
+	}
+	results := doctor(ctx, cfg)
+	failed := 0
+	for _, r := range results {
+		fmt.Fprintf(stdout, "%-4s  %-10s  %s\n", r.status, r.name, r.detail)
+		if r.fix != "" && (r.status == checkFail || r.status == checkWarn) {
+			for _, line := range strings.Split(r.fix, "\n") {
+				fmt.Fprintf(stdout, "%-4s  %-10s  fix: %s\n", "", "", line)
+			}
+		}
+		if r.status == checkFail {
+			failed++
+		}
+	}
+	if failed > 0 {
+		return exitError{code: 1, err: fmt.Errorf("%d of %d checks failed", failed, len(results))}
+	}
+	fmt.Fprintln(stdout, "all checks passed")
+	return nil
+}
+
+// doctor runs every check against the install cfg describes.
+func doctor(ctx context.Context, cfg config) []checkResult {
+	var out []checkResult
+	docker, r := checkDocker(ctx, cfg)
+	out = append(out, r)
+	if docker != nil {
+		defer docker.Close()
+	}
+	out = append(out, checkImage(ctx, cfg, docker))
+	out = append(out, checkStateFolder(cfg.Home))
+	out = append(out, checkStore(ctx, cfg.Home))
+	out = append(out, checkTokens(cfg)...)
+	out = append(out, checkAllowlist(allowlistPath(), cfg.Home))
+	out = append(out, checkDisk(cfg.Home))
+	return out
+}
+
+func checkDocker(ctx context.Context, cfg config) (*container.Docker, checkResult) {
+	r := checkResult{name: "docker"}
+	fix := "start the Docker engine (e.g. sudo systemctl start docker) and make sure this user may use it\n" +
+		"(docker info works; add the user to the docker group), or name another engine with --docker-host or DOCKER_HOST"
+	d, err := container.NewDocker(cfg.DockerHost)
+	if err != nil {
+		r.status, r.detail, r.fix = checkFail, err.Error(), fix
+		return nil, r
+	}
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	v, err := d.Ping(pctx)
+	if err != nil {
+		d.Close()
+		r.status, r.detail, r.fix = checkFail, err.Error(), fix
+		return nil, r
+	}
+	r.status, r.detail = checkOK, "reachable, API version "+v
+	return d, r
+}
+
+func checkImage(ctx context.Context, cfg config, d *container.Docker) checkResult {
+	r := checkResult{name: "image"}
+	if d == nil {
+		r.status, r.detail = checkSkip, "needs Docker"
+		return r
+	}
+	ok, err := d.ImageExists(ctx, cfg.Image)
+	switch {
+	case err != nil:
+		r.status, r.detail, r.fix = checkFail, fmt.Sprintf("look for %s: %v", cfg.Image, err), "check that the Docker engine answers (docker images)"
+	case !ok:
+		r.status, r.detail = checkFail, cfg.Image+" is not present"
+		r.fix = "berth image build"
+		if cfg.Image != container.DefaultImage {
+			r.fix = "berth image build --image " + cfg.Image + "   (or docker pull / docker load it)"
+		}
+	default:
+		r.status, r.detail = checkOK, cfg.Image+" is present"
+	}
+	return r
+}
+
+func checkStateFolder(home string) checkResult {
+	r := checkResult{name: "state"}
+	for _, dir := range []string{home, filepath.Join(home, "logs")} {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			r.status, r.detail, r.fix = checkFail, err.Error(), "make "+home+" writable by this user, or set BERTH_HOME"
+			return r
+		}
+		f, err := os.CreateTemp(dir, ".doctor-*")
+		if err == nil {
+			_, err = f.WriteString("ok")
+			f.Close()
+			os.Remove(f.Name())
+		}
+		if err != nil {
+			r.status, r.detail, r.fix = checkFail, fmt.Sprintf("%s is not writable: %v", dir, err),
+				"make "+dir+" writable by this user (chown/chmod), or set BERTH_HOME"
+			return r
+		}
+	}
+	r.status, r.detail = checkOK, home+" is writable"
+	return r
+}
+
+func checkStore(ctx context.Context, home string) checkResult {
+	r := checkResult{name: "store"}
+	file := filepath.Join(home, "berth.db")
+	if _, err := os.Stat(file); errors.Is(err, os.ErrNotExist) {
+		r.status, r.detail = checkOK, "not created yet (berth run or berth chat creates it)"
+		return r
+	}
+	// Opening applies migrations not yet applied, as the gateway would.
+	s, err := data.Open(ctx, file)
+	if err != nil {
+		r.status, r.detail, r.fix = checkFail, err.Error(), "check "+file+" is readable and writable; restore it from a backup if it is damaged"
+		return r
+	}
+	defer s.Close()
+	applied, known, err := s.SchemaVersion(ctx)
+	switch {
+	case err != nil:
+		r.status, r.detail, r.fix = checkFail, err.Error(), "restore "+file+" from a backup"
+	case applied > known:
+		r.status, r.detail = checkFail, fmt.Sprintf("schema version %d is newer than this berth knows (%d)", applied, known)
+		r.fix = "upgrade berth to the version that last ran on this state folder"
+	case applied < known:
+		r.status, r.detail, r.fix = checkFail, fmt.Sprintf("schema version %d, expected %d", applied, known), "run berth run once to migrate"
+	default:
+		r.status, r.detail = checkOK, fmt.Sprintf("schema version %d, current", applied)
+	}
+	return r
+}
+
+// Token shapes: Slack bot and app-level tokens, and a Discord bot token's
+// three base64url parts.
+var (
+	slackBotShape = regexp.MustCompile(`^xoxb-[0-9A-Za-z-]{10,}$`)
+	slackAppShape = regexp.MustCompile(`^xapp-[0-9A-Za-z-]{10,}$`)
+	discordShape  = regexp.MustCompile(`^[A-Za-z0-9_-]{20,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{20,}$`)
+)
+
+// checkTokens checks each configured channel's tokens by shape. It never
+// prints a token.
+// TODO: also make the cheap auth call once the adapters offer Check(ctx).
+func checkTokens(cfg config) []checkResult {
+	var out []checkResult
+	if cfg.SlackBotToken != "" || cfg.SlackAppToken != "" {
+		r := checkResult{name: "slack", status: checkOK, detail: "bot and app tokens are well formed"}
+		switch {
+		case cfg.SlackBotToken == "" || cfg.SlackAppToken == "":
+			r.status, r.detail = checkFail, "Socket Mode needs both tokens; one is missing"
+			r.fix = "set SLACK_BOT_TOKEN (xoxb-…) and SLACK_APP_TOKEN (xapp-…, with connections:write) in the environment or $BERTH_HOME/config"
+		case !slackBotShape.MatchString(cfg.SlackBotToken):
+			r.status, r.detail = checkFail, "SLACK_BOT_TOKEN does not look like a bot token (xoxb-…)"
+			r.fix = "copy the Bot User OAuth Token from the app's OAuth & Permissions page"
+		case !slackAppShape.MatchString(cfg.SlackAppToken):
+			r.status, r.detail = checkFail, "SLACK_APP_TOKEN does not look like an app-level token (xapp-…)"
+			r.fix = "create an app-level token with connections:write under Basic Information, and enable Socket Mode"
+		}
+		out = append(out, r)
+	}
+	if cfg.DiscordToken != "" {
+		r := checkResult{name: "discord", status: checkOK, detail: "bot token is well formed"}
+		if !discordShape.MatchString(strings.TrimPrefix(cfg.DiscordToken, "Bot ")) {
+			r.status, r.detail = checkFail, "DISCORD_BOT_TOKEN does not look like a bot token"
+			r.fix = "copy the token from the Developer Portal (Bot → Reset Token) into DISCORD_BOT_TOKEN"
+		}
+		out = append(out, r)
+	}
+	if len(out) == 0 {
+		out = append(out, checkResult{name: "channels", status: checkOK,
+			detail: "none configured (berth chat needs none; berth run needs Slack or Discord tokens)"})
+	}
+	return out
+}
+
+// allowlistPath is $XDG_CONFIG_HOME/berth/mount-allowlist.json.
+func allowlistPath() string {
+	base := os.Getenv("XDG_CONFIG_HOME")
+	if base == "" {
+		h, _ := os.UserHomeDir()
+		base = filepath.Join(h, ".config")
+	}
+	return filepath.Join(base, "berth", "mount-allowlist.json")
+}
+
+// sensitiveDirs, under the user's home, may never be an allowed root,
+// nor hold one.
+var sensitiveDirs = []string{".ssh", ".gnupg", ".aws", ".kube", ".docker", ".config"}
+
+// checkAllowlist reads the mount allowlist as the gateway does
+// (mounts.Load) and looks for roots that would expose too much.
+func checkAllowlist(path, home string) checkResult {
+	r := checkResult{name: "allowlist"}
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		r.status, r.detail = checkOK, "none at "+path+": no extra mounts are allowed"
+		return r
+	}
+	al, err := mounts.Load(path, home, filepath.Dir(path))
+	if err != nil {
+		r.status, r.detail = checkFail, err.Error()
+		r.fix = "make " + path + ` readable and valid; its shape is {"roots": [{"path": "/home/me/projects", "allow_read_write": false}], "blocked": []}`
+		return r
+	}
+	var problems, warnings []string
+	hd, _ := os.UserHomeDir()
+	for _, root := range al.Roots {
+		p := root.Path
+		if real, err := filepath.EvalSymlinks(p); err == nil {
+			p = real
+		} else {
+			warnings = append(warnings, root.Path+" does not exist")
+		}
+		if p == "/" || p == hd || within(home, p) || within(p, home) {
+			problems = append(problems, root.Path+" would expose the whole disk, the home folder or berth's state")
+		}
+		for _, s := range sensitiveDirs {
+			if d := filepath.Join(hd, s); within(d, p) || within(p, d) {
+				problems = append(problems, fmt.Sprintf("%s overlaps %s", root.Path, d))
+			}
+		}
+	}
+	if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o022 != 0 {
+		problems = append(problems, fmt.Sprintf("%s is writable by others (mode %v)", path, fi.Mode().Perm()))
+	}
+	switch {
+	case len(problems) > 0:
+		r.status, r.detail = checkFail, strings.Join(problems, "; ")
+		r.fix = "edit " + path + ": name only project folders as roots, and chmod 600 it"
+	case len(warnings) > 0:
+		r.status, r.detail = checkWarn, fmt.Sprintf("%d allowed roots; %s", len(al.Roots), strings.Join(warnings, "; "))
+		r.fix = "create the folders or remove them from " + path
+	default:
+		r.status, r.detail = checkOK, fmt.Sprintf("%d allowed roots in %s", len(al.Roots), path)
+	}
+	return r
+}
+
+// within reports whether path is dir or under it.
+func within(dir, path string) bool {
+	rel, err := filepath.Rel(dir, path)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, "../")
+}
+
+func checkDisk(home string) checkResult {
+	r := checkResult{name: "disk"}
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(home, &st); err != nil {
+		r.status, r.detail = checkWarn, fmt.Sprintf("cannot tell free space: %v", err)
+		return r
+	}
+	free := st.Bavail * uint64(st.Bsize)
+	r.detail = humanBytes(free) + " free under " + home
+	if free < minFreeDisk {
+		r.status = checkWarn
+		r.fix = "free some space (old agent images: docker image prune; old logs under " + filepath.Join(home, "logs") + "), or move BERTH_HOME"
+		return r
+	}
+	r.status = checkOK
+	return r
+}

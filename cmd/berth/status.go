@@ -1,0 +1,412 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/berth-dev/berth/container"
+	"github.com/berth-dev/berth/data"
+	"github.com/berth-dev/berth/session"
+	"github.com/berth-dev/berth/session/metrics"
+	"github.com/berth-dev/berth/session/sessiondb"
+)
+
+// statusEvery is how often a running gateway rewrites status.json.
+const statusEvery = 10 * time.Second
+
+// gatewayStatus is what a running gateway writes to $BERTH_HOME/status.json
+// for `berth status`.
+type gatewayStatus struct {
+	PID         int             `json:"pid"`
+	Started     time.Time       `json:"started"`
+	Updated     time.Time       `json:"updated"`
+	Version     string          `json:"version"`
+	Channels    []channelStatus `json:"channels"`
+	MetricsAddr string          `json:"metrics_addr,omitempty"`
+}
+
+// channelStatus is one channel the gateway was configured with.
+type channelStatus struct {
+	Name  string `json:"name"`
+	State string `json:"state"`
+}
+
+// observability is what a gateway runs beside its core: the metrics
+// endpoint, the status file and the capture of containers' output.
+type observability struct {
+	observer session.Observer // nil without --metrics-addr
+	capture  func(sessionID, containerID string)
+	stops    []func()
+}
+
+// startObservability starts the metrics endpoint (when cfg asks for one),
+// the status file writer and container log capture.
+func startObservability(ctx context.Context, cfg config, d *container.Docker, log *slog.Logger) (_ *observability, err error) {
+	o := &observability{}
+	defer func() {
+		if err != nil {
+			o.close()
+		}
+	}()
+	clogs := newContainerLogs(cfg.Home, d, log, newRedactor(secretValues(cfg)))
+	o.capture = clogs.Capture
+	o.stops = append(o.stops, func() { clogs.close(5 * time.Second) })
+	st := gatewayStatus{PID: os.Getpid(), Started: time.Now(), Version: version(), Channels: configuredChannelStatus(cfg)}
+	if cfg.MetricsAddr != "" {
+		m := metrics.New()
+		addr, stop, err := serveMetrics(cfg.MetricsAddr, m.Handler(), log)
+		if err != nil {
+			return nil, err
+		}
+		o.observer, st.MetricsAddr = m, addr
+		o.stops = append(o.stops, stop)
+		log.Info("metrics", "addr", "http://"+addr+"/metrics")
+	}
+	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	path := filepath.Join(cfg.Home, "status.json")
+	go func() {
+		defer close(done)
+		writeStatusLoop(sctx, path, st, log)
+	}()
+	o.stops = append(o.stops, func() {
+		cancel()
+		<-done
+		os.Remove(path)
+	})
+	return o, nil
+}
+
+// close stops what startObservability started, last first.
+func (o *observability) close() {
+	for i := len(o.stops) - 1; i >= 0; i-- {
+		o.stops[i]()
+	}
+	o.stops = nil
+}
+
+// configuredChannelStatus names the channels cfg has credentials for.
+func configuredChannelStatus(cfg config) []channelStatus {
+	var out []channelStatus
+	if cfg.SlackBotToken != "" || cfg.SlackAppToken != "" {
+		out = append(out, channelStatus{Name: "slack", State: "configured"})
+	}
+	if cfg.DiscordToken != "" {
+		out = append(out, channelStatus{Name: "discord", State: "configured"})
+	}
+	return out
+}
+
+// serveMetrics serves h at http://addr/metrics until stop is called. It
+// returns the address it listens on (useful with port 0).
+func serveMetrics(addr string, h http.Handler, log *slog.Logger) (string, func(), error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", nil, fmt.Errorf("metrics endpoint: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", h)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("metrics endpoint", "err", err)
+		}
+	}()
+	return ln.Addr().String(), func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+		<-done
+	}, nil
+}
+
+// writeStatusLoop writes the status file now and every statusEvery.
+func writeStatusLoop(ctx context.Context, path string, st gatewayStatus, log *slog.Logger) {
+	t := time.NewTicker(statusEvery)
+	defer t.Stop()
+	for {
+		st.Updated = time.Now()
+		if err := writeJSONFile(path, st); err != nil {
+			log.Warn("write status file", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// writeJSONFile replaces path atomically.
+func writeJSONFile(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// gatewayRunning reports whether a gateway holds the state folder's lock.
+func gatewayRunning(home string) (bool, error) {
+	f, err := os.Open(filepath.Join(home, "berth.lock"))
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("open lock file: %w", err)
+	}
+	defer f.Close()
+	// A shared lock conflicts with the gateway's exclusive one and with
+	// nothing else, so a probe never stops another `berth status`.
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_SH|syscall.LOCK_NB); err != nil {
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return true, nil
+		}
+		return false, fmt.Errorf("probe lock file: %w", err)
+	}
+	syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+	return false, nil
+}
+
+func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("berth status", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var cfg config
+	fs.StringVar(&cfg.Home, "home", "", "state folder (default $BERTH_HOME or ~/.local/share/berth)")
+	fs.StringVar(&cfg.DockerHost, "docker-host", "", "Docker engine address (default $DOCKER_HOST or the local socket)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "berth status: unexpected argument %q\n", fs.Arg(0))
+		return errUsage
+	}
+	if err := cfg.resolve(fs); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	return writeStatus(ctx, cfg, stdout, time.Now())
+}
+
+// writeStatus prints the one-screen status of the install at cfg.Home.
+func writeStatus(ctx context.Context, cfg config, w io.Writer, now time.Time) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	defer tw.Flush()
+	row := func(k, format string, a ...any) { fmt.Fprintf(tw, "%s\t"+format+"\n", append([]any{k}, a...)...) }
+	row("home", "%s", cfg.Home)
+
+	// Gateway and channels.
+	up, err := gatewayRunning(cfg.Home)
+	var st gatewayStatus
+	haveStatus := readJSONFile(filepath.Join(cfg.Home, "status.json"), &st) == nil
+	switch {
+	case err != nil:
+		row("gateway", "unknown: %v", err)
+	case up && haveStatus:
+		line := fmt.Sprintf("up, pid %d, since %s (%s)", st.PID, st.Started.Local().Format("2006-01-02 15:04"), roundAge(now.Sub(st.Started)))
+		if st.MetricsAddr != "" {
+			line += ", metrics at http://" + st.MetricsAddr + "/metrics"
+		}
+		if age := now.Sub(st.Updated); age > 3*statusEvery {
+			line += fmt.Sprintf(" (status last written %s ago)", roundAge(age))
+		}
+		row("gateway", "%s", line)
+	case up:
+		row("gateway", "up")
+	default:
+		row("gateway", "down (start it with: berth run)")
+	}
+	if up && haveStatus {
+		var names []string
+		for _, c := range st.Channels {
+			names = append(names, c.Name+" ("+c.State+")")
+		}
+		if len(names) == 0 {
+			names = []string{"none configured (berth chat uses the terminal)"}
+		}
+		row("channels", "%s", strings.Join(names, ", "))
+	}
+
+	// Groups and sessions, from the store.
+	var active []data.Session
+	if _, err := os.Stat(filepath.Join(cfg.Home, "berth.db")); err != nil {
+		row("store", "none yet (berth run or berth chat creates it)")
+	} else if store, err := data.Open(ctx, filepath.Join(cfg.Home, "berth.db")); err != nil {
+		row("store", "cannot open: %v", err)
+	} else {
+		defer store.Close()
+		if gs, err := store.Groups(ctx); err != nil {
+			row("groups", "cannot read: %v", err)
+		} else {
+			names := make([]string, len(gs))
+			for i, g := range gs {
+				names[i] = g.Folder
+			}
+			row("groups", "%d%s", len(gs), prefixed(": ", strings.Join(names, ", ")))
+		}
+		all, err := store.Sessions(ctx, data.SessionFilter{})
+		if err != nil {
+			row("sessions", "cannot read: %v", err)
+		} else {
+			states := map[string]int{}
+			closed := 0
+			for _, s := range all {
+				if s.Status != "active" {
+					closed++
+					continue
+				}
+				active = append(active, s)
+				states[s.ContainerState]++
+			}
+			row("sessions", "%d active%s; %d closed", len(active), prefixed(": ", countList(states)), closed)
+		}
+	}
+
+	// Messages waiting and failed, from each active session's inbound.db.
+	var pending, failed int
+	for _, s := range active {
+		c, err := sessiondb.Host{Dir: filepath.Join(cfg.Home, "sessions", s.AgentGroupID, s.ID)}.Counts(ctx, now.Add(-time.Hour))
+		if err != nil {
+			continue
+		}
+		pending += c.Pending
+		failed += c.Failed
+	}
+	if active != nil {
+		row("messages", "%d pending, %d failed in the last hour", pending, failed)
+	}
+
+	// Containers, from the engine.
+	d, err := container.NewDocker(cfg.DockerHost)
+	if err != nil {
+		row("containers", "%v", err)
+		return nil
+	}
+	defer d.Close()
+	pctx, pcancel := context.WithTimeout(ctx, 5*time.Second)
+	_, err = d.Ping(pctx)
+	pcancel()
+	if err != nil {
+		row("containers", "Docker unreachable (run berth doctor): %v", err)
+		return nil
+	}
+	list, err := d.List(ctx, map[string]string{container.LabelHome: cfg.Home})
+	if err != nil {
+		row("containers", "%v", err)
+		return nil
+	}
+	var running []container.Info
+	for _, c := range list {
+		if c.Running() {
+			running = append(running, c)
+		}
+	}
+	sort.Slice(running, func(i, j int) bool { return running[i].Created.Before(running[j].Created) })
+	row("containers", "%d running", len(running))
+	if len(running) == 0 {
+		return nil
+	}
+	stats := make([]*container.Stats, len(running))
+	var wg sync.WaitGroup
+	for i, c := range running {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			defer cancel()
+			if s, err := d.Stats(sctx, c.ID); err == nil {
+				stats[i] = &s
+			}
+		}()
+	}
+	wg.Wait()
+	tw.Flush()
+	cw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	defer cw.Flush()
+	fmt.Fprintln(cw, "  NAME\tGROUP\tSESSION\tAGE\tCPU\tMEMORY")
+	for i, c := range running {
+		cpu, mem := "?", "?"
+		if s := stats[i]; s != nil {
+			cpu, mem = fmt.Sprintf("%.1f%%", s.CPUPercent), humanBytes(s.MemoryBytes)
+		}
+		fmt.Fprintf(cw, "  %s\t%s\t%s\t%s\t%s\t%s\n", c.Name, c.Labels[container.LabelGroup], c.Labels[container.LabelSession],
+			roundAge(now.Sub(c.Created)), cpu, mem)
+	}
+	return nil
+}
+
+func readJSONFile(path string, v any) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(b, v)
+}
+
+// countList writes "2 running, 5 stopped", sorted by name.
+func countList(m map[string]int) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%d %s", m[k], k)
+	}
+	return strings.Join(parts, ", ")
+}
+
+func prefixed(p, s string) string {
+	if s == "" {
+		return ""
+	}
+	return p + s
+}
+
+// roundAge shows a duration to the second, or the minute past an hour.
+func roundAge(d time.Duration) string {
+	if d < 0 {
+		d = 0
+	}
+	if d >= time.Hour {
+		return d.Round(time.Minute).String()
+	}
+	return d.Round(time.Second).String()
+}
+
+// humanBytes shows a size in binary units.
+func humanBytes(n uint64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := uint64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}

@@ -1,0 +1,176 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/berth-dev/berth/data"
+	"github.com/berth-dev/berth/session/sessiondb"
+)
+
+func TestGatewayRunning(t *testing.T) {
+	home := t.TempDir()
+	if up, err := gatewayRunning(home); up || err != nil {
+		t.Fatalf("no lock file: up=%v err=%v", up, err)
+	}
+	lock, err := lockHome(home)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if up, err := gatewayRunning(home); !up || err != nil {
+		t.Fatalf("locked: up=%v err=%v", up, err)
+	}
+	// Probing must not get in a gateway's way.
+	lock.Close()
+	if up, _ := gatewayRunning(home); up {
+		t.Fatal("unlocked but reported up")
+	}
+	again, err := lockHome(home)
+	if err != nil {
+		t.Fatalf("a probe left the lock taken: %v", err)
+	}
+	again.Close()
+}
+
+// TestStatusScreen builds a state folder by hand (store, a session with
+// pending and failed messages, a status file, a held lock) and reads it
+// back with Docker unreachable.
+func TestStatusScreen(t *testing.T) {
+	ctx := context.Background()
+	home := t.TempDir()
+	store, err := data.Open(ctx, filepath.Join(home, "berth.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := data.AgentGroup{Name: "main", Folder: "main"}
+	if err := store.CreateGroup(ctx, &g); err != nil {
+		t.Fatal(err)
+	}
+	mg, err := store.EnsureMessagingGroup(ctx, "slack", "C1", "general", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _, err := store.ResolveSession(ctx, g.ID, mg.ID, "", data.SessionShared)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store.SetContainerState(ctx, s.ID, data.ContainerRunning, "c1")
+	store.Close()
+	h := sessiondb.Host{Dir: filepath.Join(home, "sessions", g.ID, s.ID)}
+	h.Create(ctx, sessiondb.InMessage{})
+	h.Append(ctx, sessiondb.InMessage{ID: "p1"}, sessiondb.InMessage{ID: "p2"}, sessiondb.InMessage{ID: "f1"})
+	h.Retry(ctx, "f1", func(int) time.Duration { return 0 }, 1, "broken")
+
+	lock, err := lockHome(home)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Close()
+	started := time.Now().Add(-90 * time.Minute)
+	writeJSONFile(filepath.Join(home, "status.json"), gatewayStatus{PID: 4242, Started: started, Updated: time.Now(),
+		Channels: []channelStatus{{Name: "slack", State: "configured"}}, MetricsAddr: "127.0.0.1:9464"})
+
+	var out bytes.Buffer
+	if err := writeStatus(ctx, config{Home: home, DockerHost: "unix:///tmp/nonexistent.sock"}, &out, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	got := out.String()
+	for _, want := range []string{
+		"up, pid 4242", "1h30m0s", "http://127.0.0.1:9464/metrics",
+		"slack (configured)",
+		"groups      1: main",
+		"1 active: 1 running; 0 closed",
+		"2 pending, 1 failed in the last hour",
+		"Docker unreachable",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("status lacks %q:\n%s", want, got)
+		}
+	}
+}
+
+func TestStatusDown(t *testing.T) {
+	home := t.TempDir()
+	var out bytes.Buffer
+	if err := writeStatus(context.Background(), config{Home: home, DockerHost: "unix:///tmp/nonexistent.sock"}, &out, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"down (start it with: berth run)", "store", "none yet"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("status lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+// TestObservabilityLifecycle starts what a gateway starts beside its core
+// and checks the status file and metrics endpoint come and go.
+func TestObservabilityLifecycle(t *testing.T) {
+	home := t.TempDir()
+	log := slog.New(slog.DiscardHandler)
+	o, err := startObservability(context.Background(), config{Home: home, MetricsAddr: "127.0.0.1:0", DiscordToken: "x"}, nil, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.observer == nil || o.capture == nil {
+		t.Fatal("no observer or capture")
+	}
+	var st gatewayStatus
+	deadline := time.Now().Add(5 * time.Second)
+	for readJSONFile(filepath.Join(home, "status.json"), &st) != nil {
+		if time.Now().After(deadline) {
+			t.Fatal("no status.json")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if st.PID != os.Getpid() || len(st.Channels) != 1 || st.Channels[0].Name != "discord" || st.MetricsAddr == "" {
+		t.Fatalf("status = %+v", st)
+	}
+	o.observer.Routed("discord")
+	resp, err := http.Get("http://" + st.MetricsAddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), `berth_messages_in_total{channel="discord"} 1`) {
+		t.Fatalf("/metrics:\n%.2000s", body)
+	}
+	o.close()
+	if _, err := os.Stat(filepath.Join(home, "status.json")); err == nil {
+		t.Fatal("status.json left behind")
+	}
+	if _, err := http.Get("http://" + st.MetricsAddr + "/metrics"); err == nil {
+		t.Fatal("metrics endpoint still up")
+	}
+}
+
+func TestObservabilityNoMetrics(t *testing.T) {
+	o, err := startObservability(context.Background(), config{Home: t.TempDir()}, nil, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.close()
+	if o.observer != nil {
+		t.Fatal("an observer without --metrics-addr")
+	}
+}
+
+func TestHumanBytes(t *testing.T) {
+	tests := []struct {
+		n    uint64
+		want string
+	}{{0, "0 B"}, {1023, "1023 B"}, {1536, "1.5 KiB"}, {12 << 20, "12.0 MiB"}, {3 << 30, "3.0 GiB"}}
+	for _, tt := range tests {
+		if got := humanBytes(tt.n); got != tt.want {
+			t.Errorf("humanBytes(%d) = %q, want %q", tt.n, got, tt.want)
+		}
+	}
+}
