@@ -51,7 +51,7 @@ func (m *Manager) Handle(ctx context.Context, in channels.Inbound) error {
 	if err := m.store.EnsureUser(ctx, channels.UserKey(in.ChannelType, in.Sender.ID), in.Sender.Name); err != nil {
 		return err
 	}
-	if strings.HasPrefix(in.Text, "!") {
+	if strings.HasPrefix(strings.TrimSpace(in.Text), "!") {
 		if m.commands == nil {
 			m.reply(ctx, in, "berth: chat commands are not available in this build")
 		} else if err := m.commands.Handle(ctx, in, func(t string) { m.reply(ctx, in, t) }); err != nil {
