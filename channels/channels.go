@@ -93,6 +93,15 @@ type Confirmer interface {
 	Confirm(ctx context.Context, out Outbound) (platformID string, found bool, err error)
 }
 
+// Backfiller is implemented by adapters that can fetch history. After a
+// restart or reconnect berth asks for what was posted in a conversation
+// after the newest message it had seen, and routes it (deduplicated).
+type Backfiller interface {
+	// Missed returns the messages of a conversation posted after the
+	// message with id after, oldest first, decoded as Run would.
+	Missed(ctx context.Context, platformID, after string) ([]Inbound, error)
+}
+
 // ErrPermanent marks a send failure that retrying will not fix (a deleted
 // channel, a missing permission). Wrap it so the delivery loop stops early.
 var ErrPermanent = errors.New("permanent delivery failure")

@@ -167,3 +167,21 @@ func TestRolesAndSeen(t *testing.T) {
 		t.Fatalf("MarkSeen = %v then %v", first, again)
 	}
 }
+
+func TestHighWater(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t)
+	for _, id := range []string{"999", "1000", "998"} { // snowflakes: 1000 is newest
+		if err := s.AdvanceHighWater(ctx, "discord", "C1", id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if hw, _ := s.HighWater(ctx, "discord", "C1"); hw != "1000" {
+		t.Fatalf("high water = %q", hw)
+	}
+	s.AdvanceHighWater(ctx, "slack", "C1", "1700000000.000200")
+	s.AdvanceHighWater(ctx, "slack", "C1", "1700000000.000100")
+	if hw, _ := s.HighWater(ctx, "slack", "C1"); hw != "1700000000.000200" {
+		t.Fatalf("high water = %q", hw)
+	}
+}

@@ -69,8 +69,47 @@ func (m *Manager) markSeen(ctx context.Context, in channels.Inbound) error {
 	if in.MessageID == "" {
 		return nil
 	}
-	_, err := m.store.MarkSeen(ctx, in.ChannelType, in.PlatformID, in.MessageID)
-	return err
+	if _, err := m.store.MarkSeen(ctx, in.ChannelType, in.PlatformID, in.MessageID); err != nil {
+		return err
+	}
+	return m.store.AdvanceHighWater(ctx, in.ChannelType, in.PlatformID, in.MessageID)
+}
+
+// Backfill routes what was posted, while berth was not listening, in each
+// wired conversation of ch: everything after the newest message berth had
+// seen there. Messages already handled are recognised and skipped.
+func (m *Manager) Backfill(ctx context.Context, ch channels.Channel) error {
+	bf, ok := ch.(channels.Backfiller)
+	if !ok {
+		return nil
+	}
+	mgs, err := m.store.MessagingGroups(ctx)
+	if err != nil {
+		return err
+	}
+	for _, mg := range mgs {
+		if mg.ChannelType != ch.Type() {
+			continue
+		}
+		after, err := m.store.HighWater(ctx, mg.ChannelType, mg.PlatformID)
+		if err != nil || after == "" {
+			continue // never seen anything here: nothing to catch up on
+		}
+		missed, err := bf.Missed(ctx, mg.PlatformID, after)
+		if err != nil {
+			m.log.Warn("backfill", "channel", ch.Type(), "platform_id", mg.PlatformID, "err", err)
+			continue
+		}
+		for _, in := range missed {
+			if err := m.Handle(ctx, in); err != nil {
+				return fmt.Errorf("backfill %s:%s: %w", ch.Type(), mg.PlatformID, err)
+			}
+		}
+		if len(missed) > 0 {
+			m.log.Info("backfilled", "channel", ch.Type(), "platform_id", mg.PlatformID, "messages", len(missed))
+		}
+	}
+	return nil
 }
 
 func (m *Manager) route(ctx context.Context, in channels.Inbound, log interface {
