@@ -13,6 +13,7 @@ import (
 	"github.com/berth-dev/berth/container"
 	"github.com/berth-dev/berth/data"
 	"github.com/berth-dev/berth/groups"
+	"github.com/berth-dev/berth/mounts"
 	"github.com/berth-dev/berth/session"
 )
 
@@ -26,6 +27,7 @@ type gateway struct {
 	mgr    *session.Manager
 	lock   *os.File
 	closeL func()
+	obs    *observability
 }
 
 func openGateway(ctx context.Context, cfg config, stderr io.Writer) (_ *gateway, err error) {
@@ -38,7 +40,7 @@ func openGateway(ctx context.Context, cfg config, stderr io.Writer) (_ *gateway,
 	if g.lock, err = lockHome(cfg.Home); err != nil {
 		return nil, err
 	}
-	g.log, g.closeL, err = newLogger(cfg.Home, stderr, cfg.Verbose)
+	g.log, g.closeL, err = newLogger(cfg.Home, stderr, cfg.Verbose, secretValues(cfg))
 	if err != nil {
 		return nil, err
 	}
@@ -62,14 +64,31 @@ func openGateway(ctx context.Context, cfg config, stderr io.Writer) (_ *gateway,
 	if err := ensureImage(ctx, cfg, g.docker, stderr, false); err != nil {
 		return nil, err
 	}
+	if g.obs, err = startObservability(ctx, cfg, g.docker, g.log); err != nil {
+		return nil, err
+	}
+	allow, err := mounts.Load(allowlistPath(), cfg.Home, filepath.Dir(allowlistPath()))
+	if err != nil {
+		return nil, err
+	}
 	g.mgr = session.New(session.Config{
-		Home: cfg.Home, Image: cfg.Image, Provider: cfg.Provider, IdleTimeout: cfg.IdleTimeout,
-		MaxRunning: cfg.MaxRunning, UID: uid, Log: g.log,
+		Allowlist: allow,
+		Home:      cfg.Home, Image: cfg.Image, Provider: cfg.Provider, IdleTimeout: cfg.IdleTimeout,
+		MaxRunning: cfg.MaxRunning, UID: uid, Log: g.log, Observer: g.obs.observer, ContainerLogs: g.obs.capture,
 	}, g.store, g.docker, g.layout)
+	g.mgr.SetCommands(groups.NewCommands(g.store, g.layout, g.mgr, g.log))
+	if owned, err := g.store.HasOwner(ctx); err != nil {
+		return nil, err
+	} else if !owned {
+		g.log.Warn("no owner yet: run `berth pair` and send !pair <code> from chat")
+	}
 	return g, nil
 }
 
 func (g *gateway) close() {
+	if g.obs != nil {
+		g.obs.close()
+	}
 	if g.docker != nil {
 		g.docker.Close()
 	}

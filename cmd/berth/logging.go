@@ -12,8 +12,10 @@ import (
 )
 
 // newLogger logs JSON lines to BERTH_HOME/logs/berth.log, rotated by size,
-// and, when toStderr is set, readable text to stderr too.
-func newLogger(home string, stderr io.Writer, toStderr bool) (*slog.Logger, func(), error) {
+// and, when toStderr is set, readable text to stderr too (coloured on a
+// terminal). Every secret value, and anything shaped like a token, is
+// replaced by "[redacted]" in both.
+func newLogger(home string, stderr io.Writer, toStderr bool, secrets []string) (*slog.Logger, func(), error) {
 	dir := filepath.Join(home, "logs")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, nil, fmt.Errorf("create log folder: %w", err)
@@ -21,9 +23,9 @@ func newLogger(home string, stderr io.Writer, toStderr bool) (*slog.Logger, func
 	file := &lumberjack.Logger{Filename: filepath.Join(dir, "berth.log"), MaxSize: 50, MaxBackups: 5}
 	handlers := []slog.Handler{slog.NewJSONHandler(file, &slog.HandlerOptions{Level: slog.LevelDebug})}
 	if toStderr {
-		handlers = append(handlers, slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+		handlers = append(handlers, newTextHandler(stderr, slog.LevelInfo, wantColour(stderr)))
 	}
-	return slog.New(fanout(handlers)), func() { file.Close() }, nil
+	return slog.New(newRedactHandler(fanout(handlers), newRedactor(secrets))), func() { file.Close() }, nil
 }
 
 // fanout sends each record to every handler.

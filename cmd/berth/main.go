@@ -3,6 +3,9 @@
 //	berth chat            talk to an agent in this terminal
 //	berth run             run the gateway with the configured channels
 //	berth image build     build the agent image locally
+//	berth logs            read the gateway log (and agents' output)
+//	berth status          what runs now
+//	berth doctor          check the installation
 package main
 
 import (
@@ -22,6 +25,16 @@ Usage:
   berth chat [flags]          talk to an agent in this terminal (builds the agent image if needed)
   berth run [flags]           run the gateway with the channels configured in the environment
   berth image build [flags]   build the agent image locally (no registry needed)
+  berth logs [-f] [flags]     print the gateway log, filtered; --containers adds the agents' output
+  berth status [flags]        gateway, channels, sessions, containers and pending messages on one screen
+  berth doctor [flags]        check Docker, the image, the store, tokens, allowlist and disk; say how to fix
+  berth groups <verb>         agent groups: list, show, create, delete
+  berth wirings <verb>        which channels reach which group: list, create, delete
+  berth sessions <verb>       conversations and their containers: list, show, stop
+  berth users list            known users and their roles
+  berth roles <verb>          grant or revoke a role
+  berth dropped list          messages berth did not route, and why
+  berth pair                  print a one-time code; sending !pair <code> in chat makes you an owner
   berth version
 
 Run 'berth <command> -h' for a command's flags.
@@ -75,6 +88,14 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			return errUsage
 		}
 		return cmdImageBuild(ctx, rest[1:], stdout, stderr)
+	case "logs":
+		return cmdLogs(ctx, rest, stdout, stderr)
+	case "status":
+		return cmdStatus(ctx, rest, stdout, stderr)
+	case "doctor":
+		return cmdDoctor(ctx, rest, stdout, stderr)
+	case "groups", "wirings", "sessions", "users", "roles", "dropped", "pair":
+		return cmdAdmin(ctx, cmd, rest, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "berth", version())
 		return nil
