@@ -15,7 +15,7 @@ import (
 //	base/allowed2/              sibling sharing a name prefix, not allowed
 //	base/secret/                outside every root
 //	base/home/berth/            berth's own state folder (protected)
-func fixture(t *testing.T) (*Allowlist, string) {
+func fixture(t testing.TB) (*Allowlist, string) {
 	t.Helper()
 	base, _ := filepath.EvalSymlinks(t.TempDir())
 	mk := func(p string) string {
@@ -114,8 +114,8 @@ func FuzzCheck(f *testing.F) {
 	}
 	f.Add("/allowed/ro/docs", "../x", false, true)
 	f.Add("/allowed/ro/docs", "a/./b", true, true)
+	a, base := fixture(f)
 	f.Fuzz(func(t *testing.T, host, target string, rw, admin bool) {
-		a, base := fixture(t)
 		m, err := a.Check(Request{HostPath: base + host, ContainerPath: target, ReadWrite: rw}, admin)
 		if err != nil {
 			return
