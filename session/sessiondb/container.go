@@ -37,32 +37,21 @@ func (c Container) Due(ctx context.Context, since time.Time, now time.Time) ([]I
 		!errors.Is(err, ErrNoFile) && !isNoTable(err) {
 		return nil, fmt.Errorf("read acks: %w", err)
 	}
-	var out []InMessage
-	err := withRead(ctx, c.InboundPath(), func(db *sql.DB) error {
-		rows, err := db.QueryContext(ctx, `SELECT `+inCols+` FROM messages_in WHERE status = 'pending' ORDER BY seq`)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			m, err := scanIn(rows)
-			if err != nil {
-				return err
-			}
-			if !m.ProcessAfter.IsZero() && m.ProcessAfter.After(now) {
-				continue
-			}
-			if a, ok := acks[m.ID]; ok && !(a.Status == StatusProcessing && a.Changed.Before(since)) {
-				continue
-			}
-			out = append(out, m)
-		}
-		return rows.Err()
-	})
-	if errors.Is(err, ErrNoFile) || isNoTable(err) {
-		return nil, nil
+	all, err := pending(ctx, c.InboundPath())
+	if err != nil {
+		return nil, err
 	}
-	return out, err
+	var out []InMessage
+	for _, m := range all {
+		if !m.ProcessAfter.IsZero() && m.ProcessAfter.After(now) {
+			continue
+		}
+		if a, ok := acks[m.ID]; ok && !(a.Status == StatusProcessing && a.Changed.Before(since)) {
+			continue
+		}
+		out = append(out, m)
+	}
+	return out, nil
 }
 
 // Routing returns the session's default reply address.

@@ -131,26 +131,12 @@ func scanIn(rows *sql.Rows) (InMessage, error) {
 
 // Open lists messages_in rows that are not finished (pending), oldest first.
 func (h Host) Open(ctx context.Context) ([]InMessage, error) {
-	var out []InMessage
-	err := withRead(ctx, h.InboundPath(), func(db *sql.DB) error {
-		rows, err := db.QueryContext(ctx, `SELECT `+inCols+` FROM messages_in WHERE status = 'pending' ORDER BY seq`)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			m, err := scanIn(rows)
-			if err != nil {
-				return err
-			}
-			out = append(out, m)
-		}
-		return rows.Err()
-	})
-	if errors.Is(err, ErrNoFile) {
-		return nil, nil
-	}
-	return out, err
+	return pending(ctx, h.InboundPath())
+}
+
+// pending reads the pending rows of an inbound.db, oldest first.
+func pending(ctx context.Context, file string) ([]InMessage, error) {
+	return query(ctx, file, scanIn, `SELECT `+inCols+` FROM messages_in WHERE status = 'pending' ORDER BY seq`)
 }
 
 // Failed is an inbound message that failed and whose sender has not been told yet.
@@ -161,31 +147,18 @@ type Failed struct {
 
 // FailedUnnotified lists failed messages the user has not been told about.
 func (h Host) FailedUnnotified(ctx context.Context) ([]Failed, error) {
-	var out []Failed
-	err := withRead(ctx, h.InboundPath(), func(db *sql.DB) error {
-		rows, err := db.QueryContext(ctx, `SELECT `+inCols+`, error FROM messages_in WHERE status = 'failed' AND notified = 0 ORDER BY seq`)
-		if err != nil {
-			return err
+	return query(ctx, h.InboundPath(), func(rows *sql.Rows) (Failed, error) {
+		var f Failed
+		var ts, after, content string
+		var trig int
+		if err := rows.Scan(&f.ID, &f.Seq, &f.Kind, &ts, &f.Status, &after, &f.Tries, &trig, &f.ChannelType, &f.PlatformID,
+			&f.ThreadID, &f.SenderID, &content, &f.Error); err != nil {
+			return f, err
 		}
-		defer rows.Close()
-		for rows.Next() {
-			var f Failed
-			var ts, after, content string
-			var trig int
-			if err := rows.Scan(&f.ID, &f.Seq, &f.Kind, &ts, &f.Status, &after, &f.Tries, &trig, &f.ChannelType, &f.PlatformID,
-				&f.ThreadID, &f.SenderID, &content, &f.Error); err != nil {
-				return err
-			}
-			f.Timestamp, f.ProcessAfter, f.Trigger = parseTime(ts), parseTime(after), trig != 0
-			json.Unmarshal([]byte(content), &f.Content)
-			out = append(out, f)
-		}
-		return rows.Err()
-	})
-	if errors.Is(err, ErrNoFile) {
-		return nil, nil
-	}
-	return out, err
+		f.Timestamp, f.ProcessAfter, f.Trigger = parseTime(ts), parseTime(after), trig != 0
+		json.Unmarshal([]byte(content), &f.Content)
+		return f, nil
+	}, `SELECT `+inCols+`, error FROM messages_in WHERE status = 'failed' AND notified = 0 ORDER BY seq`)
 }
 
 // MarkNotified records that the sender of a failed message was told.
@@ -288,26 +261,7 @@ func (h Host) Undelivered(ctx context.Context) ([]OutMessage, error) {
 	if err != nil && !errors.Is(err, ErrNoFile) {
 		return nil, err
 	}
-	var out []OutMessage
-	err = withRead(ctx, h.OutboundPath(), func(db *sql.DB) error {
-		rows, err := db.QueryContext(ctx, `SELECT `+outCols+` FROM messages_out WHERE seq > ? ORDER BY seq`, after)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			m, err := scanOut(rows)
-			if err != nil {
-				return err
-			}
-			out = append(out, m)
-		}
-		return rows.Err()
-	})
-	if errors.Is(err, ErrNoFile) || isNoTable(err) {
-		return nil, nil
-	}
-	return out, err
+	return query(ctx, h.OutboundPath(), scanOut, `SELECT `+outCols+` FROM messages_out WHERE seq > ? ORDER BY seq`, after)
 }
 
 // Delivery statuses.
@@ -341,46 +295,24 @@ func (h Host) RecordDelivery(ctx context.Context, m OutMessage, platformID, stat
 // InDoubt lists replies whose send began but was never recorded: the
 // process died in between.
 func (h Host) InDoubt(ctx context.Context) ([]OutMessage, error) {
-	ids := map[string]bool{}
-	err := withRead(ctx, h.InboundPath(), func(db *sql.DB) error {
-		rows, err := db.QueryContext(ctx, `SELECT message_out_id FROM delivered WHERE status = 'sending'`)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
-				return err
-			}
-			ids[id] = true
-		}
-		return rows.Err()
-	})
+	ids, err := query(ctx, h.InboundPath(), func(rows *sql.Rows) (string, error) {
+		var id string
+		return id, rows.Scan(&id)
+	}, `SELECT message_out_id FROM delivered WHERE status = 'sending'`)
 	if err != nil || len(ids) == 0 {
-		if errors.Is(err, ErrNoFile) {
-			err = nil
-		}
 		return nil, err
 	}
+	doubt := map[string]bool{}
+	for _, id := range ids {
+		doubt[id] = true
+	}
+	all, err := query(ctx, h.OutboundPath(), scanOut, `SELECT `+outCols+` FROM messages_out ORDER BY seq`)
 	var out []OutMessage
-	err = withRead(ctx, h.OutboundPath(), func(db *sql.DB) error {
-		rows, err := db.QueryContext(ctx, `SELECT `+outCols+` FROM messages_out ORDER BY seq`)
-		if err != nil {
-			return err
+	for _, m := range all {
+		if doubt[m.ID] {
+			out = append(out, m)
 		}
-		defer rows.Close()
-		for rows.Next() {
-			m, err := scanOut(rows)
-			if err != nil {
-				return err
-			}
-			if ids[m.ID] {
-				out = append(out, m)
-			}
-		}
-		return rows.Err()
-	})
+	}
 	return out, err
 }
 

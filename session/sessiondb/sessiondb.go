@@ -237,6 +237,31 @@ func withRead(ctx context.Context, file string, fn func(*sql.DB) error) error {
 	return fn(db)
 }
 
+// query reads rows of a database with scan; a database or table not
+// created yet has no rows.
+func query[T any](ctx context.Context, file string, scan func(*sql.Rows) (T, error), q string, args ...any) ([]T, error) {
+	var out []T
+	err := withRead(ctx, file, func(db *sql.DB) error {
+		rows, err := db.QueryContext(ctx, q, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			v, err := scan(rows)
+			if err != nil {
+				return err
+			}
+			out = append(out, v)
+		}
+		return rows.Err()
+	})
+	if errors.Is(err, ErrNoFile) || isNoTable(err) {
+		return nil, nil
+	}
+	return out, err
+}
+
 func maxSeq(ctx context.Context, q interface {
 	QueryRowContext(context.Context, string, ...any) *sql.Row
 }, table string) (int64, error) {
