@@ -69,6 +69,12 @@ func serve(ctx context.Context, g *gateway, chans []channels.Channel, main func(
 			}
 			return nil
 		})
+		// Catch up on what was posted while berth was not listening.
+		go func() {
+			if err := g.mgr.Backfill(ctx, ch); err != nil && ctx.Err() == nil {
+				g.log.Warn("backfill", "channel", ch.Type(), "err", err)
+			}
+		}()
 	}
 	eg.Go(func() error {
 		defer cancel()
