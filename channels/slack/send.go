@@ -1,0 +1,196 @@
+package slack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/slack-go/slack"
+
+	"github.com/berth-dev/berth/channels"
+)
+
+// Send posts a reply into its thread, split into ordered messages of at
+// most MaxChars, each a Markdown block with a plain-text fallback.
+func (a *Adapter) Send(ctx context.Context, out channels.Outbound) (string, error) {
+	chunks := channels.Split(out.Text, MaxChars)
+	if len(chunks) == 0 {
+		chunks = []string{"…"}
+	}
+	var first string
+	for i, c := range chunks {
+		opts := []slack.MsgOption{
+			slack.MsgOptionText(c, false),
+			slack.MsgOptionBlocks(slack.NewMarkdownBlock("", c)),
+			slack.MsgOptionDisableLinkUnfurl(),
+		}
+		if out.ThreadID != "" {
+			opts = append(opts, slack.MsgOptionTS(out.ThreadID))
+		}
+		if i == 0 && out.Key != "" {
+			// Lets Confirm find this reply after a crash.
+			opts = append(opts, slack.MsgOptionMetadata(slack.SlackMetadata{EventType: "berth_reply", EventPayload: map[string]any{"key": out.Key}}))
+		}
+		ts, err := a.post(ctx, out.PlatformID, opts)
+		if err != nil {
+			return first, fmt.Errorf("slack: post part %d of %d to %s: %w", i+1, len(chunks), out.PlatformID, err)
+		}
+		if i == 0 {
+			first = ts
+		}
+	}
+	return first, nil
+}
+
+// post sends one message, waiting out rate limits and retrying brief
+// failures, so a long reply is not left half-sent.
+func (a *Adapter) post(ctx context.Context, channel string, opts []slack.MsgOption) (string, error) {
+	var err error
+	for attempt := 0; attempt < 5; attempt++ {
+		var ts string
+		_, ts, err = a.api.PostMessageContext(ctx, channel, opts...)
+		if err == nil {
+			return ts, nil
+		}
+		var rl *slack.RateLimitedError
+		wait := time.Duration(attempt+1) * 500 * time.Millisecond
+		switch {
+		case errors.As(err, &rl):
+			wait = rl.RetryAfter
+		case permanent(err):
+			return "", fmt.Errorf("%s: %w", a.scrub(err), channels.ErrPermanent)
+		}
+		if !sleep(ctx, wait) {
+			return "", ctx.Err()
+		}
+	}
+	return "", errors.New(a.scrub(err))
+}
+
+func permanent(err error) bool {
+	for _, s := range []string{"channel_not_found", "not_in_channel", "is_archived", "msg_too_long", "invalid_blocks", "no_permission", "restricted_action"} {
+		if strings.Contains(err.Error(), s) {
+			return true
+		}
+	}
+	return isAuthError(err)
+}
+
+// Working shows the person their message is being worked on: 👀 on it,
+// and the assistant status where the app has that scope.
+func (a *Adapter) Working(ctx context.Context, t channels.Target) {
+	go func() {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		ref := slack.NewRefToMessage(t.PlatformID, t.MessageID)
+		if err := a.api.AddReactionContext(ctx, "eyes", ref); err != nil && !strings.Contains(err.Error(), "already_reacted") {
+			a.log.Debug("reaction", "err", a.scrub(err))
+		}
+		a.mu.Lock()
+		noStat := a.noStat
+		a.mu.Unlock()
+		if noStat || t.ThreadID == "" {
+			return
+		}
+		err := a.api.SetAssistantThreadsStatusContext(ctx, slack.AssistantThreadsSetStatusParameters{
+			ChannelID: t.PlatformID, ThreadTS: t.ThreadID, Status: "is thinking…"})
+		if err != nil {
+			// Most apps lack the assistant scope: stop asking.
+			a.mu.Lock()
+			a.noStat = true
+			a.mu.Unlock()
+			a.log.Debug("assistant status unavailable", "err", a.scrub(err))
+		}
+	}()
+}
+
+// Done replaces 👀 with ✅, or ❌ when the message failed.
+func (a *Adapter) Done(ctx context.Context, t channels.Target, ok bool) {
+	go func() {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		ref := slack.NewRefToMessage(t.PlatformID, t.MessageID)
+		a.api.RemoveReactionContext(ctx, "eyes", ref)
+		mark := "white_check_mark"
+		if !ok {
+			mark = "x"
+		}
+		if err := a.api.AddReactionContext(ctx, mark, ref); err != nil && !strings.Contains(err.Error(), "already_reacted") {
+			a.log.Debug("reaction", "err", a.scrub(err))
+		}
+	}()
+}
+
+// Confirm looks for a reply berth may have posted before a crash, by the
+// key in its metadata.
+func (a *Adapter) Confirm(ctx context.Context, out channels.Outbound) (string, bool, error) {
+	var msgs []slack.Message
+	if out.ThreadID != "" {
+		m, _, _, err := a.api.GetConversationRepliesContext(ctx, &slack.GetConversationRepliesParameters{
+			ChannelID: out.PlatformID, Timestamp: out.ThreadID, Limit: 200, IncludeAllMetadata: true})
+		if err != nil {
+			return "", false, fmt.Errorf("slack: read thread: %s", a.scrub(err))
+		}
+		msgs = m
+	} else {
+		r, err := a.api.GetConversationHistoryContext(ctx, &slack.GetConversationHistoryParameters{
+			ChannelID: out.PlatformID, Limit: 100, IncludeAllMetadata: true})
+		if err != nil {
+			return "", false, fmt.Errorf("slack: read history: %s", a.scrub(err))
+		}
+		msgs = r.Messages
+	}
+	for _, m := range msgs {
+		if m.Metadata.EventType == "berth_reply" && fmt.Sprint(m.Metadata.EventPayload["key"]) == out.Key {
+			return m.Timestamp, true, nil
+		}
+	}
+	return "", false, nil
+}
+
+// Missed returns the messages posted in a conversation after the message
+// with ts after, oldest first (conversations.history; thread replies are
+// not in it).
+func (a *Adapter) Missed(ctx context.Context, platformID, after string) ([]channels.Inbound, error) {
+	select {
+	case <-a.ready:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	a.mu.Lock()
+	me := a.me
+	a.mu.Unlock()
+	var out []channels.Inbound
+	cursor := ""
+	for page := 0; page < 10; page++ {
+		r, err := a.api.GetConversationHistoryContext(ctx, &slack.GetConversationHistoryParameters{
+			ChannelID: platformID, Oldest: after, Limit: 200, Cursor: cursor})
+		if err != nil {
+			return nil, fmt.Errorf("slack: read history of %s: %s", platformID, a.scrub(err))
+		}
+		for _, m := range r.Messages {
+			ev := event{Type: "message", Subtype: m.SubType, User: m.User, BotID: m.BotID, Text: m.Text, TS: m.Timestamp,
+				ThreadTS: m.ThreadTimestamp, Channel: platformID}
+			if strings.HasPrefix(platformID, "D") {
+				ev.ChannelType = "im"
+			}
+			d, err := decodeEvent(ev, me)
+			if err != nil || d.Skip != "" || m.Timestamp == after {
+				continue
+			}
+			a.resolveNames(ctx, &d.In)
+			out = append(out, d.In)
+		}
+		cursor = r.ResponseMetaData.NextCursor
+		if !r.HasMore || cursor == "" {
+			break
+		}
+	}
+	// History comes newest first.
+	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
+		out[i], out[j] = out[j], out[i]
+	}
+	return out, nil
+}

@@ -1,0 +1,445 @@
+// Package slacktest is a TEST-ONLY fake Slack: the Web API over httptest
+// and a Socket Mode WebSocket that the real slack-go client connects to.
+// It records what berth posts and lets a test inject events, redeliver
+// them, drop or refresh the socket, stop pinging and answer 429s.
+package slacktest
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// BotUserID is the fake bot's user id.
+const BotUserID = "UBOT"
+
+// Post is one message berth posted.
+type Post struct {
+	Channel  string
+	ThreadTS string
+	Text     string
+	Blocks   string
+	Key      string // metadata key, if any
+	TS       string
+}
+
+// Server is a fake Slack.
+type Server struct {
+	srv *httptest.Server
+	t   testing.TB
+
+	mu        sync.Mutex
+	posts     []Post
+	reactions []string // "add eyes 1700.1" …
+	history   map[string][]map[string]any
+	acks      []string
+	envelopes map[string][]byte // event id -> envelope, for redelivery
+	conns     map[*websocket.Conn]chan []byte
+	rateLeft  int
+	rateAfter int
+	failNext  int
+	pinging   atomic.Bool
+	seq       atomic.Int64
+	live      atomic.Int64
+	opens     atomic.Int64
+	notify    chan struct{}
+}
+
+// New starts a fake Slack, stopped when the test ends.
+func New(t testing.TB) *Server {
+	s := &Server{t: t, history: map[string][]map[string]any{}, envelopes: map[string][]byte{},
+		conns: map[*websocket.Conn]chan []byte{}, notify: make(chan struct{}, 1)}
+	s.pinging.Store(true)
+	s.seq.Store(1700000000_000100)
+	mux := http.NewServeMux()
+	mux.HandleFunc("/apps.connections.open", func(w http.ResponseWriter, r *http.Request) {
+		s.opens.Add(1)
+		reply(w, map[string]any{"ok": true, "url": "ws://" + r.Host + "/link/?ticket=t"})
+	})
+	mux.HandleFunc("/auth.test", func(w http.ResponseWriter, r *http.Request) {
+		form := readForm(r)
+		if tok := bearer(r, form); tok == "xoxb-invalid" {
+			reply(w, map[string]any{"ok": false, "error": "invalid_auth"})
+			return
+		}
+		reply(w, map[string]any{"ok": true, "user_id": BotUserID, "bot_id": "BBOT", "team_id": "T1", "user": "berth"})
+	})
+	mux.HandleFunc("/users.info", func(w http.ResponseWriter, r *http.Request) {
+		id := readForm(r).Get("user")
+		reply(w, map[string]any{"ok": true, "user": map[string]any{"id": id, "name": strings.ToLower(id),
+			"real_name": "Real " + id, "profile": map[string]any{"display_name": "Name" + id}}})
+	})
+	mux.HandleFunc("/chat.postMessage", s.postMessage)
+	for _, m := range []string{"/reactions.add", "/reactions.remove"} {
+		mux.HandleFunc(m, func(w http.ResponseWriter, r *http.Request) {
+			f := readForm(r)
+			s.mu.Lock()
+			s.reactions = append(s.reactions, strings.TrimPrefix(r.URL.Path, "/reactions.")+" "+f.Get("name")+" "+f.Get("timestamp"))
+			s.mu.Unlock()
+			reply(w, map[string]any{"ok": true})
+		})
+	}
+	mux.HandleFunc("/assistant.threads.setStatus", func(w http.ResponseWriter, r *http.Request) {
+		reply(w, map[string]any{"ok": false, "error": "missing_scope"})
+	})
+	mux.HandleFunc("/conversations.history", func(w http.ResponseWriter, r *http.Request) {
+		f := readForm(r)
+		reply(w, map[string]any{"ok": true, "messages": s.historyAfter(f.Get("channel"), f.Get("oldest"), ""), "has_more": false})
+	})
+	mux.HandleFunc("/conversations.replies", func(w http.ResponseWriter, r *http.Request) {
+		f := readForm(r)
+		reply(w, map[string]any{"ok": true, "messages": s.historyAfter(f.Get("channel"), "", f.Get("ts")), "has_more": false})
+	})
+	up := websocket.Upgrader{CheckOrigin: func(*http.Request) bool { return true }}
+	mux.HandleFunc("/link/", func(w http.ResponseWriter, r *http.Request) {
+		c, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		s.socket(c)
+	})
+	s.srv = httptest.NewServer(mux)
+	t.Cleanup(s.Close)
+	return s
+}
+
+// Close stops the server and its sockets.
+func (s *Server) Close() {
+	s.DropSocket()
+	s.srv.Close()
+}
+
+// URL is the Web API base, with its trailing slash.
+func (s *Server) URL() string { return s.srv.URL + "/" }
+
+func (s *Server) socket(c *websocket.Conn) {
+	out := make(chan []byte, 64)
+	s.mu.Lock()
+	s.conns[c] = out
+	s.mu.Unlock()
+	s.live.Add(1)
+	defer func() {
+		s.mu.Lock()
+		delete(s.conns, c)
+		s.mu.Unlock()
+		s.live.Add(-1)
+		c.Close()
+	}()
+	var wmu sync.Mutex
+	write := func(mt int, b []byte) error {
+		wmu.Lock()
+		defer wmu.Unlock()
+		c.SetWriteDeadline(time.Now().Add(2 * time.Second))
+		if mt == websocket.PingMessage {
+			return c.WriteControl(mt, b, time.Now().Add(time.Second))
+		}
+		return c.WriteMessage(mt, b)
+	}
+	write(websocket.TextMessage, []byte(`{"type":"hello","num_connections":1,"connection_info":{"app_id":"A1"},"debug_info":{"host":"fake"}}`))
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		tk := time.NewTicker(100 * time.Millisecond)
+		defer tk.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tk.C:
+				if s.pinging.Load() {
+					write(websocket.PingMessage, []byte("p"))
+				}
+			case b := <-out:
+				if write(websocket.TextMessage, b) != nil {
+					return
+				}
+			}
+		}
+	}()
+	for {
+		_, msg, err := c.ReadMessage()
+		if err != nil {
+			return
+		}
+		var a struct {
+			EnvelopeID string `json:"envelope_id"`
+		}
+		if json.Unmarshal(msg, &a) == nil && a.EnvelopeID != "" {
+			s.mu.Lock()
+			s.acks = append(s.acks, a.EnvelopeID)
+			s.mu.Unlock()
+		}
+	}
+}
+
+// Inject sends a raw Socket Mode frame to every connected client.
+func (s *Server) Inject(frame []byte) {
+	deadline := time.Now().Add(10 * time.Second)
+	for s.live.Load() == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, out := range s.conns {
+		out <- frame
+	}
+}
+
+// NextTS returns a fresh, increasing Slack timestamp.
+func (s *Server) NextTS() string {
+	n := s.seq.Add(100)
+	return fmt.Sprintf("%d.%06d", n/1_000_000, n%1_000_000)
+}
+
+// Event injects an events_api envelope around ev and returns its event id.
+// The message is also added to the channel's history.
+func (s *Server) Event(ev map[string]any) string {
+	id := "Ev" + strconv.FormatInt(s.seq.Add(1), 36)
+	cb, _ := json.Marshal(map[string]any{"type": "event_callback", "team_id": "T1", "api_app_id": "A1", "event_id": id,
+		"event_time": time.Now().Unix(), "event": ev})
+	env, _ := json.Marshal(map[string]any{"type": "events_api", "envelope_id": "env-" + id, "accepts_response_payload": false,
+		"payload": json.RawMessage(cb)})
+	s.mu.Lock()
+	s.envelopes[id] = env
+	if ch, _ := ev["channel"].(string); ch != "" && ev["type"] == "message" {
+		s.history[ch] = append(s.history[ch], ev)
+	}
+	s.mu.Unlock()
+	s.Inject(env)
+	return id
+}
+
+// Mention posts "<@UBOT> text" in a channel, as both app_mention and
+// message events (as Slack does), and returns the message ts.
+func (s *Server) Mention(channel, user, text string) string {
+	return s.Message(channel, "", user, "<@"+BotUserID+"> "+text, true)
+}
+
+// ThreadReply posts text in a thread; mention adds the bot mention.
+func (s *Server) ThreadReply(channel, threadTS, user, text string, mention bool) string {
+	if mention {
+		text = "<@" + BotUserID + "> " + text
+	}
+	return s.Message(channel, threadTS, user, text, mention)
+}
+
+// Message posts a message (and its app_mention when mention is set).
+func (s *Server) Message(channel, threadTS, user, text string, mention bool) string {
+	ts := s.NextTS()
+	ev := map[string]any{"type": "message", "channel": channel, "user": user, "text": text, "ts": ts, "channel_type": "channel"}
+	if threadTS != "" {
+		ev["thread_ts"] = threadTS
+	}
+	if mention {
+		m := map[string]any{"type": "app_mention", "channel": channel, "user": user, "text": text, "ts": ts}
+		if threadTS != "" {
+			m["thread_ts"] = threadTS
+		}
+		s.Event(m)
+	}
+	s.Event(ev)
+	return ts
+}
+
+// DM posts a direct message and returns its ts.
+func (s *Server) DM(channel, user, text string) string {
+	ts := s.NextTS()
+	s.Event(map[string]any{"type": "message", "channel": channel, "user": user, "text": text, "ts": ts, "channel_type": "im"})
+	return ts
+}
+
+// Offline adds a message to history without delivering it (posted while
+// berth was not listening).
+func (s *Server) Offline(channel, user, text string) string {
+	ts := s.NextTS()
+	s.mu.Lock()
+	s.history[channel] = append(s.history[channel], map[string]any{"type": "message", "channel": channel, "user": user, "text": text, "ts": ts})
+	s.mu.Unlock()
+	return ts
+}
+
+// Redeliver sends an event's envelope again, with retry_attempt set.
+func (s *Server) Redeliver(eventID string) {
+	s.mu.Lock()
+	env := s.envelopes[eventID]
+	s.mu.Unlock()
+	var m map[string]any
+	json.Unmarshal(env, &m)
+	m["retry_attempt"], m["retry_reason"] = 1, "timeout"
+	b, _ := json.Marshal(m)
+	s.Inject(b)
+}
+
+// Disconnect asks clients to reconnect, as Slack does before a refresh.
+func (s *Server) Disconnect() {
+	s.Inject([]byte(`{"type":"disconnect","reason":"refresh_requested","debug_info":{"host":"fake"}}`))
+}
+
+// DropSocket closes every socket without a word.
+func (s *Server) DropSocket() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.conns {
+		c.Close()
+	}
+}
+
+// StopPings stops the server's WebSocket pings ("connected but deaf").
+func (s *Server) StopPings() { s.pinging.Store(false) }
+
+// LiveSockets counts open Socket Mode connections.
+func (s *Server) LiveSockets() int { return int(s.live.Load()) }
+
+// Opens counts apps.connections.open calls.
+func (s *Server) Opens() int { return int(s.opens.Load()) }
+
+// RateLimitNext makes the next k chat.postMessage calls answer 429 with Retry-After.
+func (s *Server) RateLimitNext(k, retryAfterSeconds int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.rateLeft, s.rateAfter = k, retryAfterSeconds
+}
+
+// FailNext makes the next k chat.postMessage calls fail with a 500.
+func (s *Server) FailNext(k int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failNext = k
+}
+
+func (s *Server) postMessage(w http.ResponseWriter, r *http.Request) {
+	f := readForm(r)
+	s.mu.Lock()
+	if s.rateLeft > 0 {
+		s.rateLeft--
+		after := s.rateAfter
+		s.mu.Unlock()
+		w.Header().Set("Retry-After", strconv.Itoa(after))
+		w.WriteHeader(http.StatusTooManyRequests)
+		return
+	}
+	if s.failNext > 0 {
+		s.failNext--
+		s.mu.Unlock()
+		w.WriteHeader(http.StatusInternalServerError)
+		return
+	}
+	s.mu.Unlock()
+	ts := s.NextTS()
+	p := Post{Channel: f.Get("channel"), ThreadTS: f.Get("thread_ts"), Text: f.Get("text"), Blocks: f.Get("blocks"), TS: ts}
+	var md struct {
+		EventPayload map[string]any `json:"event_payload"`
+	}
+	if json.Unmarshal([]byte(f.Get("metadata")), &md) == nil {
+		p.Key, _ = md.EventPayload["key"].(string)
+	}
+	msg := map[string]any{"type": "message", "bot_id": "BBOT", "user": BotUserID, "text": p.Text, "ts": ts}
+	if p.ThreadTS != "" {
+		msg["thread_ts"] = p.ThreadTS
+	}
+	if p.Key != "" {
+		msg["metadata"] = map[string]any{"event_type": "berth_reply", "event_payload": map[string]any{"key": p.Key}}
+	}
+	s.mu.Lock()
+	s.posts = append(s.posts, p)
+	s.history[p.Channel] = append(s.history[p.Channel], msg)
+	s.mu.Unlock()
+	select {
+	case s.notify <- struct{}{}:
+	default:
+	}
+	reply(w, map[string]any{"ok": true, "channel": p.Channel, "ts": ts})
+}
+
+func (s *Server) historyAfter(channel, oldest, thread string) []map[string]any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []map[string]any
+	for _, m := range s.history[channel] {
+		ts, _ := m["ts"].(string)
+		th, _ := m["thread_ts"].(string)
+		if thread != "" && ts != thread && th != thread {
+			continue
+		}
+		if thread == "" && th != "" && th != ts {
+			continue // history has no thread replies
+		}
+		if oldest != "" && ts <= oldest {
+			continue
+		}
+		out = append(out, m)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i]["ts"].(string) > out[j]["ts"].(string) }) // newest first
+	return out
+}
+
+// Posted returns every message berth posted, in order.
+func (s *Server) Posted() []Post {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Post(nil), s.posts...)
+}
+
+// WaitPosted waits until n messages were posted.
+func (s *Server) WaitPosted(t testing.TB, n int, timeout time.Duration) []Post {
+	t.Helper()
+	deadline := time.After(timeout)
+	for {
+		if p := s.Posted(); len(p) >= n {
+			return p
+		}
+		select {
+		case <-s.notify:
+		case <-time.After(50 * time.Millisecond):
+		case <-deadline:
+			t.Fatalf("slack: %d posts after %v, want %d: %+v", len(s.Posted()), timeout, n, s.Posted())
+		}
+	}
+}
+
+// Acks returns the envelope ids the client acknowledged.
+func (s *Server) Acks() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.acks...)
+}
+
+// Reactions returns the reactions added and removed, in order.
+func (s *Server) Reactions() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.reactions...)
+}
+
+func readForm(r *http.Request) url.Values {
+	b, _ := io.ReadAll(r.Body)
+	v, _ := url.ParseQuery(string(b))
+	for k, vs := range r.URL.Query() {
+		v[k] = vs
+	}
+	return v
+}
+
+func bearer(r *http.Request, f url.Values) string {
+	if h := r.Header.Get("Authorization"); strings.HasPrefix(h, "Bearer ") {
+		return strings.TrimPrefix(h, "Bearer ")
+	}
+	return f.Get("token")
+}
+
+func reply(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(v)
+}
