@@ -1,9 +1,23 @@
 package main
 
-import "github.com/berth-dev/berth/channels"
+import (
+	"log/slog"
 
-// configuredChannels returns the adapters whose credentials are set.
-func configuredChannels(cfg config) ([]channels.Channel, error) {
+	"github.com/berth-dev/berth/channels"
+	"github.com/berth-dev/berth/channels/slack"
+)
+
+// configuredChannels returns the adapters whose credentials are set. A
+// token that is set but malformed stops berth with a message saying which
+// one and how to get it.
+func configuredChannels(cfg config, log *slog.Logger) ([]channels.Channel, error) {
 	var out []channels.Channel
+	if cfg.SlackBotToken != "" || cfg.SlackAppToken != "" {
+		a, err := slack.New(slack.Config{BotToken: cfg.SlackBotToken, AppToken: cfg.SlackAppToken, APIURL: cfg.SlackAPIURL}, log)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
 	return out, nil
 }

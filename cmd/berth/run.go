@@ -25,7 +25,8 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err := cfg.resolve(fs); err != nil {
 		return err
 	}
-	chans, err := configuredChannels(cfg)
+	// Check the tokens' shape before anything slow happens.
+	chans, err := configuredChannels(cfg, nil)
 	if err != nil {
 		return err
 	}
@@ -37,6 +38,9 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	defer g.close()
+	if chans, err = configuredChannels(cfg, g.log); err != nil {
+		return err
+	}
 	for _, ch := range chans {
 		g.mgr.AddChannel(ch)
 	}

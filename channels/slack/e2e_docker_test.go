@@ -1,0 +1,141 @@
+package slack_test
+
+import (
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/berth-dev/berth/berthtest"
+	"github.com/berth-dev/berth/channels"
+	"github.com/berth-dev/berth/channels/slack"
+	"github.com/berth-dev/berth/channels/slack/slacktest"
+	"github.com/berth-dev/berth/data"
+)
+
+// gateway starts the real gateway with the real Slack adapter talking to
+// a fake Slack, a channel C1 wired mention-sticky per-thread and a DM D1.
+func gateway(t *testing.T) (*slacktest.Server, *berthtest.Gateway) {
+	t.Helper()
+	fake := slacktest.New(t)
+	a, err := slack.New(slack.Config{BotToken: "xoxb-e2e", AppToken: "xapp-e2e", APIURL: fake.URL(), PingTimeout: 3 * time.Second},
+		slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := berthtest.Start(t, berthtest.Options{Channels: []channels.Channel{a}})
+	g.Wire("slack", "C1", berthtest.Wire{Engage: data.EngageMentionSticky, SessionMode: data.SessionPerThread})
+	g.Wire("slack", "D1", berthtest.Wire{IsDM: true})
+	return fake, g
+}
+
+func replies(posts []slacktest.Post, thread string) []string {
+	var out []string
+	for _, p := range posts {
+		if p.ThreadTS == thread {
+			out = append(out, p.Text)
+		}
+	}
+	return out
+}
+
+func TestSlackConversation(t *testing.T) {
+	t.Parallel()
+	fake, g := gateway(t)
+	root := fake.Mention("C1", "U1", "hello")
+	posts := fake.WaitPosted(t, 1, 60*time.Second)
+	if posts[0].Text != "echo: hello" || posts[0].ThreadTS != root || posts[0].Channel != "C1" {
+		t.Fatalf("reply = %+v", posts[0])
+	}
+	// A second message in the thread, without a mention, reaches the same session.
+	fake.ThreadReply("C1", root, "U1", "and more", false)
+	fake.WaitPosted(t, 2, 60*time.Second)
+	// Another thread is another session.
+	other := fake.Mention("C1", "U2", "second thread")
+	posts = fake.WaitPosted(t, 3, 60*time.Second)
+	if got := replies(posts, root); len(got) != 2 || got[1] != "echo: and more" {
+		t.Fatalf("thread replies = %q", got)
+	}
+	if got := replies(posts, other); len(got) != 1 {
+		t.Fatalf("second thread replies = %q", got)
+	}
+	if n := len(g.Sessions()); n != 2 {
+		t.Fatalf("%d sessions for two threads", n)
+	}
+	// A DM gets a reply too.
+	fake.DM("D1", "U1", "direct")
+	posts = fake.WaitPosted(t, 4, 60*time.Second)
+	if posts[3].Channel != "D1" || posts[3].Text != "echo: direct" {
+		t.Fatalf("dm reply = %+v", posts[3])
+	}
+	// The user saw the work: 👀, then ✅.
+	r := strings.Join(fake.Reactions(), ",")
+	if !strings.Contains(r, "add eyes "+root) || !strings.Contains(r, "add white_check_mark "+root) {
+		t.Fatalf("reactions = %s", r)
+	}
+}
+
+func TestSlackRedeliveredOnce(t *testing.T) {
+	t.Parallel()
+	fake, g := gateway(t)
+	ts := fake.NextTS()
+	id := fake.Event(map[string]any{"type": "message", "channel": "D1", "user": "U1", "text": "only once", "ts": ts, "channel_type": "im"})
+	fake.WaitPosted(t, 1, 60*time.Second)
+	fake.Redeliver(id)
+	fake.Redeliver(id)
+	time.Sleep(500 * time.Millisecond)
+	g.WaitIdle(30 * time.Second)
+	if n := len(fake.Posted()); n != 1 {
+		t.Fatalf("%d replies to a message delivered three times", n)
+	}
+}
+
+func TestSlackLongReplyAndRateLimit(t *testing.T) {
+	t.Parallel()
+	fake, _ := gateway(t)
+	fake.RateLimitNext(1, 1)
+	fake.DM("D1", "U1", "long 10000")
+	posts := fake.WaitPosted(t, 3, 90*time.Second)
+	total := 0
+	for _, p := range posts {
+		if n := utf8.RuneCountInString(p.Text); n > slack.MaxChars {
+			t.Fatalf("a post of %d characters", n)
+		}
+		total += utf8.RuneCountInString(p.Text)
+	}
+	if total < 9000 {
+		t.Fatalf("only %d characters arrived", total)
+	}
+	if !strings.HasPrefix(posts[0].Text, "The quick brown fox") {
+		t.Fatalf("first part out of order: %.40q", posts[0].Text)
+	}
+}
+
+func TestSlackDisconnectLosesNothing(t *testing.T) {
+	t.Parallel()
+	fake, _ := gateway(t)
+	fake.DM("D1", "U1", "sleep 1s before")
+	fake.WaitPosted(t, 1, 60*time.Second)
+	fake.DM("D1", "U1", "sleep 1s during")
+	opens := fake.Opens()
+	fake.Disconnect()
+	deadline := time.Now().Add(20 * time.Second)
+	for fake.Opens() == opens || fake.LiveSockets() != 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("no reconnect after disconnect")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	fake.DM("D1", "U1", "after")
+	posts := fake.WaitPosted(t, 3, 60*time.Second)
+	got := map[string]bool{}
+	for _, p := range posts {
+		got[p.Text] = true
+	}
+	for _, want := range []string{"echo: before", "echo: during", "echo: after"} {
+		if !got[want] {
+			t.Fatalf("missing %q in %v", want, got)
+		}
+	}
+}
