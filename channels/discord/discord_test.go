@@ -1,0 +1,293 @@
+package discord
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/bwmarrin/discordgo"
+
+	"github.com/berth-dev/berth/channels"
+	"github.com/berth-dev/berth/channels/discord/discordtest"
+)
+
+const token = "test-SECRET-discord-token"
+
+// recorder is a TEST-ONLY handler that remembers what it was given.
+type recorder struct {
+	mu  sync.Mutex
+	got []channels.Inbound
+}
+
+func (r *recorder) handle(ctx context.Context, in channels.Inbound) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.got = append(r.got, in)
+	return nil
+}
+
+func (r *recorder) all() []channels.Inbound {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]channels.Inbound(nil), r.got...)
+}
+
+func (r *recorder) wait(t *testing.T, n int) []channels.Inbound {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for len(r.all()) < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("handled %d messages, want %d", len(r.all()), n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return r.all()
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func start(t *testing.T) (*discordtest.Server, *Adapter, *recorder, chan error) {
+	t.Helper()
+	fake := discordtest.New(t)
+	logs := &lockedBuffer{}
+	a, err := New(Config{Token: token, APIURL: fake.APIURL()}, slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &recorder{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx, rec.handle) }()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		if strings.Contains(logs.String(), token) {
+			t.Error("the token appears in the logs")
+		}
+	})
+	select {
+	case <-a.ready:
+	case err := <-done:
+		t.Fatalf("run ended: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("never connected")
+	}
+	return fake, a, rec, done
+}
+
+func TestMentionsDMsAndThreads(t *testing.T) {
+	t.Parallel()
+	fake, _, rec, _ := start(t)
+	fake.SetBotRoles("R1")
+	fake.Mention("C1", "G1", "200", "hello <@300>")
+	fake.Message("C1", "G1", "200", "just chatting")
+	fake.DM("D1", "200", "private")
+	fake.ThreadCreate("T1", "C1", "G1")
+	fake.Mention("T1", "G1", "200", "in a thread")
+	fake.MessageWith("C1", "G1", "200", "<@&R1> role ping", map[string]any{"mention_roles": []string{"R1"}})
+	botMsg := map[string]any{"id": "42", "channel_id": "C1", "content": "earlier", "author": map[string]any{"id": discordtest.BotID, "username": "berth"}}
+	fake.MessageWith("C1", "G1", "200", "replying", map[string]any{"type": 19, "referenced_message": botMsg})
+	got := rec.wait(t, 6)
+	if in := got[0]; !in.Mentioned || in.Text != "hello <@300>" || in.IsDM || in.PlatformID != "C1" || in.Sender.Name != "user200" {
+		t.Fatalf("mention = %+v", in)
+	}
+	if got[1].Mentioned || got[1].Text != "just chatting" {
+		t.Fatalf("plain = %+v", got[1])
+	}
+	if !got[2].IsDM || !got[2].Mentioned {
+		t.Fatalf("dm = %+v", got[2])
+	}
+	if got[3].PlatformID != "T1" || got[3].ParentID != "C1" {
+		t.Fatalf("thread = %+v", got[3])
+	}
+	if !got[4].Mentioned || !got[5].Mentioned {
+		t.Fatalf("role mention %v, reply to bot %v", got[4].Mentioned, got[5].Mentioned)
+	}
+}
+
+func TestIgnoresBotsAndBadInput(t *testing.T) {
+	t.Parallel()
+	fake, _, rec, _ := start(t)
+	fake.Dispatch("MESSAGE_CREATE", map[string]any{"id": "1", "channel_id": "C1", "content": "no author"})
+	fake.Dispatch("MESSAGE_CREATE", map[string]any{"id": "2", "channel_id": "C1", "author": map[string]any{"id": "200"}, "content": "no timestamp"})
+	fake.Dispatch("SOMETHING_NEW", map[string]any{"x": 1})
+	fake.Dispatch("MESSAGE_CREATE", map[string]any{"id": "3", "channel_id": "C1", "content": "mine", "author": map[string]any{"id": discordtest.BotID}})
+	fake.Dispatch("MESSAGE_CREATE", map[string]any{"id": "4", "channel_id": "C1", "content": "beep", "author": map[string]any{"id": "900", "bot": true}})
+	fake.MessageWith("C1", "G1", "200", "", map[string]any{"attachments": []map[string]any{{"id": "a1", "filename": "f.png", "size": 10, "url": "https://x/f.png"}}})
+	fake.DM("D1", "200", "still here")
+	got := rec.wait(t, 3)
+	time.Sleep(200 * time.Millisecond)
+	got = rec.all()
+	if len(got) != 3 || got[0].Text != "no timestamp" || len(got[1].Attachments) != 1 || got[2].Text != "still here" {
+		t.Fatalf("got %+v", got)
+	}
+}
+
+func TestSendSplitsWithBalancedFences(t *testing.T) {
+	t.Parallel()
+	fake, a, _, _ := start(t)
+	var b strings.Builder
+	b.WriteString(strings.Repeat("Intro words here. ", 60) + "\n\n```go\n")
+	for b.Len() < 4500 {
+		b.WriteString("fmt.Println(\"a line inside the code block\")\n")
+	}
+	b.WriteString("```\n\nThe end.")
+	first, err := a.Send(context.Background(), channels.Outbound{PlatformID: "C1", ReplyTo: "555", Text: b.String()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sent := fake.Sent()
+	if len(sent) < 3 || sent[0].ID != first || sent[0].ReplyTo != "555" || sent[1].ReplyTo != "" {
+		t.Fatalf("sent %d, first %+v", len(sent), sent[0])
+	}
+	for _, s := range sent {
+		if utf8.RuneCountInString(s.Content) > MaxChars || strings.Count(s.Content, "```")%2 != 0 {
+			t.Fatalf("chunk of %d runes, %d fences", utf8.RuneCountInString(s.Content), strings.Count(s.Content, "```"))
+		}
+	}
+	if !strings.HasSuffix(sent[len(sent)-1].Content, "The end.") {
+		t.Fatal("out of order")
+	}
+	if id, ok, err := a.Confirm(context.Background(), channels.Outbound{PlatformID: "C1", ReplyTo: "555", Text: b.String()}); err != nil || !ok || id != first {
+		t.Fatalf("confirm = %q %v %v", id, ok, err)
+	}
+}
+
+func TestRateLimitHonoured(t *testing.T) {
+	t.Parallel()
+	fake, a, _, _ := start(t)
+	fake.RateLimitNext(1, 0.5)
+	begin := time.Now()
+	if _, err := a.Send(context.Background(), channels.Outbound{PlatformID: "C1", Text: "hi"}); err != nil {
+		t.Fatal(err)
+	}
+	if time.Since(begin) < 400*time.Millisecond || len(fake.Sent()) != 1 {
+		t.Fatalf("after %v, %d sent", time.Since(begin), len(fake.Sent()))
+	}
+}
+
+func TestReconnectResumesAndLosesNothing(t *testing.T) {
+	t.Parallel()
+	fake, a, rec, _ := start(t)
+	fake.DM("D1", "200", "one")
+	rec.wait(t, 1)
+	fake.Reconnect()
+	fake.DM("D1", "200", "two") // may land while the client reconnects: the resume replays it
+	got := rec.wait(t, 2)
+	if got[1].Text != "two" {
+		t.Fatalf("got %+v", got)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for fake.Resumes() < 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("no resume")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	fake.DM("D1", "200", "three")
+	if got := rec.wait(t, 3); got[2].Text != "three" || len(rec.all()) != 3 {
+		t.Fatalf("after resume: %+v", got)
+	}
+	if a.State().Reconnects < 1 {
+		t.Fatal("reconnect not counted")
+	}
+}
+
+func TestDisallowedIntentStops(t *testing.T) {
+	t.Parallel()
+	fake := discordtest.New(t)
+	fake.CloseNextIdentify(4014)
+	a, _ := New(Config{Token: token, APIURL: fake.APIURL()}, nil)
+	err := a.Run(context.Background(), (&recorder{}).handle)
+	if err == nil || !strings.Contains(err.Error(), "Message Content Intent") || strings.Contains(err.Error(), token) {
+		t.Fatalf("err = %v", err)
+	}
+	fake.CloseNextIdentify(4004)
+	a, _ = New(Config{Token: token, APIURL: fake.APIURL()}, nil)
+	if err := a.Run(context.Background(), (&recorder{}).handle); err == nil || !strings.Contains(err.Error(), "DISCORD_BOT_TOKEN") {
+		t.Fatalf("4004 err = %v", err)
+	}
+	bad, _ := New(Config{Token: "invalid", APIURL: fake.APIURL()}, nil)
+	if err := bad.Check(context.Background()); err == nil || !strings.Contains(err.Error(), "DISCORD_BOT_TOKEN") {
+		t.Fatalf("check = %v", err)
+	}
+}
+
+func TestTypingUntilDone(t *testing.T) {
+	t.Parallel()
+	fake, a, _, _ := start(t)
+	target := channels.Target{PlatformID: "C9", MessageID: "1"}
+	a.Working(context.Background(), target)
+	deadline := time.Now().Add(5 * time.Second)
+	for len(fake.Typing()) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("no typing")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	a.Done(context.Background(), target, true)
+	n := len(fake.Typing())
+	time.Sleep(200 * time.Millisecond)
+	if len(fake.Typing()) != n {
+		t.Fatal("typing went on after Done")
+	}
+}
+
+func TestMissedAfterHighWater(t *testing.T) {
+	t.Parallel()
+	fake, a, rec, _ := start(t)
+	first := fake.DM("D1", "200", "seen")
+	rec.wait(t, 1)
+	fake.DM("D1", "200", "later one")
+	fake.DM("D1", "200", "later two")
+	got, err := a.Missed(context.Background(), "D1", first)
+	if err != nil || len(got) != 2 || got[0].Text != "later one" || got[1].Text != "later two" {
+		t.Fatalf("missed = %+v, %v", got, err)
+	}
+}
+
+func TestInviteURL(t *testing.T) {
+	u := InviteURL("123")
+	if !strings.Contains(u, "client_id=123") || !strings.Contains(u, "scope=bot+applications.commands") || !strings.Contains(u, "permissions=") {
+		t.Fatal(u)
+	}
+}
+
+func FuzzDecodeDispatch(f *testing.F) {
+	f.Add([]byte(`{"id":"1","channel_id":"C1","guild_id":"G1","author":{"id":"200"},"content":"<@100> hi","mentions":[{"id":"100"}]}`))
+	f.Add([]byte(`{"id":"2","channel_id":"D1","author":{"id":"200"},"content":"","attachments":[{"filename":"x"}]}`))
+	f.Add([]byte(`{"id":"3","channel_id":"C1","author":{"id":"100"},"content":"mine"}`))
+	f.Add([]byte(`{"referenced_message":{"author":{"id":"100"}},"id":"4","channel_id":"C1","author":{"id":"2"},"content":"x","type":19}`))
+	f.Add([]byte(`null`))
+	f.Fuzz(func(t *testing.T, d []byte) {
+		var m discordgo.Message
+		if json.Unmarshal(d, &m) != nil {
+			return
+		}
+		in, skip := decodeMessage(&m, me{UserID: "100", Roles: map[string]bool{"R1": true}})
+		if skip == "" && (in.PlatformID == "" || in.MessageID == "" || in.Sender.ID == "100") {
+			t.Fatalf("accepted %+v", in)
+		}
+	})
+}

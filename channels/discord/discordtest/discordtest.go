@@ -1,0 +1,425 @@
+// Package discordtest is a TEST-ONLY fake Discord: REST over httptest and
+// a gateway WebSocket that the real discordgo client connects to (Hello,
+// Identify → READY, Resume → RESUMED with a replay of what was missed,
+// heartbeat ACKs, dispatches). It records what berth sends and can make
+// the gateway reconnect, close with a code, drop, or answer 429s.
+package discordtest
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sort"
+	"strconv"
+
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// BotID is the fake bot's user id (and application id).
+const BotID = "100"
+
+// Sent is one message berth sent.
+type Sent struct {
+	ID        string
+	ChannelID string
+	Content   string
+	ReplyTo   string // message_reference.message_id
+}
+
+type frame struct {
+	Op int             `json:"op"`
+	D  json.RawMessage `json:"d,omitempty"`
+	S  int64           `json:"s,omitempty"`
+	T  string          `json:"t,omitempty"`
+}
+
+// Server is a fake Discord.
+type Server struct {
+	srv *httptest.Server
+
+	mu        sync.Mutex
+	sent      []Sent
+	typing    []string
+	messages  map[string][]map[string]any // channel -> messages (user and bot)
+	threads   map[string]string           // thread id -> parent
+	roles     []string                    // the bot's roles
+	log       []frame                     // dispatched events, for resume replay
+	conns     map[*websocket.Conn]*conn
+	rateLeft  int
+	rateAfter float64
+	closeNext int // close code for the next Identify
+
+	ids        atomic.Int64
+	seq        atomic.Int64
+	identifies atomic.Int64
+	resumes    atomic.Int64
+	notify     chan struct{}
+}
+
+type conn struct {
+	mu sync.Mutex
+	c  *websocket.Conn
+}
+
+func (c *conn) send(f frame) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.c.SetWriteDeadline(time.Now().Add(2 * time.Second))
+	return c.c.WriteJSON(f)
+}
+
+// New starts a fake Discord, stopped when the test ends.
+func New(t testing.TB) *Server {
+	s := &Server{messages: map[string][]map[string]any{}, threads: map[string]string{}, conns: map[*websocket.Conn]*conn{},
+		notify: make(chan struct{}, 1)}
+	s.ids.Store(1_100_000_000_000_000_000)
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /api/v9/gateway", func(w http.ResponseWriter, r *http.Request) {
+		reply(w, 200, map[string]any{"url": "ws://" + r.Host + "/gw"})
+	})
+	mux.HandleFunc("GET /api/v9/users/@me", func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") == "Bot invalid" {
+			reply(w, 401, map[string]any{"message": "401: Unauthorized", "code": 0})
+			return
+		}
+		reply(w, 200, user(BotID, "berth", true))
+	})
+	mux.HandleFunc("GET /api/v9/oauth2/applications/@me", func(w http.ResponseWriter, r *http.Request) {
+		reply(w, 200, map[string]any{"id": BotID, "name": "berth"})
+	})
+	mux.HandleFunc("POST /api/v9/channels/{cid}/messages", s.postMessage)
+	mux.HandleFunc("GET /api/v9/channels/{cid}/messages", func(w http.ResponseWriter, r *http.Request) {
+		after := r.URL.Query().Get("after")
+		s.mu.Lock()
+		var out []map[string]any
+		for _, m := range s.messages[r.PathValue("cid")] {
+			if after == "" || older(after, m["id"].(string)) {
+				out = append(out, m)
+			}
+		}
+		s.mu.Unlock()
+		sort.Slice(out, func(i, j int) bool { return older(out[j]["id"].(string), out[i]["id"].(string)) }) // newest first
+		reply(w, 200, out)
+	})
+	mux.HandleFunc("POST /api/v9/channels/{cid}/typing", func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		s.typing = append(s.typing, r.PathValue("cid"))
+		s.mu.Unlock()
+		w.WriteHeader(204)
+	})
+	mux.HandleFunc("GET /api/v9/channels/{cid}", func(w http.ResponseWriter, r *http.Request) {
+		cid := r.PathValue("cid")
+		s.mu.Lock()
+		parent, isThread := s.threads[cid]
+		s.mu.Unlock()
+		if isThread {
+			reply(w, 200, map[string]any{"id": cid, "type": 11, "parent_id": parent, "guild_id": "G1"})
+			return
+		}
+		reply(w, 200, map[string]any{"id": cid, "type": 0, "guild_id": "G1"})
+	})
+	mux.HandleFunc("GET /api/v9/guilds/{gid}/members/{uid}", func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		roles := append([]string{}, s.roles...)
+		s.mu.Unlock()
+		reply(w, 200, map[string]any{"user": user(r.PathValue("uid"), "berth", true), "roles": roles})
+	})
+	mux.HandleFunc("POST /api/v9/applications/{app}/commands", func(w http.ResponseWriter, r *http.Request) {
+		reply(w, 201, map[string]any{"id": "cmd1", "name": "berth"})
+	})
+	mux.HandleFunc("POST /api/v9/interactions/{id}/{token}/callback", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) })
+	up := websocket.Upgrader{}
+	mux.HandleFunc("/gw/", func(w http.ResponseWriter, r *http.Request) {
+		c, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		s.gateway(c)
+	})
+	mux.HandleFunc("/gw", func(w http.ResponseWriter, r *http.Request) {
+		c, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		s.gateway(c)
+	})
+	s.srv = httptest.NewServer(mux)
+	t.Cleanup(func() { s.DropSocket(); s.srv.Close() })
+	return s
+}
+
+// APIURL is the REST base to give berth (DISCORD_API_URL).
+func (s *Server) APIURL() string { return s.srv.URL }
+
+func (s *Server) gateway(c *websocket.Conn) {
+	cn := &conn{c: c}
+	s.mu.Lock()
+	s.conns[c] = cn
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.conns, c)
+		s.mu.Unlock()
+		c.Close()
+	}()
+	cn.send(frame{Op: 10, D: json.RawMessage(`{"heartbeat_interval":1000}`)})
+	for {
+		var in frame
+		if c.ReadJSON(&in) != nil {
+			return
+		}
+		switch in.Op {
+		case 1:
+			cn.send(frame{Op: 11})
+		case 2:
+			s.identifies.Add(1)
+			s.mu.Lock()
+			code := s.closeNext
+			s.closeNext = 0
+			s.mu.Unlock()
+			if code != 0 {
+				c.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, "closed by test"), time.Now().Add(time.Second))
+				return
+			}
+			ready, _ := json.Marshal(map[string]any{"v": 9, "session_id": "sess-1", "user": user(BotID, "berth", true),
+				"guilds": []any{}, "private_channels": []any{}, "application": map[string]any{"id": BotID, "flags": 0}})
+			cn.send(frame{Op: 0, T: "READY", S: s.seq.Add(1), D: ready})
+		case 6:
+			s.resumes.Add(1)
+			var r struct {
+				Seq int64 `json:"seq"`
+			}
+			json.Unmarshal(in.D, &r)
+			cn.send(frame{Op: 0, T: "RESUMED", S: s.seq.Add(1), D: json.RawMessage(`{}`)})
+			// Discord replays what the client missed since its sequence.
+			s.mu.Lock()
+			var missed []frame
+			for _, f := range s.log {
+				if f.S > r.Seq {
+					missed = append(missed, f)
+				}
+			}
+			s.mu.Unlock()
+			for _, f := range missed {
+				cn.send(f)
+			}
+		}
+	}
+}
+
+// Dispatch sends an event to every connected client (waiting briefly for
+// one), and keeps it for resume replay.
+func (s *Server) Dispatch(t string, d any) {
+	b, _ := json.Marshal(d)
+	f := frame{Op: 0, T: t, S: s.seq.Add(1), D: b}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		s.mu.Lock()
+		n := len(s.conns)
+		s.mu.Unlock()
+		if n > 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	s.mu.Lock()
+	s.log = append(s.log, f)
+	conns := make([]*conn, 0, len(s.conns))
+	for _, c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		c.send(f)
+	}
+}
+
+func (s *Server) nextID() string { return strconv.FormatInt(s.ids.Add(1), 10) }
+
+// message builds a MESSAGE_CREATE payload and records it in history.
+func (s *Server) message(channel, guild, author, text string, extra map[string]any) string {
+	id := s.nextID()
+	m := map[string]any{"id": id, "channel_id": channel, "author": user(author, "user"+author, false), "content": text,
+		"timestamp": time.Now().UTC().Format(time.RFC3339Nano), "type": 0, "mentions": []any{}, "mention_roles": []any{},
+		"attachments": []any{}, "embeds": []any{}}
+	if guild != "" {
+		m["guild_id"] = guild
+	}
+	for k, v := range extra {
+		m[k] = v
+	}
+	s.mu.Lock()
+	s.messages[channel] = append(s.messages[channel], m)
+	s.mu.Unlock()
+	s.Dispatch("MESSAGE_CREATE", m)
+	return id
+}
+
+// Mention posts "<@bot> text" in a guild channel and returns its id.
+func (s *Server) Mention(channel, guild, author, text string) string {
+	return s.message(channel, guild, author, "<@"+BotID+"> "+text, map[string]any{"mentions": []any{user(BotID, "berth", true)}})
+}
+
+// Message posts text without a mention.
+func (s *Server) Message(channel, guild, author, text string) string {
+	return s.message(channel, guild, author, text, nil)
+}
+
+// MessageWith posts a message with extra fields (mention_roles,
+// referenced_message, attachments…).
+func (s *Server) MessageWith(channel, guild, author, text string, extra map[string]any) string {
+	return s.message(channel, guild, author, text, extra)
+}
+
+// DM posts a direct message.
+func (s *Server) DM(channel, author, text string) string {
+	return s.message(channel, "", author, text, nil)
+}
+
+// ThreadCreate announces a thread under parent.
+func (s *Server) ThreadCreate(threadID, parentID, guildID string) {
+	s.mu.Lock()
+	s.threads[threadID] = parentID
+	s.mu.Unlock()
+	s.Dispatch("THREAD_CREATE", map[string]any{"id": threadID, "type": 11, "parent_id": parentID, "guild_id": guildID, "name": "t"})
+}
+
+// SetBotRoles sets the roles the bot has.
+func (s *Server) SetBotRoles(roles ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.roles = roles
+}
+
+// Reconnect sends op 7: the client must reconnect and resume.
+func (s *Server) Reconnect() {
+	s.mu.Lock()
+	conns := make([]*conn, 0, len(s.conns))
+	for _, c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		c.send(frame{Op: 7})
+	}
+}
+
+// CloseNextIdentify makes the next Identify end with the close code (4014, 4004).
+func (s *Server) CloseNextIdentify(code int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closeNext = code
+}
+
+// DropSocket closes every gateway connection without a word.
+func (s *Server) DropSocket() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.conns {
+		c.Close()
+	}
+}
+
+// RateLimitNext makes the next k message posts answer 429 with retry_after seconds.
+func (s *Server) RateLimitNext(k int, retryAfter float64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.rateLeft, s.rateAfter = k, retryAfter
+}
+
+func (s *Server) postMessage(w http.ResponseWriter, r *http.Request) {
+	b, _ := io.ReadAll(r.Body)
+	s.mu.Lock()
+	if s.rateLeft > 0 {
+		s.rateLeft--
+		after := s.rateAfter
+		s.mu.Unlock()
+		w.Header().Set("Retry-After", strconv.FormatFloat(after, 'f', -1, 64))
+		reply(w, 429, map[string]any{"message": "You are being rate limited.", "retry_after": after, "global": false})
+		return
+	}
+	s.mu.Unlock()
+	var in struct {
+		Content string `json:"content"`
+		Ref     *struct {
+			MessageID string `json:"message_id"`
+		} `json:"message_reference"`
+	}
+	json.Unmarshal(b, &in)
+	cid := r.PathValue("cid")
+	sent := Sent{ID: s.nextID(), ChannelID: cid, Content: in.Content}
+	if in.Ref != nil {
+		sent.ReplyTo = in.Ref.MessageID
+	}
+	m := map[string]any{"id": sent.ID, "channel_id": cid, "content": in.Content, "author": user(BotID, "berth", true),
+		"timestamp": time.Now().UTC().Format(time.RFC3339Nano), "type": 0}
+	s.mu.Lock()
+	s.sent = append(s.sent, sent)
+	s.messages[cid] = append(s.messages[cid], m)
+	s.mu.Unlock()
+	select {
+	case s.notify <- struct{}{}:
+	default:
+	}
+	reply(w, 200, m)
+}
+
+// Sent returns every message berth sent, in order.
+func (s *Server) Sent() []Sent {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Sent(nil), s.sent...)
+}
+
+// WaitSent waits until n messages were sent.
+func (s *Server) WaitSent(t testing.TB, n int, timeout time.Duration) []Sent {
+	t.Helper()
+	deadline := time.After(timeout)
+	for {
+		if got := s.Sent(); len(got) >= n {
+			return got
+		}
+		select {
+		case <-s.notify:
+		case <-time.After(50 * time.Millisecond):
+		case <-deadline:
+			t.Fatalf("discord: %d messages sent after %v, want %d", len(s.Sent()), timeout, n)
+		}
+	}
+}
+
+// Typing returns the channels typing was shown in, in order.
+func (s *Server) Typing() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.typing...)
+}
+
+// Identifies counts Identify frames; Resumes counts Resume frames.
+func (s *Server) Identifies() int { return int(s.identifies.Load()) }
+
+// Resumes counts Resume frames.
+func (s *Server) Resumes() int { return int(s.resumes.Load()) }
+
+func user(id, name string, bot bool) map[string]any {
+	return map[string]any{"id": id, "username": name, "discriminator": "0", "bot": bot}
+}
+
+func older(a, b string) bool {
+	if len(a) != len(b) {
+		return len(a) < len(b)
+	}
+	return a < b
+}
+
+func reply(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	json.NewEncoder(w).Encode(v)
+}
