@@ -35,6 +35,7 @@ Usage:
   berth roles <verb>          grant or revoke a role
   berth dropped list          messages berth did not route, and why
   berth pair                  print a one-time code; sending !pair <code> in chat makes you an owner
+  berth discord invite-url    the link that adds the Discord bot to a server with the permissions berth needs
   berth version
 
 Run 'berth <command> -h' for a command's flags.
@@ -96,6 +97,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return cmdDoctor(ctx, rest, stdout, stderr)
 	case "groups", "wirings", "sessions", "users", "roles", "dropped", "pair":
 		return cmdAdmin(ctx, cmd, rest, stdout, stderr)
+	case "discord":
+		return cmdDiscord(ctx, rest, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "berth", version())
 		return nil

@@ -83,6 +83,7 @@ func longText(n int) string {
 	code := "```go\nfunc main() {\n\tfmt.Println(\"hello from inside a code block that spans many lines\")\n}\n```\n\n"
 	for i := 0; b.Len() < n; i++ {
 		if i == 8 {
+			b.WriteString("\n\n") // a fence opens at the start of a line
 			for j := 0; j < 30; j++ {
 				b.WriteString(code)
 			}

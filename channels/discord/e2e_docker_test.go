@@ -1,0 +1,111 @@
+package discord_test
+
+import (
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/berth-dev/berth/berthtest"
+	"github.com/berth-dev/berth/channels"
+	"github.com/berth-dev/berth/channels/discord"
+	"github.com/berth-dev/berth/channels/discord/discordtest"
+	"github.com/berth-dev/berth/data"
+)
+
+// gateway starts the real gateway with the real Discord adapter talking
+// to a fake Discord: channel C1 wired on mention, per thread, and a DM D1.
+func gateway(t *testing.T) (*discordtest.Server, *berthtest.Gateway) {
+	t.Helper()
+	fake := discordtest.New(t)
+	a, err := discord.New(discord.Config{Token: "e2e-token", APIURL: fake.APIURL()}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := berthtest.Start(t, berthtest.Options{Channels: []channels.Channel{a}})
+	g.Wire("discord", "C1", berthtest.Wire{Engage: data.EngageMention, SessionMode: data.SessionPerThread})
+	g.Wire("discord", "D1", berthtest.Wire{IsDM: true})
+	return fake, g
+}
+
+func TestDiscordConversation(t *testing.T) {
+	t.Parallel()
+	fake, g := gateway(t)
+	id := fake.Mention("C1", "G1", "200", "hello")
+	sent := fake.WaitSent(t, 1, 60*time.Second)
+	if sent[0].Content != "echo: hello" || sent[0].ChannelID != "C1" || sent[0].ReplyTo != id {
+		t.Fatalf("reply = %+v", sent[0])
+	}
+	// Without a mention in a mention wiring: no reply, recorded as dropped.
+	quiet := fake.Message("C1", "G1", "200", "not for the bot")
+	fake.DM("D1", "200", "direct")
+	sent = fake.WaitSent(t, 2, 60*time.Second)
+	if sent[1].ChannelID != "D1" || sent[1].Content != "echo: direct" {
+		t.Fatalf("dm reply = %+v", sent[1])
+	}
+	dropped := false
+	for _, d := range g.Dropped() {
+		if d.MessageID == quiet && d.Reason == "trigger not matched" {
+			dropped = true
+		}
+	}
+	if !dropped {
+		t.Fatalf("unmentioned message not recorded as dropped: %+v", g.Dropped())
+	}
+	// A thread under C1 is routed by C1's wiring and is its own session.
+	fake.ThreadCreate("T1", "C1", "G1")
+	fake.Mention("T1", "G1", "200", "in the thread")
+	sent = fake.WaitSent(t, 3, 60*time.Second)
+	if sent[2].ChannelID != "T1" || sent[2].Content != "echo: in the thread" {
+		t.Fatalf("thread reply = %+v", sent[2])
+	}
+	threads := map[string]bool{}
+	for _, s := range g.Sessions() {
+		threads[s.ThreadID] = true
+	}
+	if !threads["T1"] || len(g.Sessions()) != 3 {
+		t.Fatalf("sessions = %+v", g.Sessions())
+	}
+	if len(fake.Typing()) == 0 {
+		t.Fatal("no typing indicator while the agent worked")
+	}
+	g.WaitIdle(30 * time.Second)
+	if n := len(fake.Sent()); n != 3 {
+		t.Fatalf("%d messages sent, want 3", n)
+	}
+}
+
+func TestDiscordLongReplyRateLimitAndReconnect(t *testing.T) {
+	t.Parallel()
+	fake, _ := gateway(t)
+	fake.RateLimitNext(1, 0.5)
+	fake.DM("D1", "200", "long 5000")
+	sent := fake.WaitSent(t, 3, 90*time.Second)
+	total := 0
+	for _, s := range sent {
+		if n := utf8.RuneCountInString(s.Content); n > discord.MaxChars {
+			t.Fatalf("a message of %d characters", n)
+		}
+		if strings.Count(s.Content, "```")%2 != 0 {
+			t.Fatalf("unbalanced fences in %.80q", s.Content)
+		}
+		total += utf8.RuneCountInString(s.Content)
+	}
+	if total < 4900 || !strings.HasPrefix(sent[0].Content, "The quick brown fox") {
+		t.Fatalf("%d characters, first %.30q", total, sent[0].Content)
+	}
+	// A gateway reconnect (op 7) mid-conversation loses nothing.
+	n := len(sent)
+	fake.DM("D1", "200", "sleep 1s during")
+	fake.Reconnect()
+	fake.DM("D1", "200", "after")
+	sent = fake.WaitSent(t, n+2, 60*time.Second)
+	got := map[string]bool{}
+	for _, s := range sent[n:] {
+		got[s.Content] = true
+	}
+	if !got["echo: during"] || !got["echo: after"] {
+		t.Fatalf("after reconnect: %v", got)
+	}
+}
