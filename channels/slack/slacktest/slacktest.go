@@ -148,6 +148,10 @@ func (s *Server) socket(c *websocket.Conn) {
 		return c.WriteMessage(mt, b)
 	}
 	write(websocket.TextMessage, []byte(`{"type":"hello","num_connections":1,"connection_info":{"app_id":"A1"},"debug_info":{"host":"fake"}}`))
+	// Like Slack, retry what no client acknowledged.
+	for _, env := range s.unacked() {
+		out <- env
+	}
 	done := make(chan struct{})
 	defer close(done)
 	go func() {
@@ -280,6 +284,44 @@ func (s *Server) Redeliver(eventID string) {
 	m["retry_attempt"], m["retry_reason"] = 1, "timeout"
 	b, _ := json.Marshal(m)
 	s.Inject(b)
+}
+
+// unacked returns the envelopes no client acknowledged, marked as retries.
+func (s *Server) unacked() [][]byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	acked := map[string]bool{}
+	for _, a := range s.acks {
+		acked[a] = true
+	}
+	var out [][]byte
+	for id, env := range s.envelopes {
+		if acked["env-"+id] {
+			continue
+		}
+		var m map[string]any
+		json.Unmarshal(env, &m)
+		m["retry_attempt"], m["retry_reason"] = 1, "connection_lost"
+		b, _ := json.Marshal(m)
+		out = append(out, b)
+	}
+	return out
+}
+
+// Post posts a message in a channel as a person would: into the history,
+// and as an event to the connected client if there is one (none while
+// berth is down: it must catch up from history).
+func (s *Server) Post(channel, user, text string) string {
+	ts := s.NextTS()
+	ev := map[string]any{"type": "message", "channel": channel, "user": user, "text": text, "ts": ts, "channel_type": "channel"}
+	if s.live.Load() == 0 {
+		s.mu.Lock()
+		s.history[channel] = append(s.history[channel], ev)
+		s.mu.Unlock()
+		return ts
+	}
+	s.Event(ev)
+	return ts
 }
 
 // Disconnect asks clients to reconnect, as Slack does before a refresh.
