@@ -98,8 +98,9 @@ type Confirmer interface {
 // after the newest message it had seen, and routes it (deduplicated).
 type Backfiller interface {
 	// Missed returns the messages of a conversation posted after the
-	// message with id after, oldest first, decoded as Run would.
-	Missed(ctx context.Context, platformID, after string) ([]Inbound, error)
+	// message with id after (when after is "", after the time since),
+	// oldest first, decoded as Run would.
+	Missed(ctx context.Context, platformID, after string, since time.Time) ([]Inbound, error)
 }
 
 // ErrPermanent marks a send failure that retrying will not fix (a deleted

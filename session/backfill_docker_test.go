@@ -18,7 +18,7 @@ type historyChannel struct {
 	asked   []string
 }
 
-func (h *historyChannel) Missed(ctx context.Context, platformID, after string) ([]channels.Inbound, error) {
+func (h *historyChannel) Missed(ctx context.Context, platformID, after string, since time.Time) ([]channels.Inbound, error) {
 	h.asked = append(h.asked, after)
 	var out []channels.Inbound
 	for _, in := range h.history {

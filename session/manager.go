@@ -135,6 +135,7 @@ type Manager struct {
 	sessions map[string]*live
 	byOutDir map[string]*live
 	hints    map[string]time.Time // unwired-channel hints sent, per channel
+	catching map[string]string    // conversations being caught up -> newest live id meanwhile
 	changed  chan struct{}        // closed and replaced after each delivery pass
 
 	watcher *fsnotify.Watcher
@@ -183,6 +184,7 @@ func New(cfg Config, store *data.Store, rt Runtime, layout groups.Layout) *Manag
 		sessions: map[string]*live{},
 		byOutDir: map[string]*live{},
 		hints:    map[string]time.Time{},
+		catching: map[string]string{},
 		changed:  make(chan struct{}),
 	}
 }

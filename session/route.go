@@ -72,44 +72,109 @@ func (m *Manager) markSeen(ctx context.Context, in channels.Inbound) error {
 	if _, err := m.store.MarkSeen(ctx, in.ChannelType, in.PlatformID, in.MessageID); err != nil {
 		return err
 	}
+	// While a conversation is being caught up its mark stays put: moving
+	// it past messages not yet fetched would lose them if berth died now.
+	key := in.ChannelType + ":" + in.PlatformID
+	m.mu.Lock()
+	newest, catching := m.catching[key]
+	if catching && data.CompareIDs(in.MessageID, newest) > 0 {
+		m.catching[key] = in.MessageID
+	}
+	m.mu.Unlock()
+	if catching {
+		return nil
+	}
 	return m.store.AdvanceHighWater(ctx, in.ChannelType, in.PlatformID, in.MessageID)
 }
 
-// Backfill routes what was posted, while berth was not listening, in each
-// wired conversation of ch: everything after the newest message berth had
-// seen there. Messages already handled are recognised and skipped.
-func (m *Manager) Backfill(ctx context.Context, ch channels.Channel) error {
+// backfillWindow is how far back berth catches up after an outage.
+const backfillWindow = 24 * time.Hour
+
+// PrepareBackfill notes, before ch starts, where each of its wired
+// conversations left off, and returns the catch-up to run once it has:
+// it routes what was posted after that point (deduplicated against what
+// was already handled). The marks must be read before ch delivers new
+// messages, or those would hide what came before them.
+func (m *Manager) PrepareBackfill(ctx context.Context, ch channels.Channel) (func(context.Context) error, error) {
 	bf, ok := ch.(channels.Backfiller)
 	if !ok {
-		return nil
+		return func(context.Context) error { return nil }, nil
 	}
 	mgs, err := m.store.MessagingGroups(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
+	type mark struct {
+		platformID, after string
+		since             time.Time
+	}
+	var marks []mark
+	floor := time.Now().Add(-backfillWindow)
 	for _, mg := range mgs {
 		if mg.ChannelType != ch.Type() {
 			continue
 		}
-		after, err := m.store.HighWater(ctx, mg.ChannelType, mg.PlatformID)
-		if err != nil || after == "" {
-			continue // never seen anything here: nothing to catch up on
-		}
-		missed, err := bf.Missed(ctx, mg.PlatformID, after)
-		if err != nil {
-			m.log.Warn("backfill", "channel", ch.Type(), "platform_id", mg.PlatformID, "err", err)
+		if ws, err := m.store.Wirings(ctx, mg.ID); err != nil || len(ws) == 0 {
 			continue
 		}
-		for _, in := range missed {
-			if err := m.Handle(ctx, in); err != nil {
-				return fmt.Errorf("backfill %s:%s: %w", ch.Type(), mg.PlatformID, err)
+		after, err := m.store.HighWater(ctx, mg.ChannelType, mg.PlatformID)
+		if err != nil {
+			return nil, err
+		}
+		since := mg.CreatedAt
+		if since.Before(floor) {
+			since = floor
+		}
+		marks = append(marks, mark{mg.PlatformID, after, since})
+		m.mu.Lock()
+		m.catching[ch.Type()+":"+mg.PlatformID] = ""
+		m.mu.Unlock()
+	}
+	return func(ctx context.Context) error {
+		for _, mk := range marks {
+			missed, err := bf.Missed(ctx, mk.platformID, mk.after, mk.since)
+			if err != nil {
+				// The mark stays frozen; the next start catches up from it.
+				m.log.Warn("backfill", "channel", ch.Type(), "platform_id", mk.platformID, "err", err)
+				continue
+			}
+			n := 0
+			newest := ""
+			for _, in := range missed {
+				if in.Time.Before(floor) {
+					continue
+				}
+				if err := m.Handle(ctx, in); err != nil {
+					return fmt.Errorf("backfill %s:%s: %w", ch.Type(), mk.platformID, err)
+				}
+				newest = in.MessageID
+				n++
+			}
+			key := ch.Type() + ":" + mk.platformID
+			m.mu.Lock()
+			if live := m.catching[key]; data.CompareIDs(live, newest) > 0 {
+				newest = live
+			}
+			delete(m.catching, key)
+			m.mu.Unlock()
+			if err := m.store.AdvanceHighWater(ctx, ch.Type(), mk.platformID, newest); err != nil {
+				return err
+			}
+			if n > 0 {
+				m.log.Info("backfilled", "channel", ch.Type(), "platform_id", mk.platformID, "messages", n)
 			}
 		}
-		if len(missed) > 0 {
-			m.log.Info("backfilled", "channel", ch.Type(), "platform_id", mg.PlatformID, "messages", len(missed))
-		}
+		return nil
+	}, nil
+}
+
+// Backfill prepares and runs a catch-up at once (tests, reconnects).
+func (m *Manager) Backfill(ctx context.Context, ch channels.Channel) error {
+	run, err := m.PrepareBackfill(ctx, ch)
+	if err != nil {
+		return err
 	}
-	return nil
+	return run(ctx)
 }
 
 func (m *Manager) route(ctx context.Context, in channels.Inbound, log interface {

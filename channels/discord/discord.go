@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -465,8 +466,12 @@ func (a *Adapter) Confirm(ctx context.Context, out channels.Outbound) (string, b
 }
 
 // Missed returns the messages posted in a channel after the message with
-// id after, oldest first.
-func (a *Adapter) Missed(ctx context.Context, platformID, after string) ([]channels.Inbound, error) {
+// id after (or after the time since), oldest first.
+func (a *Adapter) Missed(ctx context.Context, platformID, after string, since time.Time) ([]channels.Inbound, error) {
+	if after == "" {
+		// A snowflake made from a time: Discord's epoch is 2015-01-01.
+		after = strconv.FormatInt((since.UnixMilli()-1420070400000)<<22, 10)
+	}
 	select {
 	case <-a.ready:
 	case <-ctx.Done():

@@ -261,7 +261,7 @@ func TestMissedAfterHighWater(t *testing.T) {
 	rec.wait(t, 1)
 	fake.DM("D1", "200", "later one")
 	fake.DM("D1", "200", "later two")
-	got, err := a.Missed(context.Background(), "D1", first)
+	got, err := a.Missed(context.Background(), "D1", first, time.Time{})
 	if err != nil || len(got) != 2 || got[0].Text != "later one" || got[1].Text != "later two" {
 		t.Fatalf("missed = %+v, %v", got, err)
 	}

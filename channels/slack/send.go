@@ -151,9 +151,12 @@ func (a *Adapter) Confirm(ctx context.Context, out channels.Outbound) (string, b
 }
 
 // Missed returns the messages posted in a conversation after the message
-// with ts after, oldest first (conversations.history; thread replies are
+// with ts after (or after the time since), oldest first (conversations.history; thread replies are
 // not in it).
-func (a *Adapter) Missed(ctx context.Context, platformID, after string) ([]channels.Inbound, error) {
+func (a *Adapter) Missed(ctx context.Context, platformID, after string, since time.Time) ([]channels.Inbound, error) {
+	if after == "" {
+		after = fmt.Sprintf("%d.000000", since.Unix())
+	}
 	select {
 	case <-a.ready:
 	case <-ctx.Done():

@@ -306,7 +306,7 @@ func TestMissedFromHistory(t *testing.T) {
 	seen := fake.Offline("C1", "U1", "<@UBOT> before")
 	fake.Offline("C1", "U1", "while away 1")
 	fake.Offline("C1", "U1", "<@UBOT> while away 2")
-	got, err := a.Missed(context.Background(), "C1", seen)
+	got, err := a.Missed(context.Background(), "C1", seen, time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}

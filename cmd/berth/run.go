@@ -67,6 +67,11 @@ func serve(ctx context.Context, g *gateway, chans []channels.Channel, main func(
 		if ch.Type() == "terminal" {
 			continue // driven by main
 		}
+		// Where each conversation left off, read before the channel runs.
+		catchUp, err := g.mgr.PrepareBackfill(ctx, ch)
+		if err != nil {
+			return err
+		}
 		eg.Go(func() error {
 			if err := ch.Run(ctx, g.mgr.Handle); err != nil {
 				return fmt.Errorf("%s channel: %w", ch.Type(), err)
@@ -75,7 +80,7 @@ func serve(ctx context.Context, g *gateway, chans []channels.Channel, main func(
 		})
 		// Catch up on what was posted while berth was not listening.
 		go func() {
-			if err := g.mgr.Backfill(ctx, ch); err != nil && ctx.Err() == nil {
+			if err := catchUp(ctx); err != nil && ctx.Err() == nil {
 				g.log.Warn("backfill", "channel", ch.Type(), "err", err)
 			}
 		}()

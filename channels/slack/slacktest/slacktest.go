@@ -62,7 +62,7 @@ func New(t testing.TB) *Server {
 	s := &Server{t: t, history: map[string][]map[string]any{}, envelopes: map[string][]byte{},
 		conns: map[*websocket.Conn]chan []byte{}, notify: make(chan struct{}, 1)}
 	s.pinging.Store(true)
-	s.seq.Store(1700000000_000100)
+	s.seq.Store(time.Now().UnixMicro())
 	mux := http.NewServeMux()
 	mux.HandleFunc("/apps.connections.open", func(w http.ResponseWriter, r *http.Request) {
 		s.opens.Add(1)
