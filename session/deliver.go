@@ -188,6 +188,7 @@ func (m *Manager) sendWithRetry(ctx context.Context, channelType string, out cha
 	if ch == nil {
 		return "", fmt.Errorf("%s: %w", channelType, errNoChannel)
 	}
+	confirmer, canConfirm := ch.(channels.Confirmer)
 	var err error
 	for attempt := 0; attempt < m.cfg.SendTries; attempt++ {
 		if attempt > 0 {
@@ -197,9 +198,21 @@ func (m *Manager) sendWithRetry(ctx context.Context, channelType string, out cha
 				return "", ctx.Err()
 			case <-time.After(m.cfg.SendBase << (attempt - 1)):
 			}
+			// A send that failed may still have arrived (a timeout after
+			// the platform took it): ask before sending it again.
+			if canConfirm && out.Key != "" {
+				cctx, cancel := context.WithTimeout(ctx, m.cfg.SendTimeout)
+				pid, found, cerr := confirmer.Confirm(cctx, out)
+				cancel()
+				if cerr == nil && found {
+					return pid, nil
+				}
+			}
 		}
+		sctx, cancel := context.WithTimeout(ctx, m.cfg.SendTimeout)
 		var pid string
-		pid, err = ch.Send(ctx, out)
+		pid, err = ch.Send(sctx, out)
+		cancel()
 		if err == nil {
 			return pid, nil
 		}

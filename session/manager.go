@@ -52,6 +52,7 @@ type Config struct {
 	RetryBase    time.Duration     // retry backoff: RetryBase·2^tries
 	SendTries    int               // delivery attempts per reply before it fails
 	SendBase     time.Duration     // delivery backoff: SendBase·2^attempt
+	SendTimeout  time.Duration     // one send attempt's limit
 	MaxRunning   int               // cap on running containers; 0: none
 	Poll         time.Duration     // fallback sweep interval
 	MaxText      int               // longest accepted message, in bytes
@@ -80,6 +81,7 @@ func (c *Config) defaults() {
 	set(&c.StopGrace, 5*time.Second)
 	set(&c.RetryBase, 5*time.Second)
 	set(&c.SendBase, time.Second)
+	set(&c.SendTimeout, 30*time.Second)
 	set(&c.Poll, 5*time.Second)
 	if c.MaxTries == 0 {
 		c.MaxTries = 5

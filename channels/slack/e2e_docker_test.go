@@ -12,6 +12,7 @@ import (
 	"github.com/berth-dev/berth/channels/slack"
 	"github.com/berth-dev/berth/channels/slack/slacktest"
 	"github.com/berth-dev/berth/data"
+	"github.com/berth-dev/berth/session"
 )
 
 // gateway starts the real gateway with the real Slack adapter talking to
@@ -137,5 +138,27 @@ func TestSlackDisconnectLosesNothing(t *testing.T) {
 		if !got[want] {
 			t.Fatalf("missing %q in %v", want, got)
 		}
+	}
+}
+
+// A send that times out although Slack took it is confirmed, not resent.
+func TestSlackSendTimeoutNotDoubled(t *testing.T) {
+	t.Parallel()
+	fake := slacktest.New(t)
+	a, err := slack.New(slack.Config{BotToken: "xoxb-e2e", AppToken: "xapp-e2e", APIURL: fake.URL()}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := berthtest.Start(t, berthtest.Options{Channels: []channels.Channel{a}, Config: func(c *session.Config) {
+		c.SendTimeout = 500 * time.Millisecond
+	}})
+	g.Wire("slack", "D1", berthtest.Wire{IsDM: true})
+	fake.SlowNext(1, 2*time.Second)
+	fake.DM("D1", "U1", "timeout")
+	fake.WaitPosted(t, 1, 60*time.Second)
+	g.WaitIdle(30 * time.Second)
+	time.Sleep(500 * time.Millisecond)
+	if n := len(fake.Posted()); n != 1 {
+		t.Fatalf("%d posts after a send that timed out, want 1", n)
 	}
 }

@@ -50,6 +50,8 @@ type Server struct {
 	rateLeft  int
 	rateAfter int
 	failNext  int
+	slowLeft  int
+	slowFor   time.Duration
 	pinging   atomic.Bool
 	seq       atomic.Int64
 	live      atomic.Int64
@@ -354,6 +356,14 @@ func (s *Server) RateLimitNext(k, retryAfterSeconds int) {
 	s.rateLeft, s.rateAfter = k, retryAfterSeconds
 }
 
+// SlowNext makes the next k chat.postMessage calls take the post but
+// answer only after d: a send that times out although it arrived.
+func (s *Server) SlowNext(k int, d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.slowLeft, s.slowFor = k, d
+}
+
 // FailNext makes the next k chat.postMessage calls fail with a 500.
 func (s *Server) FailNext(k int) {
 	s.mu.Lock()
@@ -401,6 +411,20 @@ func (s *Server) postMessage(w http.ResponseWriter, r *http.Request) {
 	select {
 	case s.notify <- struct{}{}:
 	default:
+	}
+	s.mu.Lock()
+	slow := time.Duration(0)
+	if s.slowLeft > 0 {
+		s.slowLeft--
+		slow = s.slowFor
+	}
+	s.mu.Unlock()
+	if slow > 0 {
+		select {
+		case <-time.After(slow):
+		case <-r.Context().Done():
+			return
+		}
 	}
 	reply(w, map[string]any{"ok": true, "channel": p.Channel, "ts": ts})
 }
