@@ -25,18 +25,21 @@ func TestPlantedSymlinkIsNotFollowed(t *testing.T) {
 	s := g.Sessions()[0]
 	g.Manager.StopSession(context.Background(), s.ID)
 
-	// A host file that would be delivered if berth followed the link.
-	bait := filepath.Join(t.TempDir(), "bait")
-	os.MkdirAll(bait, 0o755)
-	if err := os.WriteFile(filepath.Join(bait, sessiondb.InboundFile), nil, 0o644); err != nil {
+	// A host file that would be delivered if berth followed the link: a
+	// copy of the session's reply database with one more reply in it.
+	dir := filepath.Join(g.Home, "sessions", s.AgentGroupID, s.ID)
+	out := filepath.Join(dir, sessiondb.OutDir)
+	bait := t.TempDir()
+	b, err := os.ReadFile(filepath.Join(out, sessiondb.OutboundFile))
+	if err != nil {
 		t.Fatal(err)
 	}
-	c := sessiondb.Container{InDir: bait, OutDir: bait}
+	os.WriteFile(filepath.Join(bait, sessiondb.OutboundFile), b, 0o644)
+	c := sessiondb.Container{InDir: filepath.Join(dir, sessiondb.InDir), OutDir: bait}
 	if err := c.Send(context.Background(), sessiondb.OutMessage{ChannelType: "fake", PlatformID: "room",
 		Content: sessiondb.OutContent{Text: "LEAK: read through a planted symlink"}}); err != nil {
 		t.Fatal(err)
 	}
-	out := filepath.Join(g.Home, "sessions", s.AgentGroupID, s.ID, sessiondb.OutDir)
 	os.Remove(filepath.Join(out, sessiondb.OutboundFile))
 	if err := os.Symlink(filepath.Join(bait, sessiondb.OutboundFile), filepath.Join(out, sessiondb.OutboundFile)); err != nil {
 		t.Fatal(err)
