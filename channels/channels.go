@@ -103,6 +103,12 @@ type Backfiller interface {
 	Missed(ctx context.Context, platformID, after string, since time.Time) ([]Inbound, error)
 }
 
+// Health is implemented by adapters that can say, in a line, how their
+// connection is doing ("connected, last event 12s ago, 1 reconnect").
+type Health interface {
+	Health() string
+}
+
 // ErrPermanent marks a send failure that retrying will not fix (a deleted
 // channel, a missing permission). Wrap it so the delivery loop stops early.
 var ErrPermanent = errors.New("permanent delivery failure")

@@ -118,6 +118,19 @@ func (a *Adapter) State() State {
 	return a.state
 }
 
+// Health describes the connection in a line, for berth status.
+func (a *Adapter) Health() string {
+	st := a.State()
+	if !st.Connected {
+		return "disconnected (discordgo resumes)"
+	}
+	last := "no event yet"
+	if !st.LastEvent.IsZero() {
+		last = "last event " + time.Since(st.LastEvent).Round(time.Second).String() + " ago"
+	}
+	return fmt.Sprintf("connected, %s, %d reconnects", last, st.Reconnects)
+}
+
 // Check makes one cheap authenticated call (GET /users/@me).
 func (a *Adapter) Check(ctx context.Context) error {
 	if _, err := a.s.User("@me", discordgo.WithContext(ctx)); err != nil {

@@ -107,6 +107,23 @@ func (a *Adapter) State() State {
 	return a.state
 }
 
+// Health describes the connection in a line, for berth status.
+func (a *Adapter) Health() string { return describe(a.State()) }
+
+func describe(s State) string {
+	if !s.Connected {
+		if s.LastError != "" {
+			return "disconnected: " + s.LastError
+		}
+		return "connecting"
+	}
+	last := "no event yet"
+	if !s.LastEvent.IsZero() {
+		last = "last event " + time.Since(s.LastEvent).Round(time.Second).String() + " ago"
+	}
+	return fmt.Sprintf("connected, %s, %d reconnects", last, s.Reconnects)
+}
+
 // Check makes one cheap authenticated call (auth.test).
 func (a *Adapter) Check(ctx context.Context) error {
 	_, err := a.authTest(ctx)

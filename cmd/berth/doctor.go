@@ -86,7 +86,9 @@ func doctor(ctx context.Context, cfg config) []checkResult {
 	out = append(out, checkImage(ctx, cfg, docker))
 	out = append(out, checkStateFolder(cfg.Home))
 	out = append(out, checkStore(ctx, cfg.Home))
-	out = append(out, checkTokens(cfg)...)
+	tokens := checkTokens(cfg)
+	out = append(out, tokens...)
+	out = append(out, checkAuth(ctx, cfg, tokens)...)
 	out = append(out, checkAllowlist(allowlistPath(), cfg.Home))
 	out = append(out, checkDisk(cfg.Home))
 	return out
@@ -195,9 +197,39 @@ var (
 	discordShape  = regexp.MustCompile(`^[A-Za-z0-9_-]{20,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{20,}$`)
 )
 
+// checkAuth makes each configured channel's cheap authenticated call,
+// when its tokens are well formed. Errors name the token, never show it.
+func checkAuth(ctx context.Context, cfg config, shapes []checkResult) []checkResult {
+	for _, r := range shapes {
+		if r.status == checkFail {
+			return nil
+		}
+	}
+	chans, err := configuredChannels(cfg, nil)
+	if err != nil {
+		return []checkResult{{name: "channel auth", status: checkFail, detail: err.Error()}}
+	}
+	var out []checkResult
+	for _, ch := range chans {
+		c, ok := ch.(interface{ Check(context.Context) error })
+		if !ok {
+			continue
+		}
+		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err := c.Check(cctx)
+		cancel()
+		r := checkResult{name: ch.Type() + " auth", status: checkOK, detail: "the platform accepted the token"}
+		if err != nil {
+			r.status, r.detail = checkFail, err.Error()
+			r.fix = "check the token named above; berth run will refuse to start with it"
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
 // checkTokens checks each configured channel's tokens by shape. It never
 // prints a token.
-// TODO: also make the cheap auth call once the adapters offer Check(ctx).
 func checkTokens(cfg config) []checkResult {
 	var out []checkResult
 	if cfg.SlackBotToken != "" || cfg.SlackAppToken != "" {

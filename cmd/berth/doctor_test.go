@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/berth-dev/berth/channels/slack/slacktest"
 )
 
 // doctorEnv points berth at fresh state and config folders with no channel
@@ -152,5 +154,23 @@ func TestCheckStateFolderNotWritable(t *testing.T) {
 	defer os.Chmod(home, 0o700)
 	if r := checkStateFolder(home); r.status != checkFail || !strings.Contains(r.fix, "BERTH_HOME") {
 		t.Fatalf("%+v", r)
+	}
+}
+
+func TestDoctorRefusedToken(t *testing.T) {
+	doctorEnv(t)
+	fake := slacktest.New(t)
+	const bot = "xoxb-invalid-0123456789abcdef"
+	t.Setenv("SLACK_BOT_TOKEN", bot)
+	t.Setenv("SLACK_APP_TOKEN", "xapp-1-A1-0123456789abcdef")
+	t.Setenv("SLACK_API_URL", fake.URL())
+	var out, errOut bytes.Buffer
+	err := cmdDoctor(context.Background(), []string{"--docker-host", "unix:///tmp/nonexistent.sock"}, &out, &errOut)
+	got := out.String()
+	if err == nil || !strings.Contains(got, "FAIL  slack auth") || !strings.Contains(got, "SLACK_BOT_TOKEN") {
+		t.Fatalf("err = %v\n%s", err, got)
+	}
+	if strings.Contains(got+errOut.String(), bot) {
+		t.Fatal("doctor printed the token")
 	}
 }

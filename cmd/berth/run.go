@@ -55,6 +55,9 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 func serve(ctx context.Context, g *gateway, chans []channels.Channel, main func(context.Context) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	if g.obs != nil {
+		g.obs.setChannels(chans)
+	}
 	eg, ctx := errgroup.WithContext(ctx)
 	ready := make(chan struct{})
 	eg.Go(func() error { return g.mgr.Run(ctx, ready) })

@@ -15,10 +15,12 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"text/tabwriter"
 	"time"
 
+	"github.com/berth-dev/berth/channels"
 	"github.com/berth-dev/berth/container"
 	"github.com/berth-dev/berth/data"
 	"github.com/berth-dev/berth/session"
@@ -49,7 +51,8 @@ type channelStatus struct {
 // observability is what a gateway runs beside its core: the metrics
 // endpoint, the status file and the capture of containers' output.
 type observability struct {
-	observer session.Observer // nil without --metrics-addr
+	channels atomic.Pointer[[]channels.Channel] // set once the gateway's channels are known
+	observer session.Observer                   // nil without --metrics-addr
 	capture  func(sessionID, containerID string)
 	stops    []func()
 }
@@ -82,7 +85,7 @@ func startObservability(ctx context.Context, cfg config, d *container.Docker, lo
 	path := filepath.Join(cfg.Home, "status.json")
 	go func() {
 		defer close(done)
-		writeStatusLoop(sctx, path, st, log)
+		writeStatusLoop(sctx, path, st, o.channelStates, log)
 	}()
 	o.stops = append(o.stops, func() {
 		cancel()
@@ -137,12 +140,36 @@ func serveMetrics(addr string, h http.Handler, log *slog.Logger) (string, func()
 	}, nil
 }
 
+// setChannels tells the status writer which channels the gateway runs.
+func (o *observability) setChannels(chans []channels.Channel) { o.channels.Store(&chans) }
+
+// channelStates describes each running channel's connection, or nil
+// before the channels are known.
+func (o *observability) channelStates() []channelStatus {
+	p := o.channels.Load()
+	if p == nil {
+		return nil
+	}
+	var out []channelStatus
+	for _, ch := range *p {
+		state := "running"
+		if h, ok := ch.(channels.Health); ok {
+			state = h.Health()
+		}
+		out = append(out, channelStatus{Name: ch.Type(), State: state})
+	}
+	return out
+}
+
 // writeStatusLoop writes the status file now and every statusEvery.
-func writeStatusLoop(ctx context.Context, path string, st gatewayStatus, log *slog.Logger) {
+func writeStatusLoop(ctx context.Context, path string, st gatewayStatus, states func() []channelStatus, log *slog.Logger) {
 	t := time.NewTicker(statusEvery)
 	defer t.Stop()
 	for {
 		st.Updated = time.Now()
+		if cs := states(); cs != nil {
+			st.Channels = cs
+		}
 		if err := writeJSONFile(path, st); err != nil {
 			log.Warn("write status file", "err", err)
 		}

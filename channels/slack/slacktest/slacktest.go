@@ -72,7 +72,7 @@ func New(t testing.TB) *Server {
 	})
 	mux.HandleFunc("/auth.test", func(w http.ResponseWriter, r *http.Request) {
 		form := readForm(r)
-		if tok := bearer(r, form); tok == "xoxb-invalid" {
+		if tok := bearer(r, form); strings.Contains(tok, "invalid") {
 			reply(w, map[string]any{"ok": false, "error": "invalid_auth"})
 			return
 		}
