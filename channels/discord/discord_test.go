@@ -291,3 +291,15 @@ func FuzzDecodeDispatch(f *testing.F) {
 		}
 	})
 }
+
+func TestSlashCommandBecomesChatCommand(t *testing.T) {
+	t.Parallel()
+	fake, _, rec, _ := start(t)
+	fake.Dispatch("INTERACTION_CREATE", map[string]any{"id": "I1", "application_id": discordtest.BotID, "type": 2, "token": "tok",
+		"channel_id": "C1", "guild_id": "G1", "member": map[string]any{"user": map[string]any{"id": "200", "username": "ann"}},
+		"data": map[string]any{"id": "cmd1", "name": "berth", "type": 1, "options": []map[string]any{{"name": "command", "type": 3, "value": "status"}}}})
+	got := rec.wait(t, 1)
+	if got[0].Text != "!status" || !got[0].Mentioned || got[0].PlatformID != "C1" || got[0].Sender.ID != "200" {
+		t.Fatalf("slash command = %+v", got[0])
+	}
+}

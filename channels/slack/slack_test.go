@@ -340,3 +340,13 @@ func FuzzDecodeEnvelope(f *testing.F) {
 		decodeSlash(payload)
 	})
 }
+
+func TestSlashCommandBecomesChatCommand(t *testing.T) {
+	t.Parallel()
+	fake, _, rec, _ := start(t, nil)
+	fake.Inject([]byte(`{"type":"slash_commands","envelope_id":"sc1","payload":{"command":"/berth","text":"status","channel_id":"C1","user_id":"U1","trigger_id":"tr1"}}`))
+	got := rec.wait(t, 1)
+	if got[0].Text != "!status" || !got[0].Mentioned || got[0].PlatformID != "C1" || got[0].Sender.ID != "U1" {
+		t.Fatalf("slash command = %+v", got[0])
+	}
+}
