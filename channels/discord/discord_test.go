@@ -136,9 +136,9 @@ func TestIgnoresBotsAndBadInput(t *testing.T) {
 	fake.Dispatch("MESSAGE_CREATE", map[string]any{"id": "4", "channel_id": "C1", "content": "beep", "author": map[string]any{"id": "900", "bot": true}})
 	fake.MessageWith("C1", "G1", "200", "", map[string]any{"attachments": []map[string]any{{"id": "a1", "filename": "f.png", "size": 10, "url": "https://x/f.png"}}})
 	fake.DM("D1", "200", "still here")
-	got := rec.wait(t, 3)
+	rec.wait(t, 3)
 	time.Sleep(200 * time.Millisecond)
-	got = rec.all()
+	got := rec.all()
 	if len(got) != 3 || got[0].Text != "no timestamp" || len(got[1].Attachments) != 1 || got[2].Text != "still here" {
 		t.Fatalf("got %+v", got)
 	}
