@@ -289,3 +289,10 @@ func short(id string) string {
 	}
 	return id
 }
+
+// InspectRaw returns the engine's full JSON description of a container
+// (for audits: what its environment, arguments and mounts are).
+func (d *Docker) InspectRaw(ctx context.Context, id string) ([]byte, error) {
+	_, raw, err := d.cli.ContainerInspectWithRaw(ctx, id, false)
+	return raw, err
+}

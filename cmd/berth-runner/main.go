@@ -13,21 +13,20 @@ import (
 	"syscall"
 
 	"github.com/berth-dev/berth/session/runner"
+	"github.com/berth-dev/berth/session/sessiondb"
 )
 
 func main() {
 	in := flag.String("in", "/workspace/in", "folder holding inbound.db (read-only)")
 	out := flag.String("out", "/workspace/out", "folder holding outbound.db")
-	provider := flag.String("provider", envOr("BERTH_PROVIDER", "echo"), "provider: echo")
+	provider := flag.String("provider", envOr("BERTH_PROVIDER", "echo"), "provider: anthropic, openai, or echo (test and demo)")
 	flag.Parse()
 
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
-	var p runner.Provider
-	switch *provider {
-	case "echo":
-		p = runner.Echo{}
-	default:
-		fmt.Fprintf(os.Stderr, "berth-runner: unknown provider %q\n", *provider)
+	p, err := runner.NewProvider(*provider, os.Getenv("BERTH_MODEL"), os.Getenv("BERTH_PROXY_SOCKET"),
+		sessiondb.Container{InDir: *in, OutDir: *out})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "berth-runner:", err)
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)

@@ -24,6 +24,10 @@ type config struct {
 	Verbose     bool
 	MetricsAddr string // serve Prometheus /metrics here; "" is off
 
+	// Model API credentials: they stay on the host, in the credential proxy.
+	AnthropicKey, AnthropicURL string
+	OpenAIKey, OpenAIURL       string
+
 	// Channel credentials; never logged.
 	SlackBotToken, SlackAppToken, SlackAPIURL   string
 	DiscordToken, DiscordAPIURL, DiscordGateway string
@@ -94,6 +98,14 @@ func (c *config) resolve(fs *flag.FlagSet) error {
 	})
 	c.SlackBotToken, c.SlackAppToken, c.SlackAPIURL = lookup("SLACK_BOT_TOKEN"), lookup("SLACK_APP_TOKEN"), lookup("SLACK_API_URL")
 	c.DiscordToken, c.DiscordAPIURL, c.DiscordGateway = lookup("DISCORD_BOT_TOKEN"), lookup("DISCORD_API_URL"), lookup("DISCORD_GATEWAY_URL")
+	c.AnthropicKey, c.AnthropicURL = lookup("ANTHROPIC_API_KEY"), lookup("ANTHROPIC_BASE_URL")
+	c.OpenAIKey, c.OpenAIURL = lookup("OPENAI_API_KEY"), lookup("OPENAI_BASE_URL")
+	if c.AnthropicURL == "" {
+		c.AnthropicURL = "https://api.anthropic.com"
+	}
+	if c.OpenAIURL == "" {
+		c.OpenAIURL = "https://api.openai.com/v1"
+	}
 	return ferr
 }
 

@@ -11,6 +11,7 @@ import (
 	"syscall"
 
 	"github.com/berth-dev/berth/container"
+	"github.com/berth-dev/berth/container/credproxy"
 	"github.com/berth-dev/berth/data"
 	"github.com/berth-dev/berth/groups"
 	"github.com/berth-dev/berth/mounts"
@@ -26,6 +27,7 @@ type gateway struct {
 	layout groups.Layout
 	mgr    *session.Manager
 	lock   *os.File
+	proxy  *credproxy.Proxy
 	closeL func()
 	obs    *observability
 }
@@ -71,9 +73,17 @@ func openGateway(ctx context.Context, cfg config, stderr io.Writer) (_ *gateway,
 	if err != nil {
 		return nil, err
 	}
+	proxy, err := credproxy.New([]credproxy.Upstream{
+		{Name: "anthropic", BaseURL: cfg.AnthropicURL, Header: "x-api-key", Key: cfg.AnthropicKey, KeyVar: "ANTHROPIC_API_KEY"},
+		{Name: "openai", BaseURL: cfg.OpenAIURL, Header: "Authorization", Prefix: "Bearer ", Key: cfg.OpenAIKey, KeyVar: "OPENAI_API_KEY"},
+	}, g.log)
+	if err != nil {
+		return nil, err
+	}
+	g.proxy = proxy
 	g.mgr = session.New(session.Config{
-		Allowlist: allow,
-		Home:      cfg.Home, Image: cfg.Image, Provider: cfg.Provider, IdleTimeout: cfg.IdleTimeout,
+		Allowlist: allow, Extras: proxy.Extras(filepath.Join(cfg.Home, "run", "proxy")),
+		Home: cfg.Home, Image: cfg.Image, Provider: cfg.Provider, IdleTimeout: cfg.IdleTimeout,
 		MaxRunning: cfg.MaxRunning, UID: uid, Log: g.log, Observer: g.obs.observer, ContainerLogs: g.obs.capture,
 	}, g.store, g.docker, g.layout)
 	g.mgr.SetCommands(groups.NewCommands(g.store, g.layout, g.mgr, g.log))
@@ -86,6 +96,9 @@ func openGateway(ctx context.Context, cfg config, stderr io.Writer) (_ *gateway,
 }
 
 func (g *gateway) close() {
+	if g.proxy != nil {
+		g.proxy.Close()
+	}
 	if g.obs != nil {
 		g.obs.close()
 	}

@@ -1,0 +1,82 @@
+package runner
+
+import (
+	"context"
+	"encoding/json"
+
+	"github.com/anthropics/anthropic-sdk-go"
+	"github.com/anthropics/anthropic-sdk-go/option"
+)
+
+// anthropicModel calls the Messages API through the credential proxy.
+type anthropicModel struct {
+	client anthropic.Client
+	model  string
+}
+
+func newAnthropic(sock, model string) *anthropicModel {
+	if model == "" {
+		model = "claude-sonnet-4-5"
+	}
+	return &anthropicModel{model: model, client: anthropic.NewClient(
+		option.WithBaseURL("http://berth-proxy/anthropic/"),
+		option.WithHTTPClient(proxyClient(sock)),
+		option.WithAPIKey("added-by-the-berth-proxy"), // the proxy replaces it
+		option.WithMaxRetries(3),                      // 429 and 529 back off and retry
+	)}
+}
+
+func (m *anthropicModel) next(ctx context.Context, system string, hist []histMsg, tools []toolSpec) (histMsg, usage, error) {
+	params := anthropic.MessageNewParams{
+		Model: anthropic.Model(m.model), MaxTokens: 4096,
+		System: []anthropic.TextBlockParam{{Text: system}},
+	}
+	for _, t := range tools {
+		tp := anthropic.ToolUnionParamOfTool(anthropic.ToolInputSchemaParam{Properties: t.Params, Required: t.Required}, t.Name)
+		tp.OfTool.Description = anthropic.String(t.Description)
+		params.Tools = append(params.Tools, tp)
+	}
+	for i := 0; i < len(hist); i++ {
+		h := hist[i]
+		switch h.Role {
+		case "user":
+			params.Messages = append(params.Messages, anthropic.NewUserMessage(anthropic.NewTextBlock(h.Text)))
+		case "assistant":
+			var blocks []anthropic.ContentBlockParamUnion
+			if h.Text != "" {
+				blocks = append(blocks, anthropic.NewTextBlock(h.Text))
+			}
+			for _, c := range h.Calls {
+				var in any
+				json.Unmarshal(c.Input, &in)
+				blocks = append(blocks, anthropic.NewToolUseBlock(c.ID, in, c.Name))
+			}
+			params.Messages = append(params.Messages, anthropic.NewAssistantMessage(blocks...))
+		case "tool":
+			// All results of one step go back in one user message.
+			var blocks []anthropic.ContentBlockParamUnion
+			for ; i < len(hist) && hist[i].Role == "tool"; i++ {
+				blocks = append(blocks, anthropic.NewToolResultBlock(hist[i].CallID, hist[i].Text, hist[i].IsError))
+			}
+			i--
+			params.Messages = append(params.Messages, anthropic.NewUserMessage(blocks...))
+		}
+	}
+	res, err := m.client.Messages.New(ctx, params)
+	if err != nil {
+		return histMsg{}, usage{}, err
+	}
+	out := histMsg{Role: "assistant"}
+	for _, b := range res.Content {
+		switch b.Type {
+		case "text":
+			if out.Text != "" {
+				out.Text += "\n"
+			}
+			out.Text += b.Text
+		case "tool_use":
+			out.Calls = append(out.Calls, toolCall{ID: b.ID, Name: b.Name, Input: b.Input})
+		}
+	}
+	return out, usage{Input: res.Usage.InputTokens, Output: res.Usage.OutputTokens}, nil
+}

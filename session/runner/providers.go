@@ -1,0 +1,30 @@
+package runner
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/berth-dev/berth/session/sessiondb"
+)
+
+// NewProvider returns the named provider. The model APIs are reached only
+// through the credential proxy's socket; no key is ever in the container.
+func NewProvider(name, model, sock string, db sessiondb.Container) (Provider, error) {
+	if sock == "" {
+		sock = ProxySocket
+	}
+	tb := &toolbox{db: db, workdir: GroupDir}
+	tb.send = func(ctx context.Context, text string) error {
+		ct, pid, thread, _ := db.Routing(ctx)
+		return db.Send(ctx, sessiondb.OutMessage{ChannelType: ct, PlatformID: pid, ThreadID: thread, Content: sessiondb.OutContent{Text: text}})
+	}
+	switch name {
+	case "echo":
+		return Echo{}, nil
+	case "anthropic":
+		return &agent{name: name, model: newAnthropic(sock, model), tools: tb}, nil
+	case "openai":
+		return &agent{name: name, model: newOpenAI(sock, model), tools: tb}, nil
+	}
+	return nil, fmt.Errorf("unknown provider %q (known: echo, anthropic, openai)", name)
+}
