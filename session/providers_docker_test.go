@@ -93,7 +93,7 @@ func TestAnthropicToolLoopThroughProxy(t *testing.T) {
 		if n == 1 {
 			return 200, map[string]any{"id": "msg_1", "type": "message", "role": "assistant", "model": "m", "stop_reason": "tool_use",
 				"content": []any{map[string]any{"type": "tool_use", "id": "toolu_1", "name": "bash", "input": map[string]any{"command": "echo hi > f"}}},
-				"usage": map[string]any{"input_tokens": 10, "output_tokens": 5}}
+				"usage":   map[string]any{"input_tokens": 10, "output_tokens": 5}}
 		}
 		return 200, anthropicText("done")
 	})
