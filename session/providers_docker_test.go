@@ -209,3 +209,34 @@ func assertNoSecret(t *testing.T, g *berthtest.Gateway, secret string) {
 		return nil
 	})
 }
+
+func TestDailyBudgetStopsNewTurns(t *testing.T) {
+	t.Parallel()
+	f := newFakeModel(t, func(int, map[string]any) (int, any) { return 200, anthropicText("answered") })
+	proxy, err := credproxy.New([]credproxy.Upstream{{Name: "anthropic", BaseURL: f.srv.URL, Header: "x-api-key", Key: modelSecret, KeyVar: "ANTHROPIC_API_KEY"}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(proxy.Close)
+	ch := newFakeChannel()
+	home := t.TempDir()
+	g := berthtest.Start(t, berthtest.Options{Home: home, Channels: []channels.Channel{ch}, Config: func(c *session.Config) {
+		c.Extras = proxy.Extras(filepath.Join(home, "run", "proxy"))
+	}})
+	proxy.SetMeter(credproxy.StoreMeter{Store: g.Store})
+	w := g.Wire("fake", "room", berthtest.Wire{IsDM: true})
+	g.Store.UpdateGroupConfig(context.Background(), w.AgentGroupID, "anthropic", "m", `{"daily_budget_tokens": 10}`)
+	handle(t, g, msg("first")) // 15 tokens: the budget of 10 is spent
+	if got := ch.waitSent(t, 1, 90*time.Second); got[0].Text != "answered" {
+		t.Fatalf("first reply = %q", got[0].Text)
+	}
+	in, out, _ := g.Store.Usage(context.Background(), "main", time.Now())
+	if in != 10 || out != 5 {
+		t.Fatalf("usage = %d in, %d out", in, out)
+	}
+	handle(t, g, msg("second"))
+	got := ch.waitSent(t, 2, 90*time.Second)
+	if !strings.Contains(got[1].Text, "daily token budget") || !strings.Contains(got[1].Text, "resume at") {
+		t.Fatalf("over budget reply = %q", got[1].Text)
+	}
+}

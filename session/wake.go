@@ -185,7 +185,7 @@ func (m *Manager) spec(l *live) (container.Spec, error) {
 	}
 	spec := container.Spec{
 		Name:  ContainerName(l.group.Folder, l.id),
-		Image: first(gc.Image, m.cfg.Image),
+		Image: first(gc.Image, defaultImage(provider, m.cfg.Image)),
 		Cmd:   []string{"--in", "/workspace/in", "--out", "/workspace/out", "--provider", provider},
 		Env:   append(append([]string{"BERTH_SESSION=" + l.id, "BERTH_GROUP=" + l.group.Folder}, m.cfg.Env...), extraEnv...),
 		Labels: map[string]string{
@@ -481,6 +481,15 @@ func parseGroupConfig(s string) (GroupConfig, error) {
 		return gc, fmt.Errorf("group container config: %w", err)
 	}
 	return gc, nil
+}
+
+// defaultImage is the image a group runs when its config names none: the
+// claude provider needs Node and the CLI, the others only the runner.
+func defaultImage(provider, image string) string {
+	if provider == "claude" {
+		return container.ClaudeImage
+	}
+	return image
 }
 
 func first(a, b string) string {

@@ -17,6 +17,12 @@ import (
 )
 
 func main() {
+	// `berth-runner mcp` is the MCP server the claude provider's CLI starts.
+	if len(os.Args) > 1 && os.Args[1] == "mcp" {
+		os.Args = append(os.Args[:1], os.Args[2:]...)
+		mcpMain()
+		return
+	}
 	in := flag.String("in", "/workspace/in", "folder holding inbound.db (read-only)")
 	out := flag.String("out", "/workspace/out", "folder holding outbound.db")
 	provider := flag.String("provider", envOr("BERTH_PROVIDER", "echo"), "provider: anthropic, openai, or echo (test and demo)")
@@ -42,4 +48,16 @@ func envOr(k, def string) string {
 		return v
 	}
 	return def
+}
+
+func mcpMain() {
+	in := flag.String("in", "/workspace/in", "folder holding inbound.db (read-only)")
+	out := flag.String("out", "/workspace/out", "folder holding outbound.db")
+	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	if err := runner.ServeMCP(ctx, sessiondb.Container{InDir: *in, OutDir: *out}); err != nil && ctx.Err() == nil {
+		fmt.Fprintln(os.Stderr, "berth-runner mcp:", err)
+		os.Exit(1)
+	}
 }

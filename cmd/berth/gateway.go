@@ -80,6 +80,7 @@ func openGateway(ctx context.Context, cfg config, stderr io.Writer) (_ *gateway,
 	if err != nil {
 		return nil, err
 	}
+	proxy.SetMeter(credproxy.StoreMeter{Store: g.store, Log: g.log})
 	g.proxy = proxy
 	g.mgr = session.New(session.Config{
 		Allowlist: allow, Extras: proxy.Extras(filepath.Join(cfg.Home, "run", "proxy")),

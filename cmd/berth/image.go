@@ -13,6 +13,7 @@ func cmdImageBuild(ctx context.Context, args []string, stdout, stderr io.Writer)
 	fs.SetOutput(stderr)
 	var cfg config
 	commonFlags(fs, &cfg)
+	claude := fs.Bool("claude", false, "build the claude provider's image (Node and the Claude Code CLI; needs a registry)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -24,5 +25,12 @@ func cmdImageBuild(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return err
 	}
 	defer d.Close()
+	if *claude {
+		src, err := imageSource(ctx, cfg, stdout)
+		if err != nil {
+			return err
+		}
+		return d.BuildClaudeImage(ctx, container.ClaudeImage, src.Runner, stdout)
+	}
 	return ensureImage(ctx, cfg, d, stdout, true)
 }

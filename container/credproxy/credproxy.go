@@ -7,6 +7,7 @@ package credproxy
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -31,10 +32,20 @@ type Upstream struct {
 	KeyVar  string // the variable that holds it, named in refusals
 }
 
+// Meter counts what each group spends and says what it may spend.
+type Meter interface {
+	// Add records one call's tokens for a group.
+	Add(ctx context.Context, group string, input, output int64)
+	// Left reports the tokens a group may still use today; ok is false
+	// when it has no budget.
+	Left(ctx context.Context, group string) (left int64, ok bool)
+}
+
 // Proxy serves one socket per agent group.
 type Proxy struct {
 	log       *slog.Logger
 	upstreams map[string]upstream
+	meter     Meter
 
 	mu      sync.Mutex
 	servers map[string]*http.Server // socket path -> server
@@ -48,6 +59,9 @@ type upstream struct {
 
 // headers a container may not send on: credentials of its own.
 var stripped = []string{"Authorization", "X-Api-Key", "Proxy-Authorization", "Cookie"}
+
+// SetMeter counts usage and enforces budgets; without one nothing is.
+func (p *Proxy) SetMeter(m Meter) { p.meter = m }
 
 // New returns a proxy for the given upstreams.
 func New(ups []Upstream, log *slog.Logger) (*Proxy, error) {
@@ -98,11 +112,54 @@ func (p *Proxy) Handler(group string) http.Handler {
 				up.Name, up.KeyVar), http.StatusUnauthorized)
 			return
 		}
+		if p.meter != nil {
+			if left, ok := p.meter.Left(r.Context(), group); ok && left <= 0 {
+				now := time.Now().UTC()
+				midnight := now.Truncate(24 * time.Hour).Add(24 * time.Hour)
+				http.Error(w, fmt.Sprintf("berth credential proxy: group %s has spent its daily token budget; new turns resume at %s UTC (in %s)",
+					group, midnight.Format("15:04"), midnight.Sub(now).Round(time.Minute)), http.StatusTooManyRequests)
+				return
+			}
+			mw := &metered{ResponseWriter: w}
+			w = mw
+			defer func() {
+				in, out := mw.tokens()
+				p.meter.Add(context.WithoutCancel(r.Context()), group, in, out)
+			}()
+		}
 		r2 := r.Clone(r.Context())
 		r2.URL.Path = "/" + rest
 		r2.URL.RawPath = ""
 		up.rp.ServeHTTP(w, r2)
 	})
+}
+
+// metered keeps a copy of a (non-streamed) JSON response to read the
+// tokens it reports.
+type metered struct {
+	http.ResponseWriter
+	body []byte
+}
+
+func (m *metered) Write(b []byte) (int, error) {
+	if len(m.body) < 4<<20 {
+		m.body = append(m.body, b...)
+	}
+	return m.ResponseWriter.Write(b)
+}
+
+// tokens reads Anthropic's or OpenAI's usage fields.
+func (m *metered) tokens() (int64, int64) {
+	var u struct {
+		Usage struct {
+			Input      int64 `json:"input_tokens"`
+			Output     int64 `json:"output_tokens"`
+			Prompt     int64 `json:"prompt_tokens"`
+			Completion int64 `json:"completion_tokens"`
+		} `json:"usage"`
+	}
+	json.Unmarshal(m.body, &u)
+	return u.Usage.Input + u.Usage.Prompt, u.Usage.Output + u.Usage.Completion
 }
 
 func (p *Proxy) names() string {

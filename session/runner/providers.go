@@ -3,6 +3,8 @@ package runner
 import (
 	"context"
 	"fmt"
+	"os"
+	"os/exec"
 
 	"github.com/berth-dev/berth/session/sessiondb"
 )
@@ -25,6 +27,13 @@ func NewProvider(name, model, sock string, db sessiondb.Container) (Provider, er
 		return &agent{name: name, model: newAnthropic(sock, model), tools: tb}, nil
 	case "openai":
 		return &agent{name: name, model: newOpenAI(sock, model), tools: tb}, nil
+	case "claude":
+		mode := os.Getenv("BERTH_PERMISSION_MODE")
+		if mode == "" {
+			mode = "acceptEdits"
+		}
+		return &claudeProvider{model: model, permissionMode: mode, sock: sock,
+			command: func(ctx context.Context, args []string) *exec.Cmd { return exec.CommandContext(ctx, "claude", args...) }}, nil
 	}
-	return nil, fmt.Errorf("unknown provider %q (known: echo, anthropic, openai)", name)
+	return nil, fmt.Errorf("unknown provider %q (known: echo, anthropic, openai, claude)", name)
 }
