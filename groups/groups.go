@@ -116,8 +116,11 @@ func (l Layout) Init(folder, name string) error {
 			return err
 		}
 		return fs.WalkDir(runner.Source, ".", func(p string, d fs.DirEntry, err error) error {
-			if err != nil || d.IsDir() || strings.HasSuffix(p, "_test.go") {
+			if err != nil || strings.HasSuffix(p, "_test.go") {
 				return err
+			}
+			if d.IsDir() {
+				return mkdir(filepath.Join(dir, RunnerSrc, p))
 			}
 			b, err := runner.Source.ReadFile(p)
 			if err != nil {

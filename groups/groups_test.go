@@ -45,8 +45,10 @@ func TestInitCreatesOnceAndNeverOverwrites(t *testing.T) {
 	if first, _, _ := strings.Cut(string(mem), "\n"); first != "@/workspace/global/CLAUDE.md" {
 		t.Fatalf("first line of CLAUDE.md = %q", first)
 	}
-	if _, err := os.Stat(filepath.Join(dir, RunnerSrc, "runner.go")); err != nil {
-		t.Fatalf("runner source not copied: %v", err)
+	for _, f := range []string{"runner.go", "agents/anthropic.go"} {
+		if _, err := os.Stat(filepath.Join(dir, RunnerSrc, f)); err != nil {
+			t.Fatalf("runner source not copied: %v", err)
+		}
 	}
 	if _, err := os.Stat(filepath.Join(dir, ClaudeShared, "settings.json")); err != nil {
 		t.Fatal(err)

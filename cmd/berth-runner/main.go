@@ -13,6 +13,7 @@ import (
 	"syscall"
 
 	"github.com/berth-dev/berth/session/runner"
+	"github.com/berth-dev/berth/session/runner/agents"
 	"github.com/berth-dev/berth/session/sessiondb"
 )
 
@@ -29,7 +30,7 @@ func main() {
 	flag.Parse()
 
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
-	p, err := runner.NewProvider(*provider, os.Getenv("BERTH_MODEL"), os.Getenv("BERTH_PROXY_SOCKET"),
+	p, err := agents.NewProvider(*provider, os.Getenv("BERTH_MODEL"), os.Getenv("BERTH_PROXY_SOCKET"),
 		sessiondb.Container{InDir: *in, OutDir: *out})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "berth-runner:", err)
@@ -56,7 +57,7 @@ func mcpMain() {
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
-	if err := runner.ServeMCP(ctx, sessiondb.Container{InDir: *in, OutDir: *out}); err != nil && ctx.Err() == nil {
+	if err := agents.ServeMCP(ctx, sessiondb.Container{InDir: *in, OutDir: *out}); err != nil && ctx.Err() == nil {
 		fmt.Fprintln(os.Stderr, "berth-runner mcp:", err)
 		os.Exit(1)
 	}

@@ -22,10 +22,12 @@ import (
 	"github.com/berth-dev/berth/session/sessiondb"
 )
 
-// Source is the runner's own source, copied once into each new group's
-// runner-src folder so a group can read and adapt the runner it runs.
+// Source is the runner's own source (with its providers, in agents/),
+// copied once into each new group's runner-src folder so a group can read
+// and adapt the runner it runs. Embedding the files, not importing the
+// providers, keeps their SDKs out of the host's binary.
 //
-//go:embed *.go
+//go:embed *.go agents/*.go
 var Source embed.FS
 
 // Provider answers a turn: the messages that arrived since the last one.

@@ -1,4 +1,4 @@
-package runner
+package agents
 
 import (
 	"bufio"
@@ -11,6 +11,8 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
+
+	"github.com/berth-dev/berth/session/runner"
 )
 
 // claudeProvider drives the Claude Code CLI headless, one process per
@@ -105,7 +107,7 @@ func parseStream(r io.Reader) (claudeResult, error) {
 func (c *claudeProvider) Name() string { return "claude" }
 
 // Turn implements Provider.
-func (c *claudeProvider) Turn(ctx context.Context, t Turn) ([]Reply, error) {
+func (c *claudeProvider) Turn(ctx context.Context, t runner.Turn) ([]runner.Reply, error) {
 	var prompt strings.Builder
 	var last string
 	for _, m := range t.Messages {
@@ -138,7 +140,7 @@ func (c *claudeProvider) Turn(ctx context.Context, t Turn) ([]Reply, error) {
 	case res.Text == "":
 		return nil, nil
 	}
-	return []Reply{{InReplyTo: last, Text: res.Text}}, nil
+	return []runner.Reply{{InReplyTo: last, Text: res.Text}}, nil
 }
 
 func (c *claudeProvider) run(ctx context.Context, prompt, system, resume, base string) (claudeResult, string, error) {

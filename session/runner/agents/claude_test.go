@@ -1,4 +1,4 @@
-package runner
+package agents
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/berth-dev/berth/session/runner"
 	"github.com/berth-dev/berth/session/sessiondb"
 )
 
@@ -77,8 +78,8 @@ func fakeClaude(t *testing.T, scenario string) (*claudeProvider, *[]string) {
 	}}, &calls
 }
 
-func claudeTurn(state *memState) Turn {
-	return Turn{State: state, Messages: []sessiondb.InMessage{{ID: "in1", Trigger: true,
+func claudeTurn(state *memState) runner.Turn {
+	return runner.Turn{State: state, Messages: []sessiondb.InMessage{{ID: "in1", Trigger: true,
 		Content: sessiondb.Content{Text: "what is here?", SenderName: "Ann", Platform: "slack"}}}}
 }
 

@@ -1,4 +1,4 @@
-package runner
+package agents
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/berth-dev/berth/session/runner"
 	"github.com/berth-dev/berth/session/sessiondb"
 )
 
@@ -67,7 +68,7 @@ type agent struct {
 func (a *agent) Name() string { return a.name }
 
 // Turn implements Provider.
-func (a *agent) Turn(ctx context.Context, t Turn) ([]Reply, error) {
+func (a *agent) Turn(ctx context.Context, t runner.Turn) ([]runner.Reply, error) {
 	key := "history:" + a.name
 	var hist []histMsg
 	if v, err := t.State.Get(ctx, key); err == nil && v != "" {
@@ -115,7 +116,7 @@ func (a *agent) Turn(ctx context.Context, t Turn) ([]Reply, error) {
 	if text.Len() == 0 {
 		return nil, nil
 	}
-	return []Reply{{InReplyTo: last, Text: text.String()}}, nil
+	return []runner.Reply{{InReplyTo: last, Text: text.String()}}, nil
 }
 
 // trim keeps the newest history, starting at a user message so tool
@@ -166,7 +167,7 @@ func systemPrompt(msgs []sessiondb.InMessage) string {
 	return b.String()
 }
 
-func addUsage(ctx context.Context, st StateStore, u usage) {
+func addUsage(ctx context.Context, st runner.StateStore, u usage) {
 	var total usage
 	if v, err := st.Get(ctx, "usage"); err == nil && v != "" {
 		json.Unmarshal([]byte(v), &total)

@@ -1,4 +1,4 @@
-package runner
+package agents
 
 import (
 	"context"
@@ -6,12 +6,13 @@ import (
 	"os"
 	"os/exec"
 
+	"github.com/berth-dev/berth/session/runner"
 	"github.com/berth-dev/berth/session/sessiondb"
 )
 
 // NewProvider returns the named provider. The model APIs are reached only
 // through the credential proxy's socket; no key is ever in the container.
-func NewProvider(name, model, sock string, db sessiondb.Container) (Provider, error) {
+func NewProvider(name, model, sock string, db sessiondb.Container) (runner.Provider, error) {
 	if sock == "" {
 		sock = ProxySocket
 	}
@@ -22,7 +23,7 @@ func NewProvider(name, model, sock string, db sessiondb.Container) (Provider, er
 	}
 	switch name {
 	case "echo":
-		return Echo{}, nil
+		return runner.Echo{}, nil
 	case "anthropic":
 		return &agent{name: name, model: newAnthropic(sock, model), tools: tb}, nil
 	case "openai":
