@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -77,8 +78,16 @@ func startWithProvider(t *testing.T, provider string, f *fakeModel, key string) 
 	t.Cleanup(proxy.Close)
 	ch := newFakeChannel()
 	home := t.TempDir()
+	// The gateway's log lines go to a file under BERTH_HOME, which the
+	// secrets audit reads.
+	logf, err := os.Create(filepath.Join(home, "gateway.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { logf.Close() })
 	g := berthtest.Start(t, berthtest.Options{Home: home, Channels: []channels.Channel{ch}, Config: func(c *session.Config) {
 		c.Extras = proxy.Extras(filepath.Join(home, "run", "proxy"))
+		c.Log = slog.New(slog.NewJSONHandler(logf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}})
 	w := g.Wire("fake", "room", berthtest.Wire{IsDM: true})
 	if err := g.Store.UpdateGroupConfig(context.Background(), w.AgentGroupID, provider, "test-model", "{}"); err != nil {
@@ -120,6 +129,9 @@ func TestAnthropicToolLoopThroughProxy(t *testing.T) {
 		if k != modelSecret {
 			t.Fatalf("upstream got key %q, want the host's", k)
 		}
+	}
+	if b, _ := os.ReadFile(filepath.Join(g.Home, "gateway.log")); !strings.Contains(string(b), `"msg":"routed"`) {
+		t.Fatal("the gateway log the audit reads is empty")
 	}
 	assertNoSecret(t, g, modelSecret)
 }

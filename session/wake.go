@@ -143,6 +143,8 @@ type GroupConfig struct {
 	Network     string           `json:"network,omitempty"`
 	IdleTimeout string           `json:"idle_timeout,omitempty"`
 	Mounts      []mounts.Request `json:"mounts,omitempty"`
+	// PermissionMode is the claude provider's --permission-mode.
+	PermissionMode string `json:"permission_mode,omitempty"`
 }
 
 func (m *Manager) spec(l *live) (container.Spec, error) {
@@ -178,6 +180,9 @@ func (m *Manager) spec(l *live) (container.Spec, error) {
 		}
 		plan = append(plan, extra...)
 		extraEnv = env
+	}
+	if gc.PermissionMode != "" {
+		extraEnv = append(extraEnv, "BERTH_PERMISSION_MODE="+gc.PermissionMode)
 	}
 	provider := l.group.Provider
 	if provider == "" {

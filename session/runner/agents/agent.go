@@ -40,9 +40,11 @@ type toolCall struct {
 	Input json.RawMessage `json:"input"`
 }
 
-// usage is what a model call cost.
+// usage is what a model call cost: tokens, and dollars where the
+// provider reports them.
 type usage struct {
 	Input, Output int64
+	CostUSD       float64 `json:",omitempty"`
 }
 
 // model is one provider's API: given the conversation, the next
@@ -174,6 +176,7 @@ func addUsage(ctx context.Context, st runner.StateStore, u usage) {
 	}
 	total.Input += u.Input
 	total.Output += u.Output
+	total.CostUSD += u.CostUSD
 	if b, err := json.Marshal(total); err == nil {
 		st.Set(ctx, "usage", string(b))
 	}

@@ -131,7 +131,9 @@ func (c *claudeProvider) Turn(ctx context.Context, t runner.Turn) ([]runner.Repl
 	if res.SessionID != "" {
 		t.State.Set(ctx, "claude:session", res.SessionID)
 	}
-	addUsage(ctx, t.State, res.Usage)
+	u := res.Usage
+	u.CostUSD = res.CostUSD
+	addUsage(ctx, t.State, u)
 	switch {
 	case err != nil:
 		return nil, fmt.Errorf("%w: %s", err, lastLine(stderr))

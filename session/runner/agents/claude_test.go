@@ -115,7 +115,7 @@ func TestClaudeStream(t *testing.T) {
 					t.Errorf("args lack %q: %s", want, first)
 				}
 			}
-			if tt.scenario == "success" && (state.m["claude:session"] != "sess-1" || !strings.Contains(state.m["usage"], `"Input":120`)) {
+			if tt.scenario == "success" && (state.m["claude:session"] != "sess-1" || !strings.Contains(state.m["usage"], `"Input":120`) || !strings.Contains(state.m["usage"], `"CostUSD":0.0123`)) {
 				t.Errorf("state = %v", state.m)
 			}
 			if tt.scenario == "stale" && strings.Contains((*calls)[1], "--resume") {
