@@ -21,6 +21,7 @@ func (m *Manager) deliverLoop(l *live) {
 		case <-l.kick:
 		}
 		if err := m.deliver(m.ctx, l); err != nil && m.ctx.Err() == nil {
+			l.backlog.Store(true) // the sweep tries again
 			m.log.Warn("delivery pass", "session", l.id, "err", err)
 		}
 		m.notifyChanged()
@@ -58,7 +59,8 @@ func (m *Manager) deliver(ctx context.Context, l *live) error {
 	}
 	for _, msg := range out {
 		if !msg.DeliverAfter.IsZero() && msg.DeliverAfter.After(time.Now()) {
-			break // later replies wait behind it, to keep their order
+			l.backlog.Store(true) // due later: the sweep comes back for it
+			break                 // later replies wait behind it, to keep their order
 		}
 		m.send(ctx, l, msg)
 	}

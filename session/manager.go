@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
@@ -158,6 +159,9 @@ type live struct {
 	started time.Time
 	failed  int       // consecutive failed wakes
 	queued  time.Time // when its oldest waiting message was accepted
+	// backlog marks a session without a container that the sweep must
+	// still look at: a wake failed, or delivery left something behind.
+	backlog atomic.Bool
 
 	amu        sync.Mutex
 	activity   time.Time
@@ -275,7 +279,7 @@ func (m *Manager) session(ctx context.Context, s data.Session) (*live, error) {
 	if err != nil {
 		return nil, fmt.Errorf("session %s: %w", s.ID, err)
 	}
-	dir := filepath.Join(m.cfg.Home, "sessions", g.ID, s.ID)
+	dir := m.sessionDir(s)
 	l = &live{id: s.ID, group: g, dir: dir, db: sessiondb.Host{Dir: dir}, kick: make(chan struct{}, 1),
 		targets: map[string]progressTarget{}, activity: time.Now()}
 	routing := sessiondb.InMessage{ThreadID: s.ThreadID}
@@ -309,6 +313,11 @@ func (m *Manager) session(ctx context.Context, s data.Session) (*live, error) {
 	m.wg.Add(1)
 	go m.deliverLoop(l)
 	return l, nil
+}
+
+// sessionDir is a session's folder under BERTH_HOME.
+func (m *Manager) sessionDir(s data.Session) string {
+	return filepath.Join(m.cfg.Home, "sessions", s.AgentGroupID, s.ID)
 }
 
 // watch turns file-system events in sessions' out/ folders into delivery kicks.
@@ -384,8 +393,7 @@ func (m *Manager) WaitIdle(ctx context.Context) error {
 		m.mu.Unlock()
 		busy := false
 		for _, l := range ls {
-			b, err := m.busy(ctx, l)
-			if err != nil || b {
+			if b, err := l.db.Busy(ctx); err != nil || b {
 				busy = true
 				break
 			}
@@ -400,19 +408,6 @@ func (m *Manager) WaitIdle(ctx context.Context) error {
 		case <-time.After(time.Second):
 		}
 	}
-}
-
-func (m *Manager) busy(ctx context.Context, l *live) (bool, error) {
-	open, err := l.db.Open(ctx)
-	if err != nil || len(open) > 0 {
-		return true, err
-	}
-	und, err := l.db.Undelivered(ctx)
-	if err != nil || len(und) > 0 {
-		return true, err
-	}
-	f, err := l.db.FailedUnnotified(ctx)
-	return len(f) > 0, err
 }
 
 // slots caps running containers. A session waiting for a slot is served

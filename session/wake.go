@@ -87,6 +87,7 @@ func (m *Manager) ensure(ctx context.Context, l *live) error {
 	info, adopted, err := m.start(ctx, l)
 	if err != nil {
 		m.slots.release()
+		l.backlog.Store(true) // the sweep tries again
 		l.failed++
 		m.store.SetContainerState(context.WithoutCancel(ctx), l.id, data.ContainerStopped, "")
 		if l.failed >= maxWakeFailures {
@@ -385,7 +386,7 @@ func (m *Manager) recover(ctx context.Context) error {
 		if s.ContainerState != data.ContainerStopped {
 			m.store.SetContainerState(ctx, s.ID, data.ContainerStopped, "")
 		}
-		if !m.hasWork(ctx, s) {
+		if busy, err := (sessiondb.Host{Dir: m.sessionDir(s)}).Busy(ctx); !busy && err == nil {
 			continue
 		}
 		l, err := m.session(ctx, s)
@@ -402,19 +403,6 @@ func (m *Manager) recover(ctx context.Context) error {
 	return nil
 }
 
-// hasWork reports, cheaply, whether a session folder has anything open.
-func (m *Manager) hasWork(ctx context.Context, s data.Session) bool {
-	h := sessiondb.Host{Dir: filepath.Join(m.cfg.Home, "sessions", s.AgentGroupID, s.ID)}
-	if open, err := h.Open(ctx); err != nil || len(open) > 0 {
-		return err == nil
-	}
-	if und, err := h.Undelivered(ctx); err == nil && len(und) > 0 {
-		return true
-	}
-	f, err := h.FailedUnnotified(ctx)
-	return err == nil && len(f) > 0
-}
-
 // sweep is the slow fallback: wake sessions with due work, stop idle
 // containers, kill stuck ones, and deliver anything missed.
 func (m *Manager) sweep(ctx context.Context) {
@@ -428,12 +416,18 @@ func (m *Manager) sweep(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
-		l.poke()
 		l.mu.Lock()
 		running, started := l.running, l.started
 		l.mu.Unlock()
+		// A stopped session with nothing left is not touched: its files
+		// change only when a message is routed, which wakes it anyway.
+		if !running && !l.backlog.Swap(false) {
+			continue
+		}
+		l.poke()
 		open, err := l.db.Open(ctx)
 		if err != nil {
+			l.backlog.Store(true)
 			continue
 		}
 		if !running {

@@ -139,6 +139,20 @@ func pending(ctx context.Context, file string) ([]InMessage, error) {
 	return query(ctx, file, scanIn, `SELECT `+inCols+` FROM messages_in WHERE status = 'pending' ORDER BY seq`)
 }
 
+// Busy reports whether the session has anything unfinished: a message
+// waiting for its answer, a reply waiting for delivery, or a failure its
+// sender has not been told. An unreadable database counts as busy.
+func (h Host) Busy(ctx context.Context) (bool, error) {
+	if open, err := h.Open(ctx); err != nil || len(open) > 0 {
+		return true, err
+	}
+	if und, err := h.Undelivered(ctx); err != nil || len(und) > 0 {
+		return true, err
+	}
+	f, err := h.FailedUnnotified(ctx)
+	return err != nil || len(f) > 0, err
+}
+
 // Failed is an inbound message that failed and whose sender has not been told yet.
 type Failed struct {
 	InMessage
