@@ -9,6 +9,7 @@ package channels
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 )
 
@@ -115,3 +116,18 @@ var ErrPermanent = errors.New("permanent delivery failure")
 
 // UserKey is the store's id for a platform user: "slack:U123".
 func UserKey(channelType, id string) string { return channelType + ":" + id }
+
+// CompareIDs orders two platform message ids, which are numbers as text
+// (Slack "1700000000.000100", Discord snowflakes): by the length of their
+// integer part, then as text. It returns -1, 0 or 1.
+func CompareIDs(a, b string) int {
+	ai, _, _ := strings.Cut(a, ".")
+	bi, _, _ := strings.Cut(b, ".")
+	if len(ai) != len(bi) {
+		if len(ai) < len(bi) {
+			return -1
+		}
+		return 1
+	}
+	return strings.Compare(a, b)
+}

@@ -5,7 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
+
+	"github.com/berth-dev/berth/channels"
 )
 
 // AdvanceHighWater records messageID as the newest seen in a conversation,
@@ -22,7 +23,7 @@ func (s *Store) AdvanceHighWater(ctx context.Context, channelType, platformID, m
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
-		if err == nil && CompareIDs(messageID, cur) <= 0 {
+		if err == nil && channels.CompareIDs(messageID, cur) <= 0 {
 			return nil
 		}
 		_, err = tx.ExecContext(ctx, `INSERT INTO high_water (channel_type, platform_id, message_id, updated_at) VALUES (?, ?, ?, ?)
@@ -44,18 +45,4 @@ func (s *Store) HighWater(ctx context.Context, channelType, platformID string) (
 		return "", nil
 	}
 	return id, err
-}
-
-// CompareIDs orders two numeric platform message ids: by the length of
-// their integer part, then as text.
-func CompareIDs(a, b string) int {
-	ai, _, _ := strings.Cut(a, ".")
-	bi, _, _ := strings.Cut(b, ".")
-	if len(ai) != len(bi) {
-		if len(ai) < len(bi) {
-			return -1
-		}
-		return 1
-	}
-	return strings.Compare(a, b)
 }

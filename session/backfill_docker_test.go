@@ -7,7 +7,6 @@ import (
 
 	"github.com/berth-dev/berth/berthtest"
 	"github.com/berth-dev/berth/channels"
-	"github.com/berth-dev/berth/data"
 )
 
 // historyChannel is a TEST-ONLY channel with a history it can be asked
@@ -22,7 +21,7 @@ func (h *historyChannel) Missed(ctx context.Context, platformID, after string, s
 	h.asked = append(h.asked, after)
 	var out []channels.Inbound
 	for _, in := range h.history {
-		if in.PlatformID == platformID && data.CompareIDs(in.MessageID, after) > 0 {
+		if in.PlatformID == platformID && channels.CompareIDs(in.MessageID, after) > 0 {
 			out = append(out, in)
 		}
 	}

@@ -77,7 +77,7 @@ func (m *Manager) markSeen(ctx context.Context, in channels.Inbound) error {
 	key := in.ChannelType + ":" + in.PlatformID
 	m.mu.Lock()
 	newest, catching := m.catching[key]
-	if catching && data.CompareIDs(in.MessageID, newest) > 0 {
+	if catching && channels.CompareIDs(in.MessageID, newest) > 0 {
 		m.catching[key] = in.MessageID
 	}
 	m.mu.Unlock()
@@ -152,7 +152,7 @@ func (m *Manager) PrepareBackfill(ctx context.Context, ch channels.Channel) (fun
 			}
 			key := ch.Type() + ":" + mk.platformID
 			m.mu.Lock()
-			if live := m.catching[key]; data.CompareIDs(live, newest) > 0 {
+			if live := m.catching[key]; channels.CompareIDs(live, newest) > 0 {
 				newest = live
 			}
 			delete(m.catching, key)

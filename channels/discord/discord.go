@@ -499,9 +499,9 @@ func (a *Adapter) Missed(ctx context.Context, platformID, after string, since ti
 		if err != nil {
 			return nil, fmt.Errorf("discord: read messages of %s: %s", platformID, a.scrub(err))
 		}
-		sort.Slice(msgs, func(i, j int) bool { return olderID(msgs[i].ID, msgs[j].ID) })
+		sort.Slice(msgs, func(i, j int) bool { return channels.CompareIDs(msgs[i].ID, msgs[j].ID) < 0 })
 		for _, m := range msgs {
-			if !olderID(after, m.ID) {
+			if channels.CompareIDs(after, m.ID) >= 0 {
 				continue
 			}
 			after = m.ID
@@ -517,14 +517,6 @@ func (a *Adapter) Missed(ctx context.Context, platformID, after string, since ti
 		}
 	}
 	return out, nil
-}
-
-// olderID orders snowflakes: by length, then as text.
-func olderID(a, b string) bool {
-	if len(a) != len(b) {
-		return len(a) < len(b)
-	}
-	return a < b
 }
 
 // Working shows Discord's typing indicator until Done, refreshed before

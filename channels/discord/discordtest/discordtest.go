@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/berth-dev/berth/channels"
 )
 
 // BotID is the fake bot's user id (and application id).
@@ -99,12 +101,12 @@ func New(t testing.TB) *Server {
 		s.mu.Lock()
 		var out []map[string]any
 		for _, m := range s.messages[r.PathValue("cid")] {
-			if after == "" || older(after, m["id"].(string)) {
+			if after == "" || channels.CompareIDs(after, m["id"].(string)) < 0 {
 				out = append(out, m)
 			}
 		}
 		s.mu.Unlock()
-		sort.Slice(out, func(i, j int) bool { return older(out[j]["id"].(string), out[i]["id"].(string)) }) // newest first
+		sort.Slice(out, func(i, j int) bool { return channels.CompareIDs(out[j]["id"].(string), out[i]["id"].(string)) < 0 }) // newest first
 		reply(w, 200, out)
 	})
 	mux.HandleFunc("POST /api/v9/channels/{cid}/typing", func(w http.ResponseWriter, r *http.Request) {
@@ -409,13 +411,6 @@ func (s *Server) Resumes() int { return int(s.resumes.Load()) }
 
 func user(id, name string, bot bool) map[string]any {
 	return map[string]any{"id": id, "username": name, "discriminator": "0", "bot": bot}
-}
-
-func older(a, b string) bool {
-	if len(a) != len(b) {
-		return len(a) < len(b)
-	}
-	return a < b
 }
 
 func reply(w http.ResponseWriter, code int, v any) {
