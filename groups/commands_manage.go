@@ -131,10 +131,12 @@ func (c *Commands) status(ctx context.Context, x *call) (string, error) {
 	return strings.TrimSuffix(b.String(), "\n"), nil
 }
 
-func (c *Commands) reset(ctx context.Context, x *call) (string, error) {
+// eachSession calls fn with the current session of every wiring of this
+// conversation that the sender may act on, and returns what fn did.
+func (c *Commands) eachSession(ctx context.Context, x *call, fn func(w wired, s data.Session) (bool, error)) ([]string, error) {
 	mg, ws, err := c.wiredHere(ctx, x, data.RoleMember)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	var done []string
 	for _, w := range ws {
@@ -143,20 +145,36 @@ func (c *Commands) reset(ctx context.Context, x *call) (string, error) {
 		}
 		s, ok, err := c.current(ctx, x, mg, w.w)
 		if err != nil {
-			return "", err
+			return nil, err
 		}
 		if !ok {
 			continue
 		}
+		acted, err := fn(w, s)
+		if err != nil {
+			return nil, err
+		}
+		if acted {
+			done = append(done, fmt.Sprintf("%s (group %s)", shortID(s.ID), w.g.Folder))
+		}
+	}
+	return done, nil
+}
+
+func (c *Commands) reset(ctx context.Context, x *call) (string, error) {
+	done, err := c.eachSession(ctx, x, func(w wired, s data.Session) (bool, error) {
 		// Closed first, so the conversation's next message resolves a new session.
 		if err := c.store.CloseSession(ctx, s.ID); err != nil {
-			return "", fmt.Errorf("close session %s: %w", s.ID, err)
+			return false, fmt.Errorf("close session %s: %w", s.ID, err)
 		}
 		if err := c.sessions.StopSession(ctx, s.ID); err != nil {
 			c.log.Warn("stop session container", "session", s.ID, "group", w.g.Folder, "err", err)
 		}
 		c.log.Info("session reset", "channel", x.in.ChannelType, "group", w.g.Folder, "session", s.ID, "user", x.user)
-		done = append(done, fmt.Sprintf("%s (group %s)", shortID(s.ID), w.g.Folder))
+		return true, nil
+	})
+	if err != nil {
+		return "", err
 	}
 	if len(done) == 0 {
 		return "There is no session here to reset; the next message starts a new one.", nil
@@ -165,27 +183,18 @@ func (c *Commands) reset(ctx context.Context, x *call) (string, error) {
 }
 
 func (c *Commands) stop(ctx context.Context, x *call) (string, error) {
-	mg, ws, err := c.wiredHere(ctx, x, data.RoleMember)
-	if err != nil {
-		return "", err
-	}
-	var done []string
-	for _, w := range ws {
-		if !w.allowed {
-			continue
-		}
-		s, ok, err := c.current(ctx, x, mg, w.w)
-		if err != nil {
-			return "", err
-		}
-		if !ok || s.ContainerState == data.ContainerStopped {
-			continue
+	done, err := c.eachSession(ctx, x, func(w wired, s data.Session) (bool, error) {
+		if s.ContainerState == data.ContainerStopped {
+			return false, nil
 		}
 		if err := c.sessions.StopSession(ctx, s.ID); err != nil {
-			return "", fmt.Errorf("stop session %s: %w", s.ID, err)
+			return false, fmt.Errorf("stop session %s: %w", s.ID, err)
 		}
 		c.log.Info("session stopped", "channel", x.in.ChannelType, "group", w.g.Folder, "session", s.ID, "user", x.user)
-		done = append(done, fmt.Sprintf("%s (group %s)", shortID(s.ID), w.g.Folder))
+		return true, nil
+	})
+	if err != nil {
+		return "", err
 	}
 	if len(done) == 0 {
 		return "No container is running for this conversation.", nil
