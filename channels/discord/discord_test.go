@@ -1,12 +1,10 @@
 package discord
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -14,71 +12,24 @@ import (
 	"github.com/bwmarrin/discordgo"
 
 	"github.com/berth-dev/berth/channels"
+	"github.com/berth-dev/berth/channels/channelstest"
 	"github.com/berth-dev/berth/channels/discord/discordtest"
 )
 
 const token = "test-SECRET-discord-token"
 
-// recorder is a TEST-ONLY handler that remembers what it was given.
-type recorder struct {
-	mu  sync.Mutex
-	got []channels.Inbound
-}
-
-func (r *recorder) handle(ctx context.Context, in channels.Inbound) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.got = append(r.got, in)
-	return nil
-}
-
-func (r *recorder) all() []channels.Inbound {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]channels.Inbound(nil), r.got...)
-}
-
-func (r *recorder) wait(t *testing.T, n int) []channels.Inbound {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for len(r.all()) < n {
-		if time.Now().After(deadline) {
-			t.Fatalf("handled %d messages, want %d", len(r.all()), n)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	return r.all()
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-func start(t *testing.T) (*discordtest.Server, *Adapter, *recorder, chan error) {
+func start(t *testing.T) (*discordtest.Server, *Adapter, *channelstest.Recorder, chan error) {
 	t.Helper()
 	fake := discordtest.New(t)
-	logs := &lockedBuffer{}
+	logs := &channelstest.Buffer{}
 	a, err := New(Config{Token: token, APIURL: fake.APIURL()}, slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec := &recorder{}
+	rec := &channelstest.Recorder{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx, rec.handle) }()
+	go func() { done <- a.Run(ctx, rec.Handle) }()
 	t.Cleanup(func() {
 		cancel()
 		<-done
@@ -108,7 +59,7 @@ func TestMentionsDMsAndThreads(t *testing.T) {
 	fake.MessageWith("C1", "G1", "200", "<@&R1> role ping", map[string]any{"mention_roles": []string{"R1"}})
 	botMsg := map[string]any{"id": "42", "channel_id": "C1", "content": "earlier", "author": map[string]any{"id": discordtest.BotID, "username": "berth"}}
 	fake.MessageWith("C1", "G1", "200", "replying", map[string]any{"type": 19, "referenced_message": botMsg})
-	got := rec.wait(t, 6)
+	got := rec.Wait(t, 6)
 	if in := got[0]; !in.Mentioned || in.Text != "hello <@300>" || in.IsDM || in.PlatformID != "C1" || in.Sender.Name != "user200" {
 		t.Fatalf("mention = %+v", in)
 	}
@@ -136,9 +87,9 @@ func TestIgnoresBotsAndBadInput(t *testing.T) {
 	fake.Dispatch("MESSAGE_CREATE", map[string]any{"id": "4", "channel_id": "C1", "content": "beep", "author": map[string]any{"id": "900", "bot": true}})
 	fake.MessageWith("C1", "G1", "200", "", map[string]any{"attachments": []map[string]any{{"id": "a1", "filename": "f.png", "size": 10, "url": "https://x/f.png"}}})
 	fake.DM("D1", "200", "still here")
-	rec.wait(t, 3)
+	rec.Wait(t, 3)
 	time.Sleep(200 * time.Millisecond)
-	got := rec.all()
+	got := rec.All()
 	if len(got) != 3 || got[0].Text != "no timestamp" || len(got[1].Attachments) != 1 || got[2].Text != "still here" {
 		t.Fatalf("got %+v", got)
 	}
@@ -191,10 +142,10 @@ func TestReconnectResumesAndLosesNothing(t *testing.T) {
 	t.Parallel()
 	fake, a, rec, _ := start(t)
 	fake.DM("D1", "200", "one")
-	rec.wait(t, 1)
+	rec.Wait(t, 1)
 	fake.Reconnect()
 	fake.DM("D1", "200", "two") // may land while the client reconnects: the resume replays it
-	got := rec.wait(t, 2)
+	got := rec.Wait(t, 2)
 	if got[1].Text != "two" {
 		t.Fatalf("got %+v", got)
 	}
@@ -206,7 +157,7 @@ func TestReconnectResumesAndLosesNothing(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	fake.DM("D1", "200", "three")
-	if got := rec.wait(t, 3); got[2].Text != "three" || len(rec.all()) != 3 {
+	if got := rec.Wait(t, 3); got[2].Text != "three" || len(rec.All()) != 3 {
 		t.Fatalf("after resume: %+v", got)
 	}
 	if a.State().Reconnects < 1 {
@@ -219,13 +170,13 @@ func TestDisallowedIntentStops(t *testing.T) {
 	fake := discordtest.New(t)
 	fake.CloseNextIdentify(4014)
 	a, _ := New(Config{Token: token, APIURL: fake.APIURL()}, nil)
-	err := a.Run(context.Background(), (&recorder{}).handle)
+	err := a.Run(context.Background(), (&channelstest.Recorder{}).Handle)
 	if err == nil || !strings.Contains(err.Error(), "Message Content Intent") || strings.Contains(err.Error(), token) {
 		t.Fatalf("err = %v", err)
 	}
 	fake.CloseNextIdentify(4004)
 	a, _ = New(Config{Token: token, APIURL: fake.APIURL()}, nil)
-	if err := a.Run(context.Background(), (&recorder{}).handle); err == nil || !strings.Contains(err.Error(), "DISCORD_BOT_TOKEN") {
+	if err := a.Run(context.Background(), (&channelstest.Recorder{}).Handle); err == nil || !strings.Contains(err.Error(), "DISCORD_BOT_TOKEN") {
 		t.Fatalf("4004 err = %v", err)
 	}
 	bad, _ := New(Config{Token: "invalid", APIURL: fake.APIURL()}, nil)
@@ -258,7 +209,7 @@ func TestMissedAfterHighWater(t *testing.T) {
 	t.Parallel()
 	fake, a, rec, _ := start(t)
 	first := fake.DM("D1", "200", "seen")
-	rec.wait(t, 1)
+	rec.Wait(t, 1)
 	fake.DM("D1", "200", "later one")
 	fake.DM("D1", "200", "later two")
 	got, err := a.Missed(context.Background(), "D1", first, time.Time{})
@@ -298,7 +249,7 @@ func TestSlashCommandBecomesChatCommand(t *testing.T) {
 	fake.Dispatch("INTERACTION_CREATE", map[string]any{"id": "I1", "application_id": discordtest.BotID, "type": 2, "token": "tok",
 		"channel_id": "C1", "guild_id": "G1", "member": map[string]any{"user": map[string]any{"id": "200", "username": "ann"}},
 		"data": map[string]any{"id": "cmd1", "name": "berth", "type": 1, "options": []map[string]any{{"name": "command", "type": 3, "value": "status"}}}})
-	got := rec.wait(t, 1)
+	got := rec.Wait(t, 1)
 	if got[0].Text != "!status" || !got[0].Mentioned || got[0].PlatformID != "C1" || got[0].Sender.ID != "200" {
 		t.Fatalf("slash command = %+v", got[0])
 	}

@@ -1,17 +1,15 @@
 package slack
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 	"unicode/utf8"
 
 	"github.com/berth-dev/berth/channels"
+	"github.com/berth-dev/berth/channels/channelstest"
 	"github.com/berth-dev/berth/channels/slack/slacktest"
 )
 
@@ -20,88 +18,22 @@ const (
 	appToken = "xapp-test-SECRET-app-5678"
 )
 
-// recorder is a TEST-ONLY handler that remembers what it was given.
-type recorder struct {
-	mu   sync.Mutex
-	got  []channels.Inbound
-	fail bool
-	ch   chan struct{}
-}
-
-func newRecorder() *recorder { return &recorder{ch: make(chan struct{}, 100)} }
-
-func (r *recorder) handle(ctx context.Context, in channels.Inbound) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.fail {
-		return errors.New("store unavailable")
-	}
-	r.got = append(r.got, in)
-	r.ch <- struct{}{}
-	return nil
-}
-
-func (r *recorder) all() []channels.Inbound {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]channels.Inbound(nil), r.got...)
-}
-
-func (r *recorder) wait(t *testing.T, n int) []channels.Inbound {
-	t.Helper()
-	deadline := time.After(10 * time.Second)
-	for len(r.all()) < n {
-		select {
-		case <-r.ch:
-		case <-deadline:
-			t.Fatalf("handled %d messages, want %d", len(r.all()), n)
-		}
-	}
-	return r.all()
-}
-
-// quiet asserts nothing more is handled for a moment.
-func (r *recorder) quiet(t *testing.T, n int) {
-	t.Helper()
-	time.Sleep(300 * time.Millisecond)
-	if got := len(r.all()); got != n {
-		t.Fatalf("handled %d messages, want %d", got, n)
-	}
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-func start(t *testing.T, cfg func(*Config)) (*slacktest.Server, *Adapter, *recorder, *lockedBuffer) {
+func start(t *testing.T, cfg func(*Config)) (*slacktest.Server, *Adapter, *channelstest.Recorder, *channelstest.Buffer) {
 	t.Helper()
 	fake := slacktest.New(t)
 	c := Config{BotToken: botToken, AppToken: appToken, APIURL: fake.URL(), PingTimeout: 2 * time.Second}
 	if cfg != nil {
 		cfg(&c)
 	}
-	logs := &lockedBuffer{}
+	logs := &channelstest.Buffer{}
 	a, err := New(c, slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec := newRecorder()
+	rec := &channelstest.Recorder{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx, rec.handle) }()
+	go func() { done <- a.Run(ctx, rec.Handle) }()
 	t.Cleanup(func() {
 		cancel()
 		<-done
@@ -123,8 +55,8 @@ func TestMentionInChannel(t *testing.T) {
 	t.Parallel()
 	fake, _, rec, _ := start(t, nil)
 	ts := fake.Mention("C1", "U1", "hello <@U2>")
-	got := rec.wait(t, 1)
-	rec.quiet(t, 1) // app_mention and message for one ts: handled once
+	got := rec.Wait(t, 1)
+	rec.Quiet(t, 1) // app_mention and message for one ts: handled once
 	in := got[0]
 	if in.PlatformID != "C1" || in.ThreadID != ts || in.MessageID != ts || !in.Mentioned || in.IsDM {
 		t.Fatalf("inbound = %+v", in)
@@ -140,7 +72,7 @@ func TestDMAndThread(t *testing.T) {
 	fake.DM("D1", "U1", "private")
 	root := fake.Mention("C1", "U1", "start")
 	fake.ThreadReply("C1", root, "U1", "more", false)
-	got := rec.wait(t, 3)
+	got := rec.Wait(t, 3)
 	if !got[0].IsDM || !got[0].Mentioned || got[0].ThreadID != "" {
 		t.Fatalf("dm = %+v", got[0])
 	}
@@ -154,9 +86,9 @@ func TestRedeliveryHandledOnceAndAcked(t *testing.T) {
 	fake, _, rec, _ := start(t, nil)
 	ts := fake.NextTS()
 	id := fake.Event(map[string]any{"type": "message", "channel": "D9", "user": "U1", "text": "once", "ts": ts, "channel_type": "im"})
-	rec.wait(t, 1)
+	rec.Wait(t, 1)
 	fake.Redeliver(id)
-	rec.quiet(t, 1)
+	rec.Quiet(t, 1)
 	acked := 0
 	for _, a := range fake.Acks() {
 		if a == "env-"+id {
@@ -171,9 +103,7 @@ func TestRedeliveryHandledOnceAndAcked(t *testing.T) {
 func TestHandlerErrorLeavesUnacked(t *testing.T) {
 	t.Parallel()
 	fake, _, rec, _ := start(t, nil)
-	rec.mu.Lock()
-	rec.fail = true
-	rec.mu.Unlock()
+	rec.SetFail(true)
 	id := fake.Event(map[string]any{"type": "message", "channel": "D9", "user": "U1", "text": "x", "ts": fake.NextTS(), "channel_type": "im"})
 	time.Sleep(300 * time.Millisecond)
 	for _, a := range fake.Acks() {
@@ -181,11 +111,9 @@ func TestHandlerErrorLeavesUnacked(t *testing.T) {
 			t.Fatal("acked a message that was not stored")
 		}
 	}
-	rec.mu.Lock()
-	rec.fail = false
-	rec.mu.Unlock()
+	rec.SetFail(false)
 	fake.Redeliver(id) // Slack retries; now it is stored and acked
-	rec.wait(t, 1)
+	rec.Wait(t, 1)
 }
 
 func TestIgnoresBotsEditsAndBadInput(t *testing.T) {
@@ -205,8 +133,8 @@ func TestIgnoresBotsEditsAndBadInput(t *testing.T) {
 	big := strings.Repeat("b", 45000)
 	fake.Event(map[string]any{"type": "message", "channel": "D1", "user": "U1", "text": big, "ts": fake.NextTS(), "channel_type": "im"})
 	fake.DM("D1", "U1", "still listening")
-	got := rec.wait(t, 4)
-	rec.quiet(t, 4)
+	got := rec.Wait(t, 4)
+	rec.Quiet(t, 4)
 	if got[0].Text != "" || len(got[1].Attachments) != 1 || len(got[2].Text) != maxText || got[3].Text != "still listening" {
 		t.Fatalf("got %d: empty %.20q, files %+v, big %d, last %.20q", len(got), got[0].Text, got[1].Attachments, len(got[2].Text), got[3].Text)
 	}
@@ -267,15 +195,15 @@ func TestReconnects(t *testing.T) {
 	t.Parallel()
 	fake, a, rec, _ := start(t, func(c *Config) { c.PingTimeout = 700 * time.Millisecond })
 	fake.DM("D1", "U1", "one")
-	rec.wait(t, 1)
+	rec.Wait(t, 1)
 	fake.Disconnect()
 	waitFor(t, func() bool { return a.State().Reconnects >= 1 && fake.LiveSockets() == 1 })
 	fake.DM("D1", "U1", "two")
-	rec.wait(t, 2)
+	rec.Wait(t, 2)
 	fake.DropSocket()
 	waitFor(t, func() bool { return a.State().Reconnects >= 2 && fake.LiveSockets() == 1 })
 	fake.DM("D1", "U1", "three")
-	rec.wait(t, 3)
+	rec.Wait(t, 3)
 	// Connected but deaf: the server stops pinging; the client notices and
 	// reconnects by itself, keeping one socket.
 	opens := fake.Opens()
@@ -345,7 +273,7 @@ func TestSlashCommandBecomesChatCommand(t *testing.T) {
 	t.Parallel()
 	fake, _, rec, _ := start(t, nil)
 	fake.Inject([]byte(`{"type":"slash_commands","envelope_id":"sc1","payload":{"command":"/berth","text":"status","channel_id":"C1","user_id":"U1","trigger_id":"tr1"}}`))
-	got := rec.wait(t, 1)
+	got := rec.Wait(t, 1)
 	if got[0].Text != "!status" || !got[0].Mentioned || got[0].PlatformID != "C1" || got[0].Sender.ID != "U1" {
 		t.Fatalf("slash command = %+v", got[0])
 	}
