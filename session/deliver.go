@@ -20,6 +20,9 @@ func (m *Manager) deliverLoop(l *live) {
 			return
 		case <-l.kick:
 		}
+		if err := l.passes.Wait(m.ctx); err != nil {
+			return // the manager is stopping
+		}
 		if err := m.deliver(m.ctx, l); err != nil && m.ctx.Err() == nil {
 			l.backlog.Store(true) // the sweep tries again
 			m.log.Warn("delivery pass", "session", l.id, "err", err)
@@ -53,16 +56,27 @@ func (m *Manager) deliver(ctx context.Context, l *live) error {
 	for _, msg := range doubt {
 		m.resolveDoubt(ctx, l, msg)
 	}
-	out, err := l.db.Undelivered(ctx)
-	if err != nil {
-		return fmt.Errorf("read replies: %w", err)
-	}
-	for _, msg := range out {
-		if !msg.DeliverAfter.IsZero() && msg.DeliverAfter.After(time.Now()) {
-			l.backlog.Store(true) // due later: the sweep comes back for it
-			break                 // later replies wait behind it, to keep their order
+	// Undelivered reads a bounded batch: read again until a batch is
+	// done with, or a reply in it could not be settled.
+	for {
+		out, err := l.db.Undelivered(ctx)
+		if err != nil {
+			return fmt.Errorf("read replies: %w", err)
 		}
-		m.send(ctx, l, msg)
+		settled := 0
+		for _, msg := range out {
+			if !msg.DeliverAfter.IsZero() && msg.DeliverAfter.After(time.Now()) {
+				l.backlog.Store(true) // due later: the sweep comes back for it
+				break                 // later replies wait behind it, to keep their order
+			}
+			if !m.send(ctx, l, msg) {
+				break
+			}
+			settled++
+		}
+		if len(out) == 0 || settled < len(out) {
+			break
+		}
 	}
 	for _, id := range finished {
 		if acks[id].Status == sessiondb.StatusFailed {
@@ -75,12 +89,8 @@ func (m *Manager) deliver(ctx context.Context, l *live) error {
 		return fmt.Errorf("read failures: %w", err)
 	}
 	for _, f := range failed {
-		text := "⚠️ Sorry, I could not answer your message"
-		if f.Error != "" {
-			text += ": " + f.Error
-		}
 		_, err := m.sendWithRetry(ctx, f.ChannelType, channels.Outbound{PlatformID: f.PlatformID, ThreadID: f.ThreadID,
-			ReplyTo: f.Content.MessageID, Text: text})
+			ReplyTo: f.Content.MessageID, Text: failureText(f.Error)})
 		if err != nil && ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -97,30 +107,32 @@ func (m *Manager) deliver(ctx context.Context, l *live) error {
 
 // send delivers one reply with retries and records the outcome; a reply
 // that cannot be delivered is recorded as failed, logged, and the agent
-// told, so nothing disappears quietly.
-func (m *Manager) send(ctx context.Context, l *live, msg sessiondb.OutMessage) {
+// told, so nothing disappears quietly. It reports whether the reply is
+// settled (delivered, failed or refused for good); false means it is
+// looked at again on the next pass.
+func (m *Manager) send(ctx context.Context, l *live, msg sessiondb.OutMessage) bool {
 	if msg.Kind == sessiondb.KindSystem {
-		l.db.RecordDelivery(ctx, msg, "", "skipped", "system message")
-		return
+		m.record(ctx, l, msg, "skipped", "system message")
+		return true
+	}
+	if !m.guardReply(ctx, l, msg) {
+		return ctx.Err() == nil
 	}
 	start := time.Now()
 	if err := l.db.BeginDelivery(ctx, msg); err != nil {
 		m.log.Warn("record delivery", "session", l.id, "err", err)
-		return // tried again on the next pass
+		return false // tried again on the next pass
 	}
 	pid, err := m.sendWithRetry(ctx, msg.ChannelType, m.outbound(ctx, l, msg))
 	if ctx.Err() != nil {
-		return // not recorded: the next process delivers it
+		return false // not recorded: the next process delivers it
 	}
 	if err != nil {
 		m.obs.DeliveryFailed(msg.ChannelType)
 		m.log.Error("delivery-failed", "channel", msg.ChannelType, "session", l.id, "group", l.group.Folder, "reply", msg.ID, "err", err)
-		l.db.RecordDelivery(ctx, msg, "", sessiondb.StatusFailed, err.Error())
-		// The agent hears of it on its next turn.
-		l.db.Append(ctx, sessiondb.InMessage{ID: "delivery-failed-" + msg.ID, Kind: sessiondb.KindSystem, Trigger: false,
-			ChannelType: msg.ChannelType, PlatformID: msg.PlatformID, ThreadID: msg.ThreadID,
-			Content: sessiondb.Content{Event: "delivery_failed", Text: "Your reply could not be delivered: " + err.Error()}})
-		return
+		m.record(ctx, l, msg, sessiondb.StatusFailed, err.Error())
+		m.tellAgent(ctx, l, "delivery-failed-"+msg.ID, "delivery_failed", "Your reply could not be delivered: "+err.Error())
+		return true
 	}
 	if err := l.db.RecordDelivery(ctx, msg, pid, "delivered", ""); err != nil {
 		m.log.Error("record delivery", "session", l.id, "err", err)
@@ -129,6 +141,7 @@ func (m *Manager) send(ctx context.Context, l *live, msg sessiondb.OutMessage) {
 	m.obs.Delivered(msg.ChannelType, m.roundTrip(ctx, l, msg))
 	m.log.Info("delivered", "channel", msg.ChannelType, "session", l.id, "group", l.group.Folder, "reply", msg.ID,
 		"platform_message", pid, "ms", time.Since(start).Milliseconds())
+	return true
 }
 
 func (m *Manager) outbound(ctx context.Context, l *live, msg sessiondb.OutMessage) channels.Outbound {
@@ -144,7 +157,7 @@ func (m *Manager) resolveDoubt(ctx context.Context, l *live, msg sessiondb.OutMe
 	if !ok {
 		m.log.Warn("delivery-failed", "channel", msg.ChannelType, "session", l.id, "group", l.group.Folder, "reply", msg.ID,
 			"reason", "outcome unknown after a crash; not resent to avoid a duplicate")
-		l.db.RecordDelivery(ctx, msg, "", sessiondb.DeliveryUnknown, "outcome unknown after a crash")
+		m.record(ctx, l, msg, sessiondb.DeliveryUnknown, "outcome unknown after a crash")
 		return
 	}
 	pid, found, err := c.Confirm(ctx, m.outbound(ctx, l, msg))
@@ -153,7 +166,9 @@ func (m *Manager) resolveDoubt(ctx context.Context, l *live, msg sessiondb.OutMe
 		return // asked again on the next pass
 	}
 	if found {
-		l.db.RecordDelivery(ctx, msg, pid, sessiondb.DeliveryDelivered, "")
+		if err := l.db.RecordDelivery(ctx, msg, pid, sessiondb.DeliveryDelivered, ""); err != nil {
+			m.log.Warn("record delivery", "session", l.id, "group", l.group.Folder, "reply", msg.ID, "err", err)
+		}
 		m.log.Info("delivered", "channel", msg.ChannelType, "session", l.id, "group", l.group.Folder, "reply", msg.ID, "confirmed", true)
 		return
 	}

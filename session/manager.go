@@ -18,6 +18,7 @@ import (
 
 	"github.com/fsnotify/fsnotify"
 	"golang.org/x/sync/singleflight"
+	"golang.org/x/time/rate"
 
 	"github.com/berth-dev/berth/channels"
 	"github.com/berth-dev/berth/container"
@@ -43,28 +44,35 @@ type Commands interface {
 
 // Config is the session manager's configuration, read once at start.
 type Config struct {
-	Home         string            // BERTH_HOME
-	Image        string            // agent image
-	Provider     string            // default provider for groups that name none
-	IdleTimeout  time.Duration     // stop a container with no work for this long
-	StuckTimeout time.Duration     // kill a container whose claimed turn shows no heartbeat for this long
-	StopGrace    time.Duration     // SIGTERM to SIGKILL
-	MaxTries     int               // container attempts per message before it fails
-	RetryBase    time.Duration     // retry backoff: RetryBase·2^tries
-	SendTries    int               // delivery attempts per reply before it fails
-	SendBase     time.Duration     // delivery backoff: SendBase·2^attempt
-	SendTimeout  time.Duration     // one send attempt's limit
-	MaxRunning   int               // cap on running containers; 0: none
-	Poll         time.Duration     // fallback sweep interval
-	MaxText      int               // longest accepted message, in bytes
-	Memory       int64             // default container memory limit
-	NanoCPUs     int64             // default container CPU limit
-	Pids         int64             // default container pids limit
-	UID          int               // container user; -1: the host user running berth
-	Env          []string          // extra container environment (never secrets)
-	Extras       Extras            // per-group mounts and env; may be nil
-	Allowlist    *mounts.Allowlist // what extra mounts groups may ask for; nil: none
-	Observer     Observer          // metrics; may be nil
+	Home         string        // BERTH_HOME
+	Image        string        // agent image
+	Provider     string        // default provider for groups that name none
+	IdleTimeout  time.Duration // stop a container with no work for this long
+	StuckTimeout time.Duration // kill a container whose claimed turn shows no heartbeat for this long
+	StopGrace    time.Duration // SIGTERM to SIGKILL
+	MaxTries     int           // container attempts per message before it fails
+	RetryBase    time.Duration // retry backoff: RetryBase·2^tries
+	SendTries    int           // delivery attempts per reply before it fails
+	SendBase     time.Duration // delivery backoff: SendBase·2^attempt
+	SendTimeout  time.Duration // one send attempt's limit
+	MaxRunning   int           // cap on running containers; 0: none
+	Poll         time.Duration // fallback sweep interval
+	MaxText      int           // longest accepted message, in bytes
+	// MaxRepliesPerTurn and MaxRepliesPerMinute cap what one session's
+	// agent can post: replies past either are not delivered.
+	MaxRepliesPerTurn, MaxRepliesPerMinute int
+	// PassRate and PassBurst bound a session's delivery passes per second,
+	// so an agent churning its out/ folder cannot keep the host busy.
+	PassRate  float64
+	PassBurst int
+	Memory    int64             // default container memory limit
+	NanoCPUs  int64             // default container CPU limit
+	Pids      int64             // default container pids limit
+	UID       int               // container user; -1: the host user running berth
+	Env       []string          // extra container environment (never secrets)
+	Extras    Extras            // per-group mounts and env; may be nil
+	Allowlist *mounts.Allowlist // what extra mounts groups may ask for; nil: none
+	Observer  Observer          // metrics; may be nil
 	// ContainerLogs, if set, is called in its own goroutine each time a
 	// container is spawned or adopted, to capture its output.
 	ContainerLogs func(sessionID, containerID string)
@@ -92,6 +100,18 @@ func (c *Config) defaults() {
 	}
 	if c.MaxText == 0 {
 		c.MaxText = 64 << 10
+	}
+	if c.MaxRepliesPerTurn == 0 {
+		c.MaxRepliesPerTurn = 20
+	}
+	if c.MaxRepliesPerMinute == 0 {
+		c.MaxRepliesPerMinute = 120
+	}
+	if c.PassRate == 0 {
+		c.PassRate = 20
+	}
+	if c.PassBurst == 0 {
+		c.PassBurst = 10
 	}
 	if c.Image == "" {
 		c.Image = container.DefaultImage
@@ -166,7 +186,9 @@ type live struct {
 	amu        sync.Mutex
 	activity   time.Time
 	targets    map[string]progressTarget // inbound id -> what to tell the platform
-	delivering sync.Mutex
+	delivering sync.Mutex                // held by the one delivery pass; guards flood
+	flood      floodState
+	passes     *rate.Limiter // delivery passes; bounds what a churning out/ folder costs
 }
 
 type progressTarget struct {
@@ -281,7 +303,7 @@ func (m *Manager) session(ctx context.Context, s data.Session) (*live, error) {
 	}
 	dir := m.sessionDir(s)
 	l = &live{id: s.ID, group: g, dir: dir, db: sessiondb.Host{Dir: dir}, kick: make(chan struct{}, 1),
-		targets: map[string]progressTarget{}, activity: time.Now()}
+		targets: map[string]progressTarget{}, activity: time.Now(), passes: rate.NewLimiter(rate.Limit(m.cfg.PassRate), m.cfg.PassBurst)}
 	routing := sessiondb.InMessage{ThreadID: s.ThreadID}
 	if s.MessagingGroupID != "" {
 		if mg, err := m.store.MessagingGroupByID(ctx, s.MessagingGroupID); err == nil {
@@ -329,7 +351,10 @@ func (m *Manager) watch() {
 			if !ok {
 				return
 			}
-			if filepath.Base(ev.Name) == sessiondb.Heartbeat {
+			// Only the reply database (and its journal going, which ends
+			// a commit) can carry news; the agent may churn anything else
+			// in out/ as fast as it likes.
+			if name := filepath.Base(ev.Name); name != sessiondb.OutboundFile && name != sessiondb.OutboundFile+"-journal" {
 				continue
 			}
 			m.mu.Lock()

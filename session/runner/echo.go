@@ -21,6 +21,9 @@ import (
 //	fail                     fail the turn (a provider error)
 //	crash                    kill the runner mid-turn (SIGKILL)
 //	count                    answer with how many turns this session has had
+//	sendto <channel> <id> <text>  address the answer to another conversation (a hostile agent)
+//	flood <n>                answer with n replies (a hostile agent)
+//	failbig <n>              fail the turn with an error of n bytes (a hostile agent)
 type Echo struct{}
 
 // Name implements Provider.
@@ -60,6 +63,25 @@ func (Echo) Turn(ctx context.Context, t Turn) ([]Reply, error) {
 		case "crash":
 			syscall.Kill(os.Getpid(), syscall.SIGKILL)
 			time.Sleep(time.Second)
+		case "sendto":
+			f := strings.SplitN(rest, " ", 3)
+			if len(f) < 3 {
+				return nil, fmt.Errorf("echo: sendto needs a channel, an id and a text")
+			}
+			out = append(out, Reply{InReplyTo: m.ID, Text: "echo: " + f[2], To: &Address{ChannelType: f[0], PlatformID: f[1]}})
+			continue
+		case "flood", "failbig":
+			n, err := strconv.Atoi(strings.TrimSpace(rest))
+			if err != nil || n < 0 || n > 1<<24 {
+				return nil, fmt.Errorf("echo: bad count %q", rest)
+			}
+			if word == "failbig" {
+				return nil, errors.New("echo: " + strings.Repeat("x", n))
+			}
+			for i := range n {
+				out = append(out, Reply{InReplyTo: m.ID, Text: fmt.Sprintf("echo: flood %d", i)})
+			}
+			continue
 		case "count":
 			v, _ := t.State.Get(ctx, "echo:turns")
 			n, _ := strconv.Atoi(v)

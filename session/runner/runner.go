@@ -54,7 +54,14 @@ type StateStore interface {
 type Reply struct {
 	InReplyTo string // inbound message id
 	Text      string
+	// To addresses the reply somewhere else than the message it answers.
+	// Only the TEST-ONLY echo directive "sendto" sets it, to act as a
+	// hostile agent would; berth refuses any address outside the session.
+	To *Address
 }
+
+// Address is where a reply goes on its platform.
+type Address struct{ ChannelType, PlatformID, ThreadID string }
 
 // Config is the runner's configuration, read once at start.
 type Config struct {
@@ -179,6 +186,9 @@ func turn(ctx context.Context, cfg Config, db sessiondb.Container, state StateSt
 			if in.ID == r.InReplyTo && in.PlatformID != "" {
 				m.ChannelType, m.PlatformID, m.ThreadID = in.ChannelType, in.PlatformID, in.ThreadID
 			}
+		}
+		if r.To != nil {
+			m.ChannelType, m.PlatformID, m.ThreadID = r.To.ChannelType, r.To.PlatformID, r.To.ThreadID
 		}
 		out = append(out, m)
 	}
