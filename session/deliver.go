@@ -40,9 +40,14 @@ func (m *Manager) deliver(ctx context.Context, l *live) error {
 	if err != nil {
 		return fmt.Errorf("read acks: %w", err)
 	}
-	finished, err := l.db.Finish(ctx, acks)
-	if err != nil {
-		return fmt.Errorf("record acks: %w", err)
+	// Recording acks is a durable write: skip it when no outcome changed
+	// since the last pass recorded them all.
+	var finished []string
+	if mark := outcomes(acks); mark != l.recorded {
+		if finished, err = l.db.Finish(ctx, acks); err != nil {
+			return fmt.Errorf("record acks: %w", err)
+		}
+		l.recorded = mark
 	}
 	if len(finished) > 0 {
 		l.touch()
@@ -103,6 +108,26 @@ func (m *Manager) deliver(ctx context.Context, l *live) error {
 		m.done(ctx, l, f.ID, false)
 	}
 	return nil
+}
+
+// outcomeMark summarises the final outcomes among a session's acks.
+type outcomeMark struct {
+	n      int
+	latest time.Time
+}
+
+// outcomes marks the completed and failed acks: how many, and the newest.
+func outcomes(acks map[string]sessiondb.Ack) outcomeMark {
+	var o outcomeMark
+	for _, a := range acks {
+		if a.Status == sessiondb.StatusCompleted || a.Status == sessiondb.StatusFailed {
+			o.n++
+			if a.Changed.After(o.latest) {
+				o.latest = a.Changed
+			}
+		}
+	}
+	return o
 }
 
 // send delivers one reply with retries and records the outcome; a reply

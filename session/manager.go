@@ -108,7 +108,7 @@ func (c *Config) defaults() {
 		c.MaxRepliesPerMinute = 120
 	}
 	if c.PassRate == 0 {
-		c.PassRate = 20
+		c.PassRate = 10
 	}
 	if c.PassBurst == 0 {
 		c.PassBurst = 10
@@ -188,6 +188,7 @@ type live struct {
 	targets    map[string]progressTarget // inbound id -> what to tell the platform
 	delivering sync.Mutex                // held by the one delivery pass; guards flood
 	flood      floodState
+	recorded   outcomeMark   // the acks' outcomes the last pass recorded; guarded by delivering
 	passes     *rate.Limiter // delivery passes; bounds what a churning out/ folder costs
 }
 
