@@ -32,6 +32,17 @@ type Sent struct {
 	ChannelID string
 	Content   string
 	ReplyTo   string // message_reference.message_id
+	// AllowedMentions is the allowed_mentions object as sent, nil when
+	// absent (then Discord pings whatever the content mentions).
+	AllowedMentions *AllowedMentions
+}
+
+// AllowedMentions is what a message lets Discord ping.
+type AllowedMentions struct {
+	Parse       []string `json:"parse"` // nil when absent or null
+	Users       []string `json:"users"`
+	Roles       []string `json:"roles"`
+	RepliedUser bool     `json:"replied_user"`
 }
 
 type frame struct {
@@ -352,10 +363,11 @@ func (s *Server) postMessage(w http.ResponseWriter, r *http.Request) {
 		Ref     *struct {
 			MessageID string `json:"message_id"`
 		} `json:"message_reference"`
+		AllowedMentions *AllowedMentions `json:"allowed_mentions"`
 	}
 	json.Unmarshal(b, &in)
 	cid := r.PathValue("cid")
-	sent := Sent{ID: s.nextID(), ChannelID: cid, Content: in.Content}
+	sent := Sent{ID: s.nextID(), ChannelID: cid, Content: in.Content, AllowedMentions: in.AllowedMentions}
 	if in.Ref != nil {
 		sent.ReplyTo = in.Ref.MessageID
 	}
