@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/berth-dev/berth/channels/terminal"
 	"github.com/berth-dev/berth/data"
 )
 
@@ -361,10 +362,14 @@ type printer struct {
 	format lineFormat
 }
 
+// print writes one entry. Every text in it may come from an agent (its
+// output, an error quoting it), so controls are stripped before the
+// entry is formatted: a log line cannot drive the operator's terminal.
 func (p *printer) print(e logEntry) {
+	strip := terminal.StripControls
 	if p.json {
 		if e.session == "" {
-			p.w.Write(e.raw)
+			p.w.WriteString(strip(string(e.raw)))
 			p.w.WriteByte('\n')
 			return
 		}
@@ -374,14 +379,15 @@ func (p *printer) print(e logEntry) {
 			Stream  string    `json:"stream"`
 			Line    string    `json:"line"`
 		}{e.time, e.session, e.level, e.msg})
-		p.w.Write(b)
+		// JSON escapes C0 controls but writes C1 ones as they are.
+		p.w.WriteString(strip(string(b)))
 		p.w.WriteByte('\n')
 		return
 	}
 	var b strings.Builder
 	switch {
 	case !e.parsed:
-		b.Write(e.raw)
+		b.WriteString(strip(string(e.raw)))
 		b.WriteByte('\n')
 	case e.session != "":
 		// A container line; the runner's own JSON lines are shown readably.
@@ -392,11 +398,19 @@ func (p *printer) print(e logEntry) {
 			fields = append(fields, inner.fields...)
 			msg = inner.msg
 		}
-		p.format.write(&b, e.time.Local(), e.level, msg, fields)
+		p.format.write(&b, e.time.Local(), strip(e.level), strip(msg), stripFields(fields))
 	default:
-		p.format.write(&b, e.time.Local(), e.level, e.msg, e.fields)
+		p.format.write(&b, e.time.Local(), strip(e.level), strip(e.msg), stripFields(e.fields))
 	}
 	p.w.WriteString(b.String())
+}
+
+// stripFields strips controls from keys and values, in place.
+func stripFields(fs []field) []field {
+	for i, f := range fs {
+		fs[i] = field{key: terminal.StripControls(f.key), val: terminal.StripControls(f.val)}
+	}
+	return fs
 }
 
 // runLogs prints what the options select and, with follow, keeps going
