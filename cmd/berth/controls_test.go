@@ -103,3 +103,18 @@ func TestLogsStripsControls(t *testing.T) {
 		}
 	}
 }
+
+// The gateway's own readable log (stderr of `berth run` and `berth chat`)
+// shows a message or value quoting agent text without its controls:
+// values are quoted (\x1b, \x9b shown as escapes), messages stripped.
+func TestTextHandlerStripsControls(t *testing.T) {
+	for _, colour := range []bool{false, true} {
+		var out bytes.Buffer
+		log := slog.New(newTextHandler(&out, slog.LevelInfo, colour))
+		log.Warn("reply failed \x1b]0;pwned\x07", "err", hostileOutput, "raw", "a\x9b2J")
+		terminalSafe(t, "text handler", out.String(), colour)
+		if !strings.Contains(out.String(), `\x9b2J`) || !strings.Contains(out.String(), `\x1b]0;pwned`) {
+			t.Errorf("values not quoted visibly: %q", out.String())
+		}
+	}
+}

@@ -362,9 +362,10 @@ type printer struct {
 	format lineFormat
 }
 
-// print writes one entry. Every text in it may come from an agent (its
-// output, an error quoting it), so controls are stripped before the
-// entry is formatted: a log line cannot drive the operator's terminal.
+// print writes one entry. Any text in it may come from an agent (its
+// output, an error quoting it), so no control reaches the terminal: the
+// readable form strips or quotes them (lineFormat), the rest is stripped
+// here.
 func (p *printer) print(e logEntry) {
 	strip := terminal.StripControls
 	if p.json {
@@ -398,19 +399,11 @@ func (p *printer) print(e logEntry) {
 			fields = append(fields, inner.fields...)
 			msg = inner.msg
 		}
-		p.format.write(&b, e.time.Local(), strip(e.level), strip(msg), stripFields(fields))
+		p.format.write(&b, e.time.Local(), strip(e.level), msg, fields)
 	default:
-		p.format.write(&b, e.time.Local(), strip(e.level), strip(e.msg), stripFields(e.fields))
+		p.format.write(&b, e.time.Local(), strip(e.level), e.msg, e.fields)
 	}
 	p.w.WriteString(b.String())
-}
-
-// stripFields strips controls from keys and values, in place.
-func stripFields(fs []field) []field {
-	for i, f := range fs {
-		fs[i] = field{key: terminal.StripControls(f.key), val: terminal.StripControls(f.val)}
-	}
-	return fs
 }
 
 // runLogs prints what the options select and, with follow, keeps going
