@@ -36,3 +36,19 @@ func TestSendPingsNobody(t *testing.T) {
 		noPings(t, s)
 	}
 }
+
+// The answer to a slash command quotes what the person typed; breaking
+// out of its code span with a backtick still pings nobody.
+func TestSlashAnswerPingsNobody(t *testing.T) {
+	t.Parallel()
+	fake, _, rec, _ := start(t)
+	fake.Dispatch("INTERACTION_CREATE", map[string]any{"id": "I1", "application_id": discordtest.BotID, "type": 2, "token": "tok",
+		"channel_id": "C1", "guild_id": "G1", "member": map[string]any{"user": map[string]any{"id": "200", "username": "ann"}},
+		"data": map[string]any{"id": "cmd1", "name": "berth", "type": 1, "options": []map[string]any{{"name": "command", "type": 3, "value": "x` @everyone <@&R1> `"}}}})
+	rec.Wait(t, 1)
+	r := fake.Responses()
+	if len(r) != 1 || !strings.Contains(r[0].Content, "@everyone") {
+		t.Fatalf("responses %+v", r)
+	}
+	noPings(t, r[0])
+}

@@ -58,6 +58,7 @@ type Server struct {
 
 	mu        sync.Mutex
 	sent      []Sent
+	responses []Sent // interaction responses; ID is the interaction's
 	typing    []string
 	messages  map[string][]map[string]any // channel -> messages (user and bot)
 	threads   map[string]string           // thread id -> parent
@@ -146,7 +147,19 @@ func New(t testing.TB) *Server {
 	mux.HandleFunc("POST /api/v9/applications/{app}/commands", func(w http.ResponseWriter, r *http.Request) {
 		reply(w, 201, map[string]any{"id": "cmd1", "name": "berth"})
 	})
-	mux.HandleFunc("POST /api/v9/interactions/{id}/{token}/callback", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) })
+	mux.HandleFunc("POST /api/v9/interactions/{id}/{token}/callback", func(w http.ResponseWriter, r *http.Request) {
+		var in struct {
+			Data struct {
+				Content         string           `json:"content"`
+				AllowedMentions *AllowedMentions `json:"allowed_mentions"`
+			} `json:"data"`
+		}
+		json.NewDecoder(r.Body).Decode(&in)
+		s.mu.Lock()
+		s.responses = append(s.responses, Sent{ID: r.PathValue("id"), Content: in.Data.Content, AllowedMentions: in.Data.AllowedMentions})
+		s.mu.Unlock()
+		w.WriteHeader(204)
+	})
 	up := websocket.Upgrader{}
 	mux.HandleFunc("/gw/", func(w http.ResponseWriter, r *http.Request) {
 		c, err := up.Upgrade(w, r, nil)
@@ -382,6 +395,13 @@ func (s *Server) postMessage(w http.ResponseWriter, r *http.Request) {
 	default:
 	}
 	reply(w, 200, m)
+}
+
+// Responses returns every interaction response berth sent, in order.
+func (s *Server) Responses() []Sent {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Sent(nil), s.responses...)
 }
 
 // Sent returns every message berth sent, in order.
