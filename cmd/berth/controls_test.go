@@ -118,3 +118,14 @@ func TestTextHandlerStripsControls(t *testing.T) {
 		}
 	}
 }
+
+// Admin tables show names and texts people chose (a display name, a
+// dropped message): a cell holds no control.
+func TestAdminCellStripsControls(t *testing.T) {
+	for _, in := range []string{hostileOutput, "Ann\x1b]0;pwned\x07", "a\x9b2Jb"} {
+		terminalSafe(t, "admin cell", adminCell(in), false)
+	}
+	if got := adminCell("Ann\x1b[2J\tB"); got != "Ann[2J B" {
+		t.Fatalf("adminCell = %q", got)
+	}
+}
