@@ -77,7 +77,7 @@ func (f lineFormat) write(b *strings.Builder, t time.Time, lvl, msg string, fiel
 	if f.colour {
 		b.WriteString(ansiBold)
 	}
-	b.WriteString(oneLine(terminal.StripControls(msg))) // may quote agent text
+	b.WriteString(oneLine(terminal.StripControls(msg))) // a message may quote agent text
 	if f.colour {
 		b.WriteString(ansiReset)
 	}

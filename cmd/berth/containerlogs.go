@@ -181,7 +181,8 @@ func (w *lineWriter) flush() {
 
 func (w *lineWriter) emit(line []byte) error {
 	// Without the controls an agent could drive a terminal with, the file
-	// is safe to cat or tail (and to print: see printer).
+	// is safe to cat or tail (and to print: see printer). Stripped before
+	// redaction, so a control inside a secret cannot hide it.
 	text := terminal.StripControls(strings.TrimSuffix(string(line), "\r"))
 	if w.redact != nil {
 		text = w.redact.String(text)
