@@ -398,8 +398,12 @@ func (a *Adapter) onInteraction(s *discordgo.Session, i *discordgo.InteractionCr
 			text = strings.TrimSpace(o.StringValue())
 		}
 	}
-	s.InteractionRespond(i.Interaction, &discordgo.InteractionResponse{Type: discordgo.InteractionResponseChannelMessageWithSource,
-		Data: &discordgo.InteractionResponseData{Content: "berth: working on `" + truncate(text, 100) + "`…"}})
+	// The answer quotes what was typed: like every reply, it pings nobody.
+	err := s.InteractionRespond(i.Interaction, &discordgo.InteractionResponse{Type: discordgo.InteractionResponseChannelMessageWithSource,
+		Data: &discordgo.InteractionResponseData{Content: "berth: working on `" + truncate(text, 100) + "`…", AllowedMentions: noMentions()}})
+	if err != nil {
+		a.log.Debug("slash command answer", "err", a.scrub(err))
+	}
 	u := i.User
 	if i.Member != nil && i.Member.User != nil {
 		u = i.Member.User
@@ -425,7 +429,7 @@ func (a *Adapter) Send(ctx context.Context, out channels.Outbound) (string, erro
 	}
 	var first string
 	for i, c := range chunks {
-		msg := &discordgo.MessageSend{Content: c, AllowedMentions: &discordgo.MessageAllowedMentions{Parse: []discordgo.AllowedMentionType{}}}
+		msg := &discordgo.MessageSend{Content: c, AllowedMentions: noMentions()}
 		if i == 0 && out.ReplyTo != "" && !strings.Contains(out.ReplyTo, "-") {
 			f := false
 			msg.Reference = &discordgo.MessageReference{MessageID: out.ReplyTo, ChannelID: out.PlatformID, FailIfNotExists: &f}
@@ -444,6 +448,12 @@ func (a *Adapter) Send(ctx context.Context, out channels.Outbound) (string, erro
 		}
 	}
 	return first, nil
+}
+
+// noMentions lets a message ping nobody: @everyone, @here, roles and
+// users in it are shown, not notified (an empty parse list, not a nil one).
+func noMentions() *discordgo.MessageAllowedMentions {
+	return &discordgo.MessageAllowedMentions{Parse: []discordgo.AllowedMentionType{}}
 }
 
 // permanentStatus reports statuses that retrying will not change: a bad

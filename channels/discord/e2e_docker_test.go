@@ -109,3 +109,24 @@ func TestDiscordLongReplyRateLimitAndReconnect(t *testing.T) {
 		t.Fatalf("after reconnect: %v", got)
 	}
 }
+
+// An agent's reply naming @everyone, @here, a role and a user pings
+// nobody: the echo provider in a real container says them back.
+func TestDiscordAgentMentionsDoNotPing(t *testing.T) {
+	t.Parallel()
+	fake, _ := gateway(t)
+	fake.DM("D1", "200", "@everyone @here <@&555> <@300>")
+	s := fake.WaitSent(t, 1, 60*time.Second)[0]
+	if !strings.Contains(s.Content, "@everyone @here") {
+		t.Fatalf("reply %q", s.Content)
+	}
+	am := s.AllowedMentions
+	if am == nil || am.Parse == nil || len(am.Parse) != 0 || len(am.Users) != 0 || len(am.Roles) != 0 || am.RepliedUser {
+		t.Fatalf("reply %q allows mentions %+v", s.Content, am)
+	}
+	// Another conversation keeps answering.
+	fake.Mention("C1", "G1", "201", "still here")
+	if got := fake.WaitSent(t, 2, 60*time.Second)[1]; got.Content != "echo: still here" {
+		t.Fatalf("other conversation got %+v", got)
+	}
+}

@@ -13,9 +13,11 @@ import (
 )
 
 // Send posts a reply into its thread, split into ordered messages of at
-// most MaxChars, each a Markdown block with a plain-text fallback.
+// most MaxChars, each a Markdown block with a plain-text fallback. The
+// text is escaped (see escape): a reply cannot ping @channel, a person or
+// a user group, nor show a link under another address.
 func (a *Adapter) Send(ctx context.Context, out channels.Outbound) (string, error) {
-	chunks := channels.Split(out.Text, MaxChars)
+	chunks := parts(out.Text)
 	if len(chunks) == 0 {
 		chunks = []string{"…"}
 	}
@@ -25,6 +27,10 @@ func (a *Adapter) Send(ctx context.Context, out channels.Outbound) (string, erro
 			slack.MsgOptionText(c, false),
 			slack.MsgOptionBlocks(slack.NewMarkdownBlock("", c)),
 			slack.MsgOptionDisableLinkUnfurl(),
+			// Slack's defaults, stated so a changed default cannot turn
+			// a plain "@channel" into a ping.
+			slack.MsgOptionParse(false),
+			slack.MsgOptionLinkNames(false),
 		}
 		if out.ThreadID != "" {
 			opts = append(opts, slack.MsgOptionTS(out.ThreadID))

@@ -306,7 +306,9 @@ func (a *Adapter) slashCommand(ctx context.Context, payload []byte, h channels.H
 	}
 }
 
-// resolveNames fills the sender's name and turns <@U…> into @Name.
+// resolveNames fills the sender's name, turns <@U…> into @Name and then
+// undoes Slack's escaping of &, < and >, so the agent reads what was typed
+// (and a reply quoting it is escaped once, on the way out).
 func (a *Adapter) resolveNames(ctx context.Context, in *channels.Inbound) {
 	ctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
@@ -320,6 +322,7 @@ func (a *Adapter) resolveNames(ctx context.Context, in *channels.Inbound) {
 		}
 		return m
 	})
+	in.Text = unescape(in.Text)
 }
 
 func (a *Adapter) userName(ctx context.Context, id string) string {

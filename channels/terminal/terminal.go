@@ -103,7 +103,7 @@ func (c *Channel) Run(ctx context.Context, h channels.Handler) error {
 			})
 			if err != nil {
 				c.mu.Lock()
-				fmt.Fprintf(c.errOut, "berth: %v\n", err)
+				fmt.Fprintf(c.errOut, "berth: %s\n", StripControls(err.Error()))
 				c.mu.Unlock()
 			}
 			c.prompt()
@@ -120,11 +120,12 @@ func (c *Channel) prompt() {
 	fmt.Fprint(c.out, "you> ")
 }
 
-// Send implements channels.Channel: it prints the reply.
+// Send implements channels.Channel: it prints the reply, with the
+// controls an agent could drive the terminal with stripped.
 func (c *Channel) Send(ctx context.Context, out channels.Outbound) (string, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	text := strings.TrimRight(out.Text, "\n")
+	text := strings.TrimRight(StripControls(out.Text), "\n")
 	var err error
 	if c.interactive {
 		_, err = fmt.Fprintf(c.out, "\r%s\nyou> ", text)

@@ -13,6 +13,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/berth-dev/berth/channels/terminal"
 	"github.com/berth-dev/berth/container"
 	"github.com/berth-dev/berth/data"
 	"github.com/berth-dev/berth/groups"
@@ -206,14 +207,15 @@ func (a *admin) say(v any, format string, args ...any) error {
 	return err
 }
 
-// adminCell keeps a table cell on one line and short.
+// adminCell keeps a table cell on one line, short and free of terminal
+// controls (a cell may hold a name or text a chat user chose).
 func adminCell(s string) string {
 	s = strings.Map(func(r rune) rune {
 		if r == '\n' || r == '\r' || r == '\t' {
 			return ' '
 		}
 		return r
-	}, s)
+	}, terminal.StripControls(s))
 	if r := []rune(s); len(r) > 60 {
 		s = string(r[:59]) + "…"
 	}

@@ -11,8 +11,11 @@ import (
 	"sync"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/term"
+
+	"github.com/berth-dev/berth/channels/terminal"
 )
 
 // ANSI escapes the readable log form uses.
@@ -74,13 +77,13 @@ func (f lineFormat) write(b *strings.Builder, t time.Time, lvl, msg string, fiel
 	if f.colour {
 		b.WriteString(ansiBold)
 	}
-	b.WriteString(oneLine(msg))
+	b.WriteString(oneLine(terminal.StripControls(msg))) // a message may quote agent text
 	if f.colour {
 		b.WriteString(ansiReset)
 	}
 	for _, kv := range fields {
 		b.WriteByte(' ')
-		f.dim(b, kv.key+"=")
+		f.dim(b, terminal.StripControls(kv.key)+"=")
 		b.WriteString(quoteValue(kv.val))
 	}
 	b.WriteByte('\n')
@@ -110,10 +113,14 @@ func levelColour(lvl string) string {
 	return ansiGrey
 }
 
-// quoteValue quotes a value that would not read as one word.
+// quoteValue quotes a value that would not read as one word, or that
+// holds a control or a byte that is not UTF-8 (shown escaped, not obeyed).
 func quoteValue(s string) string {
 	if s == "" {
 		return `""`
+	}
+	if !utf8.ValidString(s) {
+		return strconv.Quote(s)
 	}
 	for _, r := range s {
 		if r == ' ' || r == '=' || r == '"' || !unicode.IsPrint(r) {

@@ -13,6 +13,7 @@ import (
 
 	"gopkg.in/natefinch/lumberjack.v2"
 
+	"github.com/berth-dev/berth/channels/terminal"
 	"github.com/berth-dev/berth/container"
 )
 
@@ -179,8 +180,10 @@ func (w *lineWriter) flush() {
 }
 
 func (w *lineWriter) emit(line []byte) error {
-	text := strings.TrimSuffix(string(line), "\r")
-	text = strings.ToValidUTF8(text, "\uFFFD")
+	// Without the controls an agent could drive a terminal with, the file
+	// is safe to cat or tail (and to print: see printer). Stripped before
+	// redaction, so a control inside a secret cannot hide it.
+	text := terminal.StripControls(strings.TrimSuffix(string(line), "\r"))
 	if w.redact != nil {
 		text = w.redact.String(text)
 	}

@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/berth-dev/berth/channels/terminal"
 	"github.com/berth-dev/berth/data"
 )
 
@@ -361,10 +362,15 @@ type printer struct {
 	format lineFormat
 }
 
+// print writes one entry. Any text in it may come from an agent (its
+// output, an error quoting it), so no control reaches the terminal: the
+// readable form strips or quotes them (lineFormat), the rest is stripped
+// here.
 func (p *printer) print(e logEntry) {
+	strip := terminal.StripControls
 	if p.json {
 		if e.session == "" {
-			p.w.Write(e.raw)
+			p.w.WriteString(strip(string(e.raw)))
 			p.w.WriteByte('\n')
 			return
 		}
@@ -374,14 +380,15 @@ func (p *printer) print(e logEntry) {
 			Stream  string    `json:"stream"`
 			Line    string    `json:"line"`
 		}{e.time, e.session, e.level, e.msg})
-		p.w.Write(b)
+		// JSON escapes C0 controls but writes C1 ones as they are.
+		p.w.WriteString(strip(string(b)))
 		p.w.WriteByte('\n')
 		return
 	}
 	var b strings.Builder
 	switch {
 	case !e.parsed:
-		b.Write(e.raw)
+		b.WriteString(strip(string(e.raw)))
 		b.WriteByte('\n')
 	case e.session != "":
 		// A container line; the runner's own JSON lines are shown readably.
@@ -392,9 +399,9 @@ func (p *printer) print(e logEntry) {
 			fields = append(fields, inner.fields...)
 			msg = inner.msg
 		}
-		p.format.write(&b, e.time.Local(), e.level, msg, fields)
+		p.format.write(&b, e.time.Local(), strip(e.level), msg, fields)
 	default:
-		p.format.write(&b, e.time.Local(), e.level, e.msg, e.fields)
+		p.format.write(&b, e.time.Local(), strip(e.level), e.msg, e.fields)
 	}
 	p.w.WriteString(b.String())
 }

@@ -32,6 +32,17 @@ type Sent struct {
 	ChannelID string
 	Content   string
 	ReplyTo   string // message_reference.message_id
+	// AllowedMentions is the allowed_mentions object as sent, nil when
+	// absent (then Discord pings whatever the content mentions).
+	AllowedMentions *AllowedMentions
+}
+
+// AllowedMentions is what a message lets Discord ping.
+type AllowedMentions struct {
+	Parse       []string `json:"parse"` // nil when absent or null
+	Users       []string `json:"users"`
+	Roles       []string `json:"roles"`
+	RepliedUser bool     `json:"replied_user"`
 }
 
 type frame struct {
@@ -47,6 +58,7 @@ type Server struct {
 
 	mu        sync.Mutex
 	sent      []Sent
+	responses []Sent // interaction responses; ID is the interaction's
 	typing    []string
 	messages  map[string][]map[string]any // channel -> messages (user and bot)
 	threads   map[string]string           // thread id -> parent
@@ -135,7 +147,19 @@ func New(t testing.TB) *Server {
 	mux.HandleFunc("POST /api/v9/applications/{app}/commands", func(w http.ResponseWriter, r *http.Request) {
 		reply(w, 201, map[string]any{"id": "cmd1", "name": "berth"})
 	})
-	mux.HandleFunc("POST /api/v9/interactions/{id}/{token}/callback", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) })
+	mux.HandleFunc("POST /api/v9/interactions/{id}/{token}/callback", func(w http.ResponseWriter, r *http.Request) {
+		var in struct {
+			Data struct {
+				Content         string           `json:"content"`
+				AllowedMentions *AllowedMentions `json:"allowed_mentions"`
+			} `json:"data"`
+		}
+		json.NewDecoder(r.Body).Decode(&in)
+		s.mu.Lock()
+		s.responses = append(s.responses, Sent{ID: r.PathValue("id"), Content: in.Data.Content, AllowedMentions: in.Data.AllowedMentions})
+		s.mu.Unlock()
+		w.WriteHeader(204)
+	})
 	up := websocket.Upgrader{}
 	mux.HandleFunc("/gw/", func(w http.ResponseWriter, r *http.Request) {
 		c, err := up.Upgrade(w, r, nil)
@@ -352,10 +376,11 @@ func (s *Server) postMessage(w http.ResponseWriter, r *http.Request) {
 		Ref     *struct {
 			MessageID string `json:"message_id"`
 		} `json:"message_reference"`
+		AllowedMentions *AllowedMentions `json:"allowed_mentions"`
 	}
 	json.Unmarshal(b, &in)
 	cid := r.PathValue("cid")
-	sent := Sent{ID: s.nextID(), ChannelID: cid, Content: in.Content}
+	sent := Sent{ID: s.nextID(), ChannelID: cid, Content: in.Content, AllowedMentions: in.AllowedMentions}
 	if in.Ref != nil {
 		sent.ReplyTo = in.Ref.MessageID
 	}
@@ -370,6 +395,13 @@ func (s *Server) postMessage(w http.ResponseWriter, r *http.Request) {
 	default:
 	}
 	reply(w, 200, m)
+}
+
+// Responses returns every interaction response berth sent, in order.
+func (s *Server) Responses() []Sent {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Sent(nil), s.responses...)
 }
 
 // Sent returns every message berth sent, in order.

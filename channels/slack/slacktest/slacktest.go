@@ -33,6 +33,10 @@ type Post struct {
 	Blocks   string
 	Key      string // metadata key, if any
 	TS       string
+	// Parse and LinkNames are the parse and link_names options as sent
+	// ("" when absent): they decide whether plain "@channel" is linked.
+	Parse     string
+	LinkNames string
 }
 
 // Server is a fake Slack.
@@ -390,7 +394,8 @@ func (s *Server) postMessage(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Unlock()
 	ts := s.NextTS()
-	p := Post{Channel: f.Get("channel"), ThreadTS: f.Get("thread_ts"), Text: f.Get("text"), Blocks: f.Get("blocks"), TS: ts}
+	p := Post{Channel: f.Get("channel"), ThreadTS: f.Get("thread_ts"), Text: f.Get("text"), Blocks: f.Get("blocks"), TS: ts,
+		Parse: f.Get("parse"), LinkNames: f.Get("link_names")}
 	var md struct {
 		EventPayload map[string]any `json:"event_payload"`
 	}
