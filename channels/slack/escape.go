@@ -1,6 +1,8 @@
 package slack
 
 import (
+	"net/url"
+	"regexp"
 	"strings"
 	"unicode/utf8"
 
@@ -61,7 +63,53 @@ func unescape(s string) string {
 // cut in two, and splits a part again, finer, when escaping made it too
 // long (an entity is up to five characters for one).
 func parts(text string) []string {
-	return fit(channels.Split(text, MaxChars))
+	return fit(channels.Split(revealLinks(text), MaxChars))
+}
+
+// mdLink is a Markdown link, [label](target), as Slack's markdown block
+// renders it.
+var mdLink = regexp.MustCompile(`\[([^\[\]\n]{1,500})\]\(([^()\s]{1,1000})\)`)
+
+// revealLinks shows where a disguised Markdown link goes: a link whose
+// label reads as an address other than its target ("[slack.com](evil)")
+// becomes "label (target)", so the reader sees both. A link with words
+// for a label, or whose label names its own target, is kept.
+func revealLinks(text string) string {
+	if !strings.Contains(text, "](") {
+		return text
+	}
+	return mdLink.ReplaceAllStringFunc(text, func(link string) string {
+		m := mdLink.FindStringSubmatch(link)
+		label, target := m[1], m[2]
+		lh, ok := addressHost(label)
+		if !ok {
+			return link
+		}
+		if th, ok := addressHost(target); ok && strings.EqualFold(th, lh) {
+			return link
+		}
+		return label + " (" + target + ")"
+	})
+}
+
+// addressHost reports the host a text names when it reads as an address:
+// a URL, or a bare name with a dot and no spaces ("slack.com/signin").
+func addressHost(s string) (string, bool) {
+	s = strings.TrimSpace(s)
+	if s == "" || strings.ContainsAny(s, " \t") {
+		return "", false
+	}
+	if !strings.Contains(s, "://") {
+		if !strings.Contains(s, ".") {
+			return "", false
+		}
+		s = "https://" + s
+	}
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" {
+		return "", false
+	}
+	return u.Hostname(), true
 }
 
 func fit(chunks []string) []string {

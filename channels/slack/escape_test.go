@@ -133,6 +133,22 @@ func TestEscape(t *testing.T) {
 	}
 }
 
+func TestRevealLinks(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"no links here", "no links here"},
+		{"[the docs](https://example.com/docs)", "[the docs](https://example.com/docs)"},
+		{"[https://example.com/x](https://example.com/y)", "[https://example.com/x](https://example.com/y)"},
+		{"[https://slack.com/signin](https://evil.example/phish)", "https://slack.com/signin (https://evil.example/phish)"},
+		{"log in at [slack.com](https://evil.example) now", "log in at slack.com (https://evil.example) now"},
+		{"[v1.2](https://example.com/release)", "v1.2 (https://example.com/release)"},
+		{"[a](b) [c d](e)", "[a](b) [c d](e)"},
+	} {
+		if got := revealLinks(c.in); got != c.want {
+			t.Errorf("revealLinks(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}
+
 // Slack escapes &, < and > in what people type; the agent reads what they
 // typed.
 func TestInboundUnescaped(t *testing.T) {
