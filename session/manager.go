@@ -32,7 +32,7 @@ type Runtime interface {
 	Ensure(ctx context.Context, spec container.Spec) (container.Info, bool, error)
 	Stop(ctx context.Context, id string, grace time.Duration) error
 	Remove(ctx context.Context, id string) error
-	Wait(ctx context.Context, id string) (int64, error)
+	Wait(ctx context.Context, id string) (container.Exit, error)
 	List(ctx context.Context, labels map[string]string) ([]container.Info, error)
 }
 
@@ -45,6 +45,7 @@ type Commands interface {
 type Config struct {
 	Home         string            // BERTH_HOME
 	Image        string            // agent image
+	Images       []string          // more images groups may name (besides Image and the claude image)
 	Provider     string            // default provider for groups that name none
 	IdleTimeout  time.Duration     // stop a container with no work for this long
 	StuckTimeout time.Duration     // kill a container whose claimed turn shows no heartbeat for this long
