@@ -21,6 +21,7 @@ import (
 //	fail                     fail the turn (a provider error)
 //	crash                    kill the runner mid-turn (SIGKILL)
 //	count                    answer with how many turns this session has had
+//	alloc <MiB>              allocate and touch that much memory, then answer (memory-limit tests)
 type Echo struct{}
 
 // Name implements Provider.
@@ -60,6 +61,20 @@ func (Echo) Turn(ctx context.Context, t Turn) ([]Reply, error) {
 		case "crash":
 			syscall.Kill(os.Getpid(), syscall.SIGKILL)
 			time.Sleep(time.Second)
+		case "alloc":
+			n, err := strconv.Atoi(strings.TrimSpace(rest))
+			if err != nil || n < 0 || n > 1<<16 {
+				return nil, fmt.Errorf("echo: bad size %q (MiB)", rest)
+			}
+			held := make([][]byte, n)
+			for i := range held {
+				held[i] = make([]byte, 1<<20)
+				for j := 0; j < len(held[i]); j += 4096 {
+					held[i][j] = 1 // touch every page, so it is really used
+				}
+			}
+			out = append(out, Reply{InReplyTo: m.ID, Text: fmt.Sprintf("echo: allocated %d MiB", len(held))})
+			continue
 		case "count":
 			v, _ := t.State.Get(ctx, "echo:turns")
 			n, _ := strconv.Atoi(v)
