@@ -79,6 +79,11 @@ func TestContainerConfigIsValidated(t *testing.T) {
 			if hc.NetworkMode != "none" || hc.PidsLimit != tt.pids {
 				t.Errorf("%s: network %q, pids limit %d; want none, %d", tt.room, hc.NetworkMode, hc.PidsLimit, tt.pids)
 			}
+			// Seen from inside: no interface but loopback, and the nofile cap.
+			out, err := g.Exec(byRoom[tt.room], "ulimit -n; ls /sys/class/net")
+			if err != nil || strings.Fields(out)[0] != "1024" || strings.TrimSpace(strings.Join(strings.Fields(out)[1:], " ")) != "lo" {
+				t.Errorf("%s: inside the container: %q (%v), want nofile 1024 and only lo", tt.room, out, err)
+			}
 			continue
 		}
 		if !strings.Contains(got, "could not answer") || !strings.Contains(got, "container_config is refused") || !strings.Contains(got, tt.want) {
