@@ -37,10 +37,31 @@ type Spec struct {
 	User     string   // "uid:gid"
 	Labels   map[string]string
 	Mounts   []mounts.Mount
-	Memory   int64  // bytes; 0: no limit
-	NanoCPUs int64  // 1e9 = one CPU; 0: no limit
-	Pids     int64  // 0: no limit
-	Network  string // "" means "none"
+	Memory   int64 // bytes; 0: no limit
+	NanoCPUs int64 // 1e9 = one CPU; 0: no limit
+	Pids     int64 // 0 or less: DefaultPids
+	// There is no network field: an agent container never has a network.
+}
+
+// Limits every agent container gets, whatever its spec says.
+const (
+	// DefaultPids caps the processes of a container whose spec names none.
+	DefaultPids = 256
+	// NoFile caps the open files of each process in a container: one
+	// container must not be able to hold thousands of connections to the
+	// credential proxy, whose file descriptors are berth's.
+	NoFile = 1024
+	// LogMaxSize and LogMaxFiles cap what the engine keeps of a
+	// container's output: at most 2×10 MB, whatever the agent prints.
+	LogMaxSize  = "10m"
+	LogMaxFiles = "2"
+)
+
+// Exit is how a container ended.
+type Exit struct {
+	Code      int64 // exit code; -1 when the engine could not say
+	OOMKilled bool  // the kernel killed a process for the memory limit
+	Memory    int64 // its memory limit, bytes (0: none)
 }
 
 // Info is what the engine reports of one container.
@@ -140,29 +161,29 @@ func (d *Docker) Ensure(ctx context.Context, spec Spec) (Info, bool, error) {
 }
 
 func (d *Docker) create(ctx context.Context, spec Spec) (string, error) {
-	network := spec.Network
-	if network == "" {
-		network = "none"
-	}
 	init := true
+	pids := spec.Pids
+	if pids <= 0 {
+		pids = DefaultPids
+	}
 	hc := &ctypes.HostConfig{
-		AutoRemove:  true,
+		// Not AutoRemove: Wait reads how the container ended (an OOM kill)
+		// before it removes it.
 		Init:        &init,
-		NetworkMode: ctypes.NetworkMode(network),
+		NetworkMode: "none",
 		CapDrop:     []string{"ALL"},
 		SecurityOpt: []string{"no-new-privileges"},
+		LogConfig:   ctypes.LogConfig{Type: "json-file", Config: map[string]string{"max-size": LogMaxSize, "max-file": LogMaxFiles}},
 		Resources: ctypes.Resources{
-			Memory:   spec.Memory,
-			NanoCPUs: spec.NanoCPUs,
+			Memory:    spec.Memory,
+			NanoCPUs:  spec.NanoCPUs,
+			PidsLimit: &pids,
+			Ulimits:   []*ctypes.Ulimit{{Name: "nofile", Soft: NoFile, Hard: NoFile}},
 		},
 		Mounts: []mount.Mount{{Type: mount.TypeTmpfs, Target: "/tmp", TmpfsOptions: &mount.TmpfsOptions{SizeBytes: 64 << 20}}},
 	}
 	if spec.Memory > 0 {
 		hc.Resources.MemorySwap = spec.Memory
-	}
-	if spec.Pids > 0 {
-		p := spec.Pids
-		hc.Resources.PidsLimit = &p
 	}
 	for _, m := range spec.Mounts {
 		hc.Mounts = append(hc.Mounts, mount.Mount{Type: mount.TypeBind, Source: m.Source, Target: m.Target, ReadOnly: m.ReadOnly})
@@ -217,44 +238,72 @@ func (d *Docker) List(ctx context.Context, labels map[string]string) ([]Info, er
 	return out, nil
 }
 
-// Stop asks the container to stop (SIGTERM), killing it after grace.
+// Stop asks the container to stop (SIGTERM), killing it after grace, and
+// removes it.
 func (d *Docker) Stop(ctx context.Context, id string, grace time.Duration) error {
 	secs := int(grace / time.Second)
 	err := d.cli.ContainerStop(ctx, id, ctypes.StopOptions{Timeout: &secs})
 	if err != nil && !errdefs.IsNotFound(err) {
 		return fmt.Errorf("stop container %s: %w", short(id), err)
 	}
-	return nil
+	return d.Remove(ctx, id)
 }
 
-// Remove force-removes a container.
+// Remove force-removes a container; when another removal is under way,
+// it waits (a while) for that one.
 func (d *Docker) Remove(ctx context.Context, id string) error {
 	err := d.cli.ContainerRemove(ctx, id, ctypes.RemoveOptions{Force: true})
-	if err != nil && !errdefs.IsNotFound(err) && !errdefs.IsConflict(err) {
-		return fmt.Errorf("remove container %s: %w", short(id), err)
+	switch {
+	case err == nil || errdefs.IsNotFound(err):
+		return nil
+	case errdefs.IsConflict(err):
+		d.waitGone(ctx, id)
+		return nil
 	}
-	return nil
+	return fmt.Errorf("remove container %s: %w", short(id), err)
 }
 
-// Wait blocks until the container is gone (it is auto-removed on exit) and
-// returns its exit code, or -1 when the engine could not say.
-func (d *Docker) Wait(ctx context.Context, id string) (int64, error) {
-	ch, errc := d.cli.ContainerWait(ctx, id, ctypes.WaitConditionRemoved)
+// Wait blocks until the container stops, reads how it ended, and removes
+// it. A container already gone reports code -1.
+func (d *Docker) Wait(ctx context.Context, id string) (Exit, error) {
+	ch, errc := d.cli.ContainerWait(ctx, id, ctypes.WaitConditionNotRunning)
+	exit := Exit{Code: -1}
 	select {
 	case r := <-ch:
-		return r.StatusCode, nil
+		exit.Code = r.StatusCode
 	case err := <-errc:
-		if errdefs.IsNotFound(err) {
-			return -1, nil
+		if !errdefs.IsNotFound(err) {
+			return exit, err
 		}
-		return -1, err
+		return exit, nil
 	}
+	// Remove even when the caller is going away: a stopped container
+	// left behind would hold its name.
+	rctx := context.WithoutCancel(ctx)
+	c, err := d.cli.ContainerInspect(rctx, id)
+	if err == nil {
+		if c.State != nil {
+			exit.OOMKilled = c.State.OOMKilled
+		}
+		if c.HostConfig != nil {
+			exit.Memory = c.HostConfig.Memory
+		}
+	}
+	if err := d.Remove(rctx, id); err != nil {
+		return exit, err
+	}
+	return exit, nil
 }
 
+// waitGone waits, a while at most, until a container is removed.
 func (d *Docker) waitGone(ctx context.Context, id string) {
 	wctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
-	d.Wait(wctx, id)
+	ch, errc := d.cli.ContainerWait(wctx, id, ctypes.WaitConditionRemoved)
+	select {
+	case <-ch:
+	case <-errc:
+	}
 }
 
 // Logs copies the container's stdout and stderr (demultiplexed) to w,

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -63,12 +64,11 @@ func (l Layout) GlobalDir() string { return filepath.Join(l.Root, GlobalFolder) 
 
 // InitGlobal creates the global memory once.
 func (l Layout) InitGlobal() error {
-	dir := l.GlobalDir()
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("init global memory: %w", err)
-	}
 	b, _ := templates.ReadFile("templates/global.md")
-	if err := writeNew(filepath.Join(dir, MemoryFile), b); err != nil && !errors.Is(err, fs.ErrExist) {
+	err := l.create(GlobalFolder, creator{uid: -1}, func(c creator, dir *os.Root) error {
+		return c.file(dir, MemoryFile, b)
+	})
+	if err != nil {
 		return fmt.Errorf("init global memory: %w", err)
 	}
 	return nil
@@ -78,82 +78,157 @@ func (l Layout) InitGlobal() error {
 // its first line), .claude-shared/ and runner-src/ with the runner's
 // source. It creates only what does not exist yet and never overwrites, so
 // calling it again is harmless.
+//
+// The folder may be one a deleted group left behind, holding whatever its
+// agent planted. Init runs as root, so it never follows a symlink: a name
+// that exists is left as it is, a folder is entered only when it is a real
+// folder, and only what Init created is given to the agent's uid.
 func (l Layout) Init(folder, name string) error {
 	if err := ValidateFolder(folder); err != nil {
 		return err
 	}
-	dir := l.Dir(folder)
-	var created []string
-	mkdir := func(p string) error {
-		if _, err := os.Lstat(p); err == nil {
-			return nil
-		}
-		created = append(created, p)
-		return os.MkdirAll(p, 0o755)
-	}
-	write := func(p string, b []byte) error {
-		err := writeNew(p, b)
-		if err == nil {
-			created = append(created, p)
-		}
-		if errors.Is(err, fs.ErrExist) {
-			return nil
-		}
-		return err
-	}
-	err := func() error {
-		for _, d := range []string{dir, filepath.Join(dir, ClaudeShared), filepath.Join(dir, RunnerSrc)} {
-			if err := mkdir(d); err != nil {
-				return err
-			}
-		}
-		mem, _ := templates.ReadFile("templates/CLAUDE.md")
-		if err := write(filepath.Join(dir, MemoryFile), []byte(strings.ReplaceAll(string(mem), "{{NAME}}", name))); err != nil {
+	mem, _ := templates.ReadFile("templates/CLAUDE.md")
+	settings, _ := templates.ReadFile("templates/settings.json")
+	err := l.create(folder, creator{uid: l.UID}, func(c creator, dir *os.Root) error {
+		if err := c.file(dir, MemoryFile, []byte(strings.ReplaceAll(string(mem), "{{NAME}}", name))); err != nil {
 			return err
 		}
-		settings, _ := templates.ReadFile("templates/settings.json")
-		if err := write(filepath.Join(dir, ClaudeShared, "settings.json"), settings); err != nil {
+		if err := c.within(dir, ClaudeShared, func(d *os.Root) error { return c.file(d, "settings.json", settings) }); err != nil {
 			return err
 		}
-		return fs.WalkDir(runner.Source, ".", func(p string, d fs.DirEntry, err error) error {
-			if err != nil || strings.HasSuffix(p, "_test.go") {
-				return err
-			}
-			if d.IsDir() {
-				return mkdir(filepath.Join(dir, RunnerSrc, p))
-			}
-			b, err := runner.Source.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			return write(filepath.Join(dir, RunnerSrc, p), b)
-		})
-	}()
+		return c.within(dir, RunnerSrc, func(d *os.Root) error { return c.copy(d, runner.Source, ".") })
+	})
 	if err != nil {
 		return fmt.Errorf("init group %s: %w", folder, err)
-	}
-	if l.UID >= 0 {
-		for _, p := range created {
-			if err := os.Lchown(p, l.UID, l.UID); err != nil {
-				return fmt.Errorf("init group %s: give %s to uid %d: %w", folder, p, l.UID, err)
-			}
-		}
 	}
 	return nil
 }
 
-// writeNew creates p with b, failing with fs.ErrExist if anything is there
-// (a file, a folder or a symlink: never written through).
-func writeNew(p string, b []byte) error {
-	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+// create makes the folder name under the layout's root (a real folder, not
+// a symlink) and runs fill in it.
+func (l Layout) create(name string, c creator, fill func(creator, *os.Root) error) error {
+	if err := os.MkdirAll(l.Root, 0o755); err != nil {
+		return err
+	}
+	root, err := os.OpenRoot(l.Root)
 	if err != nil {
 		return err
 	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
+	defer root.Close()
+	dir, err := c.dir(root, name)
+	if err != nil {
 		return err
 	}
-	return f.Close()
+	if dir == nil {
+		return fmt.Errorf("%s is not a folder (a symlink or a file is in its place); berth will not write through it", l.Dir(name))
+	}
+	defer dir.Close()
+	return fill(c, dir)
+}
+
+// creator makes what a folder tree lacks, one name at a time inside an
+// os.Root, so no path it writes can leave the tree, and it never goes
+// through a symlink: an existing name is left alone, an existing folder is
+// entered only when it is a real one. uid, when not negative, gets what it
+// created (by file descriptor, so a swapped name cannot redirect it).
+type creator struct{ uid int }
+
+// dir returns parent/name opened as a root, creating the folder when it is
+// missing, or nil when something other than a real folder has that name.
+func (c creator) dir(parent *os.Root, name string) (*os.Root, error) {
+	created := false
+	if err := parent.Mkdir(name, 0o755); err == nil {
+		created = true
+	} else if !errors.Is(err, fs.ErrExist) {
+		return nil, err
+	}
+	fi, err := parent.Lstat(name)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.IsDir() {
+		return nil, nil
+	}
+	sub, err := parent.OpenRoot(name)
+	if err != nil {
+		return nil, err
+	}
+	// OpenRoot follows a symlink that stays inside parent: if name was
+	// swapped for one since Lstat, this is not the folder Lstat saw.
+	st, err := sub.Stat(".")
+	if err != nil || !os.SameFile(fi, st) {
+		sub.Close()
+		return nil, err
+	}
+	if created && c.uid >= 0 {
+		if err := sub.Chown(".", c.uid, c.uid); err != nil {
+			sub.Close()
+			return nil, fmt.Errorf("give %s to uid %d: %w", name, c.uid, err)
+		}
+	}
+	return sub, nil
+}
+
+// within runs fill in the real folder parent/name, creating it when
+// missing; it skips a name that is not a real folder.
+func (c creator) within(parent *os.Root, name string, fill func(*os.Root) error) error {
+	d, err := c.dir(parent, name)
+	if err != nil || d == nil {
+		return err
+	}
+	defer d.Close()
+	return fill(d)
+}
+
+// file creates dir/name with b unless something (a file, a folder, a
+// symlink: O_EXCL never follows one) already has that name.
+func (c creator) file(dir *os.Root, name string, b []byte) error {
+	f, err := dir.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if errors.Is(err, fs.ErrExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(b)
+	if err == nil && c.uid >= 0 {
+		if err = f.Chown(c.uid, c.uid); err != nil {
+			err = fmt.Errorf("give %s to uid %d: %w", name, c.uid, err)
+		}
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// copy creates in dst what src holds below from and dst lacks (test files
+// excepted).
+func (c creator) copy(dst *os.Root, src fs.FS, from string) error {
+	entries, err := fs.ReadDir(src, from)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		p := path.Join(from, e.Name())
+		if e.IsDir() {
+			if err := c.within(dst, e.Name(), func(d *os.Root) error { return c.copy(d, src, p) }); err != nil {
+				return err
+			}
+			continue
+		}
+		if strings.HasSuffix(p, "_test.go") {
+			continue
+		}
+		b, err := fs.ReadFile(src, p)
+		if err != nil {
+			return err
+		}
+		if err := c.file(dst, e.Name(), b); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func truncate(s string, n int) string {

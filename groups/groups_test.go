@@ -1,9 +1,12 @@
 package groups
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -90,4 +93,110 @@ func TestInitNeverWritesThroughSymlink(t *testing.T) {
 	if b, _ := os.ReadFile(outside); string(b) != "host file" {
 		t.Fatalf("Init wrote through a symlink: %q", b)
 	}
+}
+
+// TestInitOverLeftoverFolderNeverEscapes: a group was deleted, its folder
+// left behind with symlinks its agent planted, and a group of the same name
+// is created again. Init runs as root: it must not create, write or chown
+// anything through those symlinks (the decoy stays exactly as it was), and
+// it still creates what is missing in the real folders.
+func TestInitOverLeftoverFolderNeverEscapes(t *testing.T) {
+	uid := -1
+	if os.Getuid() == 0 {
+		uid = 65532 // as the gateway does when it runs as root
+	}
+	tests := []struct {
+		name    string
+		plant   func(t *testing.T, dir, decoy string)
+		wantErr string
+		created []string // made in the real folder nonetheless
+	}{
+		{"runner-src to decoy", func(t *testing.T, dir, decoy string) {
+			symlink(t, decoy, filepath.Join(dir, RunnerSrc))
+		}, "", []string{MemoryFile, ClaudeShared + "/settings.json"}},
+		{".claude-shared to decoy", func(t *testing.T, dir, decoy string) {
+			symlink(t, decoy, filepath.Join(dir, ClaudeShared))
+		}, "", []string{MemoryFile, RunnerSrc + "/runner.go"}},
+		{"CLAUDE.md to a decoy file", func(t *testing.T, dir, decoy string) {
+			symlink(t, filepath.Join(decoy, "file"), filepath.Join(dir, MemoryFile))
+		}, "", []string{RunnerSrc + "/runner.go"}},
+		{"CLAUDE.md dangling into decoy", func(t *testing.T, dir, decoy string) {
+			symlink(t, filepath.Join(decoy, "new-file"), filepath.Join(dir, MemoryFile))
+		}, "", []string{RunnerSrc + "/runner.go"}},
+		{"subfolder of runner-src to decoy", func(t *testing.T, dir, decoy string) {
+			os.MkdirAll(filepath.Join(dir, RunnerSrc), 0o755)
+			symlink(t, decoy, filepath.Join(dir, RunnerSrc, "agents"))
+		}, "", []string{MemoryFile, RunnerSrc + "/runner.go"}},
+		{"runner-src to a folder inside the group", func(t *testing.T, dir, decoy string) {
+			os.MkdirAll(filepath.Join(dir, "elsewhere"), 0o755)
+			symlink(t, "elsewhere", filepath.Join(dir, RunnerSrc))
+		}, "", []string{MemoryFile}},
+		{"the group folder itself to decoy", func(t *testing.T, dir, decoy string) {
+			symlink(t, decoy, dir)
+		}, "not a folder", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l := Layout{Root: t.TempDir(), UID: uid}
+			decoy := t.TempDir()
+			os.WriteFile(filepath.Join(decoy, "file"), []byte("decoy file"), 0o644)
+			os.MkdirAll(filepath.Join(decoy, "sub"), 0o755)
+			dir := l.Dir("g")
+			if !strings.HasSuffix(tt.name, "itself to decoy") {
+				os.MkdirAll(dir, 0o755)
+			}
+			tt.plant(t, dir, decoy)
+			before := tree(t, decoy)
+			err := l.Init("g", "G")
+			if tt.wantErr == "" && err != nil || tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
+				t.Fatalf("Init = %v, want error %q", err, tt.wantErr)
+			}
+			if after := tree(t, decoy); !reflect.DeepEqual(before, after) {
+				t.Fatalf("Init changed the decoy:\nbefore %v\nafter  %v", before, after)
+			}
+			if _, err := os.Stat(filepath.Join(dir, "elsewhere", "runner.go")); err == nil {
+				t.Error("Init wrote through a symlink to a folder inside the group")
+			}
+			for _, p := range tt.created {
+				fi, err := os.Lstat(filepath.Join(dir, p))
+				if err != nil || !fi.Mode().IsRegular() {
+					t.Errorf("%s not created: %v", p, err)
+					continue
+				}
+				if st := fi.Sys().(*syscall.Stat_t); uid >= 0 && int(st.Uid) != uid {
+					t.Errorf("%s is owned by %d, want %d", p, st.Uid, uid)
+				}
+			}
+		})
+	}
+}
+
+func symlink(t *testing.T, target, link string) {
+	t.Helper()
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// tree records every entry under dir: its mode, owner and content.
+func tree(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	err := filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		st := fi.Sys().(*syscall.Stat_t)
+		v := fmt.Sprintf("%v %d:%d", fi.Mode(), st.Uid, st.Gid)
+		if fi.Mode().IsRegular() {
+			b, _ := os.ReadFile(p)
+			v += " " + string(b)
+		}
+		out[p] = v
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }

@@ -21,7 +21,10 @@ type Allowlist struct {
 	protected        []string // berth's own folders: never mountable
 }
 
-// Root is one host folder extra mounts may come from.
+// Root is one host folder extra mounts may come from. From a root that
+// allows read-write, only its direct children are mounted as asked; the
+// root itself is mounted read-only and deeper folders are refused (an
+// agent writing one child could otherwise redirect the mount of another).
 type Root struct {
 	Path           string `json:"path"`
 	AllowReadWrite bool   `json:"allow_read_write"`
@@ -107,12 +110,38 @@ func (a *Allowlist) Check(req Request, admin bool) (Mount, error) {
 			return refuse("berth's own folder %s is never mounted", p)
 		}
 	}
+	rootOnly := false
+	for _, r := range a.Roots {
+		if !r.AllowReadWrite {
+			continue
+		}
+		root, err := filepath.EvalSymlinks(r.Path)
+		if err != nil || !within(real, root) {
+			continue
+		}
+		// An agent may write any folder below a read-write root. The
+		// engine resolves a mount's source on the host, after this check:
+		// an agent that swapped a folder on the way to real for a symlink
+		// would have the host mount whatever it names, for this or any
+		// other group. So from such a root only its direct children are
+		// mounted (their parent, the root, no agent can write: it is
+		// mounted read-only at most), and nothing deeper.
+		rel, _ := filepath.Rel(root, real)
+		if rel == "." {
+			rootOnly = true
+			continue
+		}
+		if child, _, deeper := strings.Cut(rel, string(filepath.Separator)); deeper {
+			return refuse("it lies inside %s, which an agent may write (root %s allows read-write); mount that folder itself",
+				filepath.Join(root, child), r.Path)
+		}
+	}
 	for _, r := range a.Roots {
 		root, err := filepath.EvalSymlinks(r.Path)
 		if err != nil || !within(real, root) {
 			continue
 		}
-		rw := req.ReadWrite && r.AllowReadWrite && (admin || !a.NonAdminReadOnly)
+		rw := req.ReadWrite && r.AllowReadWrite && (admin || !a.NonAdminReadOnly) && !rootOnly
 		return Mount{Source: real, Target: target, ReadOnly: !rw}, nil
 	}
 	return refuse("not inside any allowed root")

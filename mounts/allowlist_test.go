@@ -10,7 +10,7 @@ import (
 
 // fixture builds an allowed root with hostile neighbours:
 //
-//	base/allowed/data/          allowed root (read-write allowed)
+//	base/allowed/data/          allowed root (read-write allowed), project/sub inside it
 //	base/allowed/ro/            allowed root (read-only)
 //	base/allowed2/              sibling sharing a name prefix, not allowed
 //	base/secret/                outside every root
@@ -25,7 +25,7 @@ func fixture(t testing.TB) (*Allowlist, string) {
 		}
 		return full
 	}
-	for _, d := range []string{"allowed/data/project", "allowed/data/.ssh", "allowed/data/keys", "allowed/ro/docs", "allowed2", "secret", "home/berth"} {
+	for _, d := range []string{"allowed/data/project/sub", "allowed/data/.ssh", "allowed/data/keys", "allowed/ro/docs", "allowed2", "secret", "home/berth"} {
 		mk(d)
 	}
 	os.WriteFile(filepath.Join(base, "allowed/data/keys/id_rsa"), []byte("k"), 0o600)
@@ -34,6 +34,7 @@ func fixture(t testing.TB) (*Allowlist, string) {
 	os.Symlink(filepath.Join(base, "secret"), filepath.Join(base, "allowed/data/escape"))
 	os.Symlink(filepath.Join(base, "allowed/data/.ssh"), filepath.Join(base, "allowed/data/innocent"))
 	os.Symlink(filepath.Join(base, "home/berth"), filepath.Join(base, "allowed/data/state"))
+	os.Symlink(filepath.Join(base, "allowed/data/project/sub"), filepath.Join(base, "allowed/data/deep"))
 	list := filepath.Join(base, "allow.json")
 	os.WriteFile(list, []byte(`{"roots":[{"path":"`+base+`/allowed/data","allow_read_write":true},{"path":"`+base+`/allowed/ro"}],"non_admin_read_only":true}`), 0o600)
 	a, err := Load(list, filepath.Join(base, "home/berth"))
@@ -57,6 +58,9 @@ func TestCheckHostile(t *testing.T) {
 		{"plain read-only", Request{base + "/allowed/ro/docs", "docs", false}, false, "", true, "/workspace/extra/docs"},
 		{"rw allowed for admin", Request{base + "/allowed/data/project", "p", true}, true, "", false, "/workspace/extra/p"},
 		{"rw downgraded for non-admin", Request{base + "/allowed/data/project", "p", true}, false, "", true, "/workspace/extra/p"},
+		{"inside a writable child", Request{base + "/allowed/data/project/sub", "s", false}, true, "inside " + base + "/allowed/data/project, which an agent may write", false, ""},
+		{"symlink to inside a writable child", Request{base + "/allowed/data/deep", "s", false}, false, "which an agent may write", false, ""},
+		{"rw root itself only read-only", Request{base + "/allowed/data", "all", true}, true, "", true, "/workspace/extra/all"},
 		{"rw downgraded by root", Request{base + "/allowed/ro/docs", "d", true}, true, "", true, "/workspace/extra/d"},
 		{"dot-dot escape", Request{base + "/allowed/data/../../secret", "x", false}, false, "not inside any allowed root", false, ""},
 		{"symlink out of root", Request{base + "/allowed/data/escape", "x", false}, false, "not inside any allowed root", false, ""},

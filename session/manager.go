@@ -33,7 +33,7 @@ type Runtime interface {
 	Ensure(ctx context.Context, spec container.Spec) (container.Info, bool, error)
 	Stop(ctx context.Context, id string, grace time.Duration) error
 	Remove(ctx context.Context, id string) error
-	Wait(ctx context.Context, id string) (int64, error)
+	Wait(ctx context.Context, id string) (container.Exit, error)
 	List(ctx context.Context, labels map[string]string) ([]container.Info, error)
 }
 
@@ -44,20 +44,29 @@ type Commands interface {
 
 // Config is the session manager's configuration, read once at start.
 type Config struct {
-	Home         string        // BERTH_HOME
-	Image        string        // agent image
-	Provider     string        // default provider for groups that name none
-	IdleTimeout  time.Duration // stop a container with no work for this long
-	StuckTimeout time.Duration // kill a container whose claimed turn shows no heartbeat for this long
-	StopGrace    time.Duration // SIGTERM to SIGKILL
-	MaxTries     int           // container attempts per message before it fails
-	RetryBase    time.Duration // retry backoff: RetryBase·2^tries
-	SendTries    int           // delivery attempts per reply before it fails
-	SendBase     time.Duration // delivery backoff: SendBase·2^attempt
-	SendTimeout  time.Duration // one send attempt's limit
-	MaxRunning   int           // cap on running containers; 0: none
-	Poll         time.Duration // fallback sweep interval
-	MaxText      int           // longest accepted message, in bytes
+	Home         string            // BERTH_HOME
+	Image        string            // agent image
+	Images       []string          // more images groups may name (besides Image and the claude image)
+	Provider     string            // default provider for groups that name none
+	IdleTimeout  time.Duration     // stop a container with no work for this long
+	StuckTimeout time.Duration     // kill a container whose claimed turn shows no heartbeat for this long
+	StopGrace    time.Duration     // SIGTERM to SIGKILL
+	MaxTries     int               // container attempts per message before it fails
+	RetryBase    time.Duration     // retry backoff: RetryBase·2^tries
+	SendTries    int               // delivery attempts per reply before it fails
+	SendBase     time.Duration     // delivery backoff: SendBase·2^attempt
+	SendTimeout  time.Duration     // one send attempt's limit
+	MaxRunning   int               // cap on running containers; 0: none
+	Poll         time.Duration     // fallback sweep interval
+	MaxText      int               // longest accepted message, in bytes
+	Memory       int64             // default container memory limit
+	NanoCPUs     int64             // default container CPU limit
+	Pids         int64             // default container pids limit
+	UID          int               // container user; -1: the host user running berth
+	Env          []string          // extra container environment (never secrets)
+	Extras       Extras            // per-group mounts and env; may be nil
+	Allowlist    *mounts.Allowlist // what extra mounts groups may ask for; nil: none
+	Observer     Observer          // metrics; may be nil
 	// MaxRepliesPerTurn and MaxRepliesPerMinute cap what one session's
 	// agent can post: replies past either are not delivered.
 	MaxRepliesPerTurn, MaxRepliesPerMinute int
@@ -65,14 +74,6 @@ type Config struct {
 	// so an agent churning its out/ folder cannot keep the host busy.
 	PassRate  float64
 	PassBurst int
-	Memory    int64             // default container memory limit
-	NanoCPUs  int64             // default container CPU limit
-	Pids      int64             // default container pids limit
-	UID       int               // container user; -1: the host user running berth
-	Env       []string          // extra container environment (never secrets)
-	Extras    Extras            // per-group mounts and env; may be nil
-	Allowlist *mounts.Allowlist // what extra mounts groups may ask for; nil: none
-	Observer  Observer          // metrics; may be nil
 	// ContainerLogs, if set, is called in its own goroutine each time a
 	// container is spawned or adopted, to capture its output.
 	ContainerLogs func(sessionID, containerID string)

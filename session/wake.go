@@ -3,9 +3,11 @@ package session
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"time"
 
@@ -90,7 +92,10 @@ func (m *Manager) ensure(ctx context.Context, l *live) error {
 		l.backlog.Store(true) // the sweep tries again
 		l.failed++
 		m.store.SetContainerState(context.WithoutCancel(ctx), l.id, data.ContainerStopped, "")
-		if l.failed >= maxWakeFailures {
+		// A refused configuration fails the same way every time: tell the
+		// person now rather than after maxWakeFailures wakes.
+		var ce *configError
+		if errors.As(err, &ce) || l.failed >= maxWakeFailures {
 			m.failPending(context.WithoutCancel(ctx), l, "the agent's container could not be started: "+err.Error())
 		}
 		return fmt.Errorf("wake session %s: %w", l.id, err)
@@ -135,12 +140,15 @@ func (m *Manager) adopt(l *live, info container.Info, adopted bool) {
 }
 
 // GroupConfig is the per-group container configuration kept as JSON in
-// agent_groups.container_config.
+// agent_groups.container_config. Limits are pointers so that a value set
+// to zero is told apart from one not set (and refused).
 type GroupConfig struct {
-	Image       string           `json:"image,omitempty"`
-	Memory      int64            `json:"memory,omitempty"`
-	NanoCPUs    int64            `json:"nano_cpus,omitempty"`
-	Pids        int64            `json:"pids,omitempty"`
+	Image    string `json:"image,omitempty"`
+	Memory   *int64 `json:"memory,omitempty"`    // bytes
+	NanoCPUs *int64 `json:"nano_cpus,omitempty"` // 1e9 = one CPU
+	Pids     *int64 `json:"pids,omitempty"`
+	// Network may only be "none" (or unset): agent containers never get a
+	// network; they reach the model API through the proxy socket.
 	Network     string           `json:"network,omitempty"`
 	IdleTimeout string           `json:"idle_timeout,omitempty"`
 	Mounts      []mounts.Request `json:"mounts,omitempty"`
@@ -148,9 +156,60 @@ type GroupConfig struct {
 	PermissionMode string `json:"permission_mode,omitempty"`
 }
 
+// minMemory is the smallest memory limit the engine accepts.
+const minMemory = 6 << 20
+
+// configError is a container_config berth refuses. Waking again cannot
+// help, so the session's waiting messages fail at once with it.
+type configError struct{ key, reason string }
+
+func (e *configError) Error() string {
+	if e.key == "" {
+		return "this group's container_config is refused: " + e.reason
+	}
+	return fmt.Sprintf("this group's container_config is refused: %q %s", e.key, e.reason)
+}
+
+// check refuses what no group may ask for: a network, a limit that is not
+// positive, an image the operator did not allow.
+func (m *Manager) check(gc GroupConfig) error {
+	if gc.Network != "" && gc.Network != "none" {
+		return &configError{"network", fmt.Sprintf("is %q; agent containers never have a network (only \"none\" is allowed)", clip(gc.Network, 64))}
+	}
+	for _, lim := range []struct {
+		key string
+		v   *int64
+	}{{"memory", gc.Memory}, {"nano_cpus", gc.NanoCPUs}, {"pids", gc.Pids}} {
+		if lim.v != nil && *lim.v <= 0 {
+			return &configError{lim.key, fmt.Sprintf("is %d; it must be a positive number (or left out for the default)", *lim.v)}
+		}
+	}
+	if gc.Memory != nil && *gc.Memory < minMemory {
+		return &configError{"memory", fmt.Sprintf("is %d bytes; the least the engine accepts is %d (6 MiB)", *gc.Memory, minMemory)}
+	}
+	if gc.Image != "" && !m.imageAllowed(gc.Image) {
+		return &configError{"image", fmt.Sprintf("is %q, which is not berth's agent image nor one the operator allowed (--allowed-images)", clip(gc.Image, 200))}
+	}
+	if gc.IdleTimeout != "" {
+		if d, err := time.ParseDuration(gc.IdleTimeout); err != nil || d <= 0 {
+			return &configError{"idle_timeout", fmt.Sprintf("is %q; it must be a positive duration such as \"15m\"", clip(gc.IdleTimeout, 64))}
+		}
+	}
+	return nil
+}
+
+// imageAllowed reports whether a group may run image: berth's configured
+// agent image, the claude image, or one the operator listed.
+func (m *Manager) imageAllowed(image string) bool {
+	return image == m.cfg.Image || image == container.ClaudeImage || slices.Contains(m.cfg.Images, image)
+}
+
 func (m *Manager) spec(l *live) (container.Spec, error) {
 	gc, err := parseGroupConfig(l.group.ContainerConfig)
 	if err != nil {
+		return container.Spec{}, err
+	}
+	if err := m.check(gc); err != nil {
 		return container.Spec{}, err
 	}
 	var extra []mounts.Mount
@@ -166,21 +225,27 @@ func (m *Manager) spec(l *live) (container.Spec, error) {
 		}
 		extra = append(extra, mt)
 	}
-	gdir := m.layout.Dir(l.group.Folder)
-	plan := mounts.Plan(mounts.Paths{
-		InDir: filepath.Join(l.dir, sessiondb.InDir), OutDir: filepath.Join(l.dir, sessiondb.OutDir),
-		GroupDir: gdir, GlobalDir: m.layout.GlobalDir(),
-		ClaudeShared: filepath.Join(gdir, ".claude-shared"), RunnerSrc: filepath.Join(gdir, "runner-src"),
-		Admin: l.group.IsAdmin,
-	}, extra)
 	var extraEnv []string
 	if m.cfg.Extras != nil {
-		extra, env, err := m.cfg.Extras(l.group)
+		mts, env, err := m.cfg.Extras(l.group)
 		if err != nil {
 			return container.Spec{}, err
 		}
-		plan = append(plan, extra...)
+		extra = append(extra, mts...)
 		extraEnv = env
+	}
+	// The group folder is mounted once, whole; the runner reaches what it
+	// needs inside it (the claude CLI's state, its own source) by path in
+	// the container. A bind mount of a subfolder would be resolved on the
+	// host, through whatever symlink the agent put there.
+	plan, err := mounts.Plan(mounts.Paths{
+		InDir: filepath.Join(l.dir, sessiondb.InDir), OutDir: filepath.Join(l.dir, sessiondb.OutDir),
+		GroupDir: m.layout.Dir(l.group.Folder), GlobalDir: m.layout.GlobalDir(),
+		Admin:      l.group.IsAdmin,
+		AgentTrees: []string{m.layout.Root, filepath.Join(m.cfg.Home, "sessions")},
+	}, extra)
+	if err != nil {
+		return container.Spec{}, err
 	}
 	if gc.PermissionMode != "" {
 		extraEnv = append(extraEnv, "BERTH_PERMISSION_MODE="+gc.PermissionMode)
@@ -198,10 +263,9 @@ func (m *Manager) spec(l *live) (container.Spec, error) {
 			container.LabelSession: l.id, container.LabelGroup: l.group.Folder, container.LabelHome: m.cfg.Home,
 		},
 		Mounts:   plan,
-		Memory:   firstInt(gc.Memory, m.cfg.Memory),
-		NanoCPUs: firstInt(gc.NanoCPUs, m.cfg.NanoCPUs),
-		Pids:     firstInt(gc.Pids, m.cfg.Pids),
-		Network:  gc.Network,
+		Memory:   orDefault(gc.Memory, m.cfg.Memory),
+		NanoCPUs: orDefault(gc.NanoCPUs, m.cfg.NanoCPUs),
+		Pids:     orDefault(gc.Pids, m.cfg.Pids),
 	}
 	if m.cfg.UID >= 0 {
 		spec.User = strconv.Itoa(m.cfg.UID) + ":" + strconv.Itoa(m.cfg.UID)
@@ -217,10 +281,10 @@ func (m *Manager) watchExit(l *live, id string) {
 	defer m.wg.Done()
 	// The engine may be unreachable for a while: keep asking until it
 	// answers, rather than forgetting a container that may still run.
-	var code int64
+	var exit container.Exit
 	for backoff := time.Second; ; backoff = min(2*backoff, 15*time.Second) {
 		var err error
-		code, err = m.rt.Wait(m.ctx, id)
+		exit, err = m.rt.Wait(m.ctx, id)
 		if m.ctx.Err() != nil {
 			return
 		}
@@ -234,13 +298,33 @@ func (m *Manager) watchExit(l *live, id string) {
 		case <-time.After(backoff):
 		}
 	}
-	m.exited(l, id, code, fmt.Sprintf("the agent's container exited (code %d) while working on it", code))
+	if exit.OOMKilled {
+		// Running the same turn again would run out the same way: the
+		// messages it held fail now, with the reason.
+		m.log.Warn("out of memory", "session", l.id, "group", l.group.Folder, "container", short(id), "limit_bytes", exit.Memory)
+		m.exited(l, id, exit.Code, fmt.Sprintf("the agent ran out of memory (limit %s)", formatBytes(exit.Memory)), true)
+		return
+	}
+	m.exited(l, id, exit.Code, fmt.Sprintf("the agent's container exited (code %d) while working on it", exit.Code), false)
+}
+
+// formatBytes renders a memory limit for a person: "1 GiB", "64 MiB".
+func formatBytes(n int64) string {
+	switch {
+	case n <= 0:
+		return "none"
+	case n%(1<<30) == 0:
+		return fmt.Sprintf("%d GiB", n>>30)
+	case n >= 1<<20:
+		return fmt.Sprintf("%d MiB", n>>20)
+	}
+	return fmt.Sprintf("%d bytes", n)
 }
 
 // exited records that a session's container is gone, once, whoever saw it
-// first: re-queues what it left unfinished and wakes the session again if
-// work remains.
-func (m *Manager) exited(l *live, id string, code int64, reason string) {
+// first: re-queues what it left unfinished (or, when final, fails it with
+// reason) and wakes the session again if work remains.
+func (m *Manager) exited(l *live, id string, code int64, reason string, final bool) {
 	l.mu.Lock()
 	if l.ctrID != id || !l.running {
 		l.mu.Unlock()
@@ -257,15 +341,20 @@ func (m *Manager) exited(l *live, id string, code int64, reason string) {
 	if m.ctx.Err() != nil {
 		return
 	}
-	m.requeue(ctx, l, reason)
+	m.requeue(ctx, l, reason, final)
 	if open, _ := l.db.Open(ctx); len(open) > 0 {
 		m.wakeAsync(l)
 	}
 }
 
 // requeue retries, with backoff, every message a dead container had
-// claimed but not finished; after the last try the message fails.
-func (m *Manager) requeue(ctx context.Context, l *live, reason string) {
+// claimed but not finished; after the last try (at once when final) the
+// message fails.
+func (m *Manager) requeue(ctx context.Context, l *live, reason string, final bool) {
+	tries := m.cfg.MaxTries
+	if final {
+		tries = 1
+	}
 	acks, err := l.db.Acks(ctx)
 	if err != nil {
 		m.log.Warn("read acks", "session", l.id, "err", err)
@@ -283,7 +372,7 @@ func (m *Manager) requeue(ctx context.Context, l *live, reason string) {
 		if !ok || a.Status != sessiondb.StatusProcessing {
 			continue
 		}
-		failed, err := l.db.Retry(ctx, msg.ID, m.backoff, m.cfg.MaxTries, reason)
+		failed, err := l.db.Retry(ctx, msg.ID, m.backoff, tries, reason)
 		if err != nil {
 			m.log.Warn("retry", "session", l.id, "err", err)
 			continue
@@ -331,7 +420,7 @@ func (m *Manager) stop(ctx context.Context, l *live, why string) {
 		return
 	}
 	m.log.Info(why, "session", l.id, "group", l.group.Folder, "container", short(id))
-	m.exited(l, id, 0, "the agent's container was stopped while working on it")
+	m.exited(l, id, 0, "the agent's container was stopped while working on it", false)
 }
 
 // StopSession stops a session's container now (operator or !stop).
@@ -394,7 +483,7 @@ func (m *Manager) recover(ctx context.Context) error {
 			m.log.Warn("recover session", "session", s.ID, "err", err)
 			continue
 		}
-		m.requeue(ctx, l, "berth restarted while the agent was working on it")
+		m.requeue(ctx, l, "berth restarted while the agent was working on it", false)
 		l.poke()
 		if open, _ := l.db.Open(ctx); len(open) > 0 {
 			m.wakeAsync(l)
@@ -477,7 +566,7 @@ func parseGroupConfig(s string) (GroupConfig, error) {
 		return gc, nil
 	}
 	if err := json.Unmarshal([]byte(s), &gc); err != nil {
-		return gc, fmt.Errorf("group container config: %w", err)
+		return gc, &configError{reason: "it is not valid JSON of the expected shape: " + clip(err.Error(), 200)}
 	}
 	return gc, nil
 }
@@ -498,11 +587,20 @@ func first(a, b string) string {
 	return b
 }
 
-func firstInt(a, b int64) int64 {
-	if a != 0 {
-		return a
+// orDefault is *v when set, else def.
+func orDefault(v *int64, def int64) int64 {
+	if v != nil {
+		return *v
 	}
-	return b
+	return def
+}
+
+// clip shortens s to at most n bytes for an error message.
+func clip(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
 }
 
 func short(id string) string {

@@ -18,6 +18,7 @@ type config struct {
 	IdleTimeout time.Duration
 	MaxRunning  int
 	Image       string
+	Images      []string // more images groups may name (--allowed-images)
 	RunnerBin   string
 	Busybox     string
 	DockerHost  string
@@ -40,6 +41,15 @@ func commonFlags(fs *flag.FlagSet, c *config) {
 	fs.DurationVar(&c.IdleTimeout, "idle-timeout", 10*time.Minute, "stop an agent container after this long without work")
 	fs.IntVar(&c.MaxRunning, "max-running", 0, "at most this many agent containers at once (0: no cap)")
 	fs.StringVar(&c.Image, "image", "berth-agent:latest", "agent image")
+	fs.Func("allowed-images", "comma-separated images a group's container_config may name besides the agent image and the claude image", func(v string) error {
+		c.Images = nil
+		for _, img := range strings.Split(v, ",") {
+			if img = strings.TrimSpace(img); img != "" {
+				c.Images = append(c.Images, img)
+			}
+		}
+		return nil
+	})
 	fs.StringVar(&c.RunnerBin, "runner-bin", "", "a prebuilt static berth-runner for the image (default: compile from source)")
 	fs.StringVar(&c.Busybox, "busybox", "", "a static busybox for the image (default: /bin/busybox from busybox-static)")
 	fs.StringVar(&c.DockerHost, "docker-host", "", "Docker engine address (default $DOCKER_HOST or the local socket)")

@@ -84,7 +84,7 @@ func openGateway(ctx context.Context, cfg config, stderr io.Writer) (_ *gateway,
 	g.proxy = proxy
 	g.mgr = session.New(session.Config{
 		Allowlist: allow, Extras: proxy.Extras(filepath.Join(cfg.Home, "run", "proxy")),
-		Home: cfg.Home, Image: cfg.Image, Provider: cfg.Provider, IdleTimeout: cfg.IdleTimeout,
+		Home: cfg.Home, Image: cfg.Image, Images: cfg.Images, Provider: cfg.Provider, IdleTimeout: cfg.IdleTimeout,
 		MaxRunning: cfg.MaxRunning, UID: uid, Log: g.log, Observer: g.obs.observer, ContainerLogs: g.obs.capture,
 	}, g.store, g.docker, g.layout)
 	g.mgr.SetCommands(groups.NewCommands(g.store, g.layout, g.mgr, g.log))

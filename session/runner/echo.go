@@ -24,6 +24,7 @@ import (
 //	sendto <channel> <id> <text>  address the answer to another conversation (a hostile agent)
 //	flood <n>                answer with n replies (a hostile agent)
 //	failbig <n>              fail the turn with an error of n bytes (a hostile agent)
+//	alloc <MiB>              allocate and touch that much memory, then answer (memory-limit tests)
 type Echo struct{}
 
 // Name implements Provider.
@@ -81,6 +82,19 @@ func (Echo) Turn(ctx context.Context, t Turn) ([]Reply, error) {
 			for i := range n {
 				out = append(out, Reply{InReplyTo: m.ID, Text: fmt.Sprintf("echo: flood %d", i)})
 			}
+		case "alloc":
+			n, err := strconv.Atoi(strings.TrimSpace(rest))
+			if err != nil || n < 0 || n > 1<<16 {
+				return nil, fmt.Errorf("echo: bad size %q (MiB)", rest)
+			}
+			held := make([][]byte, n)
+			for i := range held {
+				held[i] = make([]byte, 1<<20)
+				for j := 0; j < len(held[i]); j += 4096 {
+					held[i][j] = 1 // touch every page, so it is really used
+				}
+			}
+			out = append(out, Reply{InReplyTo: m.ID, Text: fmt.Sprintf("echo: allocated %d MiB", len(held))})
 			continue
 		case "count":
 			v, _ := t.State.Get(ctx, "echo:turns")

@@ -15,6 +15,12 @@ import (
 	"github.com/berth-dev/berth/session/runner"
 )
 
+// ClaudeConfigDir is where the claude CLI keeps its state (settings,
+// conversations): the group's .claude-shared folder, reached inside the
+// group folder's one mount. It is not a mount of its own: the engine would
+// resolve that on the host, through whatever symlink the agent put there.
+const ClaudeConfigDir = GroupDir + "/.claude-shared"
+
 // claudeProvider drives the Claude Code CLI headless, one process per
 // turn, resuming the conversation by the id kept in session state. The
 // CLI reaches the model API through a loopback forwarder to the
@@ -161,7 +167,8 @@ func (c *claudeProvider) run(ctx context.Context, prompt, system, resume, base s
 	if cmd.Dir == "" {
 		cmd.Dir = GroupDir
 	}
-	cmd.Env = append(cmd.Environ(), "ANTHROPIC_BASE_URL="+base, "ANTHROPIC_API_KEY=added-by-the-berth-proxy", "HOME=/home/agent")
+	cmd.Env = append(cmd.Environ(), "ANTHROPIC_BASE_URL="+base, "ANTHROPIC_API_KEY=added-by-the-berth-proxy", "HOME=/home/agent",
+		"CLAUDE_CONFIG_DIR="+ClaudeConfigDir)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	out, err := cmd.StdoutPipe()
