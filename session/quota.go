@@ -61,7 +61,7 @@ const (
 	diskWalkTimeout = 10 * time.Second
 	// diskEventDelay is how long after a file event in a group folder it
 	// is measured, so a burst of writes costs one walk.
-	diskEventDelay = 250 * time.Millisecond
+	diskEventDelay = 50 * time.Millisecond
 	// diskWalkShare caps the time spent walking one folder at about one
 	// part in diskWalkShare: after a walk that took d, that folder is not
 	// walked again for diskWalkShare·d.
@@ -323,47 +323,43 @@ func (m *Manager) refuseOverQuota(ctx context.Context, l *live) error {
 // reportTransition tells the admin, in the log, when a folder goes over
 // or comes back under its quota.
 func (m *Manager) reportTransition(scope quotaScope, id, group string, v, prev verdict) {
+	attrs := []any{"scope", scope, "group", group}
+	if scope == scopeSession {
+		attrs = append(attrs, "session", id)
+	}
+	attrs = append(attrs, "used", v.used, "quota", v.limit)
 	switch {
 	case v.over && !prev.over:
-		m.log.Error("disk quota exceeded", "scope", scope, "group", group, "session", sessionKey(scope, id),
-			"used", v.used, "quota", v.limit, "reason", v.why)
+		m.log.Error("disk quota exceeded", append(attrs, "reason", v.why)...)
 	case !v.over && prev.over:
-		m.log.Info("disk quota: back under", "scope", scope, "group", group, "session", sessionKey(scope, id),
-			"used", v.used, "quota", v.limit)
+		m.log.Info("disk quota: back under", attrs...)
 	}
 }
 
-func sessionKey(scope quotaScope, id string) string {
-	if scope == scopeSession {
-		return id
-	}
-	return ""
-}
-
-// quotaLoop measures the folders of running sessions on a timer and a
-// group folder soon after a file event in it, and stops containers whose
-// folders are over quota.
+// quotaLoop measures the folders of running sessions on a timer and soon
+// after a file event in them, and stops containers whose folders are over
+// quota.
 func (m *Manager) quotaLoop(ctx context.Context) {
 	defer m.wg.Done()
+	qw := &quotaWatch{log: m.log, watched: map[string]bool{}}
 	var events <-chan fsnotify.Event
 	var errs <-chan error
-	w, err := fsnotify.NewWatcher()
-	if err != nil {
+	if w, err := fsnotify.NewWatcher(); err != nil {
 		m.log.Warn("disk quota: no file-system events; measuring on the timer only", "err", err)
 	} else {
 		defer w.Close()
-		events, errs = w.Events, w.Errors
+		qw.w, events, errs = w, w.Events, w.Errors
 	}
 	t := time.NewTicker(m.cfg.DiskQuotaEvery)
 	defer t.Stop()
-	dirty := map[string]bool{} // group folders with events since the last pass
+	dirty := map[string]bool{} // watched folders with events since the last pass
 	var soon <-chan time.Time
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			m.quotaPass(ctx, nil, w)
+			m.quotaPass(ctx, nil, qw)
 		case ev, ok := <-events:
 			if !ok {
 				events = nil
@@ -381,31 +377,61 @@ func (m *Manager) quotaLoop(ctx context.Context) {
 			m.log.Warn("disk quota: file-system events", "err", err)
 		case <-soon:
 			soon = nil
-			m.quotaPass(ctx, dirty, w)
+			m.quotaPass(ctx, dirty, qw)
 			dirty = map[string]bool{}
 		}
 	}
 }
 
+// quotaWatch keeps file-event watches on the folders of running sessions
+// (the top of each; deeper writes are seen on the timer). Only quotaLoop's
+// goroutine uses it.
+type quotaWatch struct {
+	w       *fsnotify.Watcher // nil: no events
+	log     interface{ Debug(string, ...any) }
+	watched map[string]bool
+}
+
+// set watches dir while on is true.
+func (q *quotaWatch) set(dir string, on bool) {
+	if q.w == nil || q.watched[dir] == on {
+		return
+	}
+	var err error
+	if on {
+		err = q.w.Add(dir)
+	} else {
+		err = q.w.Remove(dir)
+	}
+	if err != nil {
+		q.log.Debug("disk quota: watch", "dir", dir, "on", on, "err", err)
+	}
+	if on && err == nil {
+		q.watched[dir] = true
+	} else {
+		delete(q.watched, dir)
+	}
+}
+
 // quotaPass measures what may have grown: the folder of each group with a
-// running container (only those in groupDirs, if not nil) and the out/
-// folder of each running session, plus every folder last found over (so
-// recovery is seen). Measuring a folder is skipped while its cost bound
-// holds.
-func (m *Manager) quotaPass(ctx context.Context, groupDirs map[string]bool, w *fsnotify.Watcher) {
+// running container and the out/ folder of each running session, plus
+// every folder last found over (so recovery is seen). With dirty not nil
+// (an event pass) it measures only the folders in it. Measuring a folder
+// is skipped while its cost bound holds.
+func (m *Manager) quotaPass(ctx context.Context, dirty map[string]bool, qw *quotaWatch) {
 	m.mu.Lock()
 	byGroup := map[string][]*live{}
 	for _, l := range m.sessions {
 		byGroup[l.group.Folder] = append(byGroup[l.group.Folder], l)
 	}
 	m.mu.Unlock()
+	due := func(key, dir string, running bool) bool {
+		prev, _ := m.quota.get(key)
+		return (running || prev.over) && (dirty == nil || dirty[dir]) && time.Now().After(prev.next)
+	}
 	for folder, ls := range byGroup {
 		if ctx.Err() != nil {
 			return
-		}
-		dir := m.layout.Dir(folder)
-		if groupDirs != nil && !groupDirs[dir] {
-			continue
 		}
 		running := make([]bool, len(ls))
 		anyRunning := false
@@ -416,15 +442,9 @@ func (m *Manager) quotaPass(ctx context.Context, groupDirs map[string]bool, w *f
 			anyRunning = anyRunning || running[i]
 		}
 		gq, sq := m.diskQuotas(ls[0].group)
-		key := quotaKey(scopeGroup, folder)
-		prev, _ := m.quota.get(key)
-		if (anyRunning || prev.over) && time.Now().After(prev.next) {
-			if anyRunning && w != nil {
-				// Idempotent; the watch lasts as long as the folder.
-				if err := w.Add(dir); err != nil {
-					m.log.Debug("disk quota: watch group folder", "group", folder, "err", err)
-				}
-			}
+		dir := m.layout.Dir(folder)
+		qw.set(dir, anyRunning)
+		if due(quotaKey(scopeGroup, folder), dir, anyRunning) {
 			v, prev := m.judge(ctx, scopeGroup, folder, dir, gq)
 			m.reportTransition(scopeGroup, folder, folder, v, prev)
 			if v.over {
@@ -435,16 +455,13 @@ func (m *Manager) quotaPass(ctx context.Context, groupDirs map[string]bool, w *f
 				}
 			}
 		}
-		if groupDirs != nil {
-			continue // an event pass looks at group folders only
-		}
 		for i, l := range ls {
-			key := quotaKey(scopeSession, l.id)
-			prev, _ := m.quota.get(key)
-			if !(running[i] || prev.over) || !time.Now().After(prev.next) {
+			out := filepath.Join(l.dir, sessiondb.OutDir)
+			qw.set(out, running[i])
+			if !due(quotaKey(scopeSession, l.id), out, running[i]) {
 				continue
 			}
-			v, prev := m.judge(ctx, scopeSession, l.id, filepath.Join(l.dir, sessiondb.OutDir), sq)
+			v, prev := m.judge(ctx, scopeSession, l.id, out, sq)
 			m.reportTransition(scopeSession, l.id, folder, v, prev)
 			if v.over && running[i] {
 				m.quotaStop(ctx, l, v)
