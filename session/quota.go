@@ -26,6 +26,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"math"
 	"path/filepath"
 	"sync"
@@ -388,8 +389,8 @@ func (m *Manager) quotaLoop(ctx context.Context) {
 // goroutine uses it.
 type quotaWatch struct {
 	w       *fsnotify.Watcher // nil: no events
-	log     interface{ Debug(string, ...any) }
-	watched map[string]bool
+	log     *slog.Logger
+	watched map[string]bool // folders with a watch
 }
 
 // set watches dir while on is true.

@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,7 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/berth-dev/berth/container"
 	"github.com/berth-dev/berth/data"
+	"github.com/berth-dev/berth/groups"
+	"github.com/berth-dev/berth/session/sessiondb"
 )
 
 // allocated is what a file takes on disk, as measure counts it.
@@ -236,5 +240,89 @@ func TestJudge(t *testing.T) {
 		if got, ok := m.quota.get(quotaKey(tt.scope, "x")); !ok || got.over != v.over {
 			t.Errorf("verdict not cached")
 		}
+	}
+}
+
+// stopRecorder is a TEST-ONLY Runtime that records the containers it is
+// asked to stop; nothing else is used by the quota pass.
+type stopRecorder struct {
+	stops chan string
+}
+
+func (r *stopRecorder) Ensure(context.Context, container.Spec) (container.Info, bool, error) {
+	return container.Info{}, false, errors.New("TEST-ONLY runtime starts nothing")
+}
+func (r *stopRecorder) Stop(_ context.Context, id string, grace time.Duration) error {
+	r.stops <- fmt.Sprint(id, " grace=", grace)
+	return nil
+}
+func (r *stopRecorder) Remove(context.Context, string) error        { return nil }
+func (r *stopRecorder) Wait(context.Context, string) (int64, error) { select {} }
+func (r *stopRecorder) List(context.Context, map[string]string) ([]container.Info, error) {
+	return nil, nil
+}
+
+// TestQuotaPassStopsAndRefuses: a group folder over its quota gets its
+// running container killed once; a wake is then refused and the waiting
+// message fails with the reason; once space is freed, wakes pass again.
+func TestQuotaPassStopsAndRefuses(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	home := t.TempDir()
+	store, err := data.Open(ctx, filepath.Join(home, "berth.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	rt := &stopRecorder{stops: make(chan string, 10)}
+	m := New(Config{Home: home, UID: -1, DiskQuotaEvery: time.Hour}, store, rt, groups.Layout{Root: filepath.Join(home, "groups"), UID: -1})
+	m.ctx = ctx
+	g := data.AgentGroup{ID: "g1", Folder: "hog", ContainerConfig: `{"disk_quota_mb":1}`}
+	fill := filepath.Join(m.layout.Dir(g.Folder), "fill")
+	write(t, fill, 2<<20)
+	dir := filepath.Join(home, "sessions", g.ID, "s1")
+	l := &live{id: "s1", group: g, dir: dir, db: sessiondb.Host{Dir: dir}, kick: make(chan struct{}, 1),
+		targets: map[string]progressTarget{}, running: true, ctrID: "c1"}
+	if err := l.db.Create(ctx, sessiondb.InMessage{ChannelType: "fake", PlatformID: "room"}); err != nil {
+		t.Fatal(err)
+	}
+	m.sessions[l.id] = l
+	qw := &quotaWatch{log: m.log, watched: map[string]bool{}}
+
+	m.quotaPass(ctx, nil, qw)
+	select {
+	case got := <-rt.stops:
+		if got != "c1 grace=0s" {
+			t.Fatalf("stop = %q", got)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the container of a group over its quota was not stopped")
+	}
+	m.quotaPass(ctx, nil, qw)
+	select {
+	case got := <-rt.stops:
+		t.Fatalf("stopped twice: %q", got)
+	case <-time.After(100 * time.Millisecond):
+	}
+
+	// The container is gone; a message waits; the wake is refused.
+	l.running, l.ctrID = false, ""
+	if _, err := l.db.Append(ctx, sessiondb.InMessage{ID: "m1", Kind: sessiondb.KindChat, Trigger: true, ChannelType: "fake", PlatformID: "room"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.refuseOverQuota(ctx, l); !errors.Is(err, errOverQuota) {
+		t.Fatalf("wake over quota: %v", err)
+	}
+	failed, err := l.db.FailedUnnotified(ctx)
+	if err != nil || len(failed) != 1 || !strings.Contains(failed[0].Error, "over its disk quota (2.0 MiB of 1.0 MiB)") {
+		t.Fatalf("failed messages: %+v, %v", failed, err)
+	}
+
+	// Space is freed: the next pass sees it (over folders are measured
+	// with no container running) and wakes pass.
+	os.Remove(fill)
+	m.quotaPass(ctx, nil, qw)
+	if err := m.refuseOverQuota(ctx, l); err != nil {
+		t.Fatalf("wake after space was freed: %v", err)
 	}
 }
