@@ -25,15 +25,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
+	"io"
 	"log/slog"
 	"math"
+	"os"
 	"path/filepath"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
+	"golang.org/x/sys/unix"
 
 	"github.com/berth-dev/berth/channels"
 	"github.com/berth-dev/berth/data"
@@ -88,61 +89,117 @@ type walkLimits struct {
 	Timeout    time.Duration
 }
 
-// measure walks root without following any symlink (a link counts as
-// itself, never as what it points to) and sums what the entries take on
-// disk. Hard links to one file are counted once. A missing root holds
+// maxWalkDepth bounds how deep a walk goes (one descriptor is open per
+// level); a deeper folder counts as over quota.
+const maxWalkDepth = 128
+
+// walkBatch is how many names are read from a directory at once, so one
+// huge directory never lands in memory whole.
+const walkBatch = 512
+
+// walkFrame is one open directory of a walk and the subdirectories of the
+// batch last read from it, still to be entered.
+type walkFrame struct {
+	dir     *os.File
+	pending []string
+}
+
+// measure walks root and sums what its entries take on disk: per entry
+// the larger of its size and its allocated blocks, so sparse files count
+// at their size and tiny files at least a block; hard links to one file
+// count once. It never follows a symlink, not even by a race: every
+// entry is looked up relative to its parent's open descriptor, with
+// AT_SYMLINK_NOFOLLOW and O_NOFOLLOW, so a link counts as itself and a
+// directory swapped for a link meanwhile is skipped. A missing root holds
 // nothing.
 func measure(ctx context.Context, root string, lim walkLimits) (diskUsage, error) {
 	var u diskUsage
-	ctx, cancel := context.WithTimeout(ctx, lim.Timeout)
-	defer cancel()
+	deadline := time.Now().Add(lim.Timeout)
 	seen := map[[2]uint64]bool{} // (dev, ino) of files with more than one link
-	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				return nil // removed while we walked
+	count := func(st *unix.Stat_t) {
+		if st.Nlink > 1 && st.Mode&unix.S_IFMT != unix.S_IFDIR {
+			key := [2]uint64{st.Dev, st.Ino}
+			if seen[key] {
+				return
 			}
-			u.Unmeasured = "an entry could not be read"
-			return fs.SkipAll
+			seen[key] = true
 		}
-		u.Entries++
-		if u.Entries > lim.MaxEntries {
-			u.Unmeasured = fmt.Sprintf("more than %d files", lim.MaxEntries)
-			return fs.SkipAll
-		}
-		if u.Entries%1024 == 0 && ctx.Err() != nil {
-			u.Unmeasured = fmt.Sprintf("too large to measure in %v", lim.Timeout)
-			return fs.SkipAll
-		}
-		// WalkDir's entries come from Lstat: a symlink is reported as a
-		// symlink and never descended into.
-		fi, err := d.Info()
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil
-		}
-		if err != nil {
-			u.Unmeasured = "an entry could not be read"
-			return fs.SkipAll
-		}
-		size := fi.Size()
-		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-			if st.Nlink > 1 && !fi.IsDir() {
-				key := [2]uint64{uint64(st.Dev), st.Ino}
-				if seen[key] {
-					return nil
-				}
-				seen[key] = true
-			}
-			// Sparse files take less than their size, tiny files more.
-			size = max(size, st.Blocks*512)
-		}
-		if size > 0 {
-			u.Bytes = satAdd(u.Bytes, size)
-		}
-		return nil
-	})
-	if err != nil && u.Unmeasured == "" {
+		u.Bytes = satAdd(u.Bytes, max(st.Size, st.Blocks*512, 0))
+	}
+	fd, err := unix.Open(root, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if errors.Is(err, unix.ENOENT) {
+		return u, nil
+	}
+	if err != nil {
 		return u, fmt.Errorf("measure %s: %w", root, err)
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		unix.Close(fd)
+		return u, fmt.Errorf("measure %s: %w", root, err)
+	}
+	u.Entries++
+	count(&st)
+	stack := []*walkFrame{{dir: os.NewFile(uintptr(fd), root)}}
+	defer func() {
+		for _, f := range stack {
+			f.dir.Close()
+		}
+	}()
+	for len(stack) > 0 {
+		if ctx.Err() != nil || time.Now().After(deadline) {
+			u.Unmeasured = fmt.Sprintf("too large to measure in %v", lim.Timeout)
+			return u, nil
+		}
+		top := stack[len(stack)-1]
+		dfd := int(top.dir.Fd())
+		if n := len(top.pending); n > 0 {
+			name := top.pending[n-1]
+			top.pending = top.pending[:n-1]
+			if len(stack) >= maxWalkDepth {
+				u.Unmeasured = fmt.Sprintf("folders nested more than %d deep", maxWalkDepth)
+				return u, nil
+			}
+			cfd, err := unix.Openat(dfd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+			switch {
+			case errors.Is(err, unix.ENOENT), errors.Is(err, unix.ELOOP), errors.Is(err, unix.ENOTDIR):
+				// Removed, or swapped for a link or a file since it was listed.
+			case err != nil:
+				u.Unmeasured = "a folder in it could not be read"
+				return u, nil
+			default:
+				stack = append(stack, &walkFrame{dir: os.NewFile(uintptr(cfd), name)})
+			}
+			continue
+		}
+		names, err := top.dir.Readdirnames(walkBatch)
+		if errors.Is(err, io.EOF) || (err == nil && len(names) == 0) {
+			top.dir.Close()
+			stack = stack[:len(stack)-1]
+			continue
+		}
+		if err != nil {
+			u.Unmeasured = "a folder in it could not be read"
+			return u, nil
+		}
+		for _, name := range names {
+			if err := unix.Fstatat(dfd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+				if errors.Is(err, unix.ENOENT) {
+					continue // removed while we walked
+				}
+				u.Unmeasured = "an entry in it could not be read"
+				return u, nil
+			}
+			u.Entries++
+			if u.Entries > lim.MaxEntries {
+				u.Unmeasured = fmt.Sprintf("more than %d files", lim.MaxEntries)
+				return u, nil
+			}
+			count(&st)
+			if st.Mode&unix.S_IFMT == unix.S_IFDIR {
+				top.pending = append(top.pending, name)
+			}
+		}
 	}
 	return u, nil
 }

@@ -129,6 +129,30 @@ func TestMeasure(t *testing.T) {
 			min: 0, max: 1 << 20, unmeasured: "more than 100 files",
 		},
 		{
+			name: "a directory of more than one read batch",
+			lim:  lim,
+			fill: func(t *testing.T, root, decoy string) {
+				for i := range 3 * walkBatch {
+					write(t, filepath.Join(root, fmt.Sprint(i)), 4096)
+				}
+			},
+			min: 3 * walkBatch * 4096, max: 3*walkBatch*4096 + 1<<20,
+		},
+		{
+			name: "nested too deep is over",
+			lim:  lim,
+			fill: func(t *testing.T, root, decoy string) {
+				p := root
+				for range maxWalkDepth + 2 {
+					p = filepath.Join(p, "d")
+				}
+				if err := os.MkdirAll(p, 0o755); err != nil {
+					t.Fatal(err)
+				}
+			},
+			min: 0, max: 4 << 20, unmeasured: "nested more than",
+		},
+		{
 			name: "out of time is over",
 			lim:  walkLimits{MaxEntries: 10_000, Timeout: time.Nanosecond},
 			fill: func(t *testing.T, root, decoy string) {
@@ -178,6 +202,20 @@ func TestMeasureTinyFilesExactly(t *testing.T) {
 	}
 	if u.Bytes != want || u.Entries != 101 {
 		t.Fatalf("measured %d bytes in %d entries, want %d in 101", u.Bytes, u.Entries, want)
+	}
+}
+
+// TestMeasureRootSymlink: a root that is a link is refused, not followed.
+func TestMeasureRootSymlink(t *testing.T) {
+	decoy, dir := t.TempDir(), t.TempDir()
+	write(t, filepath.Join(decoy, "big"), 1<<20)
+	link := filepath.Join(dir, "link")
+	if err := os.Symlink(decoy, link); err != nil {
+		t.Fatal(err)
+	}
+	u, err := measure(context.Background(), link, walkLimits{MaxEntries: 10, Timeout: time.Second})
+	if err == nil || u.Bytes != 0 {
+		t.Fatalf("measured through a link: %+v, %v", u, err)
 	}
 }
 
