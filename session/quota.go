@@ -8,8 +8,8 @@ package session
 // A bind mount carries no byte limit of its own, so unless the operator put
 // each group folder on its own size-limited filesystem (see
 // docs/security.md), the quota is measured: while a container of the group
-// runs, both folders are walked every Config.DiskQuotaEvery and, for the
-// group folder, shortly after a file event in it. When a folder is over its
+// runs, both folders are walked every Config.DiskQuotaEvery and shortly
+// after a file event at their top level. When a folder is over its
 // quota, the containers that can write it are killed at once, new turns of
 // the group (or of the session, for out/) are refused at wake with the
 // reason, the messages already accepted fail with it (their senders are
@@ -304,9 +304,17 @@ func (m *Manager) judge(ctx context.Context, scope quotaScope, id, dir string, l
 	began := time.Now()
 	u, err := measure(ctx, dir, walkLimits{MaxEntries: m.cfg.DiskQuotaFiles, Timeout: diskWalkTimeout})
 	took := time.Since(began)
+	if ctx.Err() != nil {
+		prev, _ := m.quota.get(key) // shutting down: a cut walk says nothing
+		return prev, prev
+	}
 	if err != nil {
 		// Fail closed: a folder berth cannot measure is not trusted.
-		m.log.Warn("disk quota: measure", "scope", scope, "id", id, "err", err)
+		idKey := "group"
+		if scope == scopeSession {
+			idKey = "session"
+		}
+		m.log.Warn("disk quota: measure", idKey, id, "err", err)
 		u.Unmeasured = "it could not be measured"
 	}
 	v := verdict{used: u.Bytes, limit: limit, at: time.Now(), next: time.Now().Add(diskWalkShare * took)}
