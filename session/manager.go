@@ -74,6 +74,14 @@ type Config struct {
 	// so an agent churning its out/ folder cannot keep the host busy.
 	PassRate  float64
 	PassBurst int
+	// Disk quotas (see quota.go): bytes a group folder and a session's
+	// out/ folder may hold (0: DefaultGroupDiskQuota, DefaultSessionDiskQuota;
+	// <0: not measured), entries either may hold, and how often running
+	// sessions' folders are measured.
+	GroupDiskQuota   int64
+	SessionDiskQuota int64
+	DiskQuotaFiles   int
+	DiskQuotaEvery   time.Duration
 	// ContainerLogs, if set, is called in its own goroutine each time a
 	// container is spawned or adopted, to capture its output.
 	ContainerLogs func(sessionID, containerID string)
@@ -93,6 +101,16 @@ func (c *Config) defaults() {
 	set(&c.SendBase, time.Second)
 	set(&c.SendTimeout, 30*time.Second)
 	set(&c.Poll, 5*time.Second)
+	set(&c.DiskQuotaEvery, DefaultDiskQuotaEvery)
+	if c.GroupDiskQuota == 0 {
+		c.GroupDiskQuota = DefaultGroupDiskQuota
+	}
+	if c.SessionDiskQuota == 0 {
+		c.SessionDiskQuota = DefaultSessionDiskQuota
+	}
+	if c.DiskQuotaFiles <= 0 {
+		c.DiskQuotaFiles = DefaultDiskQuotaFiles
+	}
 	if c.MaxTries == 0 {
 		c.MaxTries = 5
 	}
@@ -154,6 +172,7 @@ type Manager struct {
 
 	wakes singleflight.Group
 	slots *slots
+	quota quotas
 
 	mu       sync.Mutex
 	sessions map[string]*live
@@ -256,6 +275,8 @@ func (m *Manager) Run(ctx context.Context, ready chan<- struct{}) error {
 	if err := m.recover(ctx); err != nil {
 		return fmt.Errorf("recover: %w", err)
 	}
+	m.wg.Add(1)
+	go m.quotaLoop(ctx)
 	if ready != nil {
 		close(ready)
 	}

@@ -68,6 +68,9 @@ func (m *Manager) ensure(ctx context.Context, l *live) error {
 	if running {
 		return nil
 	}
+	if err := m.refuseOverQuota(ctx, l); err != nil {
+		return err
+	}
 	began := time.Now()
 	l.amu.Lock()
 	since := l.queued
@@ -154,6 +157,10 @@ type GroupConfig struct {
 	Mounts      []mounts.Request `json:"mounts,omitempty"`
 	// PermissionMode is the claude provider's --permission-mode.
 	PermissionMode string `json:"permission_mode,omitempty"`
+	// Disk quotas in MiB of the group folder and of each session's out/
+	// folder; 0 (or less): the gateway's (see quota.go).
+	DiskQuotaMB        int64 `json:"disk_quota_mb,omitempty"`
+	SessionDiskQuotaMB int64 `json:"session_disk_quota_mb,omitempty"`
 }
 
 // minMemory is the smallest memory limit the engine accepts.
