@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -70,6 +71,12 @@ func TestProxyConnectionFloodStaysInItsGroup(t *testing.T) {
 
 	base := openFDs(t)
 	peak := base
+	// The gateway's descriptor limit, lowered to well under the flood's
+	// size (the red team's berth ran out at ~18,500; the container here
+	// opens 3,000), so running out is what an unfixed proxy does, not
+	// merely a large count.
+	restore := lowerFDLimit(t, uint64(base+1000))
+	defer restore()
 	stopSampling := make(chan struct{})
 	var sampled sync.WaitGroup
 	sampled.Go(func() {
@@ -110,7 +117,7 @@ func TestProxyConnectionFloodStaysInItsGroup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var sum struct{ Dialed, Answered, Refused, DialErrors int }
+	var sum struct{ Dialed, Answered, Refused, Stalled, DialErrors int }
 	if err := json.Unmarshal(b, &sum); err != nil {
 		t.Fatalf("summary %q: %v", b, err)
 	}
@@ -132,6 +139,7 @@ func TestProxyConnectionFloodStaysInItsGroup(t *testing.T) {
 	sampled.Wait()
 	peak = max(peak, now)
 	t.Logf("gateway fds: %d before, %d while held, peak %d", base, now, peak)
+	restore()
 
 	if err := os.WriteFile(filepath.Join(dir, "release"), nil, 0o644); err != nil {
 		t.Fatal(err)
@@ -146,8 +154,8 @@ func TestProxyConnectionFloodStaysInItsGroup(t *testing.T) {
 	}
 
 	limit := credproxy.DefaultLimits.MaxConns
-	if sum.Dialed+sum.DialErrors < 1000 {
-		t.Fatalf("the flood opened only %d connections; it must try thousands", sum.Dialed)
+	if sum.Dialed+sum.DialErrors < 1000 && sum.Stalled == 0 {
+		t.Errorf("the flood opened only %d connections; it must try thousands", sum.Dialed)
 	}
 	if sum.Answered > limit {
 		t.Errorf("the socket served %d connections at once, past its cap of %d", sum.Answered, limit)
@@ -158,6 +166,31 @@ func TestProxyConnectionFloodStaysInItsGroup(t *testing.T) {
 		t.Errorf("the gateway's open descriptors grew by %d during the flood (cap %d)", grew, limit)
 	}
 	assertNoSecret(t, g, modelSecret)
+}
+
+// lowerFDLimit lowers this process's soft descriptor limit to n (when it
+// is higher) and returns what restores it; calling that twice is safe.
+func lowerFDLimit(t *testing.T, n uint64) func() {
+	var old syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &old); err != nil {
+		t.Fatal(err)
+	}
+	if old.Cur <= n {
+		return func() {}
+	}
+	low := old
+	low.Cur = n
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &low); err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &old); err != nil {
+				t.Errorf("restore the descriptor limit: %v", err)
+			}
+		})
+	}
 }
 
 // openFDs counts this process's open descriptors: the gateway and its

@@ -12,6 +12,7 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -35,8 +36,8 @@ func main() {
 	fs.Parse(os.Args[2:])
 
 	var sum struct {
-		Dialed, Answered, Refused, DialErrors int
-		FirstDialError                        string `json:",omitempty"`
+		Dialed, Answered, Refused, Stalled, DialErrors int
+		FirstDialError                                 string `json:",omitempty"`
 	}
 	var held []net.Conn
 	for i := 0; i < *n; i++ {
@@ -52,12 +53,21 @@ func main() {
 			continue
 		}
 		sum.Dialed++
-		if answered(c) {
+		switch answered(c) {
+		case served:
 			sum.Answered++
 			held = append(held, c)
-		} else {
+		case closed:
 			sum.Refused++
 			c.Close()
+		case stalled:
+			// No answer at all: the server is out of descriptors and
+			// accepts no more. Stop once that is plain.
+			sum.Stalled++
+			c.Close()
+		}
+		if sum.Stalled >= 10 {
+			break
 		}
 	}
 	b, _ := json.Marshal(sum)
@@ -76,18 +86,31 @@ func main() {
 	fmt.Println("held", len(held))
 }
 
+// outcome is what became of one connection's request.
+type outcome int
+
+const (
+	served  outcome = iota // answered, and kept open
+	closed                 // closed by the server without an answer
+	stalled                // no answer and no close within the deadline
+)
+
 // answered sends one keep-alive request and reads its answer.
-func answered(c net.Conn) bool {
+func answered(c net.Conn) outcome {
 	c.SetDeadline(time.Now().Add(2 * time.Second))
 	defer c.SetDeadline(time.Time{})
 	if _, err := io.WriteString(c, "GET /berth-hostile-probe HTTP/1.1\r\nHost: berth-proxy\r\n\r\n"); err != nil {
-		return false
+		return closed
 	}
 	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
-	if err != nil {
-		return false
+	var ne net.Error
+	switch {
+	case errors.As(err, &ne) && ne.Timeout():
+		return stalled
+	case err != nil:
+		return closed
 	}
 	io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
-	return true
+	return served
 }
