@@ -113,13 +113,15 @@ func TestProxyConnectionFloodStaysInItsGroup(t *testing.T) {
 			t.Fatal("the flood tool did not finish opening its connections")
 		}
 	}
-	b, err := os.ReadFile(ready)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var sum struct{ Dialed, Answered, Refused, Stalled, DialErrors int }
-	if err := json.Unmarshal(b, &sum); err != nil {
-		t.Fatalf("summary %q: %v", b, err)
+	b, err := os.ReadFile(ready)
+	if err == nil {
+		err = json.Unmarshal(b, &sum)
+	}
+	if err != nil {
+		// EMFILE here is the finding itself: the flood took the gateway's
+		// descriptors. Go on, to show what that does to another group.
+		t.Errorf("read the flood's summary: %v", err)
 	}
 	t.Logf("flood from inside the container: %s; gateway fds %d before", b, base)
 
