@@ -147,10 +147,13 @@ func (p *Proxy) Handler(group string) http.Handler {
 			http.Error(w, "berth credential proxy: cannot bound this connection", http.StatusInternalServerError)
 			return
 		}
-		// The deadline also covers the last flush, after this returns.
-		defer pw.extend()
+		// The deadline also covers the last flush, after this returns. It
+		// was set once above, so it cannot fail now.
+		defer func() { _ = pw.extend() }()
 		w = pw
-		b := &body{ReadCloser: http.MaxBytesReader(w, r.Body, l.MaxBodyBytes), lift: func() { rc.SetReadDeadline(time.Time{}) }}
+		b := &body{ReadCloser: http.MaxBytesReader(w, r.Body, l.MaxBodyBytes), lift: func() {
+			_ = rc.SetReadDeadline(time.Time{}) // set below, so it cannot fail
+		}}
 		defer b.finish()
 		if err := rc.SetReadDeadline(time.Now().Add(l.BodyTimeout)); err != nil {
 			http.Error(w, "berth credential proxy: cannot bound this connection", http.StatusInternalServerError)

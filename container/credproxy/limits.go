@@ -26,7 +26,8 @@ type Limits struct {
 	// a stream may last longer, as long as the container keeps reading.
 	WriteTimeout time.Duration
 	// UpstreamTimeout bounds one upstream call, a streamed answer
-	// included (15m).
+	// included (30m: a long answer with extended thinking streams for
+	// many minutes).
 	UpstreamTimeout time.Duration
 	// MaxHeaderBytes caps a request's headers (64 KiB).
 	MaxHeaderBytes int
@@ -37,7 +38,7 @@ type Limits struct {
 
 // DefaultLimits are the limits of a proxy without SetLimits.
 var DefaultLimits = Limits{MaxConns: 64, ReadHeaderTimeout: 10 * time.Second, BodyTimeout: time.Minute,
-	IdleTimeout: time.Minute, WriteTimeout: time.Minute, UpstreamTimeout: 15 * time.Minute,
+	IdleTimeout: time.Minute, WriteTimeout: time.Minute, UpstreamTimeout: 30 * time.Minute,
 	MaxHeaderBytes: 64 << 10, MaxBodyBytes: 32 << 20}
 
 // SetLimits replaces the default limits; call it before Serve.
