@@ -3,12 +3,16 @@ package credproxy
 import (
 	"bufio"
 	"compress/gzip"
+	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/berth-dev/berth/data"
 )
 
 // sse writes server-sent events, flushing after each.
@@ -166,5 +170,37 @@ func TestStreamIsRelayedAsItComes(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		close(seen)
 		t.Fatal("the first event was held back by the proxy")
+	}
+}
+
+// TestStreamedUsageReachesTheStore: a streamed and a gzipped answer,
+// through a real socket, are counted in a real store.
+func TestStreamedUsageReachesTheStore(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.Contains(r.URL.RawQuery, "gzip") {
+			gzipped(w, r, "application/json", `{"usage":{"input_tokens":100,"output_tokens":8}}`)
+			return
+		}
+		sse(w, anthropicStream...)
+	}))
+	defer up.Close()
+	ctx := context.Background()
+	store, err := data.Open(ctx, filepath.Join(t.TempDir(), "berth.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	rg := newRig(t, up.URL, Limits{})
+	rg.p.SetMeter(StoreMeter{Store: store})
+	sock := rg.serve(t, "team")
+	for _, q := range []string{"", "?gzip"} {
+		if code, _, body := call(t, sock, "POST", "/anthropic/v1/messages"+q, `{"stream":true}`, map[string]string{"Accept-Encoding": "gzip"}); code != 200 {
+			t.Fatalf("status %d: %s", code, body)
+		}
+	}
+	rg.p.Close()
+	in, out, err := store.Usage(ctx, "team", time.Now())
+	if err != nil || in != 125 || out != 50 {
+		t.Fatalf("the store holds %d in, %d out (%v); want 125, 50", in, out, err)
 	}
 }
