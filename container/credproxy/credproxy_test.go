@@ -64,7 +64,7 @@ func TestProxyAddsKeyAndRefusesTheRest(t *testing.T) {
 	}{
 		{"/evil.example.com/steal", 403, "no such upstream"},
 		{"/anthropic/../openai/v1/chat/completions", 403, "not allowed"},
-		{"/openai/v1/chat/completions", 401, "OPENAI_API_KEY"},
+		{"/openai/chat/completions", 401, "OPENAI_API_KEY"},
 	}
 	for _, tt := range tests {
 		code, body := do(tt.path, nil)

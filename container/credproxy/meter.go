@@ -35,8 +35,7 @@ func (m StoreMeter) Left(ctx context.Context, group string) (int64, bool) {
 	var cfg struct {
 		Budget int64 `json:"daily_budget_tokens"`
 	}
-	json.Unmarshal([]byte(g.ContainerConfig), &cfg)
-	if cfg.Budget <= 0 {
+	if err := json.Unmarshal([]byte(g.ContainerConfig), &cfg); err != nil || cfg.Budget <= 0 {
 		return 0, false
 	}
 	in, out, err := m.Store.Usage(ctx, group, time.Now())
