@@ -82,6 +82,7 @@ func (Echo) Turn(ctx context.Context, t Turn) ([]Reply, error) {
 			for i := range n {
 				out = append(out, Reply{InReplyTo: m.ID, Text: fmt.Sprintf("echo: flood %d", i)})
 			}
+			continue
 		case "alloc":
 			n, err := strconv.Atoi(strings.TrimSpace(rest))
 			if err != nil || n < 0 || n > 1<<16 {
