@@ -30,6 +30,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -365,19 +367,42 @@ func hotJournal(f *os.File, file string) bool {
 // schemaEntry is one row of sqlite_master.
 type schemaEntry struct{ typ, name, table, sql string }
 
+// schema is the sqlite_master of a database.
+type schema struct {
+	byName map[string]schemaEntry
+	order  []schemaEntry // tables first, then by name
+}
+
 // expectedSchema is what a fresh database created from outboundSchema
-// stores in sqlite_master, by name.
-var expectedSchema = sync.OnceValues(func() (map[string]schemaEntry, error) {
+// stores in sqlite_master.
+var expectedSchema = sync.OnceValues(func() (schema, error) {
 	db, err := sql.Open("sqlite3", ":memory:")
 	if err != nil {
-		return nil, err
+		return schema{}, err
 	}
 	defer db.Close()
 	ctx := context.Background()
 	if _, err := db.ExecContext(ctx, outboundSchema); err != nil {
-		return nil, fmt.Errorf("outbound schema: %w", err)
+		return schema{}, fmt.Errorf("outbound schema: %w", err)
 	}
-	return readSchema(ctx, db)
+	m, err := readSchema(ctx, db)
+	if err != nil {
+		return schema{}, err
+	}
+	s := schema{byName: m}
+	for _, e := range m {
+		s.order = append(s.order, e)
+	}
+	slices.SortFunc(s.order, func(a, b schemaEntry) int {
+		if (a.typ == "table") != (b.typ == "table") {
+			if a.typ == "table" {
+				return -1
+			}
+			return 1
+		}
+		return strings.Compare(a.name, b.name)
+	})
+	return s, nil
 })
 
 func readSchema(ctx context.Context, q interface {
@@ -417,21 +442,28 @@ func checkSchema(ctx context.Context, conn *sql.Conn, file string) (empty bool, 
 	if len(got) == 0 {
 		return true, nil
 	}
-	for name, w := range want {
-		g, ok := got[name]
+	// In a fixed order, tables before their indexes, so the error names
+	// the first thing wrong.
+	for _, w := range want.order {
+		g, ok := got[w.name]
 		switch {
 		case !ok:
-			return false, refused(file, "%s is missing", name)
+			return false, refused(file, "%s is missing", w.name)
 		case g.typ != w.typ:
-			return false, refused(file, "%s is a %.16q, not a %s", name, g.typ, w.typ)
+			return false, refused(file, "%s is a %.16q, not a %s", w.name, g.typ, w.typ)
 		case g.table != w.table || g.sql != w.sql:
-			return false, refused(file, "%s %s does not have berth's definition", w.typ, name)
+			return false, refused(file, "%s %s does not have berth's definition", w.typ, w.name)
 		}
 	}
-	for name, g := range got {
-		if _, ok := want[name]; !ok {
-			return false, refused(file, "it has an extra %.16q %.64q", g.typ, name)
+	var extra []string
+	for name := range got {
+		if _, ok := want.byName[name]; !ok {
+			extra = append(extra, name)
 		}
+	}
+	if len(extra) > 0 {
+		slices.Sort(extra)
+		return false, refused(file, "it has an extra %.16q %.64q", got[extra[0]].typ, extra[0])
 	}
 	return false, nil
 }
