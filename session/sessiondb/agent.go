@@ -113,14 +113,19 @@ const (
 	agentVFS    = "berth_agent"
 )
 
-var registerAgent = sync.OnceValue(func() error {
+// registerErr is the outcome of registering the agent VFS and driver,
+// done at start-up, before any goroutine can be inside SQLite: the VFS
+// swaps an entry of the unix VFS's system-call table.
+var registerErr = registerAgent()
+
+func registerAgent() error {
 	// The name is never freed: SQLite keeps it for the process's life.
 	if rc := C.agent_vfs_register(C.CString(agentVFS), &agentLimits[0], C.int(len(agentLimits))); rc != 0 {
-		return fmt.Errorf("register the berth_agent SQLite VFS: code %d", int(rc))
+		return fmt.Errorf("register the %s SQLite VFS: code %d", agentVFS, int(rc))
 	}
 	sql.Register(agentDriver, &sqlite3.SQLiteDriver{ConnectHook: checkHardened})
 	return nil
-})
+}
 
 // checkHardened fails closed if a connection of the agent driver did not
 // get agentvfs.c's settings (say, a go-sqlite3 that stopped running
@@ -214,8 +219,8 @@ type agentReadOptions struct {
 // file, after the checks above. A missing or still empty file is
 // ErrNoFile; a hostile one wraps ErrRefused.
 func readAgent(ctx context.Context, file string, opt agentReadOptions, fn func(context.Context, *sql.Conn) error) error {
-	if err := registerAgent(); err != nil {
-		return err
+	if registerErr != nil {
+		return registerErr
 	}
 	ctx, cancel := context.WithTimeout(ctx, ReadTimeout)
 	defer cancel()

@@ -6,7 +6,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -376,8 +378,8 @@ func TestAgentConnectionIsHardened(t *testing.T) {
 // TestAgentVFSOpensOnlyDescriptors: the berth_agent VFS refuses any name
 // but a /proc/self/fd one, so nothing opens an agent's file by its path.
 func TestAgentVFSOpensOnlyDescriptors(t *testing.T) {
-	if err := registerAgent(); err != nil {
-		t.Fatal(err)
+	if registerErr != nil {
+		t.Fatal(registerErr)
 	}
 	h, _ := newSession(t)
 	for _, name := range []string{h.OutboundPath(), "/proc/self/fd/../fd/0", "/proc/self/fd/"} {
@@ -458,6 +460,67 @@ func TestHotJournalWaits(t *testing.T) {
 	if out, err := h.Undelivered(ctx); err != nil || len(out) != 1 {
 		t.Fatalf("%+v %v", out, err)
 	}
+}
+
+// TestLiveWriterIsNotAnInterruptedWrite: while another process (the
+// runner, here this test binary again) is inside a write transaction, its
+// journal exists but it holds the RESERVED lock: berth reads the last
+// commit, without the write in progress, and no error.
+func TestLiveWriterIsNotAnInterruptedWrite(t *testing.T) {
+	if file := os.Getenv("BERTH_TEST_HOLD_WRITE"); file != "" {
+		holdWrite(file)
+		return
+	}
+	ctx := context.Background()
+	h, c := newSession(t)
+	h.Append(ctx, chat("a", "one"))
+	c.Send(ctx, OutMessage{Content: OutContent{Text: "committed"}})
+	cmd := exec.Command(os.Args[0], "-test.run=^TestLiveWriterIsNotAnInterruptedWrite$")
+	cmd.Env = append(os.Environ(), "BERTH_TEST_HOLD_WRITE="+h.OutboundPath())
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Wait()
+	defer stdin.Close()
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil || line != "holding\n" {
+		t.Fatalf("writer: %q %v", line, err)
+	}
+	if fi, err := os.Stat(h.OutboundPath() + "-journal"); err != nil || fi.Size() == 0 {
+		t.Fatalf("no journal while the writer holds its transaction: %v", err)
+	}
+	out, err := h.Undelivered(ctx)
+	if err != nil || len(out) != 1 || out[0].Content.Text != "committed" {
+		t.Fatalf("%+v %v", out, err)
+	}
+}
+
+// holdWrite is the other process of TestLiveWriterIsNotAnInterruptedWrite:
+// it writes a row inside a transaction and holds it until stdin closes.
+func holdWrite(file string) {
+	db, err := sql.Open("sqlite3", "file:"+file+"?_journal_mode=DELETE")
+	if err != nil {
+		panic(err)
+	}
+	tx, err := db.Begin()
+	if err == nil {
+		_, err = tx.Exec(`INSERT INTO messages_out (id, seq, timestamp, kind, content) VALUES ('uncommitted', 99, '', 'chat', '{"text":"uncommitted"}')`)
+	}
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println("holding")
+	io.Copy(io.Discard, os.Stdin)
+	tx.Rollback()
+	db.Close()
 }
 
 // TestAppendSeqWithoutOutbound: when outbound.db cannot be read, Append
