@@ -239,7 +239,7 @@ func (h Host) Acks(ctx context.Context) (map[string]Ack, error) {
 
 // readAcksOf reads the acks of ids, each value bounded.
 func readAcksOf(ctx context.Context, c *sql.Conn, ids []string, acks map[string]Ack) error {
-	rows, err := c.QueryContext(ctx, `SELECT message_id, `+bounded("status", maxField)+`, `+bounded("status_changed", maxField)+`,
+	rows, err := c.QueryContext(ctx, `SELECT `+bounded("message_id", maxField)+`, `+bounded("status", maxField)+`, `+bounded("status_changed", maxField)+`,
 		octet_length(error), CASE WHEN octet_length(error) <= ? THEN substr(CAST(error AS BLOB), 1, ?) END
 		FROM processing_ack WHERE message_id IN (`+params(len(ids))+`)`, append([]any{maxLength, MaxAckError}, anys(ids)...)...)
 	if err != nil {
@@ -261,8 +261,8 @@ func readAcksOf(ctx context.Context, c *sql.Conn, ids []string, acks map[string]
 	return rows.Err()
 }
 
-// bounded is an SQL expression for col's value, or ” when that is over
-// n bytes: the oversized value is never loaded.
+// bounded is an SQL expression for col's value, or the empty string when
+// that is over n bytes: the oversized value is never loaded.
 func bounded(col string, n int) string {
 	return fmt.Sprintf(`CASE WHEN octet_length(%[1]s) <= %[2]d THEN ifnull(%[1]s, '') ELSE '' END`, col, n)
 }
@@ -450,7 +450,7 @@ func (h Host) InDoubt(ctx context.Context) ([]OutMessage, error) {
 const MaxReply = 100 << 10
 
 // outCols reads a messages_out row with every value bounded: short
-// fields over maxField bytes read as ” (an oversized id as one made of
+// fields over maxField bytes read as the empty string (an oversized id as one made of
 // its seq), and a content over maxContent bytes is not read at all.
 var outCols = `CASE WHEN octet_length(id) BETWEEN 1 AND ` + fmt.Sprint(maxField) + ` THEN id ELSE 'oversized-id-' || seq END, seq, ` +
 	bounded("in_reply_to", maxField) + `, ` + bounded("timestamp", maxField) + `, ` + bounded("deliver_after", maxField) + `, ` +
