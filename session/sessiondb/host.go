@@ -450,8 +450,8 @@ func (h Host) InDoubt(ctx context.Context) ([]OutMessage, error) {
 const MaxReply = 100 << 10
 
 // outCols reads a messages_out row with every value bounded: short
-// fields over maxField bytes read as the empty string (an oversized id as one made of
-// its seq), and a content over maxContent bytes is not read at all.
+// fields over maxField bytes read as the empty string (an oversized id as
+// one made of its seq), and a content over maxContent bytes is not read.
 var outCols = `CASE WHEN octet_length(id) BETWEEN 1 AND ` + fmt.Sprint(maxField) + ` THEN id ELSE 'oversized-id-' || seq END, seq, ` +
 	bounded("in_reply_to", maxField) + `, ` + bounded("timestamp", maxField) + `, ` + bounded("deliver_after", maxField) + `, ` +
 	bounded("kind", maxField) + `, ` + bounded("channel_type", maxField) + `, ` + bounded("platform_id", maxField) + `, ` +
