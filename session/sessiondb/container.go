@@ -179,3 +179,24 @@ func newID() string {
 	rand.Read(b[:])
 	return hex.EncodeToString(b[:])
 }
+
+// readAcks reads every processing ack of the runner's own outbound.db.
+func readAcks(ctx context.Context, db interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+}, acks map[string]Ack) error {
+	rows, err := db.QueryContext(ctx, `SELECT message_id, status, error, status_changed FROM processing_ack`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var a Ack
+		var changed string
+		if err := rows.Scan(&a.MessageID, &a.Status, &a.Error, &changed); err != nil {
+			return err
+		}
+		a.Changed = parseTime(changed)
+		acks[a.MessageID] = a
+	}
+	return rows.Err()
+}

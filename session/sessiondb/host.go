@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -42,16 +43,31 @@ func (h Host) Create(ctx context.Context, routing InMessage) error {
 // Append writes messages to messages_in with the next even seq numbers.
 // A message whose id is already present is skipped, so a redelivered
 // platform event is stored once. It reports the ids actually inserted.
+//
+// It does not depend on outbound.db: when the agent's file cannot be read
+// (missing, hostile, locked), the message is stored all the same; that
+// session's reads then fail on their own, and no other session or group
+// sharing the conversation is held up.
 func (h Host) Append(ctx context.Context, msgs ...InMessage) ([]string, error) {
-	outMax, err := h.maxOutSeq(ctx)
-	if err != nil {
-		return nil, err
-	}
+	outMax, outErr := h.maxOutSeq(ctx)
 	var inserted []string
-	err = withWrite(ctx, h.InboundPath(), inboundSchema, func(tx *sql.Tx) error {
+	err := withWrite(ctx, h.InboundPath(), inboundSchema, func(tx *sql.Tx) error {
 		inMax, err := maxSeq(ctx, tx, "messages_in")
 		if err != nil {
 			return err
+		}
+		if outErr != nil {
+			// The container's rows could not be read: number after the
+			// highest of them berth delivered instead. Parity keeps the
+			// two sides' seqs apart whatever the numbers (even here, odd
+			// there), and the container numbers its next rows after
+			// inbound.db's, so the only cost is that this message may
+			// sort before replies written but not delivered yet, which it
+			// raced anyway.
+			outMax, err = maxSeq(ctx, tx, "delivered")
+			if err != nil {
+				return err
+			}
 		}
 		seq := nextSeq(max(inMax, outMax), 0)
 		for _, m := range msgs {
@@ -82,11 +98,20 @@ func (h Host) Append(ctx context.Context, msgs ...InMessage) ([]string, error) {
 	return inserted, nil
 }
 
+// appendBusy is how long Append waits for the container's write lock on
+// outbound.db before it numbers without it: a message is never held up
+// long by the agent's file.
+const appendBusy = 100 * time.Millisecond
+
+// maxOutSeq is the highest seq in messages_out; 0 when there is no file yet.
 func (h Host) maxOutSeq(ctx context.Context) (int64, error) {
 	var n int64
-	err := withRead(ctx, h.OutboundPath(), func(db *sql.DB) error {
-		var err error
-		n, err = maxSeq(ctx, db, "messages_out")
+	err := readAgent(ctx, h.OutboundPath(), agentReadOptions{busy: appendBusy}, func(ctx context.Context, c *sql.Conn) error {
+		// Not MAX(seq): a non-integer seq the agent wrote must not count.
+		err := c.QueryRowContext(ctx, `SELECT seq FROM messages_out WHERE typeof(seq) = 'integer' ORDER BY seq DESC LIMIT 1`).Scan(&n)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
 		return err
 	})
 	if errors.Is(err, ErrNoFile) {
@@ -183,22 +208,40 @@ func (h Host) MarkNotified(ctx context.Context, id string) error {
 	})
 }
 
-// Acks reads the container's processing acks.
+// Acks reads the container's processing acks of the messages still
+// pending in inbound.db, the only ones Finish and a requeue use: an agent
+// cannot make berth read more acks than berth has pending messages, and
+// each ack's error is cut to MaxAckError.
 func (h Host) Acks(ctx context.Context) (map[string]Ack, error) {
 	acks := map[string]Ack{}
-	err := withRead(ctx, h.OutboundPath(), func(db *sql.DB) error {
-		return readAcks(ctx, db, acks)
+	ids, err := query(ctx, h.InboundPath(), func(rows *sql.Rows) (string, error) {
+		var id string
+		return id, rows.Scan(&id)
+	}, `SELECT id FROM messages_in WHERE status = 'pending' ORDER BY seq`)
+	if err != nil || len(ids) == 0 {
+		return acks, err
+	}
+	err = readAgent(ctx, h.OutboundPath(), agentReadOptions{}, func(ctx context.Context, c *sql.Conn) error {
+		for len(ids) > 0 {
+			n := min(len(ids), BatchSize)
+			if err := readAcksOf(ctx, c, ids[:n], acks); err != nil {
+				return err
+			}
+			ids = ids[n:]
+		}
+		return nil
 	})
-	if errors.Is(err, ErrNoFile) || isNoTable(err) {
+	if errors.Is(err, ErrNoFile) {
 		return acks, nil
 	}
 	return acks, err
 }
 
-func readAcks(ctx context.Context, db interface {
-	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
-}, acks map[string]Ack) error {
-	rows, err := db.QueryContext(ctx, `SELECT message_id, status, error, status_changed FROM processing_ack`)
+// readAcksOf reads the acks of ids, each value bounded.
+func readAcksOf(ctx context.Context, c *sql.Conn, ids []string, acks map[string]Ack) error {
+	rows, err := c.QueryContext(ctx, `SELECT `+bounded("message_id", maxField)+`, `+bounded("status", maxField)+`, `+bounded("status_changed", maxField)+`,
+		octet_length(error), CASE WHEN octet_length(error) <= ? THEN substr(CAST(error AS BLOB), 1, ?) END
+		FROM processing_ack WHERE message_id IN (`+params(len(ids))+`)`, append([]any{maxLength, MaxAckError}, anys(ids)...)...)
 	if err != nil {
 		return err
 	}
@@ -206,13 +249,48 @@ func readAcks(ctx context.Context, db interface {
 	for rows.Next() {
 		var a Ack
 		var changed string
-		if err := rows.Scan(&a.MessageID, &a.Status, &a.Error, &changed); err != nil {
+		var n sql.NullInt64
+		var text []byte
+		if err := rows.Scan(&a.MessageID, &a.Status, &changed, &n, &text); err != nil {
 			return err
 		}
 		a.Changed = parseTime(changed)
+		a.Error = cutText(string(text), MaxAckError, n.Int64, "error")
 		acks[a.MessageID] = a
 	}
 	return rows.Err()
+}
+
+// bounded is an SQL expression for col's value, or the empty string when
+// that is over n bytes: the oversized value is never loaded.
+func bounded(col string, n int) string {
+	return fmt.Sprintf(`CASE WHEN octet_length(%[1]s) <= %[2]d THEN ifnull(%[1]s, '') ELSE '' END`, col, n)
+}
+
+// params is n comma-separated SQL parameters.
+func params(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+}
+
+func anys[T any](v []T) []any {
+	out := make([]any, len(v))
+	for i, x := range v {
+		out[i] = x
+	}
+	return out
+}
+
+// cutText cuts s, whose full length was n bytes, to at most max bytes on a
+// character boundary, with a note of what was cut.
+func cutText(s string, max int, n int64, what string) string {
+	if n <= int64(max) && len(s) <= max {
+		return s
+	}
+	cut := min(len(s), max)
+	for cut > 0 && cut < len(s) && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + fmt.Sprintf("\n\n[%s cut: it was %d bytes; berth reads at most %d]", what, n, max)
 }
 
 // Finish records the outcome the container acked for pending messages:
@@ -263,7 +341,11 @@ func (h Host) Retry(ctx context.Context, id string, backoff func(tries int) time
 	return failed, err
 }
 
-// Undelivered lists messages_out rows after the last delivered one, in seq order.
+// Undelivered lists, in seq order, at most BatchSize messages_out rows
+// after the last one recorded in delivered. A caller drains the backlog by
+// calling it again after recording (BeginDelivery, RecordDelivery) what it
+// got, until it returns fewer than BatchSize rows; rows it does not record
+// come back on the next call. Each row's values are bounded (see scanOut).
 func (h Host) Undelivered(ctx context.Context) ([]OutMessage, error) {
 	var after int64
 	err := withRead(ctx, h.InboundPath(), func(db *sql.DB) error {
@@ -272,10 +354,34 @@ func (h Host) Undelivered(ctx context.Context) ([]OutMessage, error) {
 		after = n.Int64
 		return err
 	})
-	if err != nil && !errors.Is(err, ErrNoFile) {
+	if err != nil && !errors.Is(err, ErrNoFile) && !isNoTable(err) {
 		return nil, err
 	}
-	return query(ctx, h.OutboundPath(), scanOut, `SELECT `+outCols+` FROM messages_out WHERE seq > ? ORDER BY seq`, after)
+	return readOut(ctx, h.OutboundPath(), `typeof(seq) = 'integer' AND seq > ? ORDER BY seq LIMIT ?`, after, BatchSize)
+}
+
+// readOut reads the messages_out rows that where selects, bounded.
+func readOut(ctx context.Context, file, where string, args ...any) ([]OutMessage, error) {
+	var out []OutMessage
+	err := readAgent(ctx, file, agentReadOptions{}, func(ctx context.Context, c *sql.Conn) error {
+		rows, err := c.QueryContext(ctx, `SELECT `+outCols+` FROM messages_out WHERE `+where, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			m, err := scanOut(rows)
+			if err != nil {
+				return err
+			}
+			out = append(out, m)
+		}
+		return rows.Err()
+	})
+	if errors.Is(err, ErrNoFile) {
+		return nil, nil
+	}
+	return out, err
 }
 
 // Delivery statuses.
@@ -307,23 +413,32 @@ func (h Host) RecordDelivery(ctx context.Context, m OutMessage, platformID, stat
 }
 
 // InDoubt lists replies whose send began but was never recorded: the
-// process died in between.
+// process died in between. It reads at most BatchSize of them, and from
+// outbound.db only those rows.
 func (h Host) InDoubt(ctx context.Context) ([]OutMessage, error) {
-	ids, err := query(ctx, h.InboundPath(), func(rows *sql.Rows) (string, error) {
-		var id string
-		return id, rows.Scan(&id)
-	}, `SELECT message_out_id FROM delivered WHERE status = 'sending'`)
-	if err != nil || len(ids) == 0 {
+	type sending struct {
+		id  string
+		seq int64
+	}
+	doubt, err := query(ctx, h.InboundPath(), func(rows *sql.Rows) (sending, error) {
+		var s sending
+		return s, rows.Scan(&s.id, &s.seq)
+	}, `SELECT message_out_id, seq FROM delivered WHERE status = 'sending' ORDER BY seq LIMIT ?`, BatchSize)
+	if err != nil || len(doubt) == 0 {
 		return nil, err
 	}
-	doubt := map[string]bool{}
-	for _, id := range ids {
-		doubt[id] = true
+	seqs := make([]any, 0, len(doubt)+1)
+	ids := map[int64]string{}
+	for _, s := range doubt {
+		seqs = append(seqs, s.seq)
+		ids[s.seq] = s.id
 	}
-	all, err := query(ctx, h.OutboundPath(), scanOut, `SELECT `+outCols+` FROM messages_out ORDER BY seq`)
+	// By seq, which berth recorded as it read it: ids are bounded when
+	// read, so an oversized one would not match itself.
+	rows, err := readOut(ctx, h.OutboundPath(), `typeof(seq) = 'integer' AND seq IN (`+params(len(seqs))+`) ORDER BY seq`, seqs...)
 	var out []OutMessage
-	for _, m := range all {
-		if doubt[m.ID] {
+	for _, m := range rows {
+		if ids[m.Seq] == m.ID {
 			out = append(out, m)
 		}
 	}
@@ -334,17 +449,25 @@ func (h Host) InDoubt(ctx context.Context) ([]OutMessage, error) {
 // oversized reply is cut, with a note, rather than flooding the chat.
 const MaxReply = 100 << 10
 
-const outCols = `id, seq, in_reply_to, timestamp, deliver_after, kind, channel_type, platform_id, thread_id, content`
+// outCols reads a messages_out row with every value bounded: short
+// fields over maxField bytes read as the empty string (an oversized id as
+// one made of its seq), and a content over maxContent bytes is not read.
+var outCols = `CASE WHEN octet_length(id) BETWEEN 1 AND ` + fmt.Sprint(maxField) + ` THEN id ELSE 'oversized-id-' || seq END, seq, ` +
+	bounded("in_reply_to", maxField) + `, ` + bounded("timestamp", maxField) + `, ` + bounded("deliver_after", maxField) + `, ` +
+	bounded("kind", maxField) + `, ` + bounded("channel_type", maxField) + `, ` + bounded("platform_id", maxField) + `, ` +
+	bounded("thread_id", maxField) + `, octet_length(content), ` + bounded("content", maxContent)
 
 func scanOut(rows *sql.Rows) (OutMessage, error) {
 	var m OutMessage
 	var ts, after, content string
-	if err := rows.Scan(&m.ID, &m.Seq, &m.InReplyTo, &ts, &after, &m.Kind, &m.ChannelType, &m.PlatformID, &m.ThreadID, &content); err != nil {
+	var n sql.NullInt64
+	if err := rows.Scan(&m.ID, &m.Seq, &m.InReplyTo, &ts, &after, &m.Kind, &m.ChannelType, &m.PlatformID, &m.ThreadID, &n, &content); err != nil {
 		return m, err
 	}
 	m.Timestamp, m.DeliverAfter = parseTime(ts), parseTime(after)
-	if len(content) > 4*MaxReply {
-		content = content[:4*MaxReply] // never decode a huge row whole
+	if n.Int64 > maxContent {
+		m.Content = OutContent{Text: fmt.Sprintf("[reply refused: it was %d bytes; berth delivers at most %d]", n.Int64, MaxReply)}
+		return m, nil
 	}
 	if err := json.Unmarshal([]byte(content), &m.Content); err != nil {
 		// A malformed row from the container is delivered as its raw text
