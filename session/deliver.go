@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/berth-dev/berth/channels"
@@ -37,7 +38,10 @@ func (m *Manager) deliver(ctx context.Context, l *live) error {
 	l.delivering.Lock()
 	defer l.delivering.Unlock()
 	acks, err := l.db.Acks(ctx)
-	if err != nil {
+	if errors.Is(err, sessiondb.ErrRefused) {
+		m.refuseOutbound(ctx, l, err)
+		acks = nil // the file is set aside; what was waiting has failed
+	} else if err != nil {
 		return fmt.Errorf("read acks: %w", err)
 	}
 	// Recording acks is a durable write: skip it when no outcome changed
@@ -94,8 +98,13 @@ func (m *Manager) deliver(ctx context.Context, l *live) error {
 		return fmt.Errorf("read failures: %w", err)
 	}
 	for _, f := range failed {
-		_, err := m.sendWithRetry(ctx, f.ChannelType, channels.Outbound{PlatformID: f.PlatformID, ThreadID: f.ThreadID,
-			ReplyTo: f.Content.MessageID, Text: failureText(f.Error)})
+		var err error
+		// Only a message someone asked the agent is answered with an
+		// apology; context and berth's own notices fail quietly.
+		if f.Trigger && f.Kind != sessiondb.KindSystem {
+			_, err = m.sendWithRetry(ctx, f.ChannelType, channels.Outbound{PlatformID: f.PlatformID, ThreadID: f.ThreadID,
+				ReplyTo: f.Content.MessageID, Text: failureText(f.Error)})
+		}
 		if err != nil && ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -108,6 +117,25 @@ func (m *Manager) deliver(ctx context.Context, l *live) error {
 		m.done(ctx, l, f.ID, false)
 	}
 	return nil
+}
+
+// refuseOutbound deals with a reply database berth will not read (the
+// agent made it a view, a FIFO, garbage, …): the file is set aside in
+// out/ so the runner starts a fresh one, the messages that were waiting
+// fail with the reason, and the container is restarted. Only this
+// session is affected. l.delivering is held.
+func (m *Manager) refuseOutbound(ctx context.Context, l *live, why error) {
+	m.log.Error("outbound-refused", "session", l.id, "group", l.group.Folder, "err", why)
+	out := l.db.OutboundPath()
+	// rename(2) acts on the directory entry and follows no symlink, and
+	// out/ itself is berth's folder (only its contents are the agent's).
+	aside := fmt.Sprintf("%s.refused-%d", out, time.Now().UnixNano())
+	if err := os.Rename(out, aside); err != nil && !errors.Is(err, os.ErrNotExist) {
+		m.log.Warn("set aside refused outbound.db", "session", l.id, "group", l.group.Folder, "err", err)
+	}
+	l.recorded = outcomeMark{}
+	m.failPending(ctx, l, "the agent's reply database was refused, so its answer could not be read")
+	go m.stop(m.ctx, l, "restarted")
 }
 
 // outcomeMark summarises the final outcomes among a session's acks.

@@ -2,7 +2,6 @@ package session_test
 
 import (
 	"bufio"
-	"context"
 	"database/sql"
 	"fmt"
 	"log/slog"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/berth-dev/berth/berthtest"
+	"github.com/berth-dev/berth/channels"
 	"github.com/berth-dev/berth/channels/channelstest"
 	"github.com/berth-dev/berth/session"
 	"github.com/berth-dev/berth/session/sessiondb"
@@ -98,7 +98,13 @@ func TestHostileOutboundDBIsRefused(t *testing.T) {
 	}
 	// The next message of the conversation is accepted all the same, and
 	// berth's sweeps (every 100 ms) try to read the file.
-	handle(t, g, msg("after the view"))
+	sentID := map[string]string{}
+	send := func(text string) {
+		in := msg(text)
+		sentID[text] = in.MessageID
+		handle(t, g, in)
+	}
+	send("after the view")
 	deadline := time.Now().Add(20 * time.Second)
 	for !strings.Contains(logs.String(), "refused agent-written database") && time.Now().Before(deadline) {
 		time.Sleep(100 * time.Millisecond)
@@ -113,11 +119,23 @@ func TestHostileOutboundDBIsRefused(t *testing.T) {
 		t.Errorf("berth grew by %d MB reading the rogue database", grew>>20)
 	}
 
+	// The sender is told their message failed (its answer could not be
+	// read), the file is set aside and the session recovers by itself.
+	refusedTold := func(text string) {
+		t.Helper()
+		waitFor(t, ch, 60*time.Second, func(o channels.Outbound) bool {
+			return strings.Contains(o.Text, "reply database was refused") && o.ReplyTo == sentID[text]
+		})
+	}
+	refusedTold("after the view")
+	handle(t, g, msg("between"))
+	waitFor(t, ch, 60*time.Second, func(o channels.Outbound) bool { return o.Text == "echo: between" })
+
 	// Then a FIFO: it must not hang berth, nor stop the message.
 	if out, err := g.Exec(s.ID, `rm -f /workspace/out/outbound.db && mkfifo /workspace/out/outbound.db && ls -l /workspace/out/outbound.db`); err != nil {
 		t.Fatalf("plant a FIFO: %v: %s", err, out)
 	}
-	handle(t, g, msg("after the fifo"))
+	send("after the fifo")
 	deadline = time.Now().Add(20 * time.Second)
 	for !strings.Contains(logs.String(), "not a regular file") && time.Now().Before(deadline) {
 		time.Sleep(100 * time.Millisecond)
@@ -126,16 +144,14 @@ func TestHostileOutboundDBIsRefused(t *testing.T) {
 		t.Errorf("no log line says the FIFO was refused")
 	}
 
-	h := sessiondb.Host{Dir: g.SessionDir(s)}
-	open, err := h.Open(context.Background())
-	if err != nil || len(open) < 2 {
-		t.Fatalf("the messages sent after the attack were not stored: %+v %v", open, err)
-	}
+	refusedTold("after the fifo")
 	for _, o := range ch.Sent() {
 		if strings.Contains(o.Text, "ROGUE") || len(o.Text) > sessiondb.MaxReply+1000 {
 			t.Fatalf("berth delivered a row of the rogue database: %.80q (%d bytes)", o.Text, len(o.Text))
 		}
 	}
+	handle(t, g, msg("recovered"))
+	waitFor(t, ch, 60*time.Second, func(o channels.Outbound) bool { return o.Text == "echo: recovered" })
 
 	// Another group's session is served as usual.
 	g.Wire("fake", "other", berthtest.Wire{Group: "second", IsDM: true})

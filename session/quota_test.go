@@ -294,7 +294,7 @@ func (r *stopRecorder) Stop(_ context.Context, id string, grace time.Duration) e
 	r.stops <- fmt.Sprint(id, " grace=", grace)
 	return nil
 }
-func (r *stopRecorder) Remove(context.Context, string) error        { return nil }
+func (r *stopRecorder) Remove(context.Context, string) error { return nil }
 func (r *stopRecorder) Wait(ctx context.Context, _ string) (container.Exit, error) {
 	<-ctx.Done()
 	return container.Exit{}, ctx.Err()

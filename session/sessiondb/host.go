@@ -57,19 +57,22 @@ func (h Host) Append(ctx context.Context, msgs ...InMessage) ([]string, error) {
 			return err
 		}
 		if outErr != nil {
-			// The container's rows could not be read: number after the
-			// highest of them berth delivered instead. Parity keeps the
-			// two sides' seqs apart whatever the numbers (even here, odd
-			// there), and the container numbers its next rows after
-			// inbound.db's, so the only cost is that this message may
-			// sort before replies written but not delivered yet, which it
-			// raced anyway.
-			outMax, err = maxSeq(ctx, tx, "delivered")
-			if err != nil {
-				return err
-			}
+			// The container's rows could not be read: number without
+			// them. Parity keeps the two sides' seqs apart whatever the
+			// numbers (even here, odd there), and the container numbers
+			// its next rows after inbound.db's, so the only cost is that
+			// this message may sort before replies written but not
+			// delivered yet, which it raced anyway.
+			outMax = 0
 		}
-		seq := nextSeq(max(inMax, outMax), 0)
+		// Past every reply already delivered too: after a refused
+		// outbound.db is set aside, the fresh one's rows must still sort
+		// after what was delivered, or they would never be read.
+		delMax, err := maxSeq(ctx, tx, "delivered")
+		if err != nil {
+			return err
+		}
+		seq := nextSeq(max(inMax, outMax, delMax), 0)
 		for _, m := range msgs {
 			if m.Timestamp.IsZero() {
 				m.Timestamp = time.Now()

@@ -214,16 +214,18 @@ func withWrite(ctx context.Context, file, schema string, fn func(*sql.Tx) error)
 		return err
 	}
 	defer db.Close()
-	if _, err := db.ExecContext(ctx, schema); err != nil {
-		return fmt.Errorf("schema of %s: %w", filepath.Base(file), err)
-	}
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
+	// The schema is created in the same transaction as the write, so a
+	// reader never sees half of it (the host refuses a reply database
+	// whose tables are not all there), and a first write costs one commit.
+	if _, err := tx.ExecContext(ctx, schema); err != nil {
+		return errors.Join(fmt.Errorf("schema of %s: %w", filepath.Base(file), err), tx.Rollback())
+	}
 	if err := fn(tx); err != nil {
-		tx.Rollback()
-		return err
+		return errors.Join(err, tx.Rollback())
 	}
 	return tx.Commit()
 }
