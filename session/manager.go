@@ -202,6 +202,9 @@ type live struct {
 	// backlog marks a session without a container that the sweep must
 	// still look at: a wake failed, or delivery left something behind.
 	backlog atomic.Bool
+	// pidsHits is how many forks the running container's pids limit had
+	// refused when last looked at (reported when it grows).
+	pidsHits atomic.Int64
 
 	amu        sync.Mutex
 	activity   time.Time

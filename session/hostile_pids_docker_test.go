@@ -1,0 +1,59 @@
+package session_test
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/berth-dev/berth/channels"
+	"github.com/berth-dev/berth/channels/channelstest"
+	"github.com/berth-dev/berth/session"
+)
+
+// TestPidsLimitIsReported: the agent starts processes until its pids
+// limit refuses them (from inside its container, as a fork bomb would).
+// The host keeps serving; the person is told once what limit was hit,
+// and the log says so.
+func TestPidsLimitIsReported(t *testing.T) {
+	t.Parallel()
+	var logs channelstest.Buffer
+	g, ch := start(t, func(c *session.Config) {
+		c.Poll = 100 * time.Millisecond
+		c.Log = slog.New(slog.NewJSONHandler(&logs, nil))
+	})
+	ctx := context.Background()
+	ag, err := g.Store.Group(ctx, "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Store.UpdateGroupConfig(ctx, ag.ID, "", "", `{"pids":24}`); err != nil {
+		t.Fatal(err)
+	}
+	handle(t, g, msg("hello"))
+	ch.waitSent(t, 1, 60*time.Second)
+	s := g.Sessions()[0]
+	out, _ := g.Exec(s.ID, `for i in $(seq 60); do sleep 3 & done 2>&1 | tail -1; wait`)
+	if !strings.Contains(out, "fork") && !strings.Contains(out, "Resource temporarily unavailable") {
+		t.Fatalf("the pids limit did not refuse the agent's processes: %q", out)
+	}
+	notice := waitFor(t, ch, 30*time.Second, func(o channels.Outbound) bool { return strings.Contains(o.Text, "limit of 24 processes") })
+	if notice.PlatformID != "room" {
+		t.Fatalf("the notice went to %q", notice.PlatformID)
+	}
+	if !strings.Contains(logs.String(), `"msg":"pids limit reached"`) {
+		t.Fatalf("no log line names the pids limit:\n%.2000s", logs.String())
+	}
+	handle(t, g, msg("still here"))
+	waitFor(t, ch, 60*time.Second, func(o channels.Outbound) bool { return o.Text == "echo: still here" })
+	n := 0
+	for _, o := range ch.Sent() {
+		if strings.Contains(o.Text, "processes") {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("the person was told %d times, want once", n)
+	}
+}
