@@ -57,3 +57,32 @@ func TestPidsLimitIsReported(t *testing.T) {
 		t.Fatalf("the person was told %d times, want once", n)
 	}
 }
+
+// TestChildOutOfMemoryIsReported: a program the agent runs (not the
+// runner) is killed for memory while the container keeps running. The
+// person is told once, and the session keeps answering.
+func TestChildOutOfMemoryIsReported(t *testing.T) {
+	t.Parallel()
+	g, ch := start(t, func(c *session.Config) { c.Poll = 100 * time.Millisecond })
+	ctx := context.Background()
+	ag, err := g.Store.Group(ctx, "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Store.UpdateGroupConfig(ctx, ag.ID, "", "", `{"memory":67108864}`); err != nil {
+		t.Fatal(err)
+	}
+	handle(t, g, msg("hello"))
+	ch.waitSent(t, 1, 60*time.Second)
+	s := g.Sessions()[0]
+	// dd's 256 MiB buffer cannot fit under a 64 MiB limit.
+	out, _ := g.Exec(s.ID, `dd if=/dev/zero of=/dev/null bs=256M count=1; echo "dd: $?"`)
+	if strings.Contains(out, "dd: 0") {
+		t.Fatalf("dd was not stopped by the memory limit: %q", out)
+	}
+	waitFor(t, ch, 30*time.Second, func(o channels.Outbound) bool {
+		return strings.Contains(o.Text, "ran out of memory (limit 64 MiB)")
+	})
+	handle(t, g, msg("still here"))
+	waitFor(t, ch, 60*time.Second, func(o channels.Outbound) bool { return o.Text == "echo: still here" })
+}

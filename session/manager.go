@@ -202,12 +202,10 @@ type live struct {
 	// backlog marks a session without a container that the sweep must
 	// still look at: a wake failed, or delivery left something behind.
 	backlog atomic.Bool
-	// pidsHits is how many forks the running container's pids limit had
-	// refused when last looked at (reported when it grows).
-	pidsHits atomic.Int64
 
-	amu        sync.Mutex
+	amu        sync.Mutex // guards activity, refused, targets and queued
 	activity   time.Time
+	refused    container.Refusals        // what the running container's limits refused it, when last looked at
 	targets    map[string]progressTarget // inbound id -> what to tell the platform
 	delivering sync.Mutex                // held by the one delivery pass; guards flood
 	flood      floodState

@@ -127,7 +127,9 @@ func (m *Manager) start(ctx context.Context, l *live) (container.Info, bool, err
 // adopt records a running container and watches for its exit. l.mu is held.
 func (m *Manager) adopt(l *live, info container.Info, adopted bool) {
 	l.running, l.ctrID, l.started = true, info.ID, time.Now()
-	l.pidsHits.Store(0)
+	l.amu.Lock()
+	l.refused = container.Refusals{}
+	l.amu.Unlock()
 	l.touch()
 	m.obs.Running(m.running.add(1))
 	m.store.SetContainerState(m.ctx, l.id, data.ContainerRunning, info.ID)
@@ -539,7 +541,7 @@ func (m *Manager) sweep(ctx context.Context) {
 				idle = d
 			}
 		}
-		m.checkPids(ctx, l)
+		m.checkLimits(ctx, l)
 		last := l.lastActivity()
 		if len(open) == 0 && time.Since(last) > idle {
 			go m.stop(ctx, l, "idle-stopped")

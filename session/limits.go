@@ -1,0 +1,69 @@
+package session
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/berth-dev/berth/channels"
+	"github.com/berth-dev/berth/container"
+)
+
+// refusalCounter is a runtime that can tell what a running container's
+// limits refused it (container.Docker, when it sees the container's
+// cgroup). The engine's API does not report it while a container runs.
+type refusalCounter interface {
+	Refused(id string) (container.Refusals, bool)
+}
+
+var _ refusalCounter = (*container.Docker)(nil)
+
+// checkLimits reports, once per container, that it hit its pids limit or
+// had a process killed for memory while it kept running: in the log each
+// time a count grows, and to the session's conversation the first time,
+// so a person whose agent's commands failed for it knows why.
+func (m *Manager) checkLimits(ctx context.Context, l *live) {
+	rc, ok := m.rt.(refusalCounter)
+	if !ok {
+		return
+	}
+	l.mu.Lock()
+	id := l.ctrID
+	l.mu.Unlock()
+	now, ok := rc.Refused(id)
+	if !ok {
+		return
+	}
+	gc, _ := parseGroupConfig(l.group.ContainerConfig) // a bad config never started this container
+	var notes []string
+	l.amu.Lock()
+	was := l.refused
+	l.refused = now
+	l.amu.Unlock()
+	if now.Pids > was.Pids {
+		limit := orDefault(gc.Pids, m.cfg.Pids)
+		m.log.Warn("pids limit reached", "session", l.id, "group", l.group.Folder, "container", short(id), "limit", limit, "refused", now.Pids)
+		if was.Pids == 0 {
+			notes = append(notes, fmt.Sprintf("⚠️ The agent reached its limit of %d processes; what it tried to start beyond that failed.", limit))
+		}
+	}
+	if now.OOMKills > was.OOMKills {
+		limit := orDefault(gc.Memory, m.cfg.Memory)
+		m.log.Warn("out of memory", "session", l.id, "group", l.group.Folder, "container", short(id), "limit_bytes", limit, "killed", now.OOMKills)
+		if was.OOMKills == 0 {
+			notes = append(notes, fmt.Sprintf("⚠️ A program the agent ran ran out of memory (limit %s) and was stopped.", formatBytes(limit)))
+		}
+	}
+	if len(notes) == 0 {
+		return
+	}
+	chType, platformID, threadID, err := l.db.Routing(ctx)
+	if err != nil {
+		m.log.Warn("read routing", "session", l.id, "group", l.group.Folder, "err", err)
+		return
+	}
+	for _, text := range notes {
+		if _, err := m.sendWithRetry(ctx, chType, channels.Outbound{PlatformID: platformID, ThreadID: threadID, Text: text}); err != nil {
+			m.log.Warn("delivery-failed", "channel", chType, "session", l.id, "group", l.group.Folder, "err", err)
+		}
+	}
+}
