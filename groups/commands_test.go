@@ -243,10 +243,19 @@ func TestPairCode(t *testing.T) {
 	}
 }
 
-// fakeSessions records the sessions whose containers were stopped.
+// fakeSessions is a TEST-ONLY Sessions: it records the sessions whose
+// containers were stopped and the held messages released.
 type fakeSessions struct {
-	mu      sync.Mutex
-	stopped []string
+	mu       sync.Mutex
+	stopped  []string
+	released []string // "group conversation user"
+}
+
+func (f *fakeSessions) ReleaseHeld(ctx context.Context, groupID, channelType, platformID, userID string) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.released = append(f.released, groupID+" "+channelType+":"+platformID+" "+userID)
+	return 0, nil
 }
 
 func (f *fakeSessions) StopSession(ctx context.Context, id string) error {

@@ -149,7 +149,7 @@ func TestAdminGroups(t *testing.T) {
 	if g.Folder != "team" || len(g.Wirings) != 1 || g.Wirings[0].Channel != "slack:C1" {
 		t.Errorf("groups show: %+v", g)
 	}
-	if out := ok(t, home, "groups", "show", "team"); !strings.Contains(out, "slack:C1 (engage mention-sticky, sessions per-thread)") {
+	if out := ok(t, home, "groups", "show", "team"); !strings.Contains(out, "slack:C1 (engage mention-sticky, sessions per-thread, acces") {
 		t.Errorf("groups show table:\n%s", out)
 	}
 	if out := ok(t, home, "groups", "delete", "team"); !strings.Contains(out, "is kept") {
