@@ -127,7 +127,7 @@ func (a *accessState) take(key string, perMinute, burst int, now time.Time) bool
 		a.buckets[key] = b
 	}
 	refill(b)
-	if b.tokens < 1 {
+	if b.tokens < 1-1e-9 { // a whole token, give or take float rounding
 		return false
 	}
 	b.tokens--

@@ -1,0 +1,128 @@
+package session
+
+import (
+	"runtime"
+	"strconv"
+	"testing"
+	"time"
+)
+
+func TestParseMemTotal(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		want int64
+	}{
+		{"MemTotal:       24684084 kB\nMemFree: 1 kB\n", 24684084 << 10},
+		{"MemFree: 1 kB\nMemTotal: 2048 kB\n", 2 << 20},
+		{"MemTotal: 1024\n", 1024},
+		{"MemTotal: lots kB\n", 0},
+		{"MemTotal: -5 kB\n", 0},
+		{"", 0},
+		{"garbage", 0},
+	} {
+		if got := parseMemTotal([]byte(tt.in)); got != tt.want {
+			t.Errorf("parseMemTotal(%q) = %d, want %d", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestDefaultMaxRunning(t *testing.T) {
+	cpus := 4 * runtime.NumCPU()
+	total := totalMemory()
+	tests := []struct {
+		per  int64
+		want int
+	}{
+		{0, cpus},    // no per-container limit: only the CPU bound
+		{1 << 62, 1}, // bigger than the host: still at least one
+	}
+	if total > 0 { // Linux: the memory bound applies too
+		tests = append(tests, struct {
+			per  int64
+			want int
+		}{total / 3, min(3, cpus)}, struct {
+			per  int64
+			want int
+		}{1 << 30, max(1, min(cpus, int(total>>30)))})
+	}
+	for _, tt := range tests {
+		if got := DefaultMaxRunning(tt.per); got != tt.want {
+			t.Errorf("DefaultMaxRunning(%d) = %d, want %d (4×CPUs %d, memory %d)", tt.per, got, tt.want, cpus, total)
+		}
+	}
+	var c Config
+	c.defaults()
+	if c.MaxRunning != DefaultMaxRunning(1<<30) || c.MaxRunning < 1 {
+		t.Errorf("default cap = %d, want %d", c.MaxRunning, DefaultMaxRunning(1<<30))
+	}
+	c = Config{MaxRunning: 3}
+	c.defaults()
+	if c.MaxRunning != 3 {
+		t.Errorf("an explicit cap became %d", c.MaxRunning)
+	}
+}
+
+func TestTokenBucket(t *testing.T) {
+	var a accessState
+	t0 := time.Unix(1e9, 0)
+	type step struct {
+		at   time.Duration
+		want bool
+	}
+	steps := []step{
+		{0, true}, {0, true}, {0, true}, {0, true}, {0, true}, // the burst
+		{0, false}, {time.Second, false}, // 1 s earns a sixth of a token
+		{6 * time.Second, true}, {6 * time.Second, false}, // 10 a minute: one per 6 s
+		{10 * time.Minute, true}, {10 * time.Minute, true}, {10 * time.Minute, true}, {10 * time.Minute, true}, {10 * time.Minute, true},
+		{10 * time.Minute, false}, // refilled to the burst, no more
+	}
+	for i, s := range steps {
+		if got := a.take("k", 10, 5, t0.Add(s.at)); got != s.want {
+			t.Fatalf("step %d at %v: take = %v, want %v", i, s.at, got, s.want)
+		}
+	}
+	if !a.take("other", 10, 5, t0) {
+		t.Error("another sender shares the bucket")
+	}
+	for i := 0; i < 100; i++ {
+		if !a.take("k", -1, 5, t0) {
+			t.Fatal("a negative rate limits")
+		}
+	}
+}
+
+func TestTellOncePerWindow(t *testing.T) {
+	var a accessState
+	t0 := time.Unix(1e9, 0)
+	for _, s := range []struct {
+		key  string
+		at   time.Duration
+		want bool
+	}{
+		{"a", 0, true},
+		{"a", time.Minute, false},
+		{"b", time.Minute, true},
+		{"a", 59 * time.Minute, false},
+		{"a", time.Hour, true},
+		{"a", time.Hour + time.Second, false},
+	} {
+		if got := a.tell(s.key, time.Hour, t0.Add(s.at)); got != s.want {
+			t.Errorf("tell(%q) at %v = %v, want %v", s.key, s.at, got, s.want)
+		}
+	}
+}
+
+// TestAccessStateBounded: a crowd of new sender ids does not grow the
+// maps past maxTracked once their entries are stale.
+func TestAccessStateBounded(t *testing.T) {
+	var a accessState
+	t0 := time.Unix(1e9, 0)
+	for i := 0; i < 3*maxTracked; i++ {
+		at := t0.Add(time.Duration(i/maxTracked) * 2 * time.Hour)
+		a.take(strconv.Itoa(i), 10, 5, at)
+		a.tell(strconv.Itoa(i), time.Hour, at)
+	}
+	if len(a.buckets) > maxTracked+1 || len(a.told) > maxTracked+1 {
+		t.Errorf("maps grew to %d buckets, %d notices; bound %d", len(a.buckets), len(a.told), maxTracked)
+	}
+}
