@@ -29,21 +29,16 @@ func TestParseMemTotal(t *testing.T) {
 func TestDefaultMaxRunning(t *testing.T) {
 	cpus := 4 * runtime.NumCPU()
 	total := totalMemory()
-	tests := []struct {
-		per  int64
+	type capCase struct {
+		per  int64 // memory limit per container
 		want int
-	}{
+	}
+	tests := []capCase{
 		{0, cpus},    // no per-container limit: only the CPU bound
 		{1 << 62, 1}, // bigger than the host: still at least one
 	}
 	if total > 0 { // Linux: the memory bound applies too
-		tests = append(tests, struct {
-			per  int64
-			want int
-		}{total / 3, min(3, cpus)}, struct {
-			per  int64
-			want int
-		}{1 << 30, max(1, min(cpus, int(total>>30)))})
+		tests = append(tests, capCase{total / 3, min(3, cpus)}, capCase{1 << 30, max(1, min(cpus, int(total>>30)))})
 	}
 	for _, tt := range tests {
 		if got := DefaultMaxRunning(tt.per); got != tt.want {
