@@ -18,9 +18,9 @@ import (
 type Sessions interface {
 	// StopSession stops a session's container now; the session stays.
 	StopSession(ctx context.Context, sessionID string) error
-	// ReleaseHeld routes the messages held for groupID from userID in one
-	// conversation (its wired address) and reports how many it passed on.
-	ReleaseHeld(ctx context.Context, groupID, channelType, platformID, userID string) (int, error)
+	// ReleaseHeld routes the messages held for groupID from userID, in
+	// every conversation, and reports how many it passed on.
+	ReleaseHeld(ctx context.Context, groupID, userID string) (int, error)
 }
 
 // Commands handles chat commands ("!help", "!register team", …) on the
@@ -67,7 +67,7 @@ func NewCommands(store *data.Store, layout Layout, sessions Sessions, log *slog.
 			summary: "make a user a member of this channel's groups and pass on their held messages", run: c.allow},
 		{name: "deny", args: "<user> [<group>]", min: 1, max: 2, need: data.RoleAdmin, scoped: true,
 			summary: "turn a user away from this channel's approval groups and drop their held messages", run: c.deny},
-		{name: "held", need: data.RoleAdmin, scoped: true, summary: "messages held here for an admin's !allow or !deny", run: c.held},
+		{name: "held", need: data.RoleAdmin, scoped: true, summary: "messages held for this channel's groups, awaiting !allow or !deny", run: c.held},
 		{name: "pair", args: "<code>", min: 1, max: 1, summary: "become an owner with the code `berth pair` prints", run: c.pair},
 	}
 	return c

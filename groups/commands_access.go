@@ -48,7 +48,8 @@ func (c *Commands) accessArgs(ctx context.Context, x *call) (data.User, []wired,
 }
 
 // allow makes a user a member of this channel's groups (those the sender
-// administers) and routes what was held from them here.
+// administers) and routes what was held from them for those groups, here
+// or elsewhere (a DM has no admin in it to ask).
 func (c *Commands) allow(ctx context.Context, x *call) (string, error) {
 	u, ws, err := c.accessArgs(ctx, x)
 	if err != nil {
@@ -63,7 +64,7 @@ func (c *Commands) allow(ctx context.Context, x *call) (string, error) {
 			return "", err
 		}
 		c.log.Info("sender allowed", "user", u.ID, "group", w.g.Folder, "by", x.user)
-		n, err := c.sessions.ReleaseHeld(ctx, w.g.ID, x.in.ChannelType, x.address, u.ID)
+		n, err := c.sessions.ReleaseHeld(ctx, w.g.ID, u.ID)
 		if err != nil {
 			// The role stands; the messages stay held, and !allow again retries.
 			return "", fmt.Errorf("%s is now member of %s, but passing on their held messages failed: %w", userName(u), w.g.Folder, err)
@@ -78,8 +79,8 @@ func (c *Commands) allow(ctx context.Context, x *call) (string, error) {
 }
 
 // deny turns a user away from this channel's groups (those the sender
-// administers): what was held from them is dropped, and later messages
-// to an approval wiring are dropped without asking again.
+// administers): what was held from them for those groups is dropped, and
+// later messages to an approval wiring are dropped without asking again.
 func (c *Commands) deny(ctx context.Context, x *call) (string, error) {
 	u, ws, err := c.accessArgs(ctx, x)
 	if err != nil {
@@ -91,7 +92,7 @@ func (c *Commands) deny(ctx context.Context, x *call) (string, error) {
 		if err := c.store.Deny(ctx, w.g.ID, u.ID, x.user); err != nil {
 			return "", err
 		}
-		hs, err := c.store.HeldMessages(ctx, data.HeldFilter{GroupID: w.g.ID, ChannelType: x.in.ChannelType, PlatformID: x.address, SenderID: u.ID})
+		hs, err := c.store.HeldMessages(ctx, data.HeldFilter{GroupID: w.g.ID, SenderID: u.ID})
 		if err != nil {
 			return "", err
 		}
@@ -121,7 +122,8 @@ func (c *Commands) deny(ctx context.Context, x *call) (string, error) {
 	return msg, nil
 }
 
-// held lists what is held in this channel for the groups the sender administers.
+// held lists what is held for this channel's groups that the sender
+// administers, here and in other conversations (DMs) of those groups.
 func (c *Commands) held(ctx context.Context, x *call) (string, error) {
 	_, ws, err := c.wiredHere(ctx, x, data.RoleAdmin)
 	if err != nil {
@@ -133,24 +135,28 @@ func (c *Commands) held(ctx context.Context, x *call) (string, error) {
 		if !w.allowed {
 			continue
 		}
-		hs, err := c.store.HeldMessages(ctx, data.HeldFilter{GroupID: w.g.ID, ChannelType: x.in.ChannelType, PlatformID: x.address})
+		hs, err := c.store.HeldMessages(ctx, data.HeldFilter{GroupID: w.g.ID})
 		if err != nil {
 			return "", err
 		}
 		type sender struct {
 			name, first string
 			count       int
+			where       map[string]bool // conversations other than this one
 		}
 		var order []string
 		by := map[string]*sender{}
 		for _, h := range hs {
 			s := by[h.SenderID]
 			if s == nil {
-				s = &sender{name: h.SenderName, first: h.Text}
+				s = &sender{name: h.SenderName, first: h.Text, where: map[string]bool{}}
 				by[h.SenderID] = s
 				order = append(order, h.SenderID)
 			}
 			s.count++
+			if h.ChannelType != x.in.ChannelType || h.PlatformID != x.address {
+				s.where[h.ChannelType+":"+h.PlatformID] = true
+			}
 		}
 		for i, id := range order {
 			if i == maxListed {
@@ -158,13 +164,17 @@ func (c *Commands) held(ctx context.Context, x *call) (string, error) {
 				break
 			}
 			s := by[id]
-			fmt.Fprintf(&b, "- %s for %s: %d message(s), the first %q\n", userName(data.User{ID: id, DisplayName: s.name}), w.g.Folder,
+			fmt.Fprintf(&b, "- %s for %s: %d message(s), the first %q", userName(data.User{ID: id, DisplayName: s.name}), w.g.Folder,
 				s.count, truncate(s.first, 60))
+			if len(s.where) > 0 {
+				fmt.Fprintf(&b, " (some in %d other conversation(s))", len(s.where))
+			}
+			b.WriteString("\n")
 			n++
 		}
 	}
 	if n == 0 {
-		return "Nothing is held in this channel.", nil
+		return "Nothing is held for this channel's groups.", nil
 	}
 	return "Held messages (answer !allow <user> or !deny <user>):\n" + strings.TrimSuffix(b.String(), "\n"), nil
 }

@@ -57,7 +57,7 @@ func TestCommandsAccess(t *testing.T) {
 		{operator, "!register team --access approval", "access approval"},
 		{operator, "!help", "--access members|open|approval"},
 		{operator, "!help", "!allow <user> [<group>]"},
-		{operator, "!held", "Nothing is held"},
+		{operator, "!held", "Nothing is held for this channel"},
 		{bob, "!allow bob", "needs the admin role for group team"},
 		{bob, "!held", "needs the admin role"},
 		{operator, "!wire team --engage all", "Rewired this channel to agent group team (engage every message, sessions per-thread, access approval)"},
@@ -105,7 +105,7 @@ func TestCommandsAccess(t *testing.T) {
 	if d, _ := u.store.Denied(ctx, g.ID, "terminal:bob"); d {
 		t.Fatal("bob still denied after !allow")
 	}
-	if want := g.ID + " terminal:room terminal:bob"; len(u.stops.released) != 1 || u.stops.released[0] != want {
+	if want := g.ID + " terminal:bob"; len(u.stops.released) != 1 || u.stops.released[0] != want {
 		t.Fatalf("released = %q, want [%q]", u.stops.released, want)
 	}
 	// --access on !wire changes it; a DM register can be open.

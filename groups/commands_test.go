@@ -248,13 +248,13 @@ func TestPairCode(t *testing.T) {
 type fakeSessions struct {
 	mu       sync.Mutex
 	stopped  []string
-	released []string // "group conversation user"
+	released []string // "group user"
 }
 
-func (f *fakeSessions) ReleaseHeld(ctx context.Context, groupID, channelType, platformID, userID string) (int, error) {
+func (f *fakeSessions) ReleaseHeld(ctx context.Context, groupID, userID string) (int, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.released = append(f.released, groupID+" "+channelType+":"+platformID+" "+userID)
+	f.released = append(f.released, groupID+" "+userID)
 	return 0, nil
 }
 

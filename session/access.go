@@ -183,9 +183,15 @@ func (m *Manager) holdFor(ctx context.Context, in channels.Inbound, sender strin
 			return err
 		}
 		held = append(held, folders[i])
-		m.log.Info("held", "channel", in.ChannelType, "group", folders[i], "user", sender, "message", in.MessageID)
 	}
 	if len(held) == 0 || !m.access.tell("held\x00"+sender+"\x00"+conversation(in), noticeEvery, time.Now()) {
+		return nil
+	}
+	// The operator hears of it too: in a DM no admin is there to ask.
+	m.log.Warn("held for approval", "channel", in.ChannelType, "group", strings.Join(held, ","), "user", sender)
+	if in.IsDM {
+		m.reply(ctx, in, fmt.Sprintf("berth: you are not a member of agent group %s, so your message is held until an admin of it "+
+			"allows you (with !allow %s, which !held lists in the group's channels).", strings.Join(held, ", "), sender))
 		return nil
 	}
 	who := sender
@@ -197,54 +203,60 @@ func (m *Manager) holdFor(ctx context.Context, in channels.Inbound, sender strin
 	return nil
 }
 
-// ErrNotWired is returned by ReleaseHeld when the conversation is no
-// longer wired to the group; the messages stay held.
-var ErrNotWired = errors.New("the conversation is not wired to the group")
-
-// ReleaseHeld routes the messages held for groupID from senderID in one
-// conversation (channelType, platformID: its wired address), now that the
-// sender was allowed, and reports how many it passed on. A message stays
-// held if routing it fails, so that asking again retries it; routing
-// twice stores it once (its id is deterministic).
-func (m *Manager) ReleaseHeld(ctx context.Context, groupID, channelType, platformID, senderID string) (int, error) {
-	hs, err := m.store.HeldMessages(ctx, data.HeldFilter{GroupID: groupID, ChannelType: channelType, PlatformID: platformID, SenderID: senderID})
-	if err != nil || len(hs) == 0 {
+// ReleaseHeld routes the messages held for groupID from senderID, in
+// every conversation, now that the sender was allowed, and reports how
+// many it passed on. A message stays held if routing it fails, so that
+// asking again retries it (routing twice stores it once: its id is
+// deterministic); one whose conversation is no longer wired to the group
+// is dropped, as it would be if it came now.
+func (m *Manager) ReleaseHeld(ctx context.Context, groupID, senderID string) (int, error) {
+	hs, err := m.store.HeldMessages(ctx, data.HeldFilter{GroupID: groupID, SenderID: senderID})
+	if err != nil {
 		return 0, err
 	}
-	mg, err := m.store.MessagingGroup(ctx, channelType, platformID)
-	if errors.Is(err, data.ErrNotFound) {
-		return 0, ErrNotWired
+	type target struct {
+		mg data.MessagingGroup
+		w  data.Wiring // zero: not wired to the group
 	}
-	if err != nil {
-		return 0, fmt.Errorf("release held messages: %w", err)
-	}
-	ws, err := m.store.Wirings(ctx, mg.ID)
-	if err != nil {
-		return 0, fmt.Errorf("release held messages: %w", err)
-	}
-	var w data.Wiring
-	for _, x := range ws {
-		if x.AgentGroupID == groupID {
-			w = x
-		}
-	}
-	if w.ID == "" {
-		return 0, ErrNotWired
-	}
+	targets := map[string]target{} // channel type and address -> where it goes
 	n := 0
 	for _, h := range hs {
+		key := h.ChannelType + ":" + h.PlatformID
+		tg, ok := targets[key]
+		if !ok {
+			mg, err := m.store.MessagingGroup(ctx, h.ChannelType, h.PlatformID)
+			if err != nil && !errors.Is(err, data.ErrNotFound) {
+				return n, fmt.Errorf("release held messages: %w", err)
+			}
+			tg.mg = mg
+			if err == nil {
+				ws, err := m.store.Wirings(ctx, mg.ID)
+				if err != nil {
+					return n, fmt.Errorf("release held messages: %w", err)
+				}
+				for _, w := range ws {
+					if w.AgentGroupID == groupID {
+						tg.w = w
+					}
+				}
+			}
+			targets[key] = tg
+		}
 		var in channels.Inbound
-		if err := json.Unmarshal([]byte(h.Inbound), &in); err != nil {
+		switch err := json.Unmarshal([]byte(h.Inbound), &in); {
+		case err != nil:
 			// Only berth writes this column; say so rather than loop on it.
 			m.log.Error("held message unreadable; dropped", "group", groupID, "message", h.MessageID, "err", err)
-			m.drop(ctx, channels.Inbound{ChannelType: h.ChannelType, PlatformID: h.PlatformID, MessageID: h.MessageID,
-				Text: h.Text}, "held message unreadable")
-		} else {
+			m.drop(ctx, channels.Inbound{ChannelType: h.ChannelType, PlatformID: h.PlatformID, MessageID: h.MessageID, Text: h.Text},
+				"held message unreadable")
+		case tg.w.ID == "":
+			m.drop(ctx, in, "held message: the conversation is no longer wired to the group")
+		default:
 			thread := in.ThreadID
 			if in.ParentID != "" {
 				thread = in.PlatformID
 			}
-			if _, err := m.routeTo(ctx, in, mg, w, true, thread); err != nil {
+			if _, err := m.routeTo(ctx, in, tg.mg, tg.w, true, thread); err != nil {
 				return n, fmt.Errorf("release held message %s: %w", h.MessageID, err)
 			}
 			n++

@@ -163,8 +163,17 @@ func TestApprovalHoldsThenAllow(t *testing.T) {
 	if n := countSent(ch, "is held"); n != 1 {
 		t.Errorf("%d held notices, want 1", n)
 	}
+	// DMs follow the same policy; no admin is in a DM, so the sender is
+	// told to wait and the admins find it with !held in the group's channel.
+	g.Wire("fake", "dm-u9", berthtest.Wire{IsDM: true, Access: data.AccessApproval})
+	dm := from("u9", "from the dm")
+	dm.PlatformID, dm.IsDM = "dm-u9", true
+	handle(t, g, dm)
+	if o := waitText(t, ch, "your message is held until an admin of it allows you", 10*time.Second); o.PlatformID != "dm-u9" {
+		t.Errorf("the DM notice went to %+v", o)
+	}
 	held, err := g.Store.HeldMessages(context.Background(), data.HeldFilter{SenderID: "fake:u9"})
-	if err != nil || len(held) != 2 {
+	if err != nil || len(held) != 3 {
 		t.Fatalf("held = %+v, %v", held, err)
 	}
 	if ss, cs := g.Sessions(), g.Containers(""); len(ss) != 0 || len(cs) != 0 {
@@ -179,12 +188,13 @@ func TestApprovalHoldsThenAllow(t *testing.T) {
 	// Only a group admin may allow.
 	handle(t, g, from("u8", "!allow fake:u9"))
 	waitText(t, ch, "!allow needs the admin role", 10*time.Second)
+	handle(t, g, from("boss", "!held"))
+	waitText(t, ch, `User u9 (fake:u9) for main: 3 message(s), the first "hello from u9" (some in 1 other conversation(s))`, 10*time.Second)
 	handle(t, g, from("boss", "!allow fake:u9"))
-	waitText(t, ch, "is now member of main; 2 held message(s) passed on", 10*time.Second)
-	for _, want := range []string{"echo: hello from u9", "echo: still there?"} {
-		o := waitText(t, ch, want, 60*time.Second)
-		if o.PlatformID != "room" {
-			t.Errorf("%q went to %+v", want, o)
+	waitText(t, ch, "is now member of main; 3 held message(s) passed on", 10*time.Second)
+	for want, where := range map[string]string{"echo: hello from u9": "room", "echo: still there?": "room", "echo: from the dm": "dm-u9"} {
+		if o := waitText(t, ch, want, 60*time.Second); o.PlatformID != where {
+			t.Errorf("%q went to %+v, want %s", want, o, where)
 		}
 	}
 	if left, _ := g.Store.HeldMessages(context.Background(), data.HeldFilter{}); len(left) != 0 {
