@@ -1,10 +1,17 @@
 package session
 
 import (
+	"context"
+	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/berth-dev/berth/channels"
+	"github.com/berth-dev/berth/data"
+	"github.com/berth-dev/berth/groups"
 )
 
 func TestParseMemTotal(t *testing.T) {
@@ -119,5 +126,74 @@ func TestAccessStateBounded(t *testing.T) {
 	}
 	if len(a.buckets) > maxTracked+1 || len(a.told) > maxTracked+1 {
 		t.Errorf("maps grew to %d buckets, %d notices; bound %d", len(a.buckets), len(a.told), maxTracked)
+	}
+}
+
+// recorder is a TEST-ONLY channel that keeps what berth sent.
+type recorder struct{ sent []string }
+
+func (r *recorder) Type() string { return "fake" }
+func (r *recorder) Run(ctx context.Context, h channels.Handler) error {
+	<-ctx.Done()
+	return nil
+}
+func (r *recorder) Send(ctx context.Context, out channels.Outbound) (string, error) {
+	r.sent = append(r.sent, out.Text)
+	return "p", nil
+}
+
+// TestHeldCapPerSender: an unknown sender to an approval wiring can park
+// only maxHeldPerSender messages; the rest are dropped and recorded, and
+// the admins are asked once. Nothing here needs a container: a held
+// message never reaches a session.
+func TestHeldCapPerSender(t *testing.T) {
+	ctx := context.Background()
+	home := t.TempDir()
+	store, err := data.Open(ctx, filepath.Join(home, "berth.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	g := data.AgentGroup{Name: "main", Folder: "main"}
+	if err := store.CreateGroup(ctx, &g); err != nil {
+		t.Fatal(err)
+	}
+	mg, err := store.EnsureMessagingGroup(ctx, "fake", "room", "", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Wire(ctx, &data.Wiring{MessagingGroupID: mg.ID, AgentGroupID: g.ID, Engage: data.EngagePattern, Pattern: ".",
+		SessionMode: data.SessionShared, Access: data.AccessApproval}); err != nil {
+		t.Fatal(err)
+	}
+	m := New(Config{Home: home, SenderRate: -1}, store, nil, groups.Layout{Root: filepath.Join(home, "groups"), UID: -1})
+	rec := &recorder{}
+	m.AddChannel(rec)
+	const sent = maxHeldPerSender + 5
+	for i := 0; i < sent; i++ {
+		in := channels.Inbound{ChannelType: "fake", PlatformID: "room", MessageID: "m" + strconv.Itoa(i), Sender: channels.User{ID: "x"},
+			Text: "let me in " + strconv.Itoa(i), Time: time.Now()}
+		if err := m.Handle(ctx, in); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, _ := store.CountHeld(ctx, g.ID, "fake:x"); n != maxHeldPerSender {
+		t.Errorf("%d held, want the cap %d", n, maxHeldPerSender)
+	}
+	ds, _ := store.DroppedMessages(ctx, 100)
+	over := 0
+	for _, d := range ds {
+		if strings.Contains(d.Reason, "too many held messages") {
+			over++
+		}
+	}
+	if over != sent-maxHeldPerSender {
+		t.Errorf("%d dropped over the cap, want %d: %+v", over, sent-maxHeldPerSender, ds)
+	}
+	if len(rec.sent) != 1 || !strings.Contains(rec.sent[0], "!allow fake:x") {
+		t.Errorf("sent %q, want one request to the admins", rec.sent)
+	}
+	if ss, _ := store.Sessions(ctx, data.SessionFilter{}); len(ss) != 0 {
+		t.Errorf("held messages made sessions: %+v", ss)
 	}
 }
