@@ -331,3 +331,28 @@ func TestFailingWiringDoesNotBlockOthers(t *testing.T) {
 		t.Errorf("beta answered %d times, want once", n)
 	}
 }
+
+// TestCapYieldsIdleSlot: with the cap full of idle containers (the idle
+// timeout is long), a session waiting for a slot is served in seconds,
+// not after the idle timeout: an idle container yields its slot.
+func TestCapYieldsIdleSlot(t *testing.T) {
+	t.Parallel()
+	ch := newFakeChannel()
+	g := berthtest.Start(t, berthtest.Options{Channels: []channels.Channel{ch}, Config: func(c *session.Config) {
+		c.MaxRunning = 1
+		c.IdleTimeout = 10 * time.Minute
+	}})
+	for _, room := range []string{"first", "second"} {
+		g.Wire("fake", room, berthtest.Wire{IsDM: true})
+	}
+	in := msg("to the first")
+	in.PlatformID = "first"
+	handle(t, g, in)
+	waitText(t, ch, "echo: to the first", 60*time.Second)
+	began := time.Now()
+	in = msg("to the second")
+	in.PlatformID = "second"
+	handle(t, g, in)
+	waitText(t, ch, "echo: to the second", 60*time.Second)
+	t.Logf("the waiting session was served after %v", time.Since(began).Round(100*time.Millisecond))
+}

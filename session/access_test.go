@@ -197,3 +197,24 @@ func TestHeldCapPerSender(t *testing.T) {
 		t.Errorf("held messages made sessions: %+v", ss)
 	}
 }
+
+func TestIdleStop(t *testing.T) {
+	for _, tt := range []struct {
+		idleFor   time.Duration
+		yield     int
+		want      bool
+		yieldLeft int
+	}{
+		{time.Second, 0, false, 0},
+		{11 * time.Minute, 0, true, 0},         // past the idle timeout
+		{11 * time.Minute, 2, true, 2},         // a stop that was due anyway frees a slot without counting
+		{yieldIdle + time.Second, 0, false, 0}, // nobody waits: keep it warm
+		{yieldIdle + time.Second, 1, true, 0},  // someone waits: make room
+		{time.Second, 1, false, 1},             // too fresh to stop
+	} {
+		y := tt.yield
+		if got := idleStop(tt.idleFor, 10*time.Minute, &y); got != tt.want || y != tt.yieldLeft {
+			t.Errorf("idleStop(%v, yield %d) = %v, left %d; want %v, %d", tt.idleFor, tt.yield, got, y, tt.want, tt.yieldLeft)
+		}
+	}
+}
