@@ -194,12 +194,10 @@ func (m *Manager) holdFor(ctx context.Context, in channels.Inbound, sender strin
 			"allows you (with !allow %s, which !held lists in the group's channels).", strings.Join(held, ", "), sender))
 		return nil
 	}
-	who := sender
-	if in.Sender.Name != "" {
-		who = in.Sender.Name + " (" + sender + ")"
-	}
+	// The id, not the display name: a stranger chooses their name, and
+	// this notice is posted for them without anyone asking.
 	m.reply(ctx, in, fmt.Sprintf("berth: %s is not a member of agent group %s, so their message is held until a group admin answers "+
-		"!allow %s or !deny %s here.", who, strings.Join(held, ", "), sender, sender))
+		"!allow %s or !deny %s here.", sender, strings.Join(held, ", "), sender, sender))
 	return nil
 }
 
