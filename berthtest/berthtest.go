@@ -138,8 +138,10 @@ func Start(t testing.TB, opts Options) *Gateway {
 	if err := layout.InitGlobal(); err != nil {
 		t.Fatal(err)
 	}
+	// SenderRate -1: these tests send from role-less senders faster than a
+	// person would; the access tests set a rate.
 	cfg := session.Config{Home: home, Image: Image, UID: uid, Poll: 500 * time.Millisecond, RetryBase: 50 * time.Millisecond,
-		SendBase: 50 * time.Millisecond, StopGrace: 2 * time.Second, Log: testLogger(t)}
+		SendBase: 50 * time.Millisecond, StopGrace: 2 * time.Second, SenderRate: -1, Log: testLogger(t)}
 	if opts.Config != nil {
 		opts.Config(&cfg)
 	}
@@ -209,6 +211,10 @@ type Wire struct {
 	Ignored     string // default "drop"
 	IsDM        bool
 	Admin       bool
+	// Access defaults to data.AccessOpen, not the production default
+	// (members): these tests are about routing, not access, and send
+	// from senders with no role. Access tests set it.
+	Access data.Access
 }
 
 // Wire wires a platform conversation to an agent group, creating the group
@@ -225,6 +231,9 @@ func (g *Gateway) Wire(channelType, platformID string, w Wire) data.Wiring {
 	if w.SessionMode == "" {
 		w.SessionMode = data.SessionShared
 	}
+	if w.Access == "" {
+		w.Access = data.AccessOpen
+	}
 	ag, err := g.Store.Group(ctx, w.Group)
 	if errors.Is(err, data.ErrNotFound) {
 		ag = data.AgentGroup{Name: w.Group, Folder: w.Group, IsAdmin: w.Admin}
@@ -240,7 +249,7 @@ func (g *Gateway) Wire(channelType, platformID string, w Wire) data.Wiring {
 		g.t.Fatal(err)
 	}
 	wr := data.Wiring{MessagingGroupID: mg.ID, AgentGroupID: ag.ID, Engage: w.Engage, Pattern: w.Pattern,
-		SessionMode: w.SessionMode, Ignored: w.Ignored}
+		SessionMode: w.SessionMode, Ignored: w.Ignored, Access: w.Access}
 	if err := g.Store.Wire(ctx, &wr); err != nil {
 		g.t.Fatal(err)
 	}

@@ -34,6 +34,19 @@ const (
 	SessionAgentShared = "agent-shared" // one session for the whole agent group
 )
 
+// Access is who may reach a wiring's agent.
+type Access string
+
+// Access policies of a wiring.
+const (
+	AccessMembers  Access = "members"  // only users with a role, globally or in the group (the default)
+	AccessOpen     Access = "open"     // anyone who can post in the channel
+	AccessApproval Access = "approval" // unknown senders are held until a group admin allows them
+)
+
+// Accesses are the access policies, in the order refusals name them.
+var Accesses = []Access{AccessMembers, AccessOpen, AccessApproval}
+
 // Wiring connects a messaging group to an agent group.
 type Wiring struct {
 	ID               string
@@ -43,6 +56,7 @@ type Wiring struct {
 	Pattern          string
 	Ignored          string // "drop" or "accumulate"
 	SessionMode      string
+	Access           Access // "" is written as AccessMembers
 	CreatedAt        time.Time
 }
 
@@ -115,15 +129,19 @@ func (s *Store) Wire(ctx context.Context, w *Wiring) error {
 	if w.Ignored == "" {
 		w.Ignored = "drop"
 	}
+	if w.Access == "" {
+		w.Access = AccessMembers
+	}
 	w.CreatedAt = time.Now().UTC()
-	_, err := s.db.ExecContext(ctx, `INSERT INTO wirings (id, messaging_group_id, agent_group_id, engage, pattern, ignored, session_mode, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+	_, err := s.db.ExecContext(ctx, `INSERT INTO wirings (id, messaging_group_id, agent_group_id, engage, pattern, ignored, session_mode, access, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (messaging_group_id, agent_group_id) DO UPDATE SET
-		engage = excluded.engage, pattern = excluded.pattern, ignored = excluded.ignored, session_mode = excluded.session_mode`,
-		w.ID, w.MessagingGroupID, w.AgentGroupID, w.Engage, w.Pattern, w.Ignored, w.SessionMode, w.CreatedAt.Format(time.RFC3339Nano))
+		engage = excluded.engage, pattern = excluded.pattern, ignored = excluded.ignored, session_mode = excluded.session_mode,
+		access = excluded.access`,
+		w.ID, w.MessagingGroupID, w.AgentGroupID, w.Engage, w.Pattern, w.Ignored, w.SessionMode, string(w.Access), w.CreatedAt.Format(time.RFC3339Nano))
 	if err != nil {
 		if strings.Contains(err.Error(), "CHECK") {
-			return fmt.Errorf("wire: invalid engage %q or session mode %q", w.Engage, w.SessionMode)
+			return fmt.Errorf("wire: invalid engage %q, session mode %q or access %q", w.Engage, w.SessionMode, w.Access)
 		}
 		return fmt.Errorf("wire %s to %s: %w", w.MessagingGroupID, w.AgentGroupID, err)
 	}
@@ -145,7 +163,7 @@ func (s *Store) Unwire(ctx context.Context, messagingGroupID, agentGroupID strin
 	return int(n), nil
 }
 
-const wiringCols = `id, messaging_group_id, agent_group_id, engage, pattern, ignored, session_mode, created_at`
+const wiringCols = `id, messaging_group_id, agent_group_id, engage, pattern, ignored, session_mode, access, created_at`
 
 // Wirings lists wirings, of one messaging group when mgID is not empty.
 func (s *Store) Wirings(ctx context.Context, mgID string) ([]Wiring, error) {
@@ -162,7 +180,7 @@ func (s *Store) Wirings(ctx context.Context, mgID string) ([]Wiring, error) {
 	for rows.Next() {
 		var w Wiring
 		var created string
-		if err := rows.Scan(&w.ID, &w.MessagingGroupID, &w.AgentGroupID, &w.Engage, &w.Pattern, &w.Ignored, &w.SessionMode, &created); err != nil {
+		if err := rows.Scan(&w.ID, &w.MessagingGroupID, &w.AgentGroupID, &w.Engage, &w.Pattern, &w.Ignored, &w.SessionMode, &w.Access, &created); err != nil {
 			return nil, err
 		}
 		w.CreatedAt = parseTime(created)

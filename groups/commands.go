@@ -18,6 +18,9 @@ import (
 type Sessions interface {
 	// StopSession stops a session's container now; the session stays.
 	StopSession(ctx context.Context, sessionID string) error
+	// ReleaseHeld routes the messages held for groupID from userID, in
+	// every conversation, and reports how many it passed on.
+	ReleaseHeld(ctx context.Context, groupID, userID string) (int, error)
 }
 
 // Commands handles chat commands ("!help", "!register team", …) on the
@@ -42,7 +45,7 @@ func NewCommands(store *data.Store, layout Layout, sessions Sessions, log *slog.
 		log = slog.New(slog.DiscardHandler)
 	}
 	c := &Commands{Now: time.Now, store: store, layout: layout, sessions: sessions, log: log, pairFails: map[string][]time.Time{}}
-	wireFlags := []string{"engage", "session"} // the options of !register and !wire
+	wireFlags := []string{"engage", "session", "access"} // the options of !register and !wire
 	c.table = []command{
 		{name: "help", summary: "the commands you can use", run: c.help},
 		{name: "status", summary: "this channel's wirings and sessions", need: data.RoleMember, scoped: true, run: c.status},
@@ -60,6 +63,11 @@ func NewCommands(store *data.Store, layout Layout, sessions Sessions, log *slog.
 		{name: "revoke", args: "<user> <admin|member> [<group>]", min: 2, max: 3, need: data.RoleAdmin, scoped: true,
 			summary: "take a role back", run: c.revoke},
 		{name: "users", summary: "known users and their roles", need: data.RoleAdmin, run: c.users},
+		{name: "allow", args: "<user> [<group>]", min: 1, max: 2, need: data.RoleAdmin, scoped: true,
+			summary: "make a user a member of this channel's groups and pass on their held messages", run: c.allow},
+		{name: "deny", args: "<user> [<group>]", min: 1, max: 2, need: data.RoleAdmin, scoped: true,
+			summary: "turn a user away from this channel's approval groups and drop their held messages", run: c.deny},
+		{name: "held", need: data.RoleAdmin, scoped: true, summary: "messages held for this channel's groups, awaiting !allow or !deny", run: c.held},
 		{name: "pair", args: "<code>", min: 1, max: 1, summary: "become an owner with the code `berth pair` prints", run: c.pair},
 	}
 	return c
@@ -76,7 +84,8 @@ type command struct {
 }
 
 // wireOptionsHelp spells out the options of !register and !wire.
-const wireOptionsHelp = `--engage mention|mention-sticky|all|"pattern:<regex>", --session shared|per-thread|agent-shared`
+const wireOptionsHelp = `--engage mention|mention-sticky|all|"pattern:<regex>", --session shared|per-thread|agent-shared, ` +
+	`--access members|open|approval (who may talk to the agent: users with a role, anyone here, or those an admin allows; default members)`
 
 // usage is the command's synopsis; long spells its options out.
 func (s command) usage(long bool) string {
@@ -88,7 +97,7 @@ func (s command) usage(long bool) string {
 	case len(s.flags) > 0 && long:
 		u += " [options]\noptions: " + wireOptionsHelp
 	case len(s.flags) > 0:
-		u += " [--engage E] [--session S]"
+		u += " [--engage E] [--session S] [--access A]"
 	}
 	return u
 }

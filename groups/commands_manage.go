@@ -87,7 +87,7 @@ func (c *Commands) status(ctx context.Context, x *call) (string, error) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "This channel (%s:%s) is wired to:\n", x.in.ChannelType, truncate(x.address, 40))
 	for _, w := range ws {
-		fmt.Fprintf(&b, "- %s: %s\n", w.g.Folder, Describe(w.w.Engage, w.w.Pattern, w.w.SessionMode))
+		fmt.Fprintf(&b, "- %s: %s\n", w.g.Folder, Describe(w.w.Engage, w.w.Pattern, w.w.SessionMode, w.w.Access))
 	}
 	b.WriteString("Sessions:\n")
 	n := 0
@@ -251,15 +251,15 @@ func (c *Commands) groups(ctx context.Context, x *call) (string, error) {
 				fmt.Fprintf(&b, "  … and %d more\n", len(gw)-j)
 				break
 			}
-			fmt.Fprintf(&b, "  - %s: %s\n", truncate(where[w.MessagingGroupID], 60), Describe(w.Engage, w.Pattern, w.SessionMode))
+			fmt.Fprintf(&b, "  - %s: %s\n", truncate(where[w.MessagingGroupID], 60), Describe(w.Engage, w.Pattern, w.SessionMode, w.Access))
 		}
 	}
 	return strings.TrimSuffix(b.String(), "\n"), nil
 }
 
-// wireOptions reads --engage and --session over base.
+// wireOptions reads --engage, --session and --access over base.
 func wireOptions(x *call, base WireOptions) (WireOptions, error) {
-	o, err := base.Apply(x.cmd.Flags["engage"], x.cmd.Flags["session"])
+	o, err := base.Apply(x.cmd.Flags["engage"], x.cmd.Flags["session"], x.cmd.Flags["access"])
 	if err != nil {
 		return o, refusal(err.Error())
 	}
@@ -301,7 +301,7 @@ func (c *Commands) register(ctx context.Context, x *call) (string, error) {
 		return "", err
 	}
 	return fmt.Sprintf("Created agent group %s and wired this channel to it (%s).", g.Folder,
-		Describe(o.Engage, o.Pattern, o.SessionMode)), nil
+		Describe(o.Engage, o.Pattern, o.SessionMode, o.Access)), nil
 }
 
 func (c *Commands) wireHere(ctx context.Context, x *call, g data.AgentGroup, o WireOptions) error {
@@ -309,11 +309,12 @@ func (c *Commands) wireHere(ctx context.Context, x *call, g data.AgentGroup, o W
 	if err != nil {
 		return err
 	}
-	w := data.Wiring{MessagingGroupID: mg.ID, AgentGroupID: g.ID, Engage: o.Engage, Pattern: o.Pattern, SessionMode: o.SessionMode}
+	w := data.Wiring{MessagingGroupID: mg.ID, AgentGroupID: g.ID, Engage: o.Engage, Pattern: o.Pattern, SessionMode: o.SessionMode,
+		Access: o.Access}
 	if err := c.store.Wire(ctx, &w); err != nil {
 		return err
 	}
-	c.log.Info("wired", "channel", x.in.ChannelType, "platform_id", x.address, "group", g.Folder, "user", x.user)
+	c.log.Info("wired", "channel", x.in.ChannelType, "platform_id", x.address, "group", g.Folder, "user", x.user, "access", o.Access)
 	return nil
 }
 
@@ -333,7 +334,7 @@ func (c *Commands) wire(ctx context.Context, x *call) (string, error) {
 	verb := "Wired"
 	for _, w := range ws {
 		if w.AgentGroupID == g.ID {
-			base, verb = WireOptions{Engage: w.Engage, Pattern: w.Pattern, SessionMode: w.SessionMode}, "Rewired"
+			base, verb = WireOptions{Engage: w.Engage, Pattern: w.Pattern, SessionMode: w.SessionMode, Access: w.Access}, "Rewired"
 		}
 	}
 	o, err := wireOptions(x, base)
@@ -343,7 +344,7 @@ func (c *Commands) wire(ctx context.Context, x *call) (string, error) {
 	if err := c.wireHere(ctx, x, g, o); err != nil {
 		return "", err
 	}
-	return fmt.Sprintf("%s this channel to agent group %s (%s).", verb, g.Folder, Describe(o.Engage, o.Pattern, o.SessionMode)), nil
+	return fmt.Sprintf("%s this channel to agent group %s (%s).", verb, g.Folder, Describe(o.Engage, o.Pattern, o.SessionMode, o.Access)), nil
 }
 
 func (c *Commands) unwire(ctx context.Context, x *call) (string, error) {

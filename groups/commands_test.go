@@ -243,10 +243,19 @@ func TestPairCode(t *testing.T) {
 	}
 }
 
-// fakeSessions records the sessions whose containers were stopped.
+// fakeSessions is a TEST-ONLY Sessions: it records the sessions whose
+// containers were stopped and the held messages released.
 type fakeSessions struct {
-	mu      sync.Mutex
-	stopped []string
+	mu       sync.Mutex
+	stopped  []string
+	released []string // "group user"
+}
+
+func (f *fakeSessions) ReleaseHeld(ctx context.Context, groupID, userID string) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.released = append(f.released, groupID+" "+userID)
+	return 0, nil
 }
 
 func (f *fakeSessions) StopSession(ctx context.Context, id string) error {
@@ -336,7 +345,8 @@ func snapshot(t *testing.T, s *data.Store, groupsRoot string) string {
 		fmt.Fprintf(&b, "channel %s %s:%s\n", m.ID, m.ChannelType, m.PlatformID)
 	}
 	for _, w := range ws {
-		fmt.Fprintf(&b, "wiring %s %s %s %s %q %s\n", w.MessagingGroupID, w.AgentGroupID, w.Engage, w.SessionMode, w.Pattern, w.Ignored)
+		fmt.Fprintf(&b, "wiring %s %s %s %s %q %s %s\n", w.MessagingGroupID, w.AgentGroupID, w.Engage, w.SessionMode, w.Pattern, w.Ignored,
+			w.Access)
 	}
 	for _, r := range rs {
 		fmt.Fprintf(&b, "role %s %s %s\n", r.UserID, r.Role, r.GroupID)
@@ -371,6 +381,12 @@ var badInputs = []struct {
 	{"!register x --engage sometimes", "not known"},
 	{"!register x --session forever", "not known"},
 	{"!register x --bogus 1", "no option --bogus"},
+	{"!register x --access everyone", "use members (only users with a role), open (anyone in the channel) or approval"},
+	{"!wire team --access public", `access "public" is not known`},
+	{"!allow", "missing an argument"},
+	{"!allow nobody", `unknown user "nobody"`},
+	{"!allow bob nosuch", `no agent group "nosuch"`},
+	{"!deny bob a b", "at most 2"},
 	{`!register "x`, "quote is not closed"},
 	{"!wire", "missing an argument"},
 	{"!wire nosuch", `no agent group "nosuch"`},
@@ -477,7 +493,8 @@ func TestCommandsRegisterDefaults(t *testing.T) {
 			t.Fatal(err)
 		}
 		ws, _ := u.store.Wirings(ctx, mg.ID)
-		if len(ws) != 1 || ws[0].Engage != tt.engage || ws[0].Pattern != tt.pattern || ws[0].SessionMode != tt.mode {
+		if len(ws) != 1 || ws[0].Engage != tt.engage || ws[0].Pattern != tt.pattern || ws[0].SessionMode != tt.mode ||
+			ws[0].Access != data.AccessMembers {
 			t.Errorf("%s: wirings %+v", tt.room, ws)
 		}
 	}

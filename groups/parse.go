@@ -170,21 +170,35 @@ func tokenize(s string, max int) ([]string, error) {
 	return out, nil
 }
 
-// WireOptions are how a wiring engages and keys its sessions.
+// WireOptions are how a wiring engages, keys its sessions and lets senders in.
 type WireOptions struct {
-	Engage      string // data.EngageMention, EngageMentionSticky or EngagePattern
-	Pattern     string // for EngagePattern
-	SessionMode string // data.SessionShared, SessionPerThread or SessionAgentShared
+	Engage      string      // data.EngageMention, EngageMentionSticky or EngagePattern
+	Pattern     string      // for EngagePattern
+	SessionMode string      // data.SessionShared, SessionPerThread or SessionAgentShared
+	Access      data.Access // data.AccessMembers, AccessOpen or AccessApproval
 }
 
 // DefaultWireOptions are the defaults for a new wiring: in a DM every
 // message engages and the DM is one session; in a channel a mention
 // engages, then the rest of its thread, and each thread is a session.
+// Either way only users with a role reach the agent: anything wider is
+// the admin's explicit choice.
 func DefaultWireOptions(isDM bool) WireOptions {
 	if isDM {
-		return WireOptions{Engage: data.EngagePattern, Pattern: ".", SessionMode: data.SessionShared}
+		return WireOptions{Engage: data.EngagePattern, Pattern: ".", SessionMode: data.SessionShared, Access: data.AccessMembers}
 	}
-	return WireOptions{Engage: data.EngageMentionSticky, SessionMode: data.SessionPerThread}
+	return WireOptions{Engage: data.EngageMentionSticky, SessionMode: data.SessionPerThread, Access: data.AccessMembers}
+}
+
+// ParseAccess checks an access policy: members, open or approval.
+func ParseAccess(s string) (data.Access, error) {
+	for _, a := range data.Accesses {
+		if s == string(a) {
+			return a, nil
+		}
+	}
+	return "", fmt.Errorf("access %q is not known: use members (only users with a role), open (anyone in the channel) "+
+		"or approval (an admin allows each new sender)", truncate(s, 40))
 }
 
 // ParseEngage parses an engage rule: "mention", "mention-sticky", "all"
@@ -222,9 +236,9 @@ func ParseSessionMode(s string) (string, error) {
 	return "", fmt.Errorf("session mode %q is not known: use shared, per-thread or agent-shared", truncate(s, 40))
 }
 
-// Apply sets o's engage rule and session mode from "engage" and "session"
-// option values; empty values keep o's.
-func (o WireOptions) Apply(engage, session string) (WireOptions, error) {
+// Apply sets o's engage rule, session mode and access from "engage",
+// "session" and "access" option values; empty values keep o's.
+func (o WireOptions) Apply(engage, session, access string) (WireOptions, error) {
 	if engage != "" {
 		e, p, err := ParseEngage(engage)
 		if err != nil {
@@ -239,11 +253,19 @@ func (o WireOptions) Apply(engage, session string) (WireOptions, error) {
 		}
 		o.SessionMode = m
 	}
+	if access != "" {
+		a, err := ParseAccess(access)
+		if err != nil {
+			return o, err
+		}
+		o.Access = a
+	}
 	return o, nil
 }
 
-// Describe says in words how a wiring engages and keys its sessions.
-func Describe(engage, pattern, mode string) string {
+// Describe says in words how a wiring engages, keys its sessions and
+// lets senders in ("" access is members, as the store writes it).
+func Describe(engage, pattern, mode string, access data.Access) string {
 	e := engage
 	switch {
 	case engage == data.EngagePattern && pattern == ".":
@@ -251,5 +273,8 @@ func Describe(engage, pattern, mode string) string {
 	case engage == data.EngagePattern:
 		e = "pattern " + truncate(pattern, 60)
 	}
-	return "engage " + e + ", sessions " + mode
+	if access == "" {
+		access = data.AccessMembers
+	}
+	return "engage " + e + ", sessions " + mode + ", access " + string(access)
 }

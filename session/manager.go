@@ -56,7 +56,9 @@ type Config struct {
 	SendTries    int               // delivery attempts per reply before it fails
 	SendBase     time.Duration     // delivery backoff: SendBase·2^attempt
 	SendTimeout  time.Duration     // one send attempt's limit
-	MaxRunning   int               // cap on running containers; 0: none
+	MaxRunning   int               // cap on running containers; 0: DefaultMaxRunning(Memory)
+	SenderRate   int               // messages a minute per sender without a role, per conversation; 0: 10; <0: no limit
+	SenderBurst  int               // how many of those may come at once; 0: 5
 	Poll         time.Duration     // fallback sweep interval
 	MaxText      int               // longest accepted message, in bytes
 	Memory       int64             // default container memory limit
@@ -147,6 +149,15 @@ func (c *Config) defaults() {
 	if c.Pids == 0 {
 		c.Pids = 256
 	}
+	if c.MaxRunning <= 0 {
+		c.MaxRunning = DefaultMaxRunning(c.Memory)
+	}
+	if c.SenderRate == 0 {
+		c.SenderRate = 10
+	}
+	if c.SenderBurst <= 0 {
+		c.SenderBurst = 5
+	}
 	if c.Log == nil {
 		c.Log = slog.New(slog.DiscardHandler)
 	}
@@ -179,6 +190,7 @@ type Manager struct {
 	byOutDir map[string]*live
 	hints    map[string]time.Time // unwired-channel hints sent, per channel
 	catching map[string]string    // conversations being caught up -> newest live id meanwhile
+	access   accessState          // notices told and rate buckets, per sender and conversation
 	changed  chan struct{}        // closed and replaced after each delivery pass
 
 	watcher *fsnotify.Watcher

@@ -6,7 +6,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -177,9 +179,14 @@ func (m *Manager) Backfill(ctx context.Context, ch channels.Channel) error {
 	return run(ctx)
 }
 
-func (m *Manager) route(ctx context.Context, in channels.Inbound, log interface {
-	Info(string, ...any)
-}) error {
+// route passes a message to every wiring of its conversation that it
+// engages and whose access policy lets its sender in. The access check
+// comes before any session is resolved, so a refused sender never
+// creates a session or starts a container. One wiring's failure (its
+// session's files unusable) does not stop the others: every wiring is
+// tried, and the error, returned after, makes the platform redeliver,
+// which the wirings already done absorb (a message's id is deterministic).
+func (m *Manager) route(ctx context.Context, in channels.Inbound, log *slog.Logger) error {
 	// A Discord thread is its own channel, routed by its parent's wiring
 	// and keyed as its own conversation.
 	address, thread := in.PlatformID, in.ThreadID
@@ -210,7 +217,18 @@ func (m *Manager) route(ctx context.Context, in channels.Inbound, log interface 
 		}
 		return nil
 	}
-	routed := false
+
+	// Decide every wiring first: a store error here changes nothing.
+	sender := channels.UserKey(in.ChannelType, in.Sender.ID)
+	type pick struct {
+		w        data.Wiring
+		engaged  bool
+		stranger bool // let in by an open wiring, without a role
+	}
+	var picks []pick
+	var refusedIn, heldIn []data.Wiring
+	var refusedNames, heldNames []string
+	decided := false // recorded as refused, held or denied: not "trigger not matched"
 	for _, w := range wirings {
 		engaged, err := m.engages(ctx, w, mg, in, thread)
 		if err != nil {
@@ -221,62 +239,141 @@ func (m *Manager) route(ctx context.Context, in channels.Inbound, log interface 
 		if !engaged && w.Ignored != "accumulate" {
 			continue
 		}
-		key := thread
-		if w.SessionMode == data.SessionPerThread && key == "" && !mg.IsDM {
-			key = in.MessageID // a top-level message starts its own thread
-		}
-		s, created, err := m.store.ResolveSession(ctx, w.AgentGroupID, mg.ID, key, w.SessionMode)
+		v, err := m.admit(ctx, w, sender)
 		if err != nil {
-			return fmt.Errorf("route message: %w", err)
+			return fmt.Errorf("route message: check access: %w", err)
 		}
-		l, err := m.session(ctx, s)
-		if err != nil {
-			return fmt.Errorf("route message: %w", err)
-		}
-		msg := sessiondb.InMessage{
-			ID: inboundID(in, w.AgentGroupID), Kind: sessiondb.KindChat, Timestamp: in.Time, Trigger: engaged,
-			ChannelType: in.ChannelType, PlatformID: in.PlatformID, ThreadID: in.ThreadID,
-			SenderID: channels.UserKey(in.ChannelType, in.Sender.ID),
-			Content: sessiondb.Content{Text: in.Text, SenderID: channels.UserKey(in.ChannelType, in.Sender.ID),
-				SenderName: in.Sender.Name, Platform: in.ChannelType, MessageID: in.MessageID, Attachments: attachments(in)},
-		}
-		if msg.ThreadID == "" && w.SessionMode == data.SessionPerThread && !mg.IsDM && in.ParentID == "" {
-			msg.ThreadID = key
-		}
-		ids, err := l.db.Append(ctx, msg)
-		if err != nil {
-			// Refuse rather than half-write: the sender hears why.
-			why := "please try again later"
-			if strings.Contains(err.Error(), "full") {
-				why = "the server's disk is full; please try again later"
-			}
-			m.reply(ctx, in, "berth: your message was not accepted: "+why)
-			return fmt.Errorf("store message for session %s: %w", s.ID, err)
-		}
-		if len(ids) == 0 {
-			continue // a redelivery already stored
-		}
-		l.touch()
-		m.store.TouchSession(ctx, s.ID)
-		m.log.Info("routed", "channel", in.ChannelType, "group", l.group.Folder, "session", s.ID, "message", msg.ID,
-			"engaged", engaged, "new_session", created)
-		if !engaged {
+		if v == letIn || v == stranger {
+			picks = append(picks, pick{w: w, engaged: engaged, stranger: v == stranger})
 			continue
 		}
-		routed = true
-		m.obs.Routed(in.ChannelType)
-		l.amu.Lock()
-		if l.queued.IsZero() {
-			l.queued = time.Now()
+		if !engaged {
+			continue // a stranger's chatter is not even kept as context
 		}
-		l.amu.Unlock()
-		m.working(ctx, l, msg.ID, in)
-		m.wakeAsync(l)
+		folder := m.folder(ctx, w.AgentGroupID)
+		decided = true
+		switch v {
+		case refuse:
+			refusedIn, refusedNames = append(refusedIn, w), append(refusedNames, folder)
+		case hold:
+			heldIn, heldNames = append(heldIn, w), append(heldNames, folder)
+		case denied:
+			log.Info("dropped", "reason", "sender denied", "group", folder, "user", sender)
+			m.drop(ctx, in, "sender denied by an admin of group "+folder)
+		}
 	}
-	if !routed && !in.IsDM {
+
+	// A sender without a role may start only so much work.
+	strangerWork := len(heldIn) > 0
+	for _, p := range picks {
+		strangerWork = strangerWork || (p.stranger && p.engaged)
+	}
+	if strangerWork && !m.access.take(sender+"\x00"+conversation(in), m.cfg.SenderRate, m.cfg.SenderBurst, time.Now()) {
+		log.Info("dropped", "reason", "rate limited", "user", sender)
+		m.drop(ctx, in, "rate limited")
+		if m.access.tell("rate\x00"+sender+"\x00"+conversation(in), time.Minute, time.Now()) {
+			m.reply(ctx, in, fmt.Sprintf("berth: you are sending faster than %d messages a minute, so your messages are not passed on; "+
+				"wait a minute and try again.", m.cfg.SenderRate))
+		}
+		picks = slices.DeleteFunc(picks, func(p pick) bool { return p.stranger })
+		heldIn, decided = nil, true
+	}
+	if len(refusedIn) > 0 {
+		log.Info("dropped", "reason", "sender has no role", "group", strings.Join(refusedNames, ","), "user", sender)
+		m.refused(ctx, in, sender, refusedNames)
+	}
+	if len(heldIn) > 0 {
+		if err := m.holdFor(ctx, in, sender, heldIn, heldNames); err != nil {
+			return fmt.Errorf("route message: %w", err)
+		}
+	}
+
+	routed := false
+	var failed []error
+	var failedNames []string
+	for _, p := range picks {
+		ok, err := m.routeTo(ctx, in, mg, p.w, p.engaged, thread)
+		if err != nil {
+			folder := m.folder(ctx, p.w.AgentGroupID)
+			log.Warn("not stored", "group", folder, "err", err)
+			failed, failedNames = append(failed, err), append(failedNames, folder)
+			continue
+		}
+		routed = routed || ok
+	}
+	if len(failed) > 0 {
+		// Refuse rather than half-write: the sender hears why, and the
+		// platform redelivers to the wirings that failed.
+		why := "please try again later"
+		if strings.Contains(errors.Join(failed...).Error(), "full") {
+			why = "the server's disk is full; please try again later"
+		}
+		m.reply(ctx, in, "berth: your message was not accepted by agent group "+strings.Join(failedNames, ", ")+": "+why)
+		return fmt.Errorf("route message: %w", errors.Join(failed...))
+	}
+	if !routed && !decided && !in.IsDM {
 		m.drop(ctx, in, "trigger not matched")
 	}
 	return nil
+}
+
+// folder names an agent group for logs and answers: its folder, or its id.
+func (m *Manager) folder(ctx context.Context, groupID string) string {
+	if g, err := m.store.Group(ctx, groupID); err == nil {
+		return g.Folder
+	}
+	return groupID
+}
+
+// routeTo stores in in the session w keys it to, and wakes that session
+// when the message engages. It reports whether it woke one; a message
+// already stored (a redelivery) is not stored or woken again.
+func (m *Manager) routeTo(ctx context.Context, in channels.Inbound, mg data.MessagingGroup, w data.Wiring, engaged bool, thread string) (bool, error) {
+	key := thread
+	if w.SessionMode == data.SessionPerThread && key == "" && !mg.IsDM {
+		key = in.MessageID // a top-level message starts its own thread
+	}
+	s, created, err := m.store.ResolveSession(ctx, w.AgentGroupID, mg.ID, key, w.SessionMode)
+	if err != nil {
+		return false, err
+	}
+	l, err := m.session(ctx, s)
+	if err != nil {
+		return false, err
+	}
+	msg := sessiondb.InMessage{
+		ID: inboundID(in, w.AgentGroupID), Kind: sessiondb.KindChat, Timestamp: in.Time, Trigger: engaged,
+		ChannelType: in.ChannelType, PlatformID: in.PlatformID, ThreadID: in.ThreadID,
+		SenderID: channels.UserKey(in.ChannelType, in.Sender.ID),
+		Content: sessiondb.Content{Text: in.Text, SenderID: channels.UserKey(in.ChannelType, in.Sender.ID),
+			SenderName: in.Sender.Name, Platform: in.ChannelType, MessageID: in.MessageID, Attachments: attachments(in)},
+	}
+	if msg.ThreadID == "" && w.SessionMode == data.SessionPerThread && !mg.IsDM && in.ParentID == "" {
+		msg.ThreadID = key
+	}
+	ids, err := l.db.Append(ctx, msg)
+	if err != nil {
+		return false, fmt.Errorf("store message for session %s: %w", s.ID, err)
+	}
+	if len(ids) == 0 {
+		return false, nil // a redelivery already stored
+	}
+	l.touch()
+	m.store.TouchSession(ctx, s.ID)
+	m.log.Info("routed", "channel", in.ChannelType, "group", l.group.Folder, "session", s.ID, "message", msg.ID,
+		"engaged", engaged, "new_session", created)
+	if !engaged {
+		return false, nil
+	}
+	m.obs.Routed(in.ChannelType)
+	l.amu.Lock()
+	if l.queued.IsZero() {
+		l.queued = time.Now()
+	}
+	l.amu.Unlock()
+	m.working(ctx, l, msg.ID, in)
+	m.wakeAsync(l)
+	return true, nil
 }
 
 // engages reports whether a wiring's engage rule takes the message.

@@ -511,6 +511,7 @@ func (m *Manager) sweep(ctx context.Context) {
 		ls = append(ls, l)
 	}
 	m.mu.Unlock()
+	yield := m.slots.waiting() // idle containers make room for sessions waiting for a slot
 	for _, l := range ls {
 		if ctx.Err() != nil {
 			return
@@ -543,7 +544,7 @@ func (m *Manager) sweep(ctx context.Context) {
 		}
 		m.checkLimits(ctx, l)
 		last := l.lastActivity()
-		if len(open) == 0 && time.Since(last) > idle {
+		if len(open) == 0 && idleStop(time.Since(last), idle, &yield) {
 			go m.stop(ctx, l, "idle-stopped")
 			continue
 		}

@@ -38,6 +38,7 @@ type wiringJSON struct {
 	Pattern     string    `json:"pattern"`
 	Ignored     string    `json:"ignored"`
 	SessionMode string    `json:"session_mode"`
+	Access      string    `json:"access"` // members, open or approval
 	CreatedAt   time.Time `json:"created_at"`
 }
 
@@ -71,7 +72,7 @@ func (a *admin) wirings(ctx context.Context, groupID string) ([]wiringJSON, erro
 		}
 		m := mgByID[w.MessagingGroupID]
 		out = append(out, wiringJSON{ID: w.ID, Channel: m.ChannelType + ":" + m.PlatformID, IsDM: m.IsDM, Group: folder[w.AgentGroupID],
-			GroupID: w.AgentGroupID, Engage: w.Engage, Pattern: w.Pattern, Ignored: w.Ignored, SessionMode: w.SessionMode, CreatedAt: w.CreatedAt})
+			GroupID: w.AgentGroupID, Engage: w.Engage, Pattern: w.Pattern, Ignored: w.Ignored, SessionMode: w.SessionMode, Access: string(w.Access), CreatedAt: w.CreatedAt})
 	}
 	return out, nil
 }
@@ -142,7 +143,7 @@ func (a *admin) groupsShow(ctx context.Context, args []string) error {
 		{"created", adminTime(g.CreatedAt)}, {"active sessions", strconv.Itoa(len(ss))},
 	}
 	for _, w := range j.Wirings {
-		rows = append(rows, []string{"wired", w.Channel + " (" + groups.Describe(w.Engage, w.Pattern, w.SessionMode) + ")"})
+		rows = append(rows, []string{"wired", w.Channel + " (" + groups.Describe(w.Engage, w.Pattern, w.SessionMode, data.Access(w.Access)) + ")"})
 	}
 	return a.emit(nil, []string{"FIELD", "VALUE"}, rows)
 }
@@ -223,15 +224,17 @@ func (a *admin) wiringsList(ctx context.Context, args []string) error {
 	}
 	var rows [][]string
 	for _, w := range ws {
-		rows = append(rows, []string{w.Channel, strconv.FormatBool(w.IsDM), w.Group, w.Engage, adminDash(w.Pattern), w.SessionMode, w.Ignored})
+		rows = append(rows, []string{w.Channel, strconv.FormatBool(w.IsDM), w.Group, w.Engage, adminDash(w.Pattern), w.SessionMode, w.Ignored,
+			w.Access})
 	}
-	return a.emit(ws, []string{"CHANNEL", "DM", "GROUP", "ENGAGE", "PATTERN", "SESSIONS", "IGNORED"}, rows)
+	return a.emit(ws, []string{"CHANNEL", "DM", "GROUP", "ENGAGE", "PATTERN", "SESSIONS", "IGNORED", "ACCESS"}, rows)
 }
 
 func (a *admin) wiringsCreate(ctx context.Context, args []string) error {
-	fs := a.flags("wirings create <channel_type:platform_id> <group> [--engage E] [--session M] [--dm] [--accumulate]")
+	fs := a.flags("wirings create <channel_type:platform_id> <group> [--engage E] [--session M] [--access A] [--dm] [--accumulate]")
 	engage := fs.String("engage", "", `engage rule: mention, mention-sticky, all or "pattern:<regex>" (default: all in a DM, else mention-sticky)`)
 	mode := fs.String("session", "", "session mode: shared, per-thread or agent-shared (default: shared in a DM, else per-thread)")
+	access := fs.String("access", "", "who may talk to the agent: members (users with a role), open (anyone in the channel) or approval (default members)")
 	dm := fs.Bool("dm", false, "the channel is a direct message")
 	accumulate := fs.Bool("accumulate", false, "keep messages that do not engage as context for the next that does")
 	name := fs.String("name", "", "a name for the channel")
@@ -243,7 +246,7 @@ func (a *admin) wiringsCreate(ctx context.Context, args []string) error {
 	if !ok {
 		return a.usageErr("channel %q: expected channel_type:platform_id, e.g. slack:C0123", pos[0])
 	}
-	o, err := groups.DefaultWireOptions(*dm).Apply(*engage, *mode)
+	o, err := groups.DefaultWireOptions(*dm).Apply(*engage, *mode, *access)
 	if err != nil {
 		return exitError{code: 1, err: err}
 	}
@@ -255,7 +258,8 @@ func (a *admin) wiringsCreate(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	w := data.Wiring{MessagingGroupID: mg.ID, AgentGroupID: g.ID, Engage: o.Engage, Pattern: o.Pattern, SessionMode: o.SessionMode}
+	w := data.Wiring{MessagingGroupID: mg.ID, AgentGroupID: g.ID, Engage: o.Engage, Pattern: o.Pattern, SessionMode: o.SessionMode,
+		Access: o.Access}
 	if *accumulate {
 		w.Ignored = "accumulate"
 	}
@@ -263,8 +267,8 @@ func (a *admin) wiringsCreate(ctx context.Context, args []string) error {
 		return err
 	}
 	j := wiringJSON{ID: w.ID, Channel: ct + ":" + pid, IsDM: mg.IsDM, Group: g.Folder, GroupID: g.ID, Engage: w.Engage, Pattern: w.Pattern,
-		Ignored: w.Ignored, SessionMode: w.SessionMode, CreatedAt: w.CreatedAt}
-	return a.say(j, "wired %s to agent group %s (%s)", j.Channel, g.Folder, groups.Describe(o.Engage, o.Pattern, o.SessionMode))
+		Ignored: w.Ignored, SessionMode: w.SessionMode, Access: string(w.Access), CreatedAt: w.CreatedAt}
+	return a.say(j, "wired %s to agent group %s (%s)", j.Channel, g.Folder, groups.Describe(o.Engage, o.Pattern, o.SessionMode, o.Access))
 }
 
 func (a *admin) wiringsDelete(ctx context.Context, args []string) error {

@@ -93,6 +93,7 @@ func TestAdminExitCodes(t *testing.T) {
 		{[]string{"wirings", "create", "slack:C1", "nosuch"}, 1, "no agent group"},
 		{[]string{"wirings", "create", "slack:C1", "team", "--engage", "pattern:(["}, 1, "does not compile"},
 		{[]string{"wirings", "create", "slack:C1", "team", "--session", "forever"}, 1, "not known"},
+		{[]string{"wirings", "create", "slack:C1", "team", "--access", "everyone"}, 1, "use members (only users with a role), open"},
 		{[]string{"wirings", "delete", "slack:nope"}, 1, "not known"},
 		{[]string{"sessions", "show", "nosuch"}, 1, `no session "nosuch"`},
 		{[]string{"sessions", "stop", "nosuch"}, 1, `no session "nosuch"`},
@@ -149,7 +150,7 @@ func TestAdminGroups(t *testing.T) {
 	if g.Folder != "team" || len(g.Wirings) != 1 || g.Wirings[0].Channel != "slack:C1" {
 		t.Errorf("groups show: %+v", g)
 	}
-	if out := ok(t, home, "groups", "show", "team"); !strings.Contains(out, "slack:C1 (engage mention-sticky, sessions per-thread)") {
+	if out := ok(t, home, "groups", "show", "team"); !strings.Contains(out, "slack:C1 (engage mention-sticky, sessions per-thread, acces") {
 		t.Errorf("groups show table:\n%s", out)
 	}
 	if out := ok(t, home, "groups", "delete", "team"); !strings.Contains(out, "is kept") {
@@ -171,7 +172,8 @@ func TestAdminWirings(t *testing.T) {
 	ok(t, home, "groups", "create", "team")
 	ok(t, home, "wirings", "create", "slack:C1", "team")
 	ok(t, home, "wirings", "create", "slack:D1", "team", "--dm")
-	ok(t, home, "wirings", "create", "discord:9", "team", "--engage", "pattern:^deploy", "--session", "shared", "--accumulate")
+	ok(t, home, "wirings", "create", "discord:9", "team", "--engage", "pattern:^deploy", "--session", "shared", "--accumulate",
+		"--access", "approval")
 	var ws []wiringJSON
 	decode(t, home, &ws, "wirings", "list", "--group", "team")
 	got := map[string]wiringJSON{}
@@ -179,15 +181,18 @@ func TestAdminWirings(t *testing.T) {
 		got[w.Channel] = w
 	}
 	for ch, want := range map[string]wiringJSON{
-		"slack:C1":  {Engage: data.EngageMentionSticky, SessionMode: data.SessionPerThread, Ignored: "drop"},
-		"slack:D1":  {Engage: data.EngagePattern, Pattern: ".", SessionMode: data.SessionShared, Ignored: "drop", IsDM: true},
-		"discord:9": {Engage: data.EngagePattern, Pattern: "^deploy", SessionMode: data.SessionShared, Ignored: "accumulate"},
+		"slack:C1":  {Engage: data.EngageMentionSticky, SessionMode: data.SessionPerThread, Ignored: "drop", Access: "members"},
+		"slack:D1":  {Engage: data.EngagePattern, Pattern: ".", SessionMode: data.SessionShared, Ignored: "drop", IsDM: true, Access: "members"},
+		"discord:9": {Engage: data.EngagePattern, Pattern: "^deploy", SessionMode: data.SessionShared, Ignored: "accumulate", Access: "approval"},
 	} {
 		w := got[ch]
 		if w.Engage != want.Engage || w.Pattern != want.Pattern || w.SessionMode != want.SessionMode || w.Ignored != want.Ignored ||
-			w.IsDM != want.IsDM || w.Group != "team" {
+			w.IsDM != want.IsDM || w.Group != "team" || w.Access != want.Access {
 			t.Errorf("%s: %+v, want %+v", ch, w, want)
 		}
+	}
+	if out := ok(t, home, "wirings", "list"); !strings.Contains(out, "ACCESS") || !strings.Contains(out, "approval") {
+		t.Errorf("wirings table lacks the access column: %q", out)
 	}
 	if out := ok(t, home, "wirings", "delete", "slack:C1", "team"); !strings.Contains(out, "deleted 1 wiring") {
 		t.Errorf("delete: %q", out)

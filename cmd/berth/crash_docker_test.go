@@ -162,6 +162,11 @@ func wireChannels(t *testing.T, home string, n int) {
 	if err := st.CreateGroup(ctx, &ag); err != nil {
 		t.Fatal(err)
 	}
+	// The fake Slack's poster is a member: the wirings keep the default
+	// access (members), and a member is not rate limited.
+	if err := st.Grant(ctx, data.Role{UserID: "slack:U1", Role: data.RoleMember, GroupID: ag.ID}); err != nil {
+		t.Fatal(err)
+	}
 	if err := layout.Init("main", "main"); err != nil {
 		t.Fatal(err)
 	}

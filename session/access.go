@@ -1,0 +1,267 @@
+package session
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/berth-dev/berth/channels"
+	"github.com/berth-dev/berth/data"
+	"github.com/berth-dev/berth/groups"
+)
+
+// Access limits, per sender.
+const (
+	// noticeEvery is how often one sender is told, in one conversation,
+	// that they are not let in (or that their message is held).
+	noticeEvery = time.Hour
+	// maxHeldPerSender caps what one unknown sender can park in the store
+	// for one group while no admin has answered.
+	maxHeldPerSender = 20
+	// maxTracked bounds the in-memory notice and rate maps; past it, stale
+	// entries are pruned, so a crowd of new sender ids cannot grow them.
+	maxTracked = 10000
+)
+
+// verdict is what a wiring's access policy decides for one sender.
+type verdict int
+
+const (
+	letIn    verdict = iota // a user with a role for the group, or the operator
+	stranger                // no role, but the wiring is open: let in, rate limited
+	hold                    // no role, approval wiring: held for an admin
+	refuse                  // no role, members wiring
+	denied                  // turned away by a group admin with !deny
+)
+
+// admit applies w's access policy to sender (a store id, "slack:U1").
+func (m *Manager) admit(ctx context.Context, w data.Wiring, sender string) (verdict, error) {
+	ok, err := groups.Allowed(ctx, m.store, sender, data.RoleMember, w.AgentGroupID)
+	if err != nil {
+		return refuse, err
+	}
+	if ok {
+		return letIn, nil
+	}
+	switch w.Access {
+	case data.AccessOpen:
+		return stranger, nil
+	case data.AccessApproval:
+		d, err := m.store.Denied(ctx, w.AgentGroupID, sender)
+		if err != nil {
+			return refuse, err
+		}
+		if d {
+			return denied, nil
+		}
+		return hold, nil
+	}
+	return refuse, nil // members, and anything unknown: never fail open
+}
+
+// accessState is what the router remembers about senders. It is in
+// memory only: a restart forgets it, which at worst repeats one notice
+// or refills a sender's bucket.
+type accessState struct {
+	mu      sync.Mutex           // guards told and buckets
+	told    map[string]time.Time // notice key -> when last told
+	buckets map[string]*bucket   // sender and conversation -> their rate
+}
+
+// bucket is a token bucket: it holds up to burst tokens and gains rate a minute.
+type bucket struct {
+	tokens float64
+	at     time.Time // when tokens was last brought up to date
+}
+
+// tell reports whether a notice under key is due (none in the last
+// every), and if so records it as told now.
+func (a *accessState) tell(key string, every time.Duration, now time.Time) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.told == nil {
+		a.told = map[string]time.Time{}
+	}
+	if last, ok := a.told[key]; ok && now.Sub(last) < every {
+		return false
+	}
+	if len(a.told) >= maxTracked {
+		for k, t := range a.told {
+			if now.Sub(t) >= noticeEvery {
+				delete(a.told, k)
+			}
+		}
+	}
+	a.told[key] = now
+	return true
+}
+
+// take spends one of key's tokens, reporting false when there is none.
+func (a *accessState) take(key string, perMinute, burst int, now time.Time) bool {
+	if perMinute < 0 {
+		return true
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.buckets == nil {
+		a.buckets = map[string]*bucket{}
+	}
+	refill := func(b *bucket) {
+		b.tokens = min(float64(burst), b.tokens+now.Sub(b.at).Minutes()*float64(perMinute))
+		b.at = now
+	}
+	b := a.buckets[key]
+	if b == nil {
+		if len(a.buckets) >= maxTracked {
+			for k, o := range a.buckets {
+				if refill(o); o.tokens >= float64(burst) {
+					delete(a.buckets, k) // full again: the same as new
+				}
+			}
+		}
+		b = &bucket{tokens: float64(burst), at: now}
+		a.buckets[key] = b
+	}
+	refill(b)
+	if b.tokens < 1-1e-9 { // a whole token, give or take float rounding
+		return false
+	}
+	b.tokens--
+	return true
+}
+
+// conversation names where a sender talks, for notices and rate limits:
+// the wired channel (a thread counts as its channel, so that a sender
+// cannot get a fresh allowance by starting threads).
+func conversation(in channels.Inbound) string {
+	address := in.PlatformID
+	if in.ParentID != "" {
+		address = in.ParentID
+	}
+	return in.ChannelType + ":" + address
+}
+
+// refused records a message no wiring let its sender in for, and hints
+// once an hour per sender and conversation how to get in.
+func (m *Manager) refused(ctx context.Context, in channels.Inbound, sender string, folders []string) {
+	m.drop(ctx, in, "sender has no role in group "+strings.Join(folders, ", "))
+	if !m.access.tell("refused\x00"+sender+"\x00"+conversation(in), noticeEvery, time.Now()) {
+		return
+	}
+	m.reply(ctx, in, fmt.Sprintf("berth: only members of agent group %s can talk to its agent here, so your message was not passed on. "+
+		"An admin can add you with !grant %s member %s.", strings.Join(folders, ", "), sender, folders[0]))
+}
+
+// holdFor keeps in for an admin's !allow or !deny, unless the sender has
+// too much held already, and asks the conversation's admins (once an
+// hour per sender) to decide.
+func (m *Manager) holdFor(ctx context.Context, in channels.Inbound, sender string, ws []data.Wiring, folders []string) error {
+	raw, err := json.Marshal(in)
+	if err != nil {
+		return fmt.Errorf("hold message: %w", err)
+	}
+	address := in.PlatformID
+	if in.ParentID != "" {
+		address = in.ParentID
+	}
+	var held []string
+	for i, w := range ws {
+		n, err := m.store.CountHeld(ctx, w.AgentGroupID, sender)
+		if err != nil {
+			return err
+		}
+		if n >= maxHeldPerSender {
+			m.drop(ctx, in, fmt.Sprintf("too many held messages for group %s (%d)", folders[i], n))
+			continue
+		}
+		if _, err := m.store.HoldMessage(ctx, data.Held{GroupID: w.AgentGroupID, ChannelType: in.ChannelType, PlatformID: address,
+			MessageID: in.MessageID, SenderID: sender, SenderName: in.Sender.Name, Text: in.Text, Inbound: string(raw)}); err != nil {
+			return err
+		}
+		held = append(held, folders[i])
+	}
+	if len(held) == 0 || !m.access.tell("held\x00"+sender+"\x00"+conversation(in), noticeEvery, time.Now()) {
+		return nil
+	}
+	// The operator hears of it too: in a DM no admin is there to ask.
+	m.log.Warn("held for approval", "channel", in.ChannelType, "group", strings.Join(held, ","), "user", sender)
+	if in.IsDM {
+		m.reply(ctx, in, fmt.Sprintf("berth: you are not a member of agent group %s, so your message is held until an admin of it "+
+			"allows you (with !allow %s, which !held lists in the group's channels).", strings.Join(held, ", "), sender))
+		return nil
+	}
+	// The id, not the display name: a stranger chooses their name, and
+	// this notice is posted for them without anyone asking.
+	m.reply(ctx, in, fmt.Sprintf("berth: %s is not a member of agent group %s, so their message is held until a group admin answers "+
+		"!allow %s or !deny %s here.", sender, strings.Join(held, ", "), sender, sender))
+	return nil
+}
+
+// ReleaseHeld routes the messages held for groupID from senderID, in
+// every conversation, now that the sender was allowed, and reports how
+// many it passed on. A message stays held if routing it fails, so that
+// asking again retries it (routing twice stores it once: its id is
+// deterministic); one whose conversation is no longer wired to the group
+// is dropped, as it would be if it came now.
+func (m *Manager) ReleaseHeld(ctx context.Context, groupID, senderID string) (int, error) {
+	hs, err := m.store.HeldMessages(ctx, data.HeldFilter{GroupID: groupID, SenderID: senderID})
+	if err != nil {
+		return 0, err
+	}
+	type target struct {
+		mg data.MessagingGroup
+		w  data.Wiring // zero: not wired to the group
+	}
+	targets := map[string]target{} // channel type and address -> where it goes
+	n := 0
+	for _, h := range hs {
+		key := h.ChannelType + ":" + h.PlatformID
+		tg, ok := targets[key]
+		if !ok {
+			mg, err := m.store.MessagingGroup(ctx, h.ChannelType, h.PlatformID)
+			if err != nil && !errors.Is(err, data.ErrNotFound) {
+				return n, fmt.Errorf("release held messages: %w", err)
+			}
+			tg.mg = mg
+			if err == nil {
+				ws, err := m.store.Wirings(ctx, mg.ID)
+				if err != nil {
+					return n, fmt.Errorf("release held messages: %w", err)
+				}
+				for _, w := range ws {
+					if w.AgentGroupID == groupID {
+						tg.w = w
+					}
+				}
+			}
+			targets[key] = tg
+		}
+		var in channels.Inbound
+		switch err := json.Unmarshal([]byte(h.Inbound), &in); {
+		case err != nil:
+			// Only berth writes this column; say so rather than loop on it.
+			m.log.Error("held message unreadable; dropped", "group", groupID, "message", h.MessageID, "err", err)
+			m.drop(ctx, channels.Inbound{ChannelType: h.ChannelType, PlatformID: h.PlatformID, MessageID: h.MessageID, Text: h.Text},
+				"held message unreadable")
+		case tg.w.ID == "":
+			m.drop(ctx, in, "held message: the conversation is no longer wired to the group")
+		default:
+			thread := in.ThreadID
+			if in.ParentID != "" {
+				thread = in.PlatformID
+			}
+			if _, err := m.routeTo(ctx, in, tg.mg, tg.w, true, thread); err != nil {
+				return n, fmt.Errorf("release held message %s: %w", h.MessageID, err)
+			}
+			n++
+		}
+		if err := m.store.DeleteHeld(ctx, h.ID); err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
