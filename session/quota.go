@@ -219,8 +219,8 @@ const (
 	scopeSession quotaScope = "session" // one session's out/ folder
 )
 
-// verdict is the last measurement of one folder against its quota.
-type verdict struct {
+// quotaVerdict is the last measurement of one folder against its quota.
+type quotaVerdict struct {
 	over  bool
 	used  int64
 	limit int64
@@ -231,25 +231,25 @@ type verdict struct {
 
 // quotas caches verdicts so a wake reads one instead of walking.
 type quotas struct {
-	mu       sync.Mutex           // guards the maps
-	verdicts map[string]verdict   // quotaKey -> last verdict
-	killed   map[string]time.Time // container id -> when it was stopped for a quota
+	mu       sync.Mutex              // guards the maps
+	verdicts map[string]quotaVerdict // quotaKey -> last verdict
+	killed   map[string]time.Time    // container id -> when it was stopped for a quota
 }
 
 func quotaKey(s quotaScope, id string) string { return string(s) + ":" + id }
 
-func (q *quotas) get(key string) (verdict, bool) {
+func (q *quotas) get(key string) (quotaVerdict, bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	v, ok := q.verdicts[key]
 	return v, ok
 }
 
-func (q *quotas) set(key string, v verdict) (prev verdict) {
+func (q *quotas) set(key string, v quotaVerdict) (prev quotaVerdict) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.verdicts == nil {
-		q.verdicts = map[string]verdict{}
+		q.verdicts = map[string]quotaVerdict{}
 	}
 	prev = q.verdicts[key]
 	q.verdicts[key] = v
@@ -295,10 +295,10 @@ func (m *Manager) diskQuotas(g data.AgentGroup) (group, session int64) {
 
 // judge measures one folder against its limit and caches the verdict. It
 // reports the verdict and the one before it.
-func (m *Manager) judge(ctx context.Context, scope quotaScope, id, dir string, limit int64) (verdict, verdict) {
+func (m *Manager) judge(ctx context.Context, scope quotaScope, id, dir string, limit int64) (quotaVerdict, quotaVerdict) {
 	key := quotaKey(scope, id)
 	if limit < 0 {
-		v := verdict{limit: limit, at: time.Now()}
+		v := quotaVerdict{limit: limit, at: time.Now()}
 		return v, m.quota.set(key, v)
 	}
 	began := time.Now()
@@ -317,7 +317,7 @@ func (m *Manager) judge(ctx context.Context, scope quotaScope, id, dir string, l
 		m.log.Warn("disk quota: measure", idKey, id, "err", err)
 		u.Unmeasured = "it could not be measured"
 	}
-	v := verdict{used: u.Bytes, limit: limit, at: time.Now(), next: time.Now().Add(diskWalkShare * took)}
+	v := quotaVerdict{used: u.Bytes, limit: limit, at: time.Now(), next: time.Now().Add(diskWalkShare * took)}
 	v.over = u.Bytes > limit || u.Unmeasured != ""
 	what := "this agent's folder"
 	if scope == scopeSession {
@@ -343,7 +343,7 @@ func fmtBytes(n int64) string {
 // if it is over, else the session folder's. A verdict younger than one
 // measuring interval is reused; otherwise the folder is measured now (a
 // cold wake; a running container never gets here).
-func (m *Manager) overQuota(ctx context.Context, l *live) verdict {
+func (m *Manager) overQuota(ctx context.Context, l *live) quotaVerdict {
 	gq, sq := m.diskQuotas(l.group)
 	for _, c := range []struct {
 		scope   quotaScope
@@ -355,7 +355,7 @@ func (m *Manager) overQuota(ctx context.Context, l *live) verdict {
 	} {
 		v, ok := m.quota.get(quotaKey(c.scope, c.id))
 		if !ok || v.limit != c.limit || time.Since(v.at) >= m.cfg.DiskQuotaEvery {
-			var prev verdict
+			var prev quotaVerdict
 			v, prev = m.judge(ctx, c.scope, c.id, c.dir, c.limit)
 			m.reportTransition(c.scope, c.id, l.group.Folder, v, prev)
 		}
@@ -363,7 +363,7 @@ func (m *Manager) overQuota(ctx context.Context, l *live) verdict {
 			return v
 		}
 	}
-	return verdict{}
+	return quotaVerdict{}
 }
 
 // refuseOverQuota is called before a session's container is started: over
@@ -388,7 +388,7 @@ func (m *Manager) refuseOverQuota(ctx context.Context, l *live) error {
 
 // reportTransition tells the admin, in the log, when a folder goes over
 // or comes back under its quota.
-func (m *Manager) reportTransition(scope quotaScope, id, group string, v, prev verdict) {
+func (m *Manager) reportTransition(scope quotaScope, id, group string, v, prev quotaVerdict) {
 	attrs := []any{"scope", scope, "group", group}
 	if scope == scopeSession {
 		attrs = append(attrs, "session", id)
@@ -540,7 +540,7 @@ func (m *Manager) quotaPass(ctx context.Context, dirty map[string]bool, qw *quot
 // writing) and tells its conversation, once per container. Its exit is
 // handled as any other: what it had claimed is re-queued, and the next
 // wake refuses and fails it with the reason.
-func (m *Manager) quotaStop(ctx context.Context, l *live, v verdict) {
+func (m *Manager) quotaStop(ctx context.Context, l *live, v quotaVerdict) {
 	l.mu.Lock()
 	id, running := l.ctrID, l.running
 	l.mu.Unlock()
