@@ -3,13 +3,11 @@ package session_test
 import (
 	"context"
 	"encoding/json"
-	"log/slog"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/berth-dev/berth/berthtest"
-	"github.com/berth-dev/berth/channels/channelstest"
 	"github.com/berth-dev/berth/session"
 )
 
@@ -104,19 +102,7 @@ func TestContainerConfigIsValidated(t *testing.T) {
 // what the limit is, the log says so, and the session answers again.
 func TestOutOfMemoryIsReported(t *testing.T) {
 	t.Parallel()
-	var logs channelstest.Buffer
-	g, ch := start(t, func(c *session.Config) {
-		c.Poll = 100 * time.Millisecond
-		c.Log = slog.New(slog.NewJSONHandler(&logs, nil))
-	})
-	ctx := context.Background()
-	ag, err := g.Store.Group(ctx, "main")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := g.Store.UpdateGroupConfig(ctx, ag.ID, "", "", `{"memory":67108864}`); err != nil {
-		t.Fatal(err)
-	}
+	g, ch, logs := startLimited(t, `{"memory":67108864}`)
 	handle(t, g, msg("alloc 8"))
 	if got := ch.waitSent(t, 1, 60*time.Second); got[0].Text != "echo: allocated 8 MiB" {
 		t.Fatalf("a small allocation: %q", got[0].Text)

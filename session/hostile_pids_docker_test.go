@@ -7,10 +7,31 @@ import (
 	"testing"
 	"time"
 
+	"github.com/berth-dev/berth/berthtest"
 	"github.com/berth-dev/berth/channels"
 	"github.com/berth-dev/berth/channels/channelstest"
 	"github.com/berth-dev/berth/session"
 )
+
+// startLimited starts a gateway whose "main" group has containerConfig,
+// sweeping often, with its log (JSON) kept for the test to read.
+func startLimited(t *testing.T, containerConfig string) (*berthtest.Gateway, *fakeChannel, *channelstest.Buffer) {
+	t.Helper()
+	logs := new(channelstest.Buffer)
+	g, ch := start(t, func(c *session.Config) {
+		c.Poll = 100 * time.Millisecond
+		c.Log = slog.New(slog.NewJSONHandler(logs, nil))
+	})
+	ctx := context.Background()
+	ag, err := g.Store.Group(ctx, "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Store.UpdateGroupConfig(ctx, ag.ID, "", "", containerConfig); err != nil {
+		t.Fatal(err)
+	}
+	return g, ch, logs
+}
 
 // TestPidsLimitIsReported: the agent starts processes until its pids
 // limit refuses them (from inside its container, as a fork bomb would).
@@ -18,19 +39,7 @@ import (
 // and the log says so.
 func TestPidsLimitIsReported(t *testing.T) {
 	t.Parallel()
-	var logs channelstest.Buffer
-	g, ch := start(t, func(c *session.Config) {
-		c.Poll = 100 * time.Millisecond
-		c.Log = slog.New(slog.NewJSONHandler(&logs, nil))
-	})
-	ctx := context.Background()
-	ag, err := g.Store.Group(ctx, "main")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := g.Store.UpdateGroupConfig(ctx, ag.ID, "", "", `{"pids":24}`); err != nil {
-		t.Fatal(err)
-	}
+	g, ch, logs := startLimited(t, `{"pids":24}`)
 	handle(t, g, msg("hello"))
 	ch.waitSent(t, 1, 60*time.Second)
 	s := g.Sessions()[0]
@@ -63,15 +72,7 @@ func TestPidsLimitIsReported(t *testing.T) {
 // person is told once, and the session keeps answering.
 func TestChildOutOfMemoryIsReported(t *testing.T) {
 	t.Parallel()
-	g, ch := start(t, func(c *session.Config) { c.Poll = 100 * time.Millisecond })
-	ctx := context.Background()
-	ag, err := g.Store.Group(ctx, "main")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := g.Store.UpdateGroupConfig(ctx, ag.ID, "", "", `{"memory":67108864}`); err != nil {
-		t.Fatal(err)
-	}
+	g, ch, _ := startLimited(t, `{"memory":67108864}`)
 	handle(t, g, msg("hello"))
 	ch.waitSent(t, 1, 60*time.Second)
 	s := g.Sessions()[0]
