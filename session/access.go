@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/berth-dev/berth/channels"
 	"github.com/berth-dev/berth/data"
 	"github.com/berth-dev/berth/groups"
@@ -67,15 +69,9 @@ func (m *Manager) admit(ctx context.Context, w data.Wiring, sender string) (verd
 // memory only: a restart forgets it, which at worst repeats one notice
 // or refills a sender's bucket.
 type accessState struct {
-	mu      sync.Mutex           // guards told and buckets
-	told    map[string]time.Time // notice key -> when last told
-	buckets map[string]*bucket   // sender and conversation -> their rate
-}
-
-// bucket is a token bucket: it holds up to burst tokens and gains rate a minute.
-type bucket struct {
-	tokens float64
-	at     time.Time // when tokens was last brought up to date
+	mu      sync.Mutex               // guards told and buckets
+	told    map[string]time.Time     // notice key -> when last told
+	buckets map[string]*rate.Limiter // sender and conversation -> their rate
 }
 
 // tell reports whether a notice under key is due (none in the last
@@ -100,7 +96,8 @@ func (a *accessState) tell(key string, every time.Duration, now time.Time) bool 
 	return true
 }
 
-// take spends one of key's tokens, reporting false when there is none.
+// take spends one of key's tokens (a bucket of burst, refilled at
+// perMinute), reporting false when there is none.
 func (a *accessState) take(key string, perMinute, burst int, now time.Time) bool {
 	if perMinute < 0 {
 		return true
@@ -108,30 +105,21 @@ func (a *accessState) take(key string, perMinute, burst int, now time.Time) bool
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.buckets == nil {
-		a.buckets = map[string]*bucket{}
+		a.buckets = map[string]*rate.Limiter{}
 	}
-	refill := func(b *bucket) {
-		b.tokens = min(float64(burst), b.tokens+now.Sub(b.at).Minutes()*float64(perMinute))
-		b.at = now
-	}
-	b := a.buckets[key]
-	if b == nil {
+	lim := a.buckets[key]
+	if lim == nil {
 		if len(a.buckets) >= maxTracked {
 			for k, o := range a.buckets {
-				if refill(o); o.tokens >= float64(burst) {
+				if o.TokensAt(now) >= float64(burst) {
 					delete(a.buckets, k) // full again: the same as new
 				}
 			}
 		}
-		b = &bucket{tokens: float64(burst), at: now}
-		a.buckets[key] = b
+		lim = rate.NewLimiter(rate.Limit(float64(perMinute)/60), burst)
+		a.buckets[key] = lim
 	}
-	refill(b)
-	if b.tokens < 1-1e-9 { // a whole token, give or take float rounding
-		return false
-	}
-	b.tokens--
-	return true
+	return lim.AllowN(now, 1)
 }
 
 // conversation names where a sender talks, for notices and rate limits:
