@@ -1,3 +1,7 @@
+// Package agents holds the model providers the runner can drive inside an
+// agent container (anthropic, openai, the claude CLI) and the tool loop
+// they share. It is its own package so that the host, which embeds the
+// runner's source, never links the model SDKs.
 package agents
 
 import (
