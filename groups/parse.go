@@ -27,7 +27,7 @@ type Command struct {
 }
 
 // ErrNotCommand is returned by ParseCommand for text that is not a command.
-var ErrNotCommand = errors.New("not a command: a command starts with !")
+var ErrNotCommand = errors.New("not a command (a command starts with '!')")
 
 var validWord = regexp.MustCompile(`^[a-z][a-z0-9-]*$`)
 
