@@ -68,6 +68,15 @@ type Adapter struct {
 	connects int
 }
 
+// The capabilities the gateway looks for, checked at compile time.
+var (
+	_ channels.Channel    = (*Adapter)(nil)
+	_ channels.Progress   = (*Adapter)(nil)
+	_ channels.Confirmer  = (*Adapter)(nil)
+	_ channels.Backfiller = (*Adapter)(nil)
+	_ channels.Health     = (*Adapter)(nil)
+)
+
 // New returns an adapter; the token is checked when Run connects.
 func New(cfg Config, logger *slog.Logger) (*Adapter, error) {
 	if strings.TrimSpace(cfg.Token) == "" {

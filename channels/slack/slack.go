@@ -58,6 +58,15 @@ type Adapter struct {
 	noStat bool // assistant.threads.setStatus is not available to this app
 }
 
+// The capabilities the gateway looks for, checked at compile time.
+var (
+	_ channels.Channel    = (*Adapter)(nil)
+	_ channels.Progress   = (*Adapter)(nil)
+	_ channels.Confirmer  = (*Adapter)(nil)
+	_ channels.Backfiller = (*Adapter)(nil)
+	_ channels.Health     = (*Adapter)(nil)
+)
+
 type cachedName struct {
 	name string
 	at   time.Time

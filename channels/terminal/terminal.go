@@ -40,6 +40,8 @@ type Channel struct {
 	n      int
 }
 
+var _ channels.Channel = (*Channel)(nil)
+
 // New returns a terminal channel. With interactive set it shows a prompt.
 func New(in io.Reader, out, errOut io.Writer, interactive bool, userName string) *Channel {
 	return &Channel{in: in, out: out, errOut: errOut, interactive: interactive, userName: userName,
