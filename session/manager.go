@@ -37,6 +37,9 @@ type Runtime interface {
 	List(ctx context.Context, labels map[string]string) ([]container.Info, error)
 }
 
+// The engine runtime; a TEST-ONLY in-process one also implements Runtime.
+var _ Runtime = (*container.Docker)(nil)
+
 // Commands handles chat commands ("!help"); the groups package implements it.
 type Commands interface {
 	Handle(ctx context.Context, in channels.Inbound, reply func(text string)) error

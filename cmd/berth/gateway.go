@@ -18,6 +18,9 @@ import (
 	"github.com/berth-dev/berth/session"
 )
 
+// The chat commands the gateway installs.
+var _ session.Commands = (*groups.Commands)(nil)
+
 // gateway is the assembled core: store, runtime and session manager.
 type gateway struct {
 	cfg    config

@@ -16,6 +16,8 @@ type StoreMeter struct {
 	Log   *slog.Logger
 }
 
+var _ Meter = StoreMeter{}
+
 // Add implements Meter.
 func (m StoreMeter) Add(ctx context.Context, group string, input, output int64) {
 	if input == 0 && output == 0 {
