@@ -5,8 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
+
+	"github.com/mattn/go-sqlite3"
 )
 
 // AgentGroup is an agent: a folder on disk, a provider and container settings.
@@ -36,7 +37,7 @@ func (s *Store) CreateGroup(ctx context.Context, g *AgentGroup) error {
 	_, err := s.db.ExecContext(ctx, `INSERT INTO agent_groups (id, name, folder, is_admin, provider, model, container_config, created_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, g.ID, g.Name, g.Folder, boolInt(g.IsAdmin), g.Provider, g.Model, g.ContainerConfig,
 		g.CreatedAt.Format(time.RFC3339Nano))
-	if err != nil && strings.Contains(err.Error(), "UNIQUE") {
+	if isConstraint(err, sqlite3.ErrConstraintUnique) {
 		return fmt.Errorf("create group %s: %w", g.Folder, ErrExists)
 	}
 	if err != nil {

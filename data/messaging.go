@@ -5,8 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
+
+	"github.com/mattn/go-sqlite3"
 )
 
 // MessagingGroup is one place people talk: a Slack channel, a Discord
@@ -140,7 +141,7 @@ func (s *Store) Wire(ctx context.Context, w *Wiring) error {
 		access = excluded.access`,
 		w.ID, w.MessagingGroupID, w.AgentGroupID, w.Engage, w.Pattern, w.Ignored, w.SessionMode, string(w.Access), w.CreatedAt.Format(time.RFC3339Nano))
 	if err != nil {
-		if strings.Contains(err.Error(), "CHECK") {
+		if isConstraint(err, sqlite3.ErrConstraintCheck) {
 			return fmt.Errorf("wire: invalid engage %q, session mode %q or access %q", w.Engage, w.SessionMode, w.Access)
 		}
 		return fmt.Errorf("wire %s to %s: %w", w.MessagingGroupID, w.AgentGroupID, err)

@@ -18,7 +18,7 @@ import (
 	"strings"
 	"time"
 
-	_ "github.com/mattn/go-sqlite3" // registers the "sqlite3" driver
+	"github.com/mattn/go-sqlite3" // the "sqlite3" driver, and its error codes
 )
 
 //go:embed migrations/*.sql
@@ -161,4 +161,11 @@ func boolInt(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// isConstraint reports whether err is SQLite refusing a write for the
+// given constraint (sqlite3.ErrConstraintUnique, …).
+func isConstraint(err error, code sqlite3.ErrNoExtended) bool {
+	var se sqlite3.Error
+	return errors.As(err, &se) && se.ExtendedCode == code
 }

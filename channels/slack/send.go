@@ -75,11 +75,11 @@ func (a *Adapter) post(ctx context.Context, channel string, opts []slack.MsgOpti
 	return "", errors.New(a.scrub(err))
 }
 
+// permanent reports whether retrying a post cannot help.
 func permanent(err error) bool {
-	for _, s := range []string{"channel_not_found", "not_in_channel", "is_archived", "msg_too_long", "invalid_blocks", "no_permission", "restricted_action"} {
-		if strings.Contains(err.Error(), s) {
-			return true
-		}
+	switch apiError(err) {
+	case "channel_not_found", "not_in_channel", "is_archived", "msg_too_long", "invalid_blocks", "no_permission", "restricted_action":
+		return true
 	}
 	return isAuthError(err)
 }
@@ -91,7 +91,7 @@ func (a *Adapter) Working(ctx context.Context, t channels.Target) {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()
 		ref := slack.NewRefToMessage(t.PlatformID, t.MessageID)
-		if err := a.api.AddReactionContext(ctx, "eyes", ref); err != nil && !strings.Contains(err.Error(), "already_reacted") {
+		if err := a.api.AddReactionContext(ctx, "eyes", ref); err != nil && apiError(err) != "already_reacted" {
 			a.log.Debug("reaction", "err", a.scrub(err))
 		}
 		a.mu.Lock()
@@ -123,7 +123,7 @@ func (a *Adapter) Done(ctx context.Context, t channels.Target, ok bool) {
 		if !ok {
 			mark = "x"
 		}
-		if err := a.api.AddReactionContext(ctx, mark, ref); err != nil && !strings.Contains(err.Error(), "already_reacted") {
+		if err := a.api.AddReactionContext(ctx, mark, ref); err != nil && apiError(err) != "already_reacted" {
 			a.log.Debug("reaction", "err", a.scrub(err))
 		}
 	}()

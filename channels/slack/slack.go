@@ -143,7 +143,7 @@ func (a *Adapter) authTest(ctx context.Context) (bot, error) {
 	r, err := a.api.AuthTestContext(ctx)
 	if err != nil {
 		if isAuthError(err) {
-			return bot{}, fmt.Errorf("Slack refused SLACK_BOT_TOKEN (%s): reinstall the app at api.slack.com/apps and copy its Bot User OAuth Token", a.scrub(err))
+			return bot{}, refusal{fmt.Sprintf("Slack refused SLACK_BOT_TOKEN (%s): reinstall the app at api.slack.com/apps and copy its Bot User OAuth Token", a.scrub(err))}
 		}
 		return bot{}, fmt.Errorf("slack auth.test: %s", a.scrub(err))
 	}
@@ -163,7 +163,7 @@ func (a *Adapter) Run(ctx context.Context, h channels.Handler) error {
 		if ctx.Err() != nil {
 			return nil
 		}
-		if strings.Contains(err.Error(), "refused") {
+		if errors.As(err, new(refusal)) {
 			return err
 		}
 		a.log.Warn("slack unreachable; retrying", "err", err, "in", backoff)
@@ -383,18 +383,31 @@ func (a *Adapter) scrub(err error) string {
 	return s
 }
 
-func isAuthError(err error) bool {
-	if err == nil {
-		return false
+// apiError is the error code the Web API answered with ("invalid_auth"),
+// or "" when err is not such an answer.
+func apiError(err error) string {
+	var se slack.SlackErrorResponse
+	if errors.As(err, &se) {
+		return se.Err
 	}
-	for _, s := range []string{"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired"} {
-		if strings.Contains(err.Error(), s) {
-			return true
-		}
+	return ""
+}
+
+// isAuthError reports whether Slack refused the token itself.
+func isAuthError(err error) bool {
+	switch apiError(err) {
+	case "invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired":
+		return true
 	}
 	var sc slack.StatusCodeError
 	return errors.As(err, &sc) && (sc.Code == http.StatusUnauthorized || sc.Code == http.StatusNotFound)
 }
+
+// refusal is an error berth cannot get past by retrying: a token Slack
+// refused. Its text says what to do.
+type refusal struct{ text string }
+
+func (r refusal) Error() string { return r.text }
 
 func sleep(ctx context.Context, d time.Duration) bool {
 	select {
