@@ -278,16 +278,9 @@ func (c *Commands) register(ctx context.Context, x *call) (string, error) {
 		return "", err
 	}
 	g := data.AgentGroup{Name: name, Folder: name}
-	if err := c.store.CreateGroup(ctx, &g); errors.Is(err, data.ErrExists) {
+	if err := Create(ctx, c.store, c.layout, &g); errors.Is(err, data.ErrExists) {
 		return "", refusef("agent group %s already exists; !wire %s wires this channel to it", name, name)
 	} else if err != nil {
-		return "", err
-	}
-	// The folder is made once, with the group; later starts only mount it.
-	if err := c.layout.Init(g.Folder, g.Name); err != nil {
-		if derr := c.store.DeleteGroup(ctx, g.ID); derr != nil {
-			c.log.Error("undo group creation", "group", g.Folder, "err", derr)
-		}
 		return "", err
 	}
 	c.log.Info("group created", "group", g.Folder, "user", x.user)
