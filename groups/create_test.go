@@ -78,7 +78,11 @@ func TestCreateRollsBack(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			t.Cleanup(func() { store.Close() })
+			t.Cleanup(func() {
+				if err := store.Close(); err != nil {
+					t.Error(err)
+				}
+			})
 			l := groups.Layout{Root: filepath.Join(home, "groups"), UID: -1}
 			tt.spoil(t, l)
 
