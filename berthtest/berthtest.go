@@ -237,9 +237,7 @@ func (g *Gateway) Wire(channelType, platformID string, w Wire) data.Wiring {
 	ag, err := g.Store.Group(ctx, w.Group)
 	if errors.Is(err, data.ErrNotFound) {
 		ag = data.AgentGroup{Name: w.Group, Folder: w.Group, IsAdmin: w.Admin}
-		if err = g.Store.CreateGroup(ctx, &ag); err == nil {
-			err = g.Layout.Init(ag.Folder, ag.Name)
-		}
+		err = groups.Create(ctx, g.Store, g.Layout, &ag)
 	}
 	if err != nil {
 		g.t.Fatal(err)

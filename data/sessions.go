@@ -39,28 +39,18 @@ func scanSession(row interface{ Scan(...any) error }) (Session, error) {
 	return s, err
 }
 
-// ResolveSession finds the active session for a conversation under the
-// given session mode, creating it when there is none. It reports whether
-// it created one. Lookup and creation are one transaction, so concurrent
-// messages of one conversation agree on one session.
-func (s *Store) ResolveSession(ctx context.Context, agentGroupID, messagingGroupID, threadID, mode string) (Session, bool, error) {
-	var q string
-	var args []any
-	switch mode {
-	case SessionAgentShared:
-		q, args = `agent_group_id = ?`, []any{agentGroupID}
-		threadID = ""
-	case SessionShared:
-		q, args = `agent_group_id = ? AND messaging_group_id = ?`, []any{agentGroupID, messagingGroupID}
-		threadID = ""
-	case SessionPerThread:
-		q, args = `agent_group_id = ? AND messaging_group_id = ? AND thread_id = ?`, []any{agentGroupID, messagingGroupID, threadID}
-	default:
-		return Session{}, false, fmt.Errorf("resolve session: unknown session mode %q", mode)
+// ResolveSession finds the active session k names, creating it when there
+// is none. It reports whether it created one. Lookup and creation are one
+// transaction, so concurrent messages of one conversation agree on one
+// session.
+func (s *Store) ResolveSession(ctx context.Context, k SessionKey) (Session, bool, error) {
+	q, args, err := k.where()
+	if err != nil {
+		return Session{}, false, fmt.Errorf("resolve session: %w", err)
 	}
 	var out Session
 	var created bool
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err = s.tx(ctx, func(tx *sql.Tx) error {
 		row := tx.QueryRowContext(ctx, `SELECT `+sessionCols+` FROM sessions WHERE status = 'active' AND `+q+
 			` ORDER BY created_at DESC LIMIT 1`, args...)
 		sess, err := scanSession(row)
@@ -72,17 +62,35 @@ func (s *Store) ResolveSession(ctx context.Context, agentGroupID, messagingGroup
 			return err
 		}
 		t := now()
-		out = Session{ID: NewID(), AgentGroupID: agentGroupID, MessagingGroupID: messagingGroupID, ThreadID: threadID,
+		out = Session{ID: NewID(), AgentGroupID: k.AgentGroupID, MessagingGroupID: k.MessagingGroupID, ThreadID: k.ThreadID,
 			Status: "active", ContainerState: ContainerStopped, LastActive: parseTime(t), CreatedAt: parseTime(t)}
 		created = true
 		_, err = tx.ExecContext(ctx, `INSERT INTO sessions (id, agent_group_id, messaging_group_id, thread_id, status, container_state, container_id, last_active, created_at)
-			VALUES (?, ?, ?, ?, 'active', 'stopped', '', ?, ?)`, out.ID, agentGroupID, messagingGroupID, threadID, t, t)
+			VALUES (?, ?, ?, ?, 'active', 'stopped', '', ?, ?)`, out.ID, k.AgentGroupID, k.MessagingGroupID, k.ThreadID, t, t)
 		return err
 	})
 	if err != nil {
-		return Session{}, false, fmt.Errorf("resolve session for group %s: %w", agentGroupID, err)
+		return Session{}, false, fmt.Errorf("resolve session for group %s: %w", k.AgentGroupID, err)
 	}
 	return out, created, nil
+}
+
+// KeyedSession returns the active session k names, the one ResolveSession
+// would, without creating one; ErrNotFound when there is none.
+func (s *Store) KeyedSession(ctx context.Context, k SessionKey) (Session, error) {
+	q, args, err := k.where()
+	if err != nil {
+		return Session{}, fmt.Errorf("find session: %w", err)
+	}
+	sess, err := scanSession(s.db.QueryRowContext(ctx, `SELECT `+sessionCols+` FROM sessions WHERE status = 'active' AND `+q+
+		` ORDER BY created_at DESC LIMIT 1`, args...))
+	if errors.Is(err, sql.ErrNoRows) {
+		return sess, fmt.Errorf("session: %w", ErrNotFound)
+	}
+	if err != nil {
+		return sess, fmt.Errorf("find session for group %s: %w", k.AgentGroupID, err)
+	}
+	return sess, nil
 }
 
 // FindSession returns the active session of a conversation, if any, without creating one.

@@ -1,6 +1,12 @@
 // Package data is berth's central store: agent groups, messaging groups,
 // wirings, users and roles, sessions and dropped messages, in one SQLite
 // file with numbered migrations.
+//
+// It also holds the one rule for which session a message belongs to
+// (ConversationKey): the router (package session) and the chat commands
+// (package groups) both need it, both import data, and data imports
+// neither, so here it can be shared without a cycle, beside the sessions
+// table its keys match.
 package data
 
 import (

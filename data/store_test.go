@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+
+	"github.com/berth-dev/berth/channels"
 )
 
 func openTest(t *testing.T) *Store {
@@ -44,7 +46,8 @@ func TestResolveSessionModes(t *testing.T) {
 	mg1, _ := s.EnsureMessagingGroup(ctx, "slack", "C1", "c1", false)
 	mg2, _ := s.EnsureMessagingGroup(ctx, "slack", "C2", "c2", false)
 	type call struct {
-		mg, thread string
+		mg     MessagingGroup
+		thread string
 	}
 	tests := []struct {
 		mode       string
@@ -52,22 +55,31 @@ func TestResolveSessionModes(t *testing.T) {
 		wantSame   bool
 		wantThread string
 	}{
-		{SessionShared, call{mg1.ID, "t1"}, call{mg1.ID, "t2"}, true, ""},
-		{SessionShared, call{mg1.ID, ""}, call{mg2.ID, ""}, false, ""},
-		{SessionPerThread, call{mg1.ID, "t1"}, call{mg1.ID, "t1"}, true, "t1"},
-		{SessionPerThread, call{mg1.ID, "t1"}, call{mg1.ID, "t2"}, false, "t1"},
-		{SessionAgentShared, call{mg1.ID, "t1"}, call{mg2.ID, "t9"}, true, ""},
+		{SessionShared, call{mg1, "t1"}, call{mg1, "t2"}, true, ""},
+		{SessionShared, call{mg1, ""}, call{mg2, ""}, false, ""},
+		{SessionPerThread, call{mg1, "t1"}, call{mg1, "t1"}, true, "t1"},
+		{SessionPerThread, call{mg1, "t1"}, call{mg1, "t2"}, false, "t1"},
+		{SessionAgentShared, call{mg1, "t1"}, call{mg2, "t9"}, true, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.mode, func(t *testing.T) {
 			s := openTest(t)
 			g := AgentGroup{Name: "a", Folder: "a"}
 			s.CreateGroup(ctx, &g)
-			a, createdA, err := s.ResolveSession(ctx, g.ID, tt.a.mg, tt.a.thread, tt.mode)
+			key := func(c call) SessionKey {
+				t.Helper()
+				in := channels.Inbound{ChannelType: c.mg.ChannelType, PlatformID: c.mg.PlatformID, ThreadID: c.thread, MessageID: "m1"}
+				k, err := ConversationKey(in, c.mg, Wiring{AgentGroupID: g.ID, SessionMode: tt.mode})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return k
+			}
+			a, createdA, err := s.ResolveSession(ctx, key(tt.a))
 			if err != nil || !createdA {
 				t.Fatalf("first resolve: %v created=%v", err, createdA)
 			}
-			b, _, err := s.ResolveSession(ctx, g.ID, tt.b.mg, tt.b.thread, tt.mode)
+			b, _, err := s.ResolveSession(ctx, key(tt.b))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -79,7 +91,7 @@ func TestResolveSessionModes(t *testing.T) {
 			}
 		})
 	}
-	if _, _, err := s.ResolveSession(ctx, g.ID, mg1.ID, "", "bogus"); err == nil {
+	if _, _, err := s.ResolveSession(ctx, SessionKey{AgentGroupID: g.ID, MessagingGroupID: mg1.ID, Mode: "bogus"}); err == nil {
 		t.Error("unknown mode accepted")
 	}
 }
@@ -96,7 +108,7 @@ func TestResolveSessionConcurrentAgrees(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			sess, _, err := s.ResolveSession(ctx, g.ID, mg.ID, "", SessionShared)
+			sess, _, err := s.ResolveSession(ctx, SessionKey{AgentGroupID: g.ID, MessagingGroupID: mg.ID, Mode: SessionShared})
 			if err != nil {
 				t.Error(err)
 			}

@@ -124,7 +124,6 @@ type call struct {
 	cmd     Command
 	user    string // the sender's store id, "slack:U123"
 	address string // the messaging group's platform id
-	thread  string // the conversation within it
 }
 
 // refusal is an answer that changes nothing: bad input or a missing role.
@@ -141,11 +140,7 @@ func refusef(format string, args ...any) error { return refusal(fmt.Sprintf(form
 // and exclamations are left alone. Handle returns nil: the sender has
 // been told the outcome, and a redelivery must not run the command again.
 func (c *Commands) Handle(ctx context.Context, in channels.Inbound, reply func(text string)) error {
-	x := &call{in: in, user: channels.UserKey(in.ChannelType, in.Sender.ID), address: in.PlatformID, thread: in.ThreadID}
-	if in.ParentID != "" {
-		// A Discord thread is its own channel, wired through its parent.
-		x.address, x.thread = in.ParentID, in.PlatformID
-	}
+	x := &call{in: in, user: channels.UserKey(in.ChannelType, in.Sender.ID), address: data.ConversationOf(in).Address}
 	log := c.log.With("channel", in.ChannelType, "platform_id", x.address, "user", x.user)
 	addressed := in.Mentioned || in.IsDM
 	cmd, err := ParseCommand(in.Text)

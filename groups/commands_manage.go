@@ -54,24 +54,18 @@ func (c *Commands) wiredHere(ctx context.Context, x *call, need string) (data.Me
 	return mg, out, nil
 }
 
-// current finds the active session of this conversation under a wiring,
-// as the router would key it. ok is false when there is none.
+// current finds the active session of this conversation under a wiring:
+// the one the router would store this message in. ok is false when there
+// is none.
 func (c *Commands) current(ctx context.Context, x *call, mg data.MessagingGroup, w data.Wiring) (s data.Session, ok bool, err error) {
-	switch w.SessionMode {
-	case data.SessionAgentShared:
-		ss, err := c.store.Sessions(ctx, data.SessionFilter{AgentGroupID: w.AgentGroupID, ActiveOnly: true})
-		if err != nil || len(ss) == 0 {
-			return s, false, err
-		}
-		return ss[0], true, nil
-	case data.SessionPerThread:
-		if x.thread == "" && !mg.IsDM {
-			return s, false, nil // every top-level message starts its own thread
-		}
-		s, err = c.store.FindSession(ctx, w.AgentGroupID, mg.ID, x.thread)
-	default:
-		s, err = c.store.FindSession(ctx, w.AgentGroupID, mg.ID, "")
+	k, err := data.ConversationKey(x.in, mg, w)
+	if err != nil {
+		return s, false, err
 	}
+	if k.Opens {
+		return s, false, nil // the command opens a thread of its own: no session has it yet
+	}
+	s, err = c.store.KeyedSession(ctx, k)
 	if errors.Is(err, data.ErrNotFound) {
 		return s, false, nil
 	}
@@ -284,16 +278,9 @@ func (c *Commands) register(ctx context.Context, x *call) (string, error) {
 		return "", err
 	}
 	g := data.AgentGroup{Name: name, Folder: name}
-	if err := c.store.CreateGroup(ctx, &g); errors.Is(err, data.ErrExists) {
+	if err := Create(ctx, c.store, c.layout, &g); errors.Is(err, data.ErrExists) {
 		return "", refusef("agent group %s already exists; !wire %s wires this channel to it", name, name)
 	} else if err != nil {
-		return "", err
-	}
-	// The folder is made once, with the group; later starts only mount it.
-	if err := c.layout.Init(g.Folder, g.Name); err != nil {
-		if derr := c.store.DeleteGroup(ctx, g.ID); derr != nil {
-			c.log.Error("undo group creation", "group", g.Folder, "err", derr)
-		}
 		return "", err
 	}
 	c.log.Info("group created", "group", g.Folder, "user", x.user)

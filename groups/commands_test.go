@@ -509,7 +509,7 @@ func TestCommandsResetAndStop(t *testing.T) {
 	u.say(operator, "room", false, "!register team")
 	g, _ := u.store.Group(ctx, "team")
 	mg, _ := u.store.MessagingGroup(ctx, "terminal", "room")
-	s, _, err := u.store.ResolveSession(ctx, g.ID, mg.ID, "t1", data.SessionPerThread)
+	s, _, err := u.store.ResolveSession(ctx, data.SessionKey{AgentGroupID: g.ID, MessagingGroupID: mg.ID, ThreadID: "t1", Mode: data.SessionPerThread})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -126,11 +126,7 @@ func (a *accessState) take(key string, perMinute, burst int, now time.Time) bool
 // the wired channel (a thread counts as its channel, so that a sender
 // cannot get a fresh allowance by starting threads).
 func conversation(in channels.Inbound) string {
-	address := in.PlatformID
-	if in.ParentID != "" {
-		address = in.ParentID
-	}
-	return in.ChannelType + ":" + address
+	return in.ChannelType + ":" + data.ConversationOf(in).Address
 }
 
 // refused records a message no wiring let its sender in for, and hints
@@ -152,10 +148,7 @@ func (m *Manager) holdFor(ctx context.Context, in channels.Inbound, sender strin
 	if err != nil {
 		return fmt.Errorf("hold message: %w", err)
 	}
-	address := in.PlatformID
-	if in.ParentID != "" {
-		address = in.ParentID
-	}
+	address := data.ConversationOf(in).Address
 	var held []string
 	for i, w := range ws {
 		n, err := m.store.CountHeld(ctx, w.AgentGroupID, sender)
@@ -238,11 +231,7 @@ func (m *Manager) ReleaseHeld(ctx context.Context, groupID, senderID string) (in
 		case tg.w.ID == "":
 			m.drop(ctx, in, "held message: the conversation is no longer wired to the group")
 		default:
-			thread := in.ThreadID
-			if in.ParentID != "" {
-				thread = in.PlatformID
-			}
-			if _, err := m.routeTo(ctx, in, tg.mg, tg.w, true, thread); err != nil {
+			if _, err := m.routeTo(ctx, in, tg.mg, tg.w, true); err != nil {
 				return n, fmt.Errorf("release held message %s: %w", h.MessageID, err)
 			}
 			n++

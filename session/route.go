@@ -187,13 +187,8 @@ func (m *Manager) Backfill(ctx context.Context, ch channels.Channel) error {
 // tried, and the error, returned after, makes the platform redeliver,
 // which the wirings already done absorb (a message's id is deterministic).
 func (m *Manager) route(ctx context.Context, in channels.Inbound, log *slog.Logger) error {
-	// A Discord thread is its own channel, routed by its parent's wiring
-	// and keyed as its own conversation.
-	address, thread := in.PlatformID, in.ThreadID
-	if in.ParentID != "" {
-		address, thread = in.ParentID, in.PlatformID
-	}
-	mg, err := m.store.MessagingGroup(ctx, in.ChannelType, address)
+	conv := data.ConversationOf(in)
+	mg, err := m.store.MessagingGroup(ctx, in.ChannelType, conv.Address)
 	if errors.Is(err, data.ErrNotFound) {
 		if in.Mentioned || in.IsDM {
 			log.Info("dropped", "reason", "unwired channel")
@@ -230,7 +225,7 @@ func (m *Manager) route(ctx context.Context, in channels.Inbound, log *slog.Logg
 	var refusedNames, heldNames []string
 	decided := false // recorded as refused, held or denied: not "trigger not matched"
 	for _, w := range wirings {
-		engaged, err := m.engages(ctx, w, mg, in, thread)
+		engaged, err := m.engages(ctx, w, mg, in, conv.Thread)
 		if err != nil {
 			log.Info("dropped", "reason", err.Error(), "group", w.AgentGroupID)
 			m.drop(ctx, in, err.Error())
@@ -292,7 +287,7 @@ func (m *Manager) route(ctx context.Context, in channels.Inbound, log *slog.Logg
 	var failed []error
 	var failedNames []string
 	for _, p := range picks {
-		ok, err := m.routeTo(ctx, in, mg, p.w, p.engaged, thread)
+		ok, err := m.routeTo(ctx, in, mg, p.w, p.engaged)
 		if err != nil {
 			folder := m.folder(ctx, p.w.AgentGroupID)
 			log.Warn("not stored", "group", folder, "err", err)
@@ -328,12 +323,12 @@ func (m *Manager) folder(ctx context.Context, groupID string) string {
 // routeTo stores in in the session w keys it to, and wakes that session
 // when the message engages. It reports whether it woke one; a message
 // already stored (a redelivery) is not stored or woken again.
-func (m *Manager) routeTo(ctx context.Context, in channels.Inbound, mg data.MessagingGroup, w data.Wiring, engaged bool, thread string) (bool, error) {
-	key := thread
-	if w.SessionMode == data.SessionPerThread && key == "" && !mg.IsDM {
-		key = in.MessageID // a top-level message starts its own thread
+func (m *Manager) routeTo(ctx context.Context, in channels.Inbound, mg data.MessagingGroup, w data.Wiring, engaged bool) (bool, error) {
+	key, err := data.ConversationKey(in, mg, w)
+	if err != nil {
+		return false, fmt.Errorf("resolve session: %w", err)
 	}
-	s, created, err := m.store.ResolveSession(ctx, w.AgentGroupID, mg.ID, key, w.SessionMode)
+	s, created, err := m.store.ResolveSession(ctx, key)
 	if err != nil {
 		return false, err
 	}
@@ -348,8 +343,8 @@ func (m *Manager) routeTo(ctx context.Context, in channels.Inbound, mg data.Mess
 		Content: sessiondb.Content{Text: in.Text, SenderID: channels.UserKey(in.ChannelType, in.Sender.ID),
 			SenderName: in.Sender.Name, Platform: in.ChannelType, MessageID: in.MessageID, Attachments: attachments(in)},
 	}
-	if msg.ThreadID == "" && w.SessionMode == data.SessionPerThread && !mg.IsDM && in.ParentID == "" {
-		msg.ThreadID = key
+	if msg.ThreadID == "" && key.Opens {
+		msg.ThreadID = key.ThreadID // the agent answers in the thread the message opens
 	}
 	ids, err := l.db.Append(ctx, msg)
 	if err != nil {

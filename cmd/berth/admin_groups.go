@@ -162,21 +162,9 @@ func (a *admin) groupsCreate(ctx context.Context, args []string) error {
 		return exitError{code: 1, err: err}
 	}
 	g := data.AgentGroup{Name: name, Folder: name, IsAdmin: *isAdmin, Provider: *provider, Model: *model}
-	if err := a.store.CreateGroup(ctx, &g); errors.Is(err, data.ErrExists) {
+	if err := groups.Create(ctx, a.store, a.layout(), &g); errors.Is(err, data.ErrExists) {
 		return exitError{code: 1, err: fmt.Errorf("agent group %s already exists", name)}
 	} else if err != nil {
-		return err
-	}
-	l := a.layout()
-	err = l.InitGlobal()
-	if err == nil {
-		// The folder is made once, with the group; later starts only mount it.
-		err = l.Init(g.Folder, g.Name)
-	}
-	if err != nil {
-		if derr := a.store.DeleteGroup(ctx, g.ID); derr != nil {
-			err = errors.Join(err, derr)
-		}
 		return err
 	}
 	j, err := a.groupJSON(ctx, g)

@@ -241,8 +241,8 @@ func TestAdminSessionsAndDropped(t *testing.T) {
 	s := openHome(t, home)
 	g, _ := s.Group(ctx, "team")
 	mg, _ := s.EnsureMessagingGroup(ctx, "slack", "C1", "", false)
-	one, _, _ := s.ResolveSession(ctx, g.ID, mg.ID, "t1", data.SessionPerThread)
-	two, _, _ := s.ResolveSession(ctx, g.ID, mg.ID, "t2", data.SessionPerThread)
+	one, _, _ := s.ResolveSession(ctx, data.SessionKey{AgentGroupID: g.ID, MessagingGroupID: mg.ID, ThreadID: "t1", Mode: data.SessionPerThread})
+	two, _, _ := s.ResolveSession(ctx, data.SessionKey{AgentGroupID: g.ID, MessagingGroupID: mg.ID, ThreadID: "t2", Mode: data.SessionPerThread})
 	s.CloseSession(ctx, two.ID)
 	s.RecordDropped(ctx, data.Dropped{ChannelType: "slack", PlatformID: "C9", SenderID: "slack:U1", Reason: "unwired channel", Text: "hi\nthere"})
 

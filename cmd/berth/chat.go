@@ -67,15 +67,8 @@ func cmdChat(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 func ensureTerminalWiring(ctx context.Context, store *data.Store, layout groups.Layout, folder string) error {
 	ag, err := store.Group(ctx, folder)
 	if errors.Is(err, data.ErrNotFound) {
-		if err := groups.ValidateFolder(folder); err != nil {
-			return err
-		}
 		ag = data.AgentGroup{Name: folder, Folder: folder}
-		if err := store.CreateGroup(ctx, &ag); err != nil {
-			return err
-		}
-		// The folder is made once, with the group; later starts only mount it.
-		if err := layout.Init(ag.Folder, ag.Name); err != nil {
+		if err := groups.Create(ctx, store, layout, &ag); err != nil {
 			return err
 		}
 	} else if err != nil {

@@ -58,7 +58,7 @@ func TestStatusScreen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, _, err := store.ResolveSession(ctx, g.ID, mg.ID, "", data.SessionShared)
+	s, _, err := store.ResolveSession(ctx, data.SessionKey{AgentGroupID: g.ID, MessagingGroupID: mg.ID, Mode: data.SessionShared})
 	if err != nil {
 		t.Fatal(err)
 	}
