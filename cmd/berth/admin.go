@@ -131,7 +131,7 @@ func (a *admin) parse(ctx context.Context, fs *flag.FlagSet, args []string, min,
 		return nil, err
 	}
 	a.home = home.String()
-	if a.store, err = data.Open(ctx, paths.Home(home).Store()); err != nil {
+	if a.store, err = data.Open(ctx, home.Store()); err != nil {
 		return nil, err
 	}
 	return pos, nil
