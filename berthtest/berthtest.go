@@ -20,6 +20,7 @@ import (
 	"github.com/berth-dev/berth/channels"
 	"github.com/berth-dev/berth/container"
 	"github.com/berth-dev/berth/data"
+	"github.com/berth-dev/berth/data/paths"
 	"github.com/berth-dev/berth/groups"
 	"github.com/berth-dev/berth/session"
 )
@@ -125,7 +126,7 @@ func Start(t testing.TB, opts Options) *Gateway {
 		home = t.TempDir()
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	store, err := data.Open(ctx, filepath.Join(home, "berth.db"))
+	store, err := data.Open(ctx, paths.Home(home).Store())
 	if err != nil {
 		cancel()
 		t.Fatal(err)
@@ -134,7 +135,7 @@ func Start(t testing.TB, opts Options) *Gateway {
 	if os.Getuid() == 0 {
 		uid = container.AgentUID
 	}
-	layout := groups.Layout{Root: filepath.Join(home, "groups"), UID: uid}
+	layout := groups.Layout{Root: paths.Home(home).Groups(), UID: uid}
 	if err := layout.InitGlobal(); err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/berth-dev/berth/data"
+	"github.com/berth-dev/berth/data/paths"
 	"github.com/berth-dev/berth/session/sessiondb"
 )
 
@@ -33,7 +34,7 @@ func (g *Gateway) Exec(sessionID, script string) (string, error) {
 
 // SessionDir is a session's folder on the host (in/ and out/ below it).
 func (g *Gateway) SessionDir(s data.Session) string {
-	return filepath.Join(g.Home, "sessions", s.AgentGroupID, s.ID)
+	return paths.Home(g.Home).Session(s.AgentGroupID, s.ID)
 }
 
 // OutDir is a session's out/ folder on the host, which its agent can write.

@@ -3,10 +3,11 @@ package data
 import (
 	"context"
 	"database/sql"
-	"path/filepath"
 	"testing"
 
 	_ "github.com/mattn/go-sqlite3"
+
+	"github.com/berth-dev/berth/data/paths"
 )
 
 func TestWiringAccess(t *testing.T) {
@@ -48,7 +49,7 @@ func TestWiringAccess(t *testing.T) {
 // access migration, with a wiring: it becomes members-only.
 func TestAccessMigrationDefaultsToMembers(t *testing.T) {
 	ctx := context.Background()
-	file := filepath.Join(t.TempDir(), "berth.db")
+	file := paths.Home(t.TempDir()).Store()
 	s, err := Open(ctx, file)
 	if err != nil {
 		t.Fatal(err)

@@ -3,16 +3,16 @@ package data
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"sync"
 	"testing"
 
 	"github.com/berth-dev/berth/channels"
+	"github.com/berth-dev/berth/data/paths"
 )
 
 func openTest(t *testing.T) *Store {
 	t.Helper()
-	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "berth.db"))
+	s, err := Open(context.Background(), paths.Home(t.TempDir()).Store())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -24,7 +24,7 @@ func TestMigrationsApplyOnce(t *testing.T) {
 	dir := t.TempDir()
 	ctx := context.Background()
 	for i := 0; i < 2; i++ {
-		s, err := Open(ctx, filepath.Join(dir, "berth.db"))
+		s, err := Open(ctx, paths.Home(dir).Store())
 		if err != nil {
 			t.Fatalf("open %d: %v", i, err)
 		}

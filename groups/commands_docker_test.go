@@ -13,6 +13,7 @@ import (
 	"github.com/berth-dev/berth/berthtest"
 	"github.com/berth-dev/berth/channels"
 	"github.com/berth-dev/berth/data"
+	"github.com/berth-dev/berth/data/paths"
 	"github.com/berth-dev/berth/groups"
 	"github.com/berth-dev/berth/session"
 )
@@ -314,7 +315,7 @@ func TestChatResetStartsNewSession(t *testing.T) {
 	if len(active) != 1 || active[0].ID == old.ID {
 		t.Fatalf("active sessions after reset: %+v (old %s)", active, old.ID)
 	}
-	if _, err := os.Stat(filepath.Join(c.g.Home, "sessions", old.AgentGroupID, old.ID, "in", "inbound.db")); err != nil {
+	if _, err := os.Stat(filepath.Join(paths.Home(c.g.Home).Session(old.AgentGroupID, old.ID), "in", "inbound.db")); err != nil {
 		t.Errorf("the old session folder is gone: %v", err)
 	}
 	// !stop stops the container now; the session stays and wakes again.

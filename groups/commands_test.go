@@ -15,6 +15,7 @@ import (
 
 	"github.com/berth-dev/berth/channels"
 	"github.com/berth-dev/berth/data"
+	"github.com/berth-dev/berth/data/paths"
 	"github.com/berth-dev/berth/groups"
 )
 
@@ -140,7 +141,7 @@ func TestParseEngage(t *testing.T) {
 
 func openStore(t *testing.T) *data.Store {
 	t.Helper()
-	s, err := data.Open(context.Background(), filepath.Join(t.TempDir(), "berth.db"))
+	s, err := data.Open(context.Background(), paths.Home(t.TempDir()).Store())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -276,7 +277,7 @@ type unit struct {
 
 func newUnit(t *testing.T) *unit {
 	root := t.TempDir()
-	u := &unit{t: t, store: openStore(t), layout: groups.Layout{Root: filepath.Join(root, "groups"), UID: -1}, stops: &fakeSessions{}}
+	u := &unit{t: t, store: openStore(t), layout: groups.Layout{Root: paths.Home(root).Groups(), UID: -1}, stops: &fakeSessions{}}
 	u.layout.InitGlobal()
 	u.cmds = groups.NewCommands(u.store, u.layout, u.stops, nil)
 	return u

@@ -15,6 +15,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/berth-dev/berth/data/paths"
 	"github.com/berth-dev/berth/session/runner"
 )
 
@@ -22,7 +23,7 @@ import (
 var templates embed.FS
 
 // GlobalFolder is the folder name of the memory every group imports.
-const GlobalFolder = "global"
+const GlobalFolder = paths.GlobalFolder
 
 // Dirs names the parts of a group folder.
 const (

@@ -8,7 +8,24 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/berth-dev/berth/data/paths"
 )
+
+// TestLayoutIsTheHomes: a Layout rooted at a home's groups folder finds
+// the folders where paths.Home says they are.
+func TestLayoutIsTheHomes(t *testing.T) {
+	h := paths.Home("/h")
+	l := Layout{Root: h.Groups(), UID: -1}
+	for _, tc := range []struct{ got, want string }{
+		{l.Dir("team"), h.Group("team")},
+		{l.GlobalDir(), h.Global()},
+	} {
+		if tc.got != tc.want {
+			t.Errorf("got %s, want %s", tc.got, tc.want)
+		}
+	}
+}
 
 func TestValidateFolder(t *testing.T) {
 	tests := []struct {

@@ -2,7 +2,6 @@ package session
 
 import (
 	"context"
-	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/berth-dev/berth/channels"
 	"github.com/berth-dev/berth/data"
+	"github.com/berth-dev/berth/data/paths"
 	"github.com/berth-dev/berth/groups"
 )
 
@@ -149,7 +149,7 @@ func (r *recorder) Send(ctx context.Context, out channels.Outbound) (string, err
 func TestHeldCapPerSender(t *testing.T) {
 	ctx := context.Background()
 	home := t.TempDir()
-	store, err := data.Open(ctx, filepath.Join(home, "berth.db"))
+	store, err := data.Open(ctx, paths.Home(home).Store())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,7 +166,7 @@ func TestHeldCapPerSender(t *testing.T) {
 		SessionMode: data.SessionShared, Access: data.AccessApproval}); err != nil {
 		t.Fatal(err)
 	}
-	m := New(Config{Home: home, SenderRate: -1}, store, nil, groups.Layout{Root: filepath.Join(home, "groups"), UID: -1})
+	m := New(Config{Home: home, SenderRate: -1}, store, nil, groups.Layout{Root: paths.Home(home).Groups(), UID: -1})
 	rec := &recorder{}
 	m.AddChannel(rec)
 	const sent = maxHeldPerSender + 5

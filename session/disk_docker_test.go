@@ -12,6 +12,7 @@ import (
 
 	"github.com/berth-dev/berth/berthtest"
 	"github.com/berth-dev/berth/channels"
+	"github.com/berth-dev/berth/data/paths"
 	"github.com/berth-dev/berth/session/sessiondb"
 )
 
@@ -24,7 +25,7 @@ func TestDiskFull(t *testing.T) {
 	}
 	t.Parallel()
 	home := t.TempDir()
-	sessions := filepath.Join(home, "sessions")
+	sessions := paths.Home(home).Sessions()
 	os.MkdirAll(sessions, 0o755)
 	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", sessions).CombinedOutput(); err != nil {
 		t.Fatalf("mount tmpfs: %v %s", err, out)

@@ -11,6 +11,7 @@ import (
 	"github.com/berth-dev/berth/berthtest"
 	"github.com/berth-dev/berth/channels"
 	"github.com/berth-dev/berth/data"
+	"github.com/berth-dev/berth/data/paths"
 	"github.com/berth-dev/berth/session"
 )
 
@@ -116,7 +117,7 @@ func fillFolder(t *testing.T, config, inside string, host func(*berthtest.Gatewa
 	}
 
 	// The store is intact.
-	st, err := data.Open(ctx, filepath.Join(g.Home, "berth.db"))
+	st, err := data.Open(ctx, paths.Home(g.Home).Store())
 	if err != nil {
 		t.Fatalf("open the store after the fill: %v", err)
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/berth-dev/berth/berthtest"
+	"github.com/berth-dev/berth/data/paths"
 	"github.com/berth-dev/berth/session"
 	"github.com/berth-dev/berth/session/sessiondb"
 )
@@ -27,7 +28,7 @@ func TestPlantedSymlinkIsNotFollowed(t *testing.T) {
 
 	// A host file that would be delivered if berth followed the link: a
 	// copy of the session's reply database with one more reply in it.
-	dir := filepath.Join(g.Home, "sessions", s.AgentGroupID, s.ID)
+	dir := paths.Home(g.Home).Session(s.AgentGroupID, s.ID)
 	out := filepath.Join(dir, sessiondb.OutDir)
 	bait := t.TempDir()
 	b, err := os.ReadFile(filepath.Join(out, sessiondb.OutboundFile))

@@ -18,6 +18,7 @@ import (
 
 	"github.com/berth-dev/berth/berthtest"
 	"github.com/berth-dev/berth/container/credproxy"
+	"github.com/berth-dev/berth/data/paths"
 )
 
 // TestProxyConnectionFloodStaysInItsGroup: from inside its container an
@@ -55,7 +56,7 @@ func TestProxyConnectionFloodStaysInItsGroup(t *testing.T) {
 	// The victim's next turn needs a new container: waking one is what
 	// ran out of descriptors before.
 	g.Manager.StopSession(context.Background(), victim)
-	otherSock := filepath.Join(g.Home, "run", "proxy", "other", "proxy.sock")
+	otherSock := filepath.Join(paths.Home(g.Home).ProxyDir("other"), "proxy.sock")
 
 	// The TEST-ONLY flood tool, built static, in the attacker's group folder.
 	dir := g.GroupDir("main")

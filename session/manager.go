@@ -23,6 +23,7 @@ import (
 	"github.com/berth-dev/berth/channels"
 	"github.com/berth-dev/berth/container"
 	"github.com/berth-dev/berth/data"
+	"github.com/berth-dev/berth/data/paths"
 	"github.com/berth-dev/berth/groups"
 	"github.com/berth-dev/berth/mounts"
 	"github.com/berth-dev/berth/session/sessiondb"
@@ -378,7 +379,7 @@ func (m *Manager) session(ctx context.Context, s data.Session) (*live, error) {
 
 // sessionDir is a session's folder under BERTH_HOME.
 func (m *Manager) sessionDir(s data.Session) string {
-	return filepath.Join(m.cfg.Home, "sessions", s.AgentGroupID, s.ID)
+	return paths.Home(m.cfg.Home).Session(s.AgentGroupID, s.ID)
 }
 
 // watch turns file-system events in sessions' out/ folders into delivery kicks.

@@ -18,6 +18,7 @@ import (
 	"github.com/berth-dev/berth/berthtest"
 	"github.com/berth-dev/berth/channels"
 	"github.com/berth-dev/berth/container/credproxy"
+	"github.com/berth-dev/berth/data/paths"
 	"github.com/berth-dev/berth/session"
 )
 
@@ -86,7 +87,7 @@ func startWithProvider(t *testing.T, provider string, f *fakeModel, key string) 
 	}
 	t.Cleanup(func() { logf.Close() })
 	g := berthtest.Start(t, berthtest.Options{Home: home, Channels: []channels.Channel{ch}, Config: func(c *session.Config) {
-		c.Extras = proxy.Extras(filepath.Join(home, "run", "proxy"))
+		c.Extras = proxy.Extras(paths.Home(home))
 		c.Log = slog.New(slog.NewJSONHandler(logf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}})
 	w := g.Wire("fake", "room", berthtest.Wire{IsDM: true})
@@ -233,7 +234,7 @@ func TestDailyBudgetStopsNewTurns(t *testing.T) {
 	ch := newFakeChannel()
 	home := t.TempDir()
 	g := berthtest.Start(t, berthtest.Options{Home: home, Channels: []channels.Channel{ch}, Config: func(c *session.Config) {
-		c.Extras = proxy.Extras(filepath.Join(home, "run", "proxy"))
+		c.Extras = proxy.Extras(paths.Home(home))
 	}})
 	proxy.SetMeter(credproxy.StoreMeter{Store: g.Store})
 	w := g.Wire("fake", "room", berthtest.Wire{IsDM: true})

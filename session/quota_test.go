@@ -13,6 +13,7 @@ import (
 
 	"github.com/berth-dev/berth/container"
 	"github.com/berth-dev/berth/data"
+	"github.com/berth-dev/berth/data/paths"
 	"github.com/berth-dev/berth/groups"
 	"github.com/berth-dev/berth/session/sessiondb"
 )
@@ -310,18 +311,18 @@ func TestQuotaPassStopsAndRefuses(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	home := t.TempDir()
-	store, err := data.Open(ctx, filepath.Join(home, "berth.db"))
+	store, err := data.Open(ctx, paths.Home(home).Store())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer store.Close()
 	rt := &stopRecorder{stops: make(chan string, 10)}
-	m := New(Config{Home: home, UID: -1, DiskQuotaEvery: time.Hour}, store, rt, groups.Layout{Root: filepath.Join(home, "groups"), UID: -1})
+	m := New(Config{Home: home, UID: -1, DiskQuotaEvery: time.Hour}, store, rt, groups.Layout{Root: paths.Home(home).Groups(), UID: -1})
 	m.ctx = ctx
 	g := data.AgentGroup{ID: "g1", Folder: "hog", ContainerConfig: `{"disk_quota_mb":1}`}
 	fill := filepath.Join(m.layout.Dir(g.Folder), "fill")
 	write(t, fill, 2<<20)
-	dir := filepath.Join(home, "sessions", g.ID, "s1")
+	dir := paths.Home(home).Session(g.ID, "s1")
 	l := &live{id: "s1", group: g, dir: dir, db: sessiondb.Host{Dir: dir}, kick: make(chan struct{}, 1),
 		targets: map[string]progressTarget{}, running: true, ctrID: "c1"}
 	if err := l.db.Create(ctx, sessiondb.InMessage{ChannelType: "fake", PlatformID: "room"}); err != nil {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/berth-dev/berth/container"
 	"github.com/berth-dev/berth/data"
+	"github.com/berth-dev/berth/data/paths"
 	"github.com/berth-dev/berth/mounts"
 	"github.com/berth-dev/berth/session/sessiondb"
 )
@@ -252,7 +253,7 @@ func (m *Manager) spec(l *live) (container.Spec, error) {
 		InDir: filepath.Join(l.dir, sessiondb.InDir), OutDir: filepath.Join(l.dir, sessiondb.OutDir),
 		GroupDir: m.layout.Dir(l.group.Folder), GlobalDir: m.layout.GlobalDir(),
 		Admin:      l.group.IsAdmin,
-		AgentTrees: []string{m.layout.Root, filepath.Join(m.cfg.Home, "sessions")},
+		AgentTrees: []string{m.layout.Root, paths.Home(m.cfg.Home).Sessions()},
 	}, extra)
 	if err != nil {
 		return container.Spec{}, err

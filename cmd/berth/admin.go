@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -16,6 +15,7 @@ import (
 	"github.com/berth-dev/berth/channels/terminal"
 	"github.com/berth-dev/berth/container"
 	"github.com/berth-dev/berth/data"
+	"github.com/berth-dev/berth/data/paths"
 	"github.com/berth-dev/berth/groups"
 )
 
@@ -126,12 +126,12 @@ func (a *admin) parse(ctx context.Context, fs *flag.FlagSet, args []string, min,
 	if len(pos) < min || len(pos) > max {
 		return nil, a.usageErr("expected %s", adminArgCount(min, max))
 	}
-	home, err := adminHome(a.home)
+	home, err := paths.Resolve(a.home)
 	if err != nil {
 		return nil, err
 	}
-	a.home = home
-	if a.store, err = data.Open(ctx, filepath.Join(home, "berth.db")); err != nil {
+	a.home = home.String()
+	if a.store, err = data.Open(ctx, home.Store()); err != nil {
 		return nil, err
 	}
 	return pos, nil
@@ -151,33 +151,6 @@ func adminArgCount(min, max int) string {
 func (a *admin) usageErr(format string, args ...any) error {
 	fmt.Fprintf(a.stderr, "berth: %s\nusage: berth %s\n", fmt.Sprintf(format, args...), a.usage)
 	return errUsage
-}
-
-// adminHome finds the state folder as the gateway does: --home, then
-// BERTH_HOME, then $XDG_DATA_HOME/berth.
-func adminHome(home string) (string, error) {
-	if home == "" {
-		home = os.Getenv("BERTH_HOME")
-	}
-	if home == "" {
-		base := os.Getenv("XDG_DATA_HOME")
-		if base == "" {
-			h, err := os.UserHomeDir()
-			if err != nil {
-				return "", fmt.Errorf("find home folder: %w (set BERTH_HOME)", err)
-			}
-			base = filepath.Join(h, ".local", "share")
-		}
-		home = filepath.Join(base, "berth")
-	}
-	abs, err := filepath.Abs(home)
-	if err != nil {
-		return "", err
-	}
-	if err := os.MkdirAll(abs, 0o700); err != nil {
-		return "", fmt.Errorf("create state folder: %w", err)
-	}
-	return abs, nil
 }
 
 // emit prints v as JSON, or rows as an aligned table under header.
@@ -254,7 +227,7 @@ func (a *admin) layout() groups.Layout {
 	if os.Getuid() == 0 {
 		uid = container.AgentUID
 	}
-	return groups.Layout{Root: filepath.Join(a.home, "groups"), UID: uid}
+	return groups.Layout{Root: paths.Home(a.home).Groups(), UID: uid}
 }
 
 // adminChannel splits "slack:C123" into its channel type and platform id.

@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/berth-dev/berth/container"
 	"github.com/berth-dev/berth/data"
+	"github.com/berth-dev/berth/data/paths"
 )
 
 // sessionJSON is a session as `--json` prints it.
@@ -34,7 +34,7 @@ func (a *admin) sessionJSON(ctx context.Context, s data.Session, g data.AgentGro
 		ch = mg.ChannelType + ":" + mg.PlatformID
 	}
 	return sessionJSON{ID: s.ID, Group: g.Folder, GroupID: g.ID, Channel: ch, ThreadID: s.ThreadID, Status: s.Status,
-		ContainerState: s.ContainerState, ContainerID: s.ContainerID, Dir: filepath.Join(a.home, "sessions", s.AgentGroupID, s.ID),
+		ContainerState: s.ContainerState, ContainerID: s.ContainerID, Dir: paths.Home(a.home).Session(s.AgentGroupID, s.ID),
 		LastActive: s.LastActive, CreatedAt: s.CreatedAt}
 }
 

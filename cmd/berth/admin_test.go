@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/berth-dev/berth/data"
+	"github.com/berth-dev/berth/data/paths"
 	"github.com/berth-dev/berth/groups"
 )
 
@@ -60,7 +61,7 @@ func decode(t *testing.T, home string, v any, args ...string) {
 
 func openHome(t *testing.T, home string) *data.Store {
 	t.Helper()
-	s, err := data.Open(context.Background(), filepath.Join(home, "berth.db"))
+	s, err := data.Open(context.Background(), paths.Home(home).Store())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,7 +133,7 @@ func TestAdminGroups(t *testing.T) {
 		t.Errorf("create: %q", out)
 	}
 	ok(t, home, "groups", "create", "ops", "--admin")
-	if _, err := os.Stat(filepath.Join(home, "groups", "team", groups.MemoryFile)); err != nil {
+	if _, err := os.Stat(filepath.Join(paths.Home(home).Group("team"), groups.MemoryFile)); err != nil {
 		t.Errorf("group folder not initialised: %v", err)
 	}
 	var gs []groupJSON
@@ -156,7 +157,7 @@ func TestAdminGroups(t *testing.T) {
 	if out := ok(t, home, "groups", "delete", "team"); !strings.Contains(out, "is kept") {
 		t.Errorf("delete: %q", out)
 	}
-	if _, err := os.Stat(filepath.Join(home, "groups", "team")); err != nil {
+	if _, err := os.Stat(paths.Home(home).Group("team")); err != nil {
 		t.Errorf("delete removed the folder: %v", err)
 	}
 	var ws []wiringJSON
@@ -257,7 +258,7 @@ func TestAdminSessionsAndDropped(t *testing.T) {
 	}
 	var one1 sessionJSON
 	decode(t, home, &one1, "sessions", "show", one.ID[:6])
-	if one1.ID != one.ID || one1.Dir != filepath.Join(home, "sessions", g.ID, one.ID) {
+	if one1.ID != one.ID || one1.Dir != paths.Home(home).Session(g.ID, one.ID) {
 		t.Errorf("sessions show: %+v", one1)
 	}
 	var ds []map[string]any
@@ -319,7 +320,7 @@ func TestAdminHomeFromEnvironment(t *testing.T) {
 	if err := run(context.Background(), []string{"groups", "create", "team"}, nil, &out, &bytes.Buffer{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(filepath.Join(home, "berth.db")); err != nil {
+	if _, err := os.Stat(paths.Home(home).Store()); err != nil {
 		t.Fatalf("BERTH_HOME not used: %v", err)
 	}
 }

@@ -5,11 +5,11 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"path/filepath"
 	"runtime/debug"
 	"strings"
 	"time"
 
+	"github.com/berth-dev/berth/data/paths"
 	"github.com/berth-dev/berth/session"
 )
 
@@ -66,29 +66,12 @@ func commonFlags(fs *flag.FlagSet, c *config) {
 func (c *config) resolve(fs *flag.FlagSet) error {
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	if c.Home == "" {
-		c.Home = os.Getenv("BERTH_HOME")
-	}
-	if c.Home == "" {
-		base := os.Getenv("XDG_DATA_HOME")
-		if base == "" {
-			h, err := os.UserHomeDir()
-			if err != nil {
-				return fmt.Errorf("find home folder: %w (set BERTH_HOME)", err)
-			}
-			base = filepath.Join(h, ".local", "share")
-		}
-		c.Home = filepath.Join(base, "berth")
-	}
-	home, err := filepath.Abs(c.Home)
+	home, err := paths.Resolve(c.Home)
 	if err != nil {
 		return err
 	}
-	c.Home = home
-	if err := os.MkdirAll(c.Home, 0o700); err != nil {
-		return fmt.Errorf("create state folder: %w", err)
-	}
-	file, err := readDotenv(filepath.Join(c.Home, "config"))
+	c.Home = home.String()
+	file, err := readDotenv(home.Config())
 	if err != nil {
 		return err
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/berth-dev/berth/channels/terminal"
 	"github.com/berth-dev/berth/container"
+	"github.com/berth-dev/berth/data/paths"
 )
 
 // Session log rotation: each session's container output file is rotated
@@ -36,7 +37,7 @@ type outputSource interface {
 //
 //	2025-01-02T15:04:05.123456789Z stderr {"msg":"runner started",…}
 type containerLogs struct {
-	dir    string
+	home   paths.Home
 	src    outputSource
 	log    *slog.Logger
 	redact *redactor
@@ -61,12 +62,9 @@ func newContainerLogs(home string, src outputSource, log *slog.Logger, r *redact
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &containerLogs{dir: sessionLogDir(home), src: src, log: log, redact: r, ctx: ctx, cancel: cancel,
+	return &containerLogs{home: paths.Home(home), src: src, log: log, redact: r, ctx: ctx, cancel: cancel,
 		files: map[string]*sessionLog{}, active: map[string]bool{}}
 }
-
-// sessionLogDir is where container output is kept.
-func sessionLogDir(home string) string { return filepath.Join(home, "logs", "sessions") }
 
 // Capture follows one container's output until the container is gone or
 // close is called. It is what session.Config.ContainerLogs calls; a second
@@ -84,7 +82,7 @@ func (c *containerLogs) Capture(sessionID, containerID string) {
 	c.active[containerID] = true
 	f := c.files[sessionID]
 	if f == nil {
-		f = &sessionLog{w: &lumberjack.Logger{Filename: filepath.Join(c.dir, sessionID+".log"),
+		f = &sessionLog{w: &lumberjack.Logger{Filename: c.home.SessionLog(sessionID),
 			MaxSize: sessionLogMaxMB, MaxBackups: sessionLogMaxBackups}}
 		c.files[sessionID] = f
 	}
@@ -101,13 +99,13 @@ func (c *containerLogs) Capture(sessionID, containerID string) {
 		c.mu.Unlock()
 		c.wg.Done()
 	}()
-	if err := os.MkdirAll(c.dir, 0o700); err != nil {
+	if err := os.MkdirAll(c.home.SessionLogs(), 0o700); err != nil {
 		c.log.Warn("container logs", "session", sessionID, "container", shortID(containerID), "err", err)
 		return
 	}
 	// After a restart, an adopted container's earlier output is already
 	// in the file: continue from its last line.
-	since := lastStamp(filepath.Join(c.dir, sessionID+".log"))
+	since := lastStamp(c.home.SessionLog(sessionID))
 	if info, err := c.src.Inspect(c.ctx, containerID); err == nil && info.Created.After(since) {
 		since = time.Time{}
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/berth-dev/berth/container"
+	"github.com/berth-dev/berth/data/paths"
 )
 
 // fakeOutput is a container runtime whose containers print fixed output.
@@ -50,7 +51,7 @@ func TestCaptureWritesTaggedLines(t *testing.T) {
 	c := newContainerLogs(home, src, nil, newRedactor(nil))
 	c.Capture(sessA, "c1")
 	c.close(time.Second)
-	b, err := os.ReadFile(filepath.Join(sessionLogDir(home), sessA+".log"))
+	b, err := os.ReadFile(paths.Home(home).SessionLog(sessA))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +70,7 @@ func TestCaptureWritesTaggedLines(t *testing.T) {
 			t.Errorf("line %d = %q, want %s %q", i, lines[i], w.stream, w.text)
 		}
 	}
-	if got := lastStamp(filepath.Join(sessionLogDir(home), sessA+".log")); got.IsZero() {
+	if got := lastStamp(paths.Home(home).SessionLog(sessA)); got.IsZero() {
 		t.Error("lastStamp found no time")
 	}
 }
@@ -99,7 +100,7 @@ func TestCaptureRefusesBadSessionID(t *testing.T) {
 	c := newContainerLogs(home, &fakeOutput{stdout: []string{"x\n"}}, nil, nil)
 	c.Capture("../escape", "c1")
 	c.close(time.Second)
-	if _, err := os.Stat(filepath.Join(home, "logs", "escape.log")); err == nil {
+	if _, err := os.Stat(filepath.Join(paths.Home(home).Logs(), "escape.log")); err == nil {
 		t.Fatal("wrote outside the sessions folder")
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/berth-dev/berth/data/paths"
 )
 
 // hostileOutput is what an agent could print to drive the operator's
@@ -47,7 +49,7 @@ func TestCaptureStripsControls(t *testing.T) {
 	c := newContainerLogs(home, src, nil, newRedactor(nil))
 	c.Capture(sessA, "c1")
 	c.close(time.Second)
-	b, err := os.ReadFile(filepath.Join(sessionLogDir(home), sessA+".log"))
+	b, err := os.ReadFile(paths.Home(home).SessionLog(sessA))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,15 +72,15 @@ func TestCaptureStripsControls(t *testing.T) {
 func TestLogsStripsControls(t *testing.T) {
 	home := t.TempDir()
 	base := time.Now().Add(-time.Hour).Truncate(time.Minute).UTC()
-	writeGatewayLog(t, filepath.Join(home, "logs", "berth.log"),
+	writeGatewayLog(t, paths.Home(home).GatewayLog(),
 		logLine{base, slog.LevelWarn, "delivery failed \x1b]0;pwned\x07", []any{"session", sessA, "err", hostileOutput, "\x1b[2Jkey", "v"}})
-	f, err := os.OpenFile(filepath.Join(home, "logs", "berth.log"), os.O_APPEND|os.O_WRONLY, 0)
+	f, err := os.OpenFile(paths.Home(home).GatewayLog(), os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	f.WriteString("not json \x1b]52;c;Y3VybCBldmlsIHwgc2g=\x07 \x9b2J\n")
 	f.Close()
-	dir := sessionLogDir(home)
+	dir := paths.Home(home).SessionLogs()
 	os.MkdirAll(dir, 0o700)
 	os.WriteFile(filepath.Join(dir, sessA+".log"), []byte(
 		base.Add(time.Second).Format(time.RFC3339Nano)+" stdout "+hostileOutput+"\n"+

@@ -16,6 +16,7 @@ import (
 	"github.com/berth-dev/berth/channels/slack/slacktest"
 	"github.com/berth-dev/berth/container"
 	"github.com/berth-dev/berth/data"
+	"github.com/berth-dev/berth/data/paths"
 	"github.com/berth-dev/berth/groups"
 )
 
@@ -131,7 +132,7 @@ func TestCrashNothingLostNothingDoubled(t *testing.T) {
 				missing = append(missing, fmt.Sprintf("m%03d×%d", i, n))
 			}
 		}
-		b, _ := os.ReadFile(filepath.Join(home, "logs", "berth.log"))
+		b, _ := os.ReadFile(paths.Home(home).GatewayLog())
 		t.Fatalf("not exactly once: %s\n(last log lines: %s)", strings.Join(missing, " "), tail(string(b), 15))
 	}
 	if maxPerSession > 1 {
@@ -145,7 +146,7 @@ func TestCrashNothingLostNothingDoubled(t *testing.T) {
 func wireChannels(t *testing.T, home string, n int) {
 	t.Helper()
 	ctx := context.Background()
-	st, err := data.Open(ctx, filepath.Join(home, "berth.db"))
+	st, err := data.Open(ctx, paths.Home(home).Store())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,7 +155,7 @@ func wireChannels(t *testing.T, home string, n int) {
 	if os.Getuid() == 0 {
 		uid = container.AgentUID
 	}
-	layout := groups.Layout{Root: filepath.Join(home, "groups"), UID: uid}
+	layout := groups.Layout{Root: paths.Home(home).Groups(), UID: uid}
 	if err := layout.InitGlobal(); err != nil {
 		t.Fatal(err)
 	}

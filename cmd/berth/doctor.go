@@ -15,6 +15,7 @@ import (
 
 	"github.com/berth-dev/berth/container"
 	"github.com/berth-dev/berth/data"
+	"github.com/berth-dev/berth/data/paths"
 	"github.com/berth-dev/berth/mounts"
 )
 
@@ -139,7 +140,7 @@ func checkImage(ctx context.Context, cfg config, d *container.Docker) checkResul
 
 func checkStateFolder(home string) checkResult {
 	r := checkResult{name: "state"}
-	for _, dir := range []string{home, filepath.Join(home, "logs")} {
+	for _, dir := range []string{home, paths.Home(home).Logs()} {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			r.status, r.detail, r.fix = checkFail, err.Error(), "make "+home+" writable by this user, or set BERTH_HOME"
 			return r
@@ -162,7 +163,7 @@ func checkStateFolder(home string) checkResult {
 
 func checkStore(ctx context.Context, home string) checkResult {
 	r := checkResult{name: "store"}
-	file := filepath.Join(home, "berth.db")
+	file := paths.Home(home).Store()
 	if _, err := os.Stat(file); errors.Is(err, os.ErrNotExist) {
 		r.status, r.detail = checkOK, "not created yet (berth run or berth chat creates it)"
 		return r
@@ -341,7 +342,7 @@ func checkDisk(home string) checkResult {
 	r.detail = humanBytes(free) + " free under " + home
 	if free < minFreeDisk {
 		r.status = checkWarn
-		r.fix = "free some space (old agent images: docker image prune; old logs under " + filepath.Join(home, "logs") + "), or move BERTH_HOME"
+		r.fix = "free some space (old agent images: docker image prune; old logs under " + paths.Home(home).Logs() + "), or move BERTH_HOME"
 		return r
 	}
 	r.status = checkOK

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/berth-dev/berth/channels/slack/slacktest"
+	"github.com/berth-dev/berth/data/paths"
 )
 
 // doctorEnv points berth at fresh state and config folders with no channel
@@ -136,10 +137,10 @@ func TestCheckStore(t *testing.T) {
 	if r := checkStore(context.Background(), home); r.status != checkOK || !strings.Contains(r.detail, "not created") {
 		t.Fatalf("no store: %+v", r)
 	}
-	if _, err := os.Stat(filepath.Join(home, "berth.db")); err == nil {
+	if _, err := os.Stat(paths.Home(home).Store()); err == nil {
 		t.Fatal("doctor created the store")
 	}
-	os.WriteFile(filepath.Join(home, "berth.db"), []byte("this is not a database, just text that is long enough"), 0o600)
+	os.WriteFile(paths.Home(home).Store(), []byte("this is not a database, just text that is long enough"), 0o600)
 	if r := checkStore(context.Background(), home); r.status != checkFail || r.fix == "" {
 		t.Fatalf("damaged store: %+v", r)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/berth-dev/berth/container"
 	"github.com/berth-dev/berth/container/credproxy"
 	"github.com/berth-dev/berth/data"
+	"github.com/berth-dev/berth/data/paths"
 	"github.com/berth-dev/berth/groups"
 	"github.com/berth-dev/berth/mounts"
 	"github.com/berth-dev/berth/session"
@@ -49,14 +50,14 @@ func openGateway(ctx context.Context, cfg config, stderr io.Writer) (_ *gateway,
 	if err != nil {
 		return nil, err
 	}
-	if g.store, err = data.Open(ctx, filepath.Join(cfg.Home, "berth.db")); err != nil {
+	if g.store, err = data.Open(ctx, paths.Home(cfg.Home).Store()); err != nil {
 		return nil, err
 	}
 	uid := -1
 	if os.Getuid() == 0 {
 		uid = container.AgentUID
 	}
-	g.layout = groups.Layout{Root: filepath.Join(cfg.Home, "groups"), UID: uid}
+	g.layout = groups.Layout{Root: paths.Home(cfg.Home).Groups(), UID: uid}
 	if err := g.layout.InitGlobal(); err != nil {
 		return nil, err
 	}
@@ -86,7 +87,7 @@ func openGateway(ctx context.Context, cfg config, stderr io.Writer) (_ *gateway,
 	proxy.SetMeter(credproxy.StoreMeter{Store: g.store, Log: g.log})
 	g.proxy = proxy
 	g.mgr = session.New(session.Config{
-		Allowlist: allow, Extras: proxy.Extras(filepath.Join(cfg.Home, "run", "proxy")),
+		Allowlist: allow, Extras: proxy.Extras(paths.Home(cfg.Home)),
 		Home: cfg.Home, Image: cfg.Image, Images: cfg.Images, Provider: cfg.Provider, IdleTimeout: cfg.IdleTimeout,
 		MaxRunning: cfg.MaxRunning, UID: uid, Log: g.log, Observer: g.obs.observer, ContainerLogs: g.obs.capture,
 	}, g.store, g.docker, g.layout)
@@ -122,7 +123,7 @@ func (g *gateway) close() {
 
 // lockHome makes sure one berth gateway at a time uses a state folder.
 func lockHome(home string) (*os.File, error) {
-	f, err := os.OpenFile(filepath.Join(home, "berth.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	f, err := os.OpenFile(paths.Home(home).Lock(), os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("lock state folder: %w", err)
 	}
@@ -171,7 +172,7 @@ func imageSource(ctx context.Context, cfg config, progress io.Writer) (container
 		if err != nil {
 			return container.ImageSource{}, err
 		}
-		runnerBin = filepath.Join(cfg.Home, "cache", "berth-runner")
+		runnerBin = paths.Home(cfg.Home).RunnerBin()
 		if err := os.MkdirAll(filepath.Dir(runnerBin), 0o755); err != nil {
 			return container.ImageSource{}, err
 		}

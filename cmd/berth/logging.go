@@ -6,9 +6,10 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 
 	"gopkg.in/natefinch/lumberjack.v2"
+
+	"github.com/berth-dev/berth/data/paths"
 )
 
 // newLogger logs JSON lines to BERTH_HOME/logs/berth.log, rotated by size,
@@ -16,11 +17,10 @@ import (
 // terminal). Every secret value, and anything shaped like a token, is
 // replaced by "[redacted]" in both.
 func newLogger(home string, stderr io.Writer, toStderr bool, secrets []string) (*slog.Logger, func(), error) {
-	dir := filepath.Join(home, "logs")
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := os.MkdirAll(paths.Home(home).Logs(), 0o700); err != nil {
 		return nil, nil, fmt.Errorf("create log folder: %w", err)
 	}
-	file := &lumberjack.Logger{Filename: filepath.Join(dir, "berth.log"), MaxSize: 50, MaxBackups: 5}
+	file := &lumberjack.Logger{Filename: paths.Home(home).GatewayLog(), MaxSize: 50, MaxBackups: 5}
 	handlers := []slog.Handler{slog.NewJSONHandler(file, &slog.HandlerOptions{Level: slog.LevelDebug})}
 	if toStderr {
 		handlers = append(handlers, newTextHandler(stderr, slog.LevelInfo, wantColour(stderr)))

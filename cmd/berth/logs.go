@@ -20,6 +20,7 @@ import (
 
 	"github.com/berth-dev/berth/channels/terminal"
 	"github.com/berth-dev/berth/data"
+	"github.com/berth-dev/berth/data/paths"
 )
 
 // logsPoll is how often `berth logs -f` looks for new lines.
@@ -409,20 +410,19 @@ func (p *printer) print(e logEntry) {
 // runLogs prints what the options select and, with follow, keeps going
 // until ctx is done.
 func runLogs(ctx context.Context, o logsOptions, stdout io.Writer) error {
-	logDir := filepath.Join(o.home, "logs")
 	out := &printer{w: bufio.NewWriterSize(stdout, 64<<10), json: o.json,
 		format: lineFormat{colour: o.colour, layout: "2006-01-02 15:04:05.000"}}
 	defer out.w.Flush()
 
-	sources := []*logSource{newLogSource(filepath.Join(logDir, "berth.log"), "", o.filter)}
+	sources := []*logSource{newLogSource(paths.Home(o.home).GatewayLog(), "", o.filter)}
 	var sessions *sessionSet
 	if o.containers {
 		var err error
 		if sessions, err = matchingSessions(ctx, o.home, o.filter); err != nil {
 			return err
 		}
-		for _, id := range sessions.list(sessionLogDir(o.home)) {
-			sources = append(sources, newLogSource(filepath.Join(sessionLogDir(o.home), id+".log"), id, o.filter))
+		for _, id := range sessions.list(paths.Home(o.home).SessionLogs()) {
+			sources = append(sources, newLogSource(paths.Home(o.home).SessionLog(id), id, o.filter))
 		}
 	}
 	defer func() {
@@ -480,10 +480,10 @@ func runLogs(ctx context.Context, o logsOptions, stdout io.Writer) error {
 			for _, s := range sources {
 				known[s.session] = true
 			}
-			for _, id := range sessions.list(sessionLogDir(o.home)) {
+			for _, id := range sessions.list(paths.Home(o.home).SessionLogs()) {
 				if !known[id] {
 					// A file that appeared while following: all of it is new.
-					sources = append(sources, newLogSource(filepath.Join(sessionLogDir(o.home), id+".log"), id, o.filter))
+					sources = append(sources, newLogSource(paths.Home(o.home).SessionLog(id), id, o.filter))
 				}
 			}
 		}
@@ -516,7 +516,7 @@ func (s *sessionSet) list(dir string) []string {
 	var out []string
 	for _, de := range entries {
 		name := de.Name()
-		id, ok := strings.CutSuffix(name, ".log")
+		id, ok := paths.SessionLogID(name)
 		if !ok || de.IsDir() || backupSuffix.MatchString(name) || !strings.HasPrefix(id, s.prefix) {
 			continue
 		}
@@ -536,7 +536,7 @@ func matchingSessions(ctx context.Context, home string, f logFilter) (*sessionSe
 		return set, nil
 	}
 	set.ids = map[string]bool{}
-	file := filepath.Join(home, "berth.db")
+	file := paths.Home(home).Store()
 	if _, err := os.Stat(file); err != nil {
 		return set, nil // no store: no sessions
 	}

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/berth-dev/berth/data/paths"
 )
 
 const (
@@ -49,7 +51,7 @@ func writeGatewayLog(t *testing.T, path string, lines ...logLine) {
 // two channels, one minute apart, starting base.
 func logsFixture(t *testing.T, home string, base time.Time) {
 	at := func(i int) time.Time { return base.Add(time.Duration(i) * time.Minute) }
-	writeGatewayLog(t, filepath.Join(home, "logs", "berth.log"),
+	writeGatewayLog(t, paths.Home(home).GatewayLog(),
 		logLine{at(0), slog.LevelInfo, "metrics", []any{"addr", "http://127.0.0.1:9464/metrics"}},
 		logLine{at(1), slog.LevelInfo, "routed", []any{"channel", "slack", "group", "main", "session", sessA, "message", "m1"}},
 		logLine{at(2), slog.LevelInfo, "woke", []any{"session", sessA, "group", "main", "container", "c0ffee", "cold", true}},
@@ -118,7 +120,7 @@ func TestLogsFilters(t *testing.T) {
 func TestLogsSessionExactLines(t *testing.T) {
 	home := t.TempDir()
 	logsFixture(t, home, time.Now().Add(-time.Hour))
-	raw, _ := os.ReadFile(filepath.Join(home, "logs", "berth.log"))
+	raw, _ := os.ReadFile(paths.Home(home).GatewayLog())
 	var want []string
 	for _, l := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
 		if strings.Contains(l, `"session":"`+sessA+`"`) {
@@ -148,7 +150,7 @@ func TestLogsContainersMerged(t *testing.T) {
 	home := t.TempDir()
 	base := time.Now().Add(-time.Hour).Truncate(time.Minute).UTC()
 	logsFixture(t, home, base)
-	dir := sessionLogDir(home)
+	dir := paths.Home(home).SessionLogs()
 	os.MkdirAll(dir, 0o700)
 	os.WriteFile(filepath.Join(dir, sessA+".log"), []byte(
 		base.Add(90*time.Second).Format(time.RFC3339Nano)+` stderr {"time":"x","level":"INFO","msg":"runner started","provider":"echo"}`+"\n"+
@@ -181,7 +183,7 @@ func TestLogsContainersMerged(t *testing.T) {
 // and skips backups written before it.
 func TestLogsSinceReadsRotatedFiles(t *testing.T) {
 	home := t.TempDir()
-	dir := filepath.Join(home, "logs")
+	dir := paths.Home(home).Logs()
 	now := time.Now()
 	mk := func(name string, at time.Time, msg string) {
 		p := filepath.Join(dir, name)
@@ -247,7 +249,7 @@ func waitOutput(t *testing.T, b *lockedBuffer, want string, timeout time.Duratio
 // new one is created, as lumberjack rotates.
 func TestLogsFollowAcrossRotation(t *testing.T) {
 	home := t.TempDir()
-	path := filepath.Join(home, "logs", "berth.log")
+	path := paths.Home(home).GatewayLog()
 	line := func(p, msg string) {
 		writeGatewayLog(t, p, logLine{time.Now(), slog.LevelInfo, msg, []any{"session", sessA}})
 	}
@@ -275,7 +277,7 @@ func TestLogsFollowAcrossRotation(t *testing.T) {
 
 	// Rotate: one last line into the old file, rename it, start a new one.
 	line(path, "last-before-rotation")
-	rotated := filepath.Join(home, "logs", "berth-2030-01-01T00-00-00.000.log")
+	rotated := filepath.Join(paths.Home(home).Logs(), "berth-2030-01-01T00-00-00.000.log")
 	if err := os.Rename(path, rotated); err != nil {
 		t.Fatal(err)
 	}
@@ -302,7 +304,7 @@ func TestLogsFollowAcrossRotation(t *testing.T) {
 // TestLogsFollowTruncated checks a truncated file is read again from its start.
 func TestLogsFollowTruncated(t *testing.T) {
 	home := t.TempDir()
-	path := filepath.Join(home, "logs", "berth.log")
+	path := paths.Home(home).GatewayLog()
 	writeGatewayLog(t, path, logLine{time.Now(), slog.LevelInfo, "first-line-that-is-long", nil})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -349,7 +351,7 @@ func TestLogsManyLinesStreams(t *testing.T) {
 		t.Skip("large file")
 	}
 	home := t.TempDir()
-	path := filepath.Join(home, "logs", "berth.log")
+	path := paths.Home(home).GatewayLog()
 	os.MkdirAll(filepath.Dir(path), 0o700)
 	f, _ := os.Create(path)
 	base := time.Now().Add(-time.Hour)

@@ -5,10 +5,11 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
+
+	"github.com/berth-dev/berth/data/paths"
 )
 
 // redacted replaces a secret wherever berth would otherwise print it.
@@ -161,7 +162,7 @@ func secretValues(cfg config) []string {
 		}
 	}
 	if cfg.Home != "" {
-		if file, err := readDotenv(filepath.Join(cfg.Home, "config")); err == nil {
+		if file, err := readDotenv(paths.Home(cfg.Home).Config()); err == nil {
 			for k, v := range file {
 				add(k, v)
 			}

@@ -6,9 +6,10 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/berth-dev/berth/data/paths"
 )
 
 // secretCarrier prints its token when formatted, as a careless config
@@ -32,7 +33,7 @@ func TestNoSecretInAnyLogLine(t *testing.T) {
 	)
 	t.Setenv("ANTHROPIC_API_KEY", apiKey)
 	t.Setenv("MY_SERVICE_API_KEY", customKey)
-	os.WriteFile(filepath.Join(home, "config"), []byte("OTHER_TOKEN=dotenv-secret-value-42\n"), 0o600)
+	os.WriteFile(paths.Home(home).Config(), []byte("OTHER_TOKEN=dotenv-secret-value-42\n"), 0o600)
 	cfg := config{Home: home, SlackBotToken: slackBot, SlackAppToken: slackApp, DiscordToken: discord}
 	var stderr bytes.Buffer
 	log, closeLog, err := newLogger(home, &stderr, true, secretValues(cfg))
@@ -53,7 +54,7 @@ func TestNoSecretInAnyLogLine(t *testing.T) {
 	log.Info("values", "list", []string{apiKey, "x"})
 	closeLog()
 
-	file, err := os.ReadFile(filepath.Join(home, "logs", "berth.log"))
+	file, err := os.ReadFile(paths.Home(home).GatewayLog())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -23,6 +22,7 @@ import (
 	"github.com/berth-dev/berth/channels"
 	"github.com/berth-dev/berth/container"
 	"github.com/berth-dev/berth/data"
+	"github.com/berth-dev/berth/data/paths"
 	"github.com/berth-dev/berth/session"
 	"github.com/berth-dev/berth/session/metrics"
 	"github.com/berth-dev/berth/session/sessiondb"
@@ -82,7 +82,7 @@ func startObservability(ctx context.Context, cfg config, d *container.Docker, lo
 	}
 	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan struct{})
-	path := filepath.Join(cfg.Home, "status.json")
+	path := paths.Home(cfg.Home).Status()
 	go func() {
 		defer close(done)
 		writeStatusLoop(sctx, path, st, o.channelStates, log)
@@ -196,7 +196,7 @@ func writeJSONFile(path string, v any) error {
 
 // gatewayRunning reports whether a gateway holds the state folder's lock.
 func gatewayRunning(home string) (bool, error) {
-	f, err := os.Open(filepath.Join(home, "berth.lock"))
+	f, err := os.Open(paths.Home(home).Lock())
 	if errors.Is(err, os.ErrNotExist) {
 		return false, nil
 	}
@@ -247,7 +247,7 @@ func writeStatus(ctx context.Context, cfg config, w io.Writer, now time.Time) er
 	// Gateway and channels.
 	up, err := gatewayRunning(cfg.Home)
 	var st gatewayStatus
-	haveStatus := readJSONFile(filepath.Join(cfg.Home, "status.json"), &st) == nil
+	haveStatus := readJSONFile(paths.Home(cfg.Home).Status(), &st) == nil
 	switch {
 	case err != nil:
 		row("gateway", "unknown: %v", err)
@@ -278,9 +278,9 @@ func writeStatus(ctx context.Context, cfg config, w io.Writer, now time.Time) er
 
 	// Groups and sessions, from the store.
 	var active []data.Session
-	if _, err := os.Stat(filepath.Join(cfg.Home, "berth.db")); err != nil {
+	if _, err := os.Stat(paths.Home(cfg.Home).Store()); err != nil {
 		row("store", "none yet (berth run or berth chat creates it)")
-	} else if store, err := data.Open(ctx, filepath.Join(cfg.Home, "berth.db")); err != nil {
+	} else if store, err := data.Open(ctx, paths.Home(cfg.Home).Store()); err != nil {
 		row("store", "cannot open: %v", err)
 	} else {
 		defer store.Close()
@@ -314,7 +314,7 @@ func writeStatus(ctx context.Context, cfg config, w io.Writer, now time.Time) er
 	// Messages waiting and failed, from each active session's inbound.db.
 	var pending, failed int
 	for _, s := range active {
-		c, err := sessiondb.Host{Dir: filepath.Join(cfg.Home, "sessions", s.AgentGroupID, s.ID)}.Counts(ctx, now.Add(-time.Hour))
+		c, err := sessiondb.Host{Dir: paths.Home(cfg.Home).Session(s.AgentGroupID, s.ID)}.Counts(ctx, now.Add(-time.Hour))
 		if err != nil {
 			continue
 		}

@@ -7,12 +7,12 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/berth-dev/berth/data"
+	"github.com/berth-dev/berth/data/paths"
 	"github.com/berth-dev/berth/session/sessiondb"
 )
 
@@ -46,7 +46,7 @@ func TestGatewayRunning(t *testing.T) {
 func TestStatusScreen(t *testing.T) {
 	ctx := context.Background()
 	home := t.TempDir()
-	store, err := data.Open(ctx, filepath.Join(home, "berth.db"))
+	store, err := data.Open(ctx, paths.Home(home).Store())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +64,7 @@ func TestStatusScreen(t *testing.T) {
 	}
 	store.SetContainerState(ctx, s.ID, data.ContainerRunning, "c1")
 	store.Close()
-	h := sessiondb.Host{Dir: filepath.Join(home, "sessions", g.ID, s.ID)}
+	h := sessiondb.Host{Dir: paths.Home(home).Session(g.ID, s.ID)}
 	h.Create(ctx, sessiondb.InMessage{})
 	h.Append(ctx, sessiondb.InMessage{ID: "p1"}, sessiondb.InMessage{ID: "p2"}, sessiondb.InMessage{ID: "f1"})
 	h.Retry(ctx, "f1", func(int) time.Duration { return 0 }, 1, "broken")
@@ -75,7 +75,7 @@ func TestStatusScreen(t *testing.T) {
 	}
 	defer lock.Close()
 	started := time.Now().Add(-90 * time.Minute)
-	writeJSONFile(filepath.Join(home, "status.json"), gatewayStatus{PID: 4242, Started: started, Updated: time.Now(),
+	writeJSONFile(paths.Home(home).Status(), gatewayStatus{PID: 4242, Started: started, Updated: time.Now(),
 		Channels: []channelStatus{{Name: "slack", State: "configured"}}, MetricsAddr: "127.0.0.1:9464"})
 
 	var out bytes.Buffer
@@ -124,7 +124,7 @@ func TestObservabilityLifecycle(t *testing.T) {
 	}
 	var st gatewayStatus
 	deadline := time.Now().Add(5 * time.Second)
-	for readJSONFile(filepath.Join(home, "status.json"), &st) != nil {
+	for readJSONFile(paths.Home(home).Status(), &st) != nil {
 		if time.Now().After(deadline) {
 			t.Fatal("no status.json")
 		}
@@ -144,7 +144,7 @@ func TestObservabilityLifecycle(t *testing.T) {
 		t.Fatalf("/metrics:\n%.2000s", body)
 	}
 	o.close()
-	if _, err := os.Stat(filepath.Join(home, "status.json")); err == nil {
+	if _, err := os.Stat(paths.Home(home).Status()); err == nil {
 		t.Fatal("status.json left behind")
 	}
 	if _, err := http.Get("http://" + st.MetricsAddr + "/metrics"); err == nil {

@@ -7,12 +7,12 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/berth-dev/berth/data"
+	"github.com/berth-dev/berth/data/paths"
 )
 
 // sse writes server-sent events, flushing after each.
@@ -185,7 +185,7 @@ func TestStreamedUsageReachesTheStore(t *testing.T) {
 	}))
 	defer up.Close()
 	ctx := context.Background()
-	store, err := data.Open(ctx, filepath.Join(t.TempDir(), "berth.db"))
+	store, err := data.Open(ctx, paths.Home(t.TempDir()).Store())
 	if err != nil {
 		t.Fatal(err)
 	}
