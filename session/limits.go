@@ -37,6 +37,12 @@ func (m *Manager) checkLimits(ctx context.Context, l *live) {
 	var notes []string
 	l.amu.Lock()
 	was := l.refused
+	if now.OOMKills > was.OOMKills && l.oomSeen != now.OOMKills {
+		// A memory kill is told only once a later look finds the same
+		// container still running: when the kill took the runner itself,
+		// the container exits, and its exit tells the person instead.
+		l.oomSeen, now.OOMKills = now.OOMKills, was.OOMKills
+	}
 	l.refused = now
 	l.amu.Unlock()
 	if now.Pids > was.Pids {

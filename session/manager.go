@@ -219,9 +219,10 @@ type live struct {
 	// still look at: a wake failed, or delivery left something behind.
 	backlog atomic.Bool
 
-	amu        sync.Mutex // guards activity, refused, targets and queued
+	amu        sync.Mutex // guards activity, refused, oomSeen, targets and queued
 	activity   time.Time
-	refused    container.Refusals        // what the running container's limits refused it, when last looked at
+	refused    container.Refusals        // what the running container's limits refused it, as told
+	oomSeen    int64                     // memory kills seen in its cgroup, told once seen again
 	targets    map[string]progressTarget // inbound id -> what to tell the platform
 	delivering sync.Mutex                // held by the one delivery pass; guards flood
 	flood      floodState

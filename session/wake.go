@@ -129,7 +129,7 @@ func (m *Manager) start(ctx context.Context, l *live) (container.Info, bool, err
 func (m *Manager) adopt(l *live, info container.Info, adopted bool) {
 	l.running, l.ctrID, l.started = true, info.ID, time.Now()
 	l.amu.Lock()
-	l.refused = container.Refusals{}
+	l.refused, l.oomSeen = container.Refusals{}, 0
 	l.amu.Unlock()
 	l.touch()
 	m.obs.Running(m.running.add(1))
