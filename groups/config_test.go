@@ -3,7 +3,9 @@ package groups_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
+	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -175,6 +177,29 @@ func TestLoadConfigFromStore(t *testing.T) {
 			t.Errorf("%s: %v", tt.config, err)
 		case tt.field != "" && (!errors.As(err, &ce) || ce.Field != tt.field):
 			t.Errorf("%s: %v, want a ConfigError naming %q", tt.config, err, tt.field)
+		}
+	}
+}
+
+// TestREADMEDefaults: README's tables say the defaults the code uses.
+func TestREADMEDefaults(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(b)
+	idle := strings.TrimSuffix(groups.DefaultIdleTimeout.String(), "0s") // "10m"
+	for _, row := range []string{
+		fmt.Sprintf("| `--idle-timeout` | `%s` |", idle),
+		fmt.Sprintf("| `memory` | `%d` (1 GiB) | memory limit in bytes, at least %d MiB |", groups.DefaultMemory, groups.MinMemory>>20),
+		fmt.Sprintf("| `nano_cpus` | `%d` (one CPU) |", groups.DefaultNanoCPUs),
+		fmt.Sprintf("| `pids` | `%d` |", groups.DefaultPids),
+		fmt.Sprintf("| `idle_timeout` | `--idle-timeout` (`%s`) |", idle),
+		fmt.Sprintf("| `disk_quota_mb`, `session_disk_quota_mb` | `%d`, `%d` |", groups.DefaultDiskQuota>>20, groups.DefaultSessionDiskQuota>>20),
+		fmt.Sprintf("| `permission_mode` | `%s` |", groups.PermissionAcceptEdits),
+	} {
+		if !strings.Contains(readme, row) {
+			t.Errorf("README has no row starting %s", row)
 		}
 	}
 }
