@@ -46,6 +46,10 @@ const (
 // and demo provider.
 var Providers = []string{"echo", "anthropic", "openai", "claude"}
 
+// DefaultProvider is the provider of a group that names none, unless the
+// operator sets another (--provider).
+const DefaultProvider = "echo"
+
 // PermissionMode is the claude CLI's --permission-mode.
 type PermissionMode string
 

@@ -138,7 +138,7 @@ func (c *Config) defaults() {
 		c.Image = container.DefaultImage
 	}
 	if c.Provider == "" {
-		c.Provider = "echo"
+		c.Provider = groups.DefaultProvider
 	}
 	if c.Memory == 0 {
 		c.Memory = groups.DefaultMemory

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/berth-dev/berth/container"
 	"github.com/berth-dev/berth/groups"
 	"github.com/berth-dev/berth/session"
 )
@@ -40,12 +41,12 @@ type config struct {
 // commonFlags registers the flags every gateway command takes.
 func commonFlags(fs *flag.FlagSet, c *config) {
 	fs.StringVar(&c.Home, "home", "", "state folder (default $BERTH_HOME or ~/.local/share/berth)")
-	fs.StringVar(&c.Provider, "provider", "echo", "default agent provider (echo is the test and demo provider)")
+	fs.StringVar(&c.Provider, "provider", groups.DefaultProvider, "default agent provider: "+strings.Join(groups.Providers, ", ")+" (echo is the test and demo provider)")
 	fs.DurationVar(&c.IdleTimeout, "idle-timeout", groups.DefaultIdleTimeout, "stop an agent container after this long without work (a group's idle_timeout overrides it)")
 	// The default is sized for containers at the default memory limit.
 	fs.IntVar(&c.MaxRunning, "max-running", session.DefaultMaxRunning(groups.DefaultMemory),
 		"at most this many agent containers at once (default: 4 per CPU, at most one per GiB of RAM)")
-	fs.StringVar(&c.Image, "image", "berth-agent:latest", "agent image")
+	fs.StringVar(&c.Image, "image", container.DefaultImage, "agent image")
 	fs.Func("allowed-images", "comma-separated images a group's container_config may name besides the agent image and the claude image", func(v string) error {
 		c.Images = nil
 		for _, img := range strings.Split(v, ",") {
