@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -123,6 +124,9 @@ func TestConfigDefaults(t *testing.T) {
 		if tt.got != tt.want {
 			t.Errorf("%s = %d, want %d", tt.name, tt.got, tt.want)
 		}
+	}
+	if !slices.Contains(groups.Providers, groups.DefaultProvider) {
+		t.Errorf("DefaultProvider %q is not one of %v", groups.DefaultProvider, groups.Providers)
 	}
 	// An unset field is zero: the gateway's setting holds.
 	c, err := groups.ParseConfig("", "", "{}")

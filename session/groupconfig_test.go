@@ -119,3 +119,26 @@ func TestOldGroupRowIsRefusedAtLoad(t *testing.T) {
 		t.Errorf("%d containers asked for refused configs", n)
 	}
 }
+
+// TestDefaultsAreTheGroups: the gateway's defaults for what a group may
+// set are the groups package's named constants.
+func TestDefaultsAreTheGroups(t *testing.T) {
+	var c Config
+	c.defaults()
+	for _, tt := range []struct {
+		name      string
+		got, want any
+	}{
+		{"IdleTimeout", c.IdleTimeout, groups.DefaultIdleTimeout},
+		{"Memory", c.Memory, groups.DefaultMemory},
+		{"NanoCPUs", c.NanoCPUs, groups.DefaultNanoCPUs},
+		{"Pids", c.Pids, groups.DefaultPids},
+		{"GroupDiskQuota", c.GroupDiskQuota, groups.DefaultDiskQuota},
+		{"SessionDiskQuota", c.SessionDiskQuota, groups.DefaultSessionDiskQuota},
+		{"Provider", c.Provider, groups.DefaultProvider},
+	} {
+		if tt.got != tt.want {
+			t.Errorf("%s = %v, want %v", tt.name, tt.got, tt.want)
+		}
+	}
+}
