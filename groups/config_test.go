@@ -207,3 +207,31 @@ func TestREADMEDefaults(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseConfig: whatever a row holds, the parser returns a config that
+// keeps its promises or a *ConfigError, and never panics.
+func FuzzParseConfig(f *testing.F) {
+	for _, s := range []string{"", "{}", `{"network":"host"}`, `{"pids":-1,"memory":1e99}`, `{"mounts":[{"host_path":"/a","container_path":"b"}]}`,
+		`{"idle_timeout":"1ns","Network":"bridge"}`, `{"memory":6291456,"disk_quota_mb":1}`, `[`, `null`} {
+		f.Add("", s)
+	}
+	f.Fuzz(func(t *testing.T, provider, config string) {
+		c, err := groups.ParseConfig(provider, "", config)
+		if err != nil {
+			var ce *groups.ConfigError
+			if !errors.As(err, &ce) {
+				t.Fatalf("err %v is not a *ConfigError", err)
+			}
+			return
+		}
+		if c.Memory != 0 && c.Memory < groups.MinMemory || c.NanoCPUs < 0 || c.Pids < 0 || c.DiskQuota < 0 || c.SessionDiskQuota < 0 ||
+			c.IdleTimeout < 0 || c.DailyBudgetTokens < 0 {
+			t.Fatalf("accepted %q as %+v", config, c)
+		}
+		for _, m := range c.Mounts {
+			if err := m.Validate(); err != nil {
+				t.Fatalf("accepted a malformed mount %+v: %v", m, err)
+			}
+		}
+	})
+}
