@@ -133,8 +133,10 @@ const maxModel = 200
 // value of the wrong type, a network other than "none", a limit or quota
 // that is not positive, a memory limit below MinMemory, an idle timeout
 // that is not a positive duration, an unknown permission mode, a negative
-// budget and a malformed mount request; the error is a *ConfigError
-// naming the first bad field (in the order of Config's fields).
+// budget and a malformed mount request. The error is a *ConfigError
+// naming the first bad field found: the provider, the model, a key berth
+// does not know, a value of the wrong type, then the values, in the order
+// of Config's fields.
 func ParseConfig(provider, model, containerConfig string) (Config, error) {
 	c := Config{Provider: provider, Model: model}
 	if provider != "" && !slices.Contains(Providers, provider) {
@@ -204,7 +206,7 @@ func ParseConfig(provider, model, containerConfig string) (Config, error) {
 		*lim.into = min(*lim.v, math.MaxInt64/lim.unit) * lim.unit
 	}
 	if memory != nil && *memory < MinMemory {
-		return Config{}, &ConfigError{"memory", fmt.Sprintf("is %d bytes; the least the engine accepts is %d (6 MiB)", *memory, MinMemory)}
+		return Config{}, &ConfigError{"memory", fmt.Sprintf("is %d bytes; the least the engine accepts is %d (%d MiB)", *memory, MinMemory, MinMemory>>20)}
 	}
 	if idle != "" {
 		d, err := time.ParseDuration(idle)
