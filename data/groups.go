@@ -18,7 +18,7 @@ type AgentGroup struct {
 	IsAdmin         bool
 	Provider        string // "" = the install's default
 	Model           string
-	ContainerConfig string // JSON, see container.Config
+	ContainerConfig string // JSON; read only through groups.LoadConfig
 	CreatedAt       time.Time
 }
 

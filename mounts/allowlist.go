@@ -82,16 +82,10 @@ func (a *Allowlist) Check(req Request, admin bool) (Mount, error) {
 	refuse := func(why string, args ...any) (Mount, error) {
 		return Mount{}, fmt.Errorf("mount %q refused: %s", truncate(req.HostPath, 200), fmt.Sprintf(why, args...))
 	}
-	if !filepath.IsAbs(req.HostPath) {
-		return refuse("host path must be absolute")
-	}
-	if strings.ContainsAny(req.HostPath, ":\x00") {
-		return refuse("host path may not contain ':'")
-	}
-	target, err := checkTarget(req.ContainerPath)
-	if err != nil {
+	if err := req.Validate(); err != nil {
 		return refuse("%v", err)
 	}
+	target := path.Join("/workspace/extra", req.ContainerPath)
 	// Judge the path the engine would really mount: symlinks resolved.
 	real, err := filepath.EvalSymlinks(filepath.Clean(req.HostPath))
 	if err != nil {
@@ -147,24 +141,38 @@ func (a *Allowlist) Check(req Request, admin bool) (Mount, error) {
 	return refuse("not inside any allowed root")
 }
 
-// checkTarget validates a container path and returns where it is mounted.
-func checkTarget(p string) (string, error) {
+// Validate reports whether a request is well-formed, before any allowlist
+// looks at it: an absolute host path without ':', and a relative container
+// path of plain names (it is mounted under /workspace/extra/). Groups'
+// configs are checked with it when they are read.
+func (req Request) Validate() error {
+	if !filepath.IsAbs(req.HostPath) {
+		return errors.New("host path must be absolute")
+	}
+	if strings.ContainsAny(req.HostPath, ":\x00") {
+		return errors.New("host path may not contain ':'")
+	}
+	return checkTarget(req.ContainerPath)
+}
+
+// checkTarget validates a container path.
+func checkTarget(p string) error {
 	switch {
 	case p == "":
-		return "", errors.New("container path is empty")
+		return errors.New("container path is empty")
 	case strings.HasPrefix(p, "/"):
-		return "", errors.New("container path must be relative (it is mounted under /workspace/extra/)")
+		return errors.New("container path must be relative (it is mounted under /workspace/extra/)")
 	case strings.Contains(p, ":"):
-		return "", errors.New("container path may not contain ':'")
+		return errors.New("container path may not contain ':'")
 	case !validTarget.MatchString(p):
-		return "", errors.New("container path may use only letters, digits, '.', '_', '-' and '/', at most 100")
+		return errors.New("container path may use only letters, digits, '.', '_', '-' and '/', at most 100")
 	}
 	for _, part := range strings.Split(p, "/") {
 		if part == ".." || part == "." || part == "" {
-			return "", errors.New("container path may not contain '.', '..' or empty parts")
+			return errors.New("container path may not contain '.', '..' or empty parts")
 		}
 	}
-	return path.Join("/workspace/extra", p), nil
+	return nil
 }
 
 // blockedComponent returns the pattern some component of p matches, or "".

@@ -1,6 +1,7 @@
 package session
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 
@@ -33,7 +34,7 @@ func (m *Manager) checkLimits(ctx context.Context, l *live) {
 	if !ok {
 		return
 	}
-	gc, _ := parseGroupConfig(l.group.ContainerConfig) // a bad config never started this container
+	gc := l.conf
 	var notes []string
 	l.amu.Lock()
 	was := l.refused
@@ -46,14 +47,14 @@ func (m *Manager) checkLimits(ctx context.Context, l *live) {
 	l.refused = now
 	l.amu.Unlock()
 	if now.Pids > was.Pids {
-		limit := orDefault(gc.Pids, m.cfg.Pids)
+		limit := cmp.Or(gc.Pids, m.cfg.Pids)
 		m.log.Warn("pids limit reached", "session", l.id, "group", l.group.Folder, "container", short(id), "limit", limit, "refused", now.Pids)
 		if was.Pids == 0 {
 			notes = append(notes, fmt.Sprintf("⚠️ The agent reached its limit of %d processes; what it tried to start beyond that failed.", limit))
 		}
 	}
 	if now.OOMKills > was.OOMKills {
-		limit := orDefault(gc.Memory, m.cfg.Memory)
+		limit := cmp.Or(gc.Memory, m.cfg.Memory)
 		m.log.Warn("out of memory", "session", l.id, "group", l.group.Folder, "container", short(id), "limit_bytes", limit, "killed", now.OOMKills)
 		if was.OOMKills == 0 {
 			notes = append(notes, fmt.Sprintf("⚠️ A program the agent ran ran out of memory (limit %s) and was stopped.", formatBytes(limit)))

@@ -52,7 +52,7 @@ type Config struct {
 	Image        string            // agent image
 	Images       []string          // more images groups may name (besides Image and the claude image)
 	Provider     string            // default provider for groups that name none
-	IdleTimeout  time.Duration     // stop a container with no work for this long
+	IdleTimeout  time.Duration     // stop a container with no work for this long; 0: groups.DefaultIdleTimeout
 	StuckTimeout time.Duration     // kill a container whose claimed turn shows no heartbeat for this long
 	StopGrace    time.Duration     // SIGTERM to SIGKILL
 	MaxTries     int               // container attempts per message before it fails
@@ -65,9 +65,9 @@ type Config struct {
 	SenderBurst  int               // how many of those may come at once; 0: 5
 	Poll         time.Duration     // fallback sweep interval
 	MaxText      int               // longest accepted message, in bytes
-	Memory       int64             // default container memory limit
-	NanoCPUs     int64             // default container CPU limit
-	Pids         int64             // default container pids limit
+	Memory       int64             // default container memory limit; 0: groups.DefaultMemory
+	NanoCPUs     int64             // default container CPU limit; 0: groups.DefaultNanoCPUs
+	Pids         int64             // default container pids limit; 0: groups.DefaultPids
 	UID          int               // container user; -1: the host user running berth
 	Env          []string          // extra container environment (never secrets)
 	Extras       Extras            // per-group mounts and env; may be nil
@@ -81,7 +81,7 @@ type Config struct {
 	PassRate  float64
 	PassBurst int
 	// Disk quotas (see quota.go): bytes a group folder and a session's
-	// out/ folder may hold (0: DefaultGroupDiskQuota, DefaultSessionDiskQuota;
+	// out/ folder may hold (0: groups.DefaultDiskQuota, groups.DefaultSessionDiskQuota;
 	// <0: not measured), entries either may hold, and how often running
 	// sessions' folders are measured.
 	GroupDiskQuota   int64
@@ -100,7 +100,7 @@ func (c *Config) defaults() {
 			*d = v
 		}
 	}
-	set(&c.IdleTimeout, 10*time.Minute)
+	set(&c.IdleTimeout, groups.DefaultIdleTimeout)
 	set(&c.StuckTimeout, 10*time.Minute)
 	set(&c.StopGrace, 5*time.Second)
 	set(&c.RetryBase, 5*time.Second)
@@ -109,10 +109,10 @@ func (c *Config) defaults() {
 	set(&c.Poll, 5*time.Second)
 	set(&c.DiskQuotaEvery, DefaultDiskQuotaEvery)
 	if c.GroupDiskQuota == 0 {
-		c.GroupDiskQuota = DefaultGroupDiskQuota
+		c.GroupDiskQuota = groups.DefaultDiskQuota
 	}
 	if c.SessionDiskQuota == 0 {
-		c.SessionDiskQuota = DefaultSessionDiskQuota
+		c.SessionDiskQuota = groups.DefaultSessionDiskQuota
 	}
 	if c.DiskQuotaFiles <= 0 {
 		c.DiskQuotaFiles = DefaultDiskQuotaFiles
@@ -142,16 +142,16 @@ func (c *Config) defaults() {
 		c.Image = container.DefaultImage
 	}
 	if c.Provider == "" {
-		c.Provider = "echo"
+		c.Provider = groups.DefaultProvider
 	}
 	if c.Memory == 0 {
-		c.Memory = 1 << 30
+		c.Memory = groups.DefaultMemory
 	}
 	if c.NanoCPUs == 0 {
-		c.NanoCPUs = 1e9
+		c.NanoCPUs = groups.DefaultNanoCPUs
 	}
 	if c.Pids == 0 {
-		c.Pids = 256
+		c.Pids = groups.DefaultPids
 	}
 	if c.MaxRunning <= 0 {
 		c.MaxRunning = DefaultMaxRunning(c.Memory)
@@ -204,8 +204,13 @@ type Manager struct {
 
 // live is the in-memory state of one session this process knows.
 type live struct {
-	id      string
-	group   data.AgentGroup
+	id    string
+	group data.AgentGroup
+	// conf is the group's configuration, parsed once when the session was
+	// loaded; confErr, if not nil, is why it was refused (every wake then
+	// fails with it, and conf is the zero Config: the gateway's settings).
+	conf    groups.Config
+	confErr error
 	dir     string
 	db      sessiondb.Host
 	kick    chan struct{}
@@ -342,8 +347,9 @@ func (m *Manager) session(ctx context.Context, s data.Session) (*live, error) {
 	if err != nil {
 		return nil, fmt.Errorf("session %s: %w", s.ID, err)
 	}
+	conf, confErr := groups.LoadConfig(g)
 	dir := m.sessionDir(s)
-	l = &live{id: s.ID, group: g, dir: dir, db: sessiondb.Host{Dir: dir}, kick: make(chan struct{}, 1),
+	l = &live{id: s.ID, group: g, conf: conf, confErr: confErr, dir: dir, db: sessiondb.Host{Dir: dir}, kick: make(chan struct{}, 1),
 		targets: map[string]progressTarget{}, activity: time.Now(), passes: rate.NewLimiter(rate.Limit(m.cfg.PassRate), m.cfg.PassBurst)}
 	routing := sessiondb.InMessage{ThreadID: s.ThreadID}
 	if s.MessagingGroupID != "" {
@@ -368,6 +374,9 @@ func (m *Manager) session(ctx context.Context, s data.Session) (*live, error) {
 	m.sessions[s.ID] = l
 	m.byOutDir[filepath.Join(dir, sessiondb.OutDir)] = l
 	m.mu.Unlock()
+	if confErr != nil {
+		m.log.Warn("group config refused", "group", g.Folder, "session", s.ID, "err", confErr)
+	}
 	if m.watcher != nil {
 		if err := m.watcher.Add(filepath.Join(dir, sessiondb.OutDir)); err != nil {
 			m.log.Warn("watch session folder; polling it", "session", s.ID, "err", err)

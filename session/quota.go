@@ -22,6 +22,7 @@ package session
 // global ones in Config (a negative value turns that measurement off).
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -38,16 +39,13 @@ import (
 
 	"github.com/berth-dev/berth/channels"
 	"github.com/berth-dev/berth/data"
+	"github.com/berth-dev/berth/groups"
 	"github.com/berth-dev/berth/session/sessiondb"
 )
 
-// Quota defaults, used where neither Config nor the group's
-// container_config sets a value.
+// Quota defaults, used where Config sets no value. What a folder may hold
+// by default is groups.DefaultDiskQuota and groups.DefaultSessionDiskQuota.
 const (
-	// DefaultGroupDiskQuota is what a group folder may hold.
-	DefaultGroupDiskQuota int64 = 1 << 30
-	// DefaultSessionDiskQuota is what a session's out/ folder may hold.
-	DefaultSessionDiskQuota int64 = 256 << 20
 	// DefaultDiskQuotaFiles is how many entries a measured folder may hold;
 	// more counts as over quota (inodes are a disk resource too, and the
 	// bound keeps one walk cheap).
@@ -277,20 +275,10 @@ func (q *quotas) markKilled(id string) bool {
 }
 
 // diskQuotas are a group's limits in bytes; a negative value means none.
-func (m *Manager) diskQuotas(g data.AgentGroup) (group, session int64) {
-	group, session = m.cfg.GroupDiskQuota, m.cfg.SessionDiskQuota
-	// An unreadable config fails the wake anyway; the defaults hold meanwhile.
-	if gc, err := parseGroupConfig(g.ContainerConfig); err == nil {
-		// Only a positive value overrides: a group cannot switch its
-		// quota off.
-		if gc.DiskQuotaMB > 0 {
-			group = min(gc.DiskQuotaMB, math.MaxInt64>>20) << 20
-		}
-		if gc.SessionDiskQuotaMB > 0 {
-			session = min(gc.SessionDiskQuotaMB, math.MaxInt64>>20) << 20
-		}
-	}
-	return group, session
+// Only a positive value in the group's config overrides the gateway's (the
+// parser refuses any other): a group cannot switch its quota off.
+func (m *Manager) diskQuotas(gc groups.Config) (group, session int64) {
+	return cmp.Or(gc.DiskQuota, m.cfg.GroupDiskQuota), cmp.Or(gc.SessionDiskQuota, m.cfg.SessionDiskQuota)
 }
 
 // judge measures one folder against its limit and caches the verdict. It
@@ -344,7 +332,7 @@ func fmtBytes(n int64) string {
 // measuring interval is reused; otherwise the folder is measured now (a
 // cold wake; a running container never gets here).
 func (m *Manager) overQuota(ctx context.Context, l *live) quotaVerdict {
-	gq, sq := m.diskQuotas(l.group)
+	gq, sq := m.diskQuotas(l.conf)
 	for _, c := range []struct {
 		scope   quotaScope
 		id, dir string
@@ -507,7 +495,7 @@ func (m *Manager) quotaPass(ctx context.Context, dirty map[string]bool, qw *quot
 			l.mu.Unlock()
 			anyRunning = anyRunning || running[i]
 		}
-		gq, sq := m.diskQuotas(ls[0].group)
+		gq, sq := m.diskQuotas(ls[0].conf)
 		dir := m.layout.Dir(folder)
 		qw.set(dir, anyRunning)
 		if due(quotaKey(scopeGroup, folder), dir, anyRunning) {

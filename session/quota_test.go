@@ -233,13 +233,13 @@ func TestDiskQuotas(t *testing.T) {
 		global         [2]int64
 		group, session int64
 	}{
-		{"", [2]int64{0, 0}, DefaultGroupDiskQuota, DefaultSessionDiskQuota},
-		{"{}", [2]int64{0, 0}, DefaultGroupDiskQuota, DefaultSessionDiskQuota},
-		{`{"disk_quota_mb":20}`, [2]int64{0, 0}, 20 << 20, DefaultSessionDiskQuota},
-		{`{"session_disk_quota_mb":5}`, [2]int64{0, 0}, DefaultGroupDiskQuota, 5 << 20},
-		{`{"disk_quota_mb":-1,"session_disk_quota_mb":0}`, [2]int64{0, 0}, DefaultGroupDiskQuota, DefaultSessionDiskQuota}, // a group cannot switch it off
-		{`{"disk_quota_mb":9223372036854775807}`, [2]int64{0, 0}, (1<<63 - 1) >> 20 << 20, DefaultSessionDiskQuota},
-		{`{"disk_quota_mb":`, [2]int64{0, 0}, DefaultGroupDiskQuota, DefaultSessionDiskQuota},
+		{"", [2]int64{0, 0}, groups.DefaultDiskQuota, groups.DefaultSessionDiskQuota},
+		{"{}", [2]int64{0, 0}, groups.DefaultDiskQuota, groups.DefaultSessionDiskQuota},
+		{`{"disk_quota_mb":20}`, [2]int64{0, 0}, 20 << 20, groups.DefaultSessionDiskQuota},
+		{`{"session_disk_quota_mb":5}`, [2]int64{0, 0}, groups.DefaultDiskQuota, 5 << 20},
+		{`{"disk_quota_mb":-1,"session_disk_quota_mb":0}`, [2]int64{0, 0}, groups.DefaultDiskQuota, groups.DefaultSessionDiskQuota}, // a group cannot switch it off
+		{`{"disk_quota_mb":9223372036854775807}`, [2]int64{0, 0}, (1<<63 - 1) >> 20 << 20, groups.DefaultSessionDiskQuota},
+		{`{"disk_quota_mb":`, [2]int64{0, 0}, groups.DefaultDiskQuota, groups.DefaultSessionDiskQuota},
 		{"{}", [2]int64{-1, 7 << 20}, -1, 7 << 20},
 		{`{"disk_quota_mb":3}`, [2]int64{-1, -1}, 3 << 20, -1},
 	}
@@ -247,7 +247,14 @@ func TestDiskQuotas(t *testing.T) {
 		cfg := Config{GroupDiskQuota: tt.global[0], SessionDiskQuota: tt.global[1]}
 		cfg.defaults()
 		m := &Manager{cfg: cfg}
-		g, s := m.diskQuotas(data.AgentGroup{ContainerConfig: tt.config})
+		// What a session loaded from this row holds: a refused config
+		// (a negative quota, bad JSON) is the zero Config, and the
+		// gateway's quotas hold meanwhile.
+		gc, err := groups.LoadConfig(data.AgentGroup{ContainerConfig: tt.config})
+		if err != nil {
+			gc = groups.Config{}
+		}
+		g, s := m.diskQuotas(gc)
 		if g != tt.group || s != tt.session {
 			t.Errorf("%s with %v: quotas %d, %d; want %d, %d", tt.config, tt.global, g, s, tt.group, tt.session)
 		}
@@ -323,7 +330,11 @@ func TestQuotaPassStopsAndRefuses(t *testing.T) {
 	fill := filepath.Join(m.layout.Dir(g.Folder), "fill")
 	write(t, fill, 2<<20)
 	dir := paths.Home(home).Session(g.ID, "s1")
-	l := &live{id: "s1", group: g, dir: dir, db: sessiondb.Host{Dir: dir}, kick: make(chan struct{}, 1),
+	conf, err := groups.LoadConfig(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := &live{id: "s1", group: g, conf: conf, dir: dir, db: sessiondb.Host{Dir: dir}, kick: make(chan struct{}, 1),
 		targets: map[string]progressTarget{}, running: true, ctrID: "c1"}
 	if err := l.db.Create(ctx, sessiondb.InMessage{ChannelType: "fake", PlatformID: "room"}); err != nil {
 		t.Fatal(err)

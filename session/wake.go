@@ -1,8 +1,8 @@
 package session
 
 import (
+	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -14,6 +14,7 @@ import (
 	"github.com/berth-dev/berth/container"
 	"github.com/berth-dev/berth/data"
 	"github.com/berth-dev/berth/data/paths"
+	"github.com/berth-dev/berth/groups"
 	"github.com/berth-dev/berth/mounts"
 	"github.com/berth-dev/berth/session/sessiondb"
 )
@@ -98,7 +99,7 @@ func (m *Manager) ensure(ctx context.Context, l *live) error {
 		m.store.SetContainerState(context.WithoutCancel(ctx), l.id, data.ContainerStopped, "")
 		// A refused configuration fails the same way every time: tell the
 		// person now rather than after maxWakeFailures wakes.
-		var ce *configError
+		var ce *groups.ConfigError
 		if errors.As(err, &ce) || l.failed >= maxWakeFailures {
 			m.failPending(context.WithoutCancel(ctx), l, "the agent's container could not be started: "+err.Error())
 		}
@@ -146,65 +147,12 @@ func (m *Manager) adopt(l *live, info container.Info, adopted bool) {
 	go m.watchExit(l, info.ID)
 }
 
-// GroupConfig is the per-group container configuration kept as JSON in
-// agent_groups.container_config. Limits are pointers so that a value set
-// to zero is told apart from one not set (and refused).
-type GroupConfig struct {
-	Image    string `json:"image,omitempty"`
-	Memory   *int64 `json:"memory,omitempty"`    // bytes
-	NanoCPUs *int64 `json:"nano_cpus,omitempty"` // 1e9 = one CPU
-	Pids     *int64 `json:"pids,omitempty"`
-	// Network may only be "none" (or unset): agent containers never get a
-	// network; they reach the model API through the proxy socket.
-	Network     string           `json:"network,omitempty"`
-	IdleTimeout string           `json:"idle_timeout,omitempty"`
-	Mounts      []mounts.Request `json:"mounts,omitempty"`
-	// PermissionMode is the claude provider's --permission-mode.
-	PermissionMode string `json:"permission_mode,omitempty"`
-	// Disk quotas in MiB of the group folder and of each session's out/
-	// folder; 0 (or less): the gateway's (see quota.go).
-	DiskQuotaMB        int64 `json:"disk_quota_mb,omitempty"`
-	SessionDiskQuotaMB int64 `json:"session_disk_quota_mb,omitempty"`
-}
-
-// minMemory is the smallest memory limit the engine accepts.
-const minMemory = 6 << 20
-
-// configError is a container_config berth refuses. Waking again cannot
-// help, so the session's waiting messages fail at once with it.
-type configError struct{ key, reason string }
-
-func (e *configError) Error() string {
-	if e.key == "" {
-		return "this group's container_config is refused: " + e.reason
-	}
-	return fmt.Sprintf("this group's container_config is refused: %q %s", e.key, e.reason)
-}
-
-// check refuses what no group may ask for: a network, a limit that is not
-// positive, an image the operator did not allow.
-func (m *Manager) check(gc GroupConfig) error {
-	if gc.Network != "" && gc.Network != "none" {
-		return &configError{"network", fmt.Sprintf("is %q; agent containers never have a network (only \"none\" is allowed)", clip(gc.Network, 64))}
-	}
-	for _, lim := range []struct {
-		key string
-		v   *int64
-	}{{"memory", gc.Memory}, {"nano_cpus", gc.NanoCPUs}, {"pids", gc.Pids}} {
-		if lim.v != nil && *lim.v <= 0 {
-			return &configError{lim.key, fmt.Sprintf("is %d; it must be a positive number (or left out for the default)", *lim.v)}
-		}
-	}
-	if gc.Memory != nil && *gc.Memory < minMemory {
-		return &configError{"memory", fmt.Sprintf("is %d bytes; the least the engine accepts is %d (6 MiB)", *gc.Memory, minMemory)}
-	}
+// checkImage refuses an image the operator did not allow. The allowlist is
+// the gateway's runtime configuration, so this one check of a group's
+// config is made at spawn rather than when the group is loaded.
+func (m *Manager) checkImage(gc groups.Config) error {
 	if gc.Image != "" && !m.imageAllowed(gc.Image) {
-		return &configError{"image", fmt.Sprintf("is %q, which is not berth's agent image nor one the operator allowed (--allowed-images)", clip(gc.Image, 200))}
-	}
-	if gc.IdleTimeout != "" {
-		if d, err := time.ParseDuration(gc.IdleTimeout); err != nil || d <= 0 {
-			return &configError{"idle_timeout", fmt.Sprintf("is %q; it must be a positive duration such as \"15m\"", clip(gc.IdleTimeout, 64))}
-		}
+		return &groups.ConfigError{Field: "image", Reason: fmt.Sprintf("is %q, which is not berth's agent image nor one the operator allowed (--allowed-images)", clip(gc.Image, 200))}
 	}
 	return nil
 }
@@ -216,11 +164,11 @@ func (m *Manager) imageAllowed(image string) bool {
 }
 
 func (m *Manager) spec(l *live) (container.Spec, error) {
-	gc, err := parseGroupConfig(l.group.ContainerConfig)
-	if err != nil {
-		return container.Spec{}, err
+	if l.confErr != nil {
+		return container.Spec{}, l.confErr
 	}
-	if err := m.check(gc); err != nil {
+	gc := l.conf
+	if err := m.checkImage(gc); err != nil {
 		return container.Spec{}, err
 	}
 	var extra []mounts.Mount
@@ -259,24 +207,21 @@ func (m *Manager) spec(l *live) (container.Spec, error) {
 		return container.Spec{}, err
 	}
 	if gc.PermissionMode != "" {
-		extraEnv = append(extraEnv, "BERTH_PERMISSION_MODE="+gc.PermissionMode)
+		extraEnv = append(extraEnv, "BERTH_PERMISSION_MODE="+string(gc.PermissionMode))
 	}
-	provider := l.group.Provider
-	if provider == "" {
-		provider = m.cfg.Provider
-	}
+	provider := cmp.Or(gc.Provider, m.cfg.Provider)
 	spec := container.Spec{
 		Name:  ContainerName(l.group.Folder, l.id),
-		Image: first(gc.Image, defaultImage(provider, m.cfg.Image)),
+		Image: cmp.Or(gc.Image, defaultImage(provider, m.cfg.Image)),
 		Cmd:   []string{"--in", "/workspace/in", "--out", "/workspace/out", "--provider", provider},
 		Env:   append(append([]string{"BERTH_SESSION=" + l.id, "BERTH_GROUP=" + l.group.Folder}, m.cfg.Env...), extraEnv...),
 		Labels: map[string]string{
 			container.LabelSession: l.id, container.LabelGroup: l.group.Folder, container.LabelHome: m.cfg.Home,
 		},
 		Mounts:   plan,
-		Memory:   orDefault(gc.Memory, m.cfg.Memory),
-		NanoCPUs: orDefault(gc.NanoCPUs, m.cfg.NanoCPUs),
-		Pids:     orDefault(gc.Pids, m.cfg.Pids),
+		Memory:   cmp.Or(gc.Memory, m.cfg.Memory),
+		NanoCPUs: cmp.Or(gc.NanoCPUs, m.cfg.NanoCPUs),
+		Pids:     cmp.Or(gc.Pids, m.cfg.Pids),
 	}
 	if m.cfg.UID >= 0 {
 		spec.User = strconv.Itoa(m.cfg.UID) + ":" + strconv.Itoa(m.cfg.UID)
@@ -537,12 +482,7 @@ func (m *Manager) sweep(ctx context.Context) {
 			}
 			continue
 		}
-		idle := m.cfg.IdleTimeout
-		if gc, err := parseGroupConfig(l.group.ContainerConfig); err == nil && gc.IdleTimeout != "" {
-			if d, err := time.ParseDuration(gc.IdleTimeout); err == nil {
-				idle = d
-			}
-		}
+		idle := cmp.Or(l.conf.IdleTimeout, m.cfg.IdleTimeout)
 		m.checkLimits(ctx, l)
 		last := l.lastActivity()
 		if len(open) == 0 && idleStop(time.Since(last), idle, &yield) {
@@ -573,17 +513,6 @@ func (m *Manager) claimed(ctx context.Context, l *live, open []sessiondb.InMessa
 	return false
 }
 
-func parseGroupConfig(s string) (GroupConfig, error) {
-	var gc GroupConfig
-	if s == "" || s == "{}" {
-		return gc, nil
-	}
-	if err := json.Unmarshal([]byte(s), &gc); err != nil {
-		return gc, &configError{reason: "it is not valid JSON of the expected shape: " + clip(err.Error(), 200)}
-	}
-	return gc, nil
-}
-
 // defaultImage is the image a group runs when its config names none: the
 // claude provider needs Node and the CLI, the others only the runner.
 func defaultImage(provider, image string) string {
@@ -591,21 +520,6 @@ func defaultImage(provider, image string) string {
 		return container.ClaudeImage
 	}
 	return image
-}
-
-func first(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
-}
-
-// orDefault is *v when set, else def.
-func orDefault(v *int64, def int64) int64 {
-	if v != nil {
-		return *v
-	}
-	return def
 }
 
 // clip shortens s to at most n bytes for an error message.

@@ -1,10 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/berth-dev/berth/data"
@@ -148,11 +151,22 @@ func (a *admin) groupsShow(ctx context.Context, args []string) error {
 	return a.emit(nil, []string{"FIELD", "VALUE"}, rows)
 }
 
+// configHelp is --config's help: the keys of a group's container_config
+// and their defaults.
+var configHelp = fmt.Sprintf("the group's container_config, a JSON object; every key is optional: "+
+	`image (an allowed image), memory (bytes; default %d MiB, at least %d MiB), nano_cpus (default %d; 1e9 is one CPU), `+
+	`pids (default %d), idle_timeout (default --idle-timeout, %v), network (only "none"), `+
+	`mounts ([{"host_path","container_path","read_write"}], granted by the mount allowlist), permission_mode (the claude CLI's), `+
+	`disk_quota_mb (default %d), session_disk_quota_mb (default %d), daily_budget_tokens (default 0: none)`,
+	groups.DefaultMemory>>20, groups.MinMemory>>20, groups.DefaultNanoCPUs, groups.DefaultPids, groups.DefaultIdleTimeout,
+	groups.DefaultDiskQuota>>20, groups.DefaultSessionDiskQuota>>20)
+
 func (a *admin) groupsCreate(ctx context.Context, args []string) error {
-	fs := a.flags("groups create <name> [--admin] [--provider P] [--model M]")
+	fs := a.flags("groups create <name> [--admin] [--provider P] [--model M] [--config '<json>']")
 	isAdmin := fs.Bool("admin", false, "the admin group: it may write the global memory")
-	provider := fs.String("provider", "", "agent provider (default: the install's)")
+	provider := fs.String("provider", "", "agent provider: "+strings.Join(groups.Providers, ", ")+" (default: the install's)")
 	model := fs.String("model", "", "model name for the provider")
+	config := fs.String("config", "", configHelp)
 	pos, err := a.parse(ctx, fs, args, 1, 1)
 	if err != nil {
 		return err
@@ -161,7 +175,19 @@ func (a *admin) groupsCreate(ctx context.Context, args []string) error {
 	if err := groups.ValidateFolder(name); err != nil {
 		return exitError{code: 1, err: err}
 	}
-	g := data.AgentGroup{Name: name, Folder: name, IsAdmin: *isAdmin, Provider: *provider, Model: *model}
+	// The parser every reader uses: what it refuses is never written.
+	if _, err := groups.ParseConfig(*provider, *model, *config); err != nil {
+		return exitError{code: 1, err: err}
+	}
+	containerConfig := "{}"
+	if strings.TrimSpace(*config) != "" {
+		var b bytes.Buffer
+		if err := json.Compact(&b, []byte(*config)); err != nil {
+			return exitError{code: 1, err: fmt.Errorf("--config: %w", err)}
+		}
+		containerConfig = b.String()
+	}
+	g := data.AgentGroup{Name: name, Folder: name, IsAdmin: *isAdmin, Provider: *provider, Model: *model, ContainerConfig: containerConfig}
 	if err := groups.Create(ctx, a.store, a.layout(), &g); errors.Is(err, data.ErrExists) {
 		return exitError{code: 1, err: fmt.Errorf("agent group %s already exists", name)}
 	} else if err != nil {

@@ -9,7 +9,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/berth-dev/berth/container"
 	"github.com/berth-dev/berth/data/paths"
+	"github.com/berth-dev/berth/groups"
 	"github.com/berth-dev/berth/session"
 )
 
@@ -39,12 +41,12 @@ type config struct {
 // commonFlags registers the flags every gateway command takes.
 func commonFlags(fs *flag.FlagSet, c *config) {
 	fs.StringVar(&c.Home, "home", "", "state folder (default $BERTH_HOME or ~/.local/share/berth)")
-	fs.StringVar(&c.Provider, "provider", "echo", "default agent provider (echo is the test and demo provider)")
-	fs.DurationVar(&c.IdleTimeout, "idle-timeout", 10*time.Minute, "stop an agent container after this long without work")
-	// The default is sized for containers at the default 1 GiB memory limit.
-	fs.IntVar(&c.MaxRunning, "max-running", session.DefaultMaxRunning(1<<30),
+	fs.StringVar(&c.Provider, "provider", groups.DefaultProvider, "default agent provider: "+strings.Join(groups.Providers, ", ")+" (echo is the test and demo provider)")
+	fs.DurationVar(&c.IdleTimeout, "idle-timeout", groups.DefaultIdleTimeout, "stop an agent container after this long without work (a group's idle_timeout overrides it)")
+	// The default is sized for containers at the default memory limit.
+	fs.IntVar(&c.MaxRunning, "max-running", session.DefaultMaxRunning(groups.DefaultMemory),
 		"at most this many agent containers at once (default: 4 per CPU, at most one per GiB of RAM)")
-	fs.StringVar(&c.Image, "image", "berth-agent:latest", "agent image")
+	fs.StringVar(&c.Image, "image", container.DefaultImage, "agent image")
 	fs.Func("allowed-images", "comma-separated images a group's container_config may name besides the agent image and the claude image", func(v string) error {
 		c.Images = nil
 		for _, img := range strings.Split(v, ",") {
@@ -105,7 +107,7 @@ func (c *config) resolve(fs *flag.FlagSet) error {
 	}
 	if ferr == nil && fs.Lookup("max-running") != nil && c.MaxRunning < 1 {
 		// There is no "no cap": a bigger host sets a bigger number.
-		ferr = fmt.Errorf("--max-running %d: must be at least 1 (this host's default is %d)", c.MaxRunning, session.DefaultMaxRunning(1<<30))
+		ferr = fmt.Errorf("--max-running %d: must be at least 1 (this host's default is %d)", c.MaxRunning, session.DefaultMaxRunning(groups.DefaultMemory))
 	}
 	return ferr
 }

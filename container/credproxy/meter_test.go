@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -202,5 +203,51 @@ func TestStreamedUsageReachesTheStore(t *testing.T) {
 	in, out, err := store.Usage(ctx, "team", time.Now())
 	if err != nil || in != 125 || out != 50 {
 		t.Fatalf("the store holds %d in, %d out (%v); want 125, 50", in, out, err)
+	}
+}
+
+// TestStoreMeterLeft: the daily budget is read with the one group config
+// parser; a refused config applies no budget and is logged naming the
+// field, rather than dropped.
+func TestStoreMeterLeft(t *testing.T) {
+	ctx := context.Background()
+	store, err := data.Open(ctx, paths.Home(t.TempDir()).Store())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	var logs strings.Builder
+	m := StoreMeter{Store: store, Log: slog.New(slog.NewTextHandler(&logs, nil))}
+	tests := []struct {
+		folder, config string
+		left           int64
+		ok             bool
+		log            string // in the log; "" for none
+	}{
+		{"none", `{}`, 0, false, ""},
+		{"zero", `{"daily_budget_tokens":0}`, 0, false, ""},
+		{"budget", `{"daily_budget_tokens":100}`, 100 - 30, true, ""},
+		{"negative", `{"daily_budget_tokens":-5}`, 0, false, `\"daily_budget_tokens\" is -5`},
+		{"unknown", `{"daily_budget":5}`, 0, false, `\"daily_budget\" is not a setting berth knows`},
+	}
+	for _, tt := range tests {
+		g := data.AgentGroup{Name: tt.folder, Folder: tt.folder, ContainerConfig: tt.config}
+		if err := store.CreateGroup(ctx, &g); err != nil {
+			t.Fatal(err)
+		}
+		if err := store.AddUsage(ctx, tt.folder, time.Now(), 20, 10); err != nil {
+			t.Fatal(err)
+		}
+		logs.Reset()
+		left, ok := m.Left(ctx, tt.folder)
+		if left != tt.left || ok != tt.ok {
+			t.Errorf("%s: Left = %d, %v; want %d, %v", tt.folder, left, ok, tt.left, tt.ok)
+		}
+		if got := logs.String(); tt.log == "" && got != "" || !strings.Contains(got, tt.log) {
+			t.Errorf("%s: log %q, want %q", tt.folder, got, tt.log)
+		}
+	}
+	if _, ok := m.Left(ctx, "nosuch"); ok {
+		t.Error("a group that does not exist has a budget")
 	}
 }

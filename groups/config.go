@@ -1,0 +1,313 @@
+package groups
+
+// A group's configuration.
+//
+// An agent group's settings live in its agent_groups row: the provider and
+// model columns and container_config, a JSON object. ParseConfig is the one
+// reader of all three: it refuses what no group may ask for, naming the
+// field, and every part of berth (the session manager, the credential
+// proxy's meter, the admin commands) works from the Config it returns.
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/berth-dev/berth/data"
+	"github.com/berth-dev/berth/mounts"
+)
+
+// Defaults of the settings a group may set for itself, used where neither
+// the operator nor the group's config sets one.
+const (
+	// DefaultIdleTimeout is how long a container without work keeps running.
+	DefaultIdleTimeout = 10 * time.Minute
+	// DefaultMemory is a container's memory limit, in bytes.
+	DefaultMemory int64 = 1 << 30
+	// DefaultNanoCPUs is a container's CPU limit, in billionths of a CPU.
+	DefaultNanoCPUs int64 = 1e9
+	// DefaultPids is how many processes a container may run at once.
+	DefaultPids int64 = 256
+	// DefaultDiskQuota is what a group folder may hold, in bytes.
+	DefaultDiskQuota int64 = 1 << 30
+	// DefaultSessionDiskQuota is what a session's out/ folder may hold, in bytes.
+	DefaultSessionDiskQuota int64 = 256 << 20
+	// MinMemory is the smallest memory limit the engine accepts.
+	MinMemory int64 = 6 << 20
+)
+
+// Providers are the agent providers the runner knows. "echo" is the test
+// and demo provider.
+var Providers = []string{"echo", "anthropic", "openai", "claude"}
+
+// DefaultProvider is the provider of a group that names none, unless the
+// operator sets another (--provider).
+const DefaultProvider = "echo"
+
+// PermissionMode is the claude CLI's --permission-mode.
+type PermissionMode string
+
+// The claude CLI's permission modes. Unset, the runner uses acceptEdits.
+const (
+	PermissionAcceptEdits       PermissionMode = "acceptEdits"
+	PermissionAuto              PermissionMode = "auto"
+	PermissionBypassPermissions PermissionMode = "bypassPermissions"
+	PermissionDefault           PermissionMode = "default"
+	PermissionDontAsk           PermissionMode = "dontAsk"
+	PermissionManual            PermissionMode = "manual"
+	PermissionPlan              PermissionMode = "plan"
+)
+
+var permissionModes = []PermissionMode{PermissionAcceptEdits, PermissionAuto, PermissionBypassPermissions,
+	PermissionDefault, PermissionDontAsk, PermissionManual, PermissionPlan}
+
+// Config is a group's configuration, validated. A zero field is one the
+// group left unset: the gateway's setting (or the default above) holds.
+// There is no network field: "none" is the only network an agent
+// container has, and the only one a config may name.
+type Config struct {
+	Provider string // agent provider, one of Providers; "": the gateway's --provider
+	Model    string // the provider's model; "": the provider's default
+	Image    string // container image; "": the provider's default (the operator's allowlist is checked at spawn)
+	Memory   int64  // bytes, at least MinMemory
+	NanoCPUs int64  // 1e9 is one CPU
+	Pids     int64
+	// IdleTimeout stops the group's containers after this long without work.
+	IdleTimeout time.Duration
+	// Mounts are extra mounts asked for, each well-formed; the operator's
+	// mount allowlist decides at spawn which are granted.
+	Mounts         []mounts.Request
+	PermissionMode PermissionMode
+	// DiskQuota and SessionDiskQuota are what the group folder and each
+	// session's out/ folder may hold, in bytes. A group may set its own
+	// but cannot switch the measurement off.
+	DiskQuota        int64
+	SessionDiskQuota int64
+	// DailyBudgetTokens is how many model tokens the group may spend a
+	// day (UTC); 0: no budget.
+	DailyBudgetTokens int64
+}
+
+// Field names of a group's configuration, as ConfigError reports them.
+const (
+	FieldProvider = "provider"
+	FieldModel    = "model"
+)
+
+// ConfigError is a group configuration berth refuses. Field names the bad
+// setting: a container_config key, or FieldProvider or FieldModel (the
+// row's columns); it is empty when container_config is not a JSON object
+// at all.
+type ConfigError struct {
+	Field  string
+	Reason string // what is wrong, starting with a verb: `is "host"; …`
+}
+
+// Error implements error.
+func (e *ConfigError) Error() string {
+	switch e.Field {
+	case "":
+		return "this group's container_config is refused: " + e.Reason
+	case FieldProvider, FieldModel:
+		return fmt.Sprintf("this group's %s is refused: it %s", e.Field, e.Reason)
+	}
+	return fmt.Sprintf("this group's container_config is refused: %q %s", e.Field, e.Reason)
+}
+
+// LoadConfig parses and validates a group's row.
+func LoadConfig(g data.AgentGroup) (Config, error) {
+	return ParseConfig(g.Provider, g.Model, g.ContainerConfig)
+}
+
+// maxModel bounds a model name; real ones are a few dozen bytes.
+const maxModel = 200
+
+// ParseConfig parses and validates a group's provider, model and
+// container_config ("" is an empty object). It refuses unknown keys, a
+// value of the wrong type, a network other than "none", a limit or quota
+// that is not positive, a memory limit below MinMemory, an idle timeout
+// that is not a positive duration, an unknown permission mode, a negative
+// budget and a malformed mount request. The error is a *ConfigError
+// naming the first bad field found: the provider, the model, a key berth
+// does not know, a value of the wrong type, then the values, in the order
+// of Config's fields.
+func ParseConfig(provider, model, containerConfig string) (Config, error) {
+	c := Config{Provider: provider, Model: model}
+	if provider != "" && !slices.Contains(Providers, provider) {
+		return Config{}, &ConfigError{FieldProvider, fmt.Sprintf("is %q; berth knows %s", truncate(provider, 64), strings.Join(Providers, ", "))}
+	}
+	if len(model) > maxModel || strings.ContainsFunc(model, unicode.IsControl) {
+		return Config{}, &ConfigError{FieldModel, fmt.Sprintf("is %q; a model name is at most %d printable characters", truncate(model, 64), maxModel)}
+	}
+	raw, err := splitObject(containerConfig)
+	if err != nil {
+		return Config{}, err
+	}
+	var (
+		network, idle, mode                            string
+		memory, nanoCPUs, pids, diskQuotaMB, sessionMB *int64
+		budget                                         *int64
+	)
+	// Each key is decoded on its own, so a value of the wrong shape is
+	// reported with its key, and a key no field has is refused by name
+	// rather than ignored: encoding/json would otherwise drop it, or match
+	// it to a field case-insensitively ("Network").
+	fields := []configField{
+		{"image", &c.Image, "a string"},
+		{"memory", &memory, "a number of bytes"},
+		{"nano_cpus", &nanoCPUs, "a number, 1e9 for one CPU"},
+		{"pids", &pids, "a number"},
+		{"network", &network, `the string "none"`},
+		{"idle_timeout", &idle, `a duration such as "15m"`},
+		{"mounts", &c.Mounts, `a list of {"host_path", "container_path", "read_write"}`},
+		{"permission_mode", &mode, "a string"},
+		{"disk_quota_mb", &diskQuotaMB, "a number of MiB"},
+		{"session_disk_quota_mb", &sessionMB, "a number of MiB"},
+		{"daily_budget_tokens", &budget, "a number of tokens"},
+	}
+	if err := refuseUnknown(raw, fields); err != nil {
+		return Config{}, err
+	}
+	for _, f := range fields {
+		if v, ok := raw[f.key]; ok {
+			if err := f.decode(v); err != nil {
+				return Config{}, err
+			}
+		}
+	}
+
+	if network != "" && network != "none" {
+		return Config{}, &ConfigError{"network", fmt.Sprintf("is %q; agent containers never have a network (only \"none\" is allowed)", truncate(network, 64))}
+	}
+	for _, lim := range []struct {
+		key  string
+		v    *int64
+		into *int64
+		unit int64
+	}{
+		{"memory", memory, &c.Memory, 1},
+		{"nano_cpus", nanoCPUs, &c.NanoCPUs, 1},
+		{"pids", pids, &c.Pids, 1},
+		{"disk_quota_mb", diskQuotaMB, &c.DiskQuota, 1 << 20},
+		{"session_disk_quota_mb", sessionMB, &c.SessionDiskQuota, 1 << 20},
+	} {
+		if lim.v == nil {
+			continue
+		}
+		if *lim.v <= 0 {
+			return Config{}, &ConfigError{lim.key, fmt.Sprintf("is %d; it must be a positive number (or left out for the default)", *lim.v)}
+		}
+		*lim.into = min(*lim.v, math.MaxInt64/lim.unit) * lim.unit
+	}
+	if memory != nil && *memory < MinMemory {
+		return Config{}, &ConfigError{"memory", fmt.Sprintf("is %d bytes; the least the engine accepts is %d (%d MiB)", *memory, MinMemory, MinMemory>>20)}
+	}
+	if idle != "" {
+		d, err := time.ParseDuration(idle)
+		if err != nil || d <= 0 {
+			return Config{}, &ConfigError{"idle_timeout", fmt.Sprintf("is %q; it must be a positive duration such as \"15m\"", truncate(idle, 64))}
+		}
+		c.IdleTimeout = d
+	}
+	for i, req := range c.Mounts {
+		if err := req.Validate(); err != nil {
+			return Config{}, &ConfigError{"mounts", fmt.Sprintf("has a bad request (number %d, host path %q): %v", i+1, truncate(req.HostPath, 200), err)}
+		}
+	}
+	if mode != "" {
+		if !slices.Contains(permissionModes, PermissionMode(mode)) {
+			names := make([]string, len(permissionModes))
+			for i, m := range permissionModes {
+				names[i] = string(m)
+			}
+			return Config{}, &ConfigError{"permission_mode", fmt.Sprintf("is %q; the claude CLI knows %s", truncate(mode, 64), strings.Join(names, ", "))}
+		}
+		c.PermissionMode = PermissionMode(mode)
+	}
+	if budget != nil {
+		if *budget < 0 {
+			return Config{}, &ConfigError{"daily_budget_tokens", fmt.Sprintf("is %d; it must be 0 (no budget) or more", *budget)}
+		}
+		c.DailyBudgetTokens = *budget
+	}
+	return c, nil
+}
+
+// splitObject reads container_config as a JSON object, one raw value per
+// key. "" and null are an empty object.
+func splitObject(s string) (map[string]json.RawMessage, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, nil
+	}
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(s), &raw); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			return nil, &ConfigError{Reason: "it is not valid JSON of the expected shape: it is " + describeJSON(te.Value) + ", not an object"}
+		}
+		return nil, &ConfigError{Reason: "it is not valid JSON of the expected shape: " + truncate(err.Error(), 200)}
+	}
+	return raw, nil
+}
+
+// configField is one key of container_config and where its value goes.
+type configField struct {
+	key  string
+	into any    // a pointer to decode into
+	want string // the shape expected, for a person
+}
+
+// decode reads the key's value; an error names the key.
+func (f configField) decode(v json.RawMessage) error {
+	dec := json.NewDecoder(bytes.NewReader(v))
+	dec.DisallowUnknownFields() // in the mount requests
+	err := dec.Decode(f.into)
+	if err == nil {
+		return nil
+	}
+	reason := "is not valid JSON of the expected shape (" + f.want + ")"
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		reason += ": it is " + describeJSON(te.Value)
+	} else {
+		reason += ": " + truncate(err.Error(), 200)
+	}
+	return &ConfigError{f.key, reason}
+}
+
+// refuseUnknown refuses the first key (in byte order) no field has.
+func refuseUnknown(raw map[string]json.RawMessage, fields []configField) error {
+	var unknown []string
+	for key := range raw {
+		if !slices.ContainsFunc(fields, func(f configField) bool { return f.key == key }) {
+			unknown = append(unknown, key)
+		}
+	}
+	if len(unknown) == 0 {
+		return nil
+	}
+	slices.Sort(unknown)
+	known := make([]string, len(fields))
+	for i, f := range fields {
+		known[i] = f.key
+	}
+	return &ConfigError{truncate(unknown[0], 64), "is not a setting berth knows (known: " + strings.Join(known, ", ") + ")"}
+}
+
+// describeJSON names the kind of a JSON value, as UnmarshalTypeError
+// reports it ("string", "number -1.5").
+func describeJSON(v string) string {
+	switch v {
+	case "":
+		return "something else"
+	case "array", "object":
+		return "an " + v
+	}
+	return "a " + v
+}
