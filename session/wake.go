@@ -152,7 +152,7 @@ func (m *Manager) adopt(l *live, info container.Info, adopted bool) {
 // config is made at spawn rather than when the group is loaded.
 func (m *Manager) checkImage(gc groups.Config) error {
 	if gc.Image != "" && !m.imageAllowed(gc.Image) {
-		return &groups.ConfigError{Field: "image", Reason: fmt.Sprintf("is %q, which is not berth's agent image nor one the operator allowed (--allowed-images)", clip(gc.Image, 200))}
+		return &groups.ConfigError{Field: "image", Reason: fmt.Sprintf("is %q, which is not berth's agent image nor one the operator allowed (--allowed-images)", truncate(gc.Image, 200))}
 	}
 	return nil
 }
@@ -522,14 +522,7 @@ func defaultImage(provider, image string) string {
 	return image
 }
 
-// clip shortens s to at most n bytes for an error message.
-func clip(s string, n int) string {
-	if len(s) > n {
-		return s[:n] + "…"
-	}
-	return s
-}
-
+// short is a container id as the log shows it: its first 12 characters.
 func short(id string) string {
 	if len(id) > 12 {
 		return id[:12]
