@@ -94,7 +94,7 @@ func TestRouteInProcess(t *testing.T) {
 		name:    "an unwired channel is told how to wire it",
 		wirings: []wiring{{"room", pattern(".")}},
 		posts:   []channels.Inbound{post("nowhere", "", "hello?", true)},
-		want: []reply{{"nowhere", "", "This channel is not registered with berth; an admin can run !register <name>."}},
+		want:    []reply{{"nowhere", "", "This channel is not registered with berth; an admin can run !register <name>."}},
 		dropped: []string{"unwired channel"},
 	}}
 	for _, tt := range tests {

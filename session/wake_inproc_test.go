@@ -164,4 +164,3 @@ func TestRestartAdoptsOrWakesInProcess(t *testing.T) {
 		})
 	}
 }
-
