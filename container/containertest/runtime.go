@@ -59,6 +59,10 @@ const (
 // than echo: only the echo provider runs in-process.
 var ErrProvider = errors.New("containertest: only the echo provider runs in-process")
 
+// ErrAlloc fails a turn that asks the echo provider to allocate memory:
+// in-process there is no memory limit, only the test binary's memory.
+var ErrAlloc = errors.New("containertest: the alloc directive needs a container's memory limit (a Docker test)")
+
 // Runtime is a TEST-ONLY in-process container runtime. It may outlive a
 // session manager: a test can drop one manager (a berth crash) and start
 // another on the same home and Runtime, which finds the "containers" still
@@ -373,9 +377,10 @@ func (r *Runtime) Close() {
 	}
 }
 
-// crashable runs the echo provider, except that its "crash" directive
-// (which SIGKILLs the runner's process) kills only this container: in a
-// test binary the process is the test.
+// crashable runs the echo provider, except for the directives that act on
+// the runner's process, which in a test binary is the test: "crash"
+// (SIGKILL) kills only this container, and "alloc" (memory-limit tests,
+// which need a real container's limit) fails the turn.
 type crashable struct {
 	runner.Provider
 	c *ctr
@@ -387,12 +392,15 @@ func (p crashable) Turn(ctx context.Context, t runner.Turn) ([]runner.Reply, err
 		if m.Kind == sessiondb.KindSystem || !m.Trigger {
 			continue
 		}
-		if word, _, _ := strings.Cut(strings.TrimSpace(m.Content.Text), " "); word == "crash" {
+		switch word, _, _ := strings.Cut(strings.TrimSpace(m.Content.Text), " "); word {
+		case "crash":
 			// The runner sees its context end mid-turn and returns,
 			// leaving its claim for the next container, as a kill would.
 			p.c.kill()
 			<-ctx.Done()
 			return nil, ctx.Err()
+		case "alloc":
+			return nil, ErrAlloc
 		}
 	}
 	return p.Provider.Turn(ctx, t)
