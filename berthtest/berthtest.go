@@ -3,8 +3,11 @@
 // built locally from this source tree (with the echo provider, the test
 // and demo provider that answers "echo: <text>").
 //
-// Tests that use it need Docker. Without a daemon they skip, unless
-// BERTH_REQUIRE_DOCKER=1 is set (as CI does), in which case they fail.
+// Tests that use it need Docker, unless Options.Runtime is a TEST-ONLY
+// containertest.Runtime, which runs the real runner in-process. Without a
+// daemon, and under `go test -short`, Docker tests skip, unless
+// BERTH_REQUIRE_DOCKER=1 is set (as CI does), in which case they run (and
+// fail without a daemon).
 package berthtest
 
 import (
@@ -19,6 +22,7 @@ import (
 
 	"github.com/berth-dev/berth/channels"
 	"github.com/berth-dev/berth/container"
+	"github.com/berth-dev/berth/container/containertest"
 	"github.com/berth-dev/berth/data"
 	"github.com/berth-dev/berth/data/paths"
 	"github.com/berth-dev/berth/groups"
@@ -29,9 +33,13 @@ import (
 const Image = "berth-agent:test"
 
 // RequireDocker returns a client for the local engine, or skips the test
-// when there is none (fails instead under BERTH_REQUIRE_DOCKER=1).
+// when there is none or under `go test -short` (unless
+// BERTH_REQUIRE_DOCKER=1, under which it runs, or fails with no engine).
 func RequireDocker(t testing.TB) *container.Docker {
 	t.Helper()
+	if testing.Short() && os.Getenv("BERTH_REQUIRE_DOCKER") != "1" {
+		t.Skip("needs Docker; skipped under -short (BERTH_REQUIRE_DOCKER=1 runs it)")
+	}
 	d, err := container.NewDocker("")
 	if err == nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -97,6 +105,9 @@ type Options struct {
 	// Home reuses a state folder (a restart); default a new temp folder.
 	Home string
 	// Runtime replaces the engine client the manager uses (fault tests).
+	// A *containertest.Runtime needs no Docker: the gateway starts without
+	// the engine or the agent image. It outlives the gateway, so a test
+	// can Crash one and Start another on the same Home and Runtime.
 	Runtime session.Runtime
 	// Commands, if set, returns the chat command handler to install.
 	Commands func(*Gateway) session.Commands
@@ -107,8 +118,10 @@ type Gateway struct {
 	Home    string
 	Store   *data.Store
 	Manager *session.Manager
-	Docker  *container.Docker
+	Docker  *container.Docker // nil when Options.Runtime is in-process
 	Layout  groups.Layout
+
+	rt session.Runtime // what the manager runs containers with
 
 	t      testing.TB
 	cancel context.CancelFunc
@@ -119,8 +132,15 @@ type Gateway struct {
 // Start starts a gateway and stops it (and every container it ran) when the test ends.
 func Start(t testing.TB, opts Options) *Gateway {
 	t.Helper()
-	d := RequireDocker(t)
-	BuildImage(t, d)
+	rt := opts.Runtime
+	var d *container.Docker
+	if _, inProcess := rt.(*containertest.Runtime); !inProcess {
+		d = RequireDocker(t)
+		BuildImage(t, d)
+		if rt == nil {
+			rt = d
+		}
+	}
 	home := opts.Home
 	if home == "" {
 		home = t.TempDir()
@@ -146,12 +166,8 @@ func Start(t testing.TB, opts Options) *Gateway {
 	if opts.Config != nil {
 		opts.Config(&cfg)
 	}
-	var rt session.Runtime = d
-	if opts.Runtime != nil {
-		rt = opts.Runtime
-	}
 	mgr := session.New(cfg, store, rt, layout)
-	g := &Gateway{Home: home, Store: store, Manager: mgr, Docker: d, Layout: layout, t: t, cancel: cancel, done: make(chan struct{})}
+	g := &Gateway{Home: home, Store: store, Manager: mgr, Docker: d, Layout: layout, rt: rt, t: t, cancel: cancel, done: make(chan struct{})}
 	if opts.Commands != nil {
 		mgr.SetCommands(opts.Commands(g))
 	}
@@ -194,12 +210,33 @@ func (g *Gateway) Stop() {
 	})
 }
 
+// Crash stops the gateway as a crash of `berth` would: its context ends
+// but nothing is shut down, so its containers keep running for a gateway
+// started next on the same Home and Runtime to adopt. Stop after Crash
+// does nothing.
+func (g *Gateway) Crash() {
+	g.once.Do(func() {
+		g.cancel()
+		<-g.done
+		g.Store.Close()
+	})
+}
+
+// engine is what lists and removes this gateway's containers: the Docker
+// client the tests always used, or the in-process runtime.
+func (g *Gateway) engine() session.Runtime {
+	if g.Docker != nil {
+		return g.Docker
+	}
+	return g.rt
+}
+
 func (g *Gateway) removeContainers() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	list, _ := g.Docker.List(ctx, map[string]string{container.LabelHome: g.Home})
+	list, _ := g.engine().List(ctx, map[string]string{container.LabelHome: g.Home})
 	for _, c := range list {
-		g.Docker.Remove(ctx, c.ID)
+		g.engine().Remove(ctx, c.ID)
 	}
 }
 
@@ -282,7 +319,7 @@ func (g *Gateway) Containers(sessionID string) []container.Info {
 	if sessionID != "" {
 		labels[container.LabelSession] = sessionID
 	}
-	list, err := g.Docker.List(context.Background(), labels)
+	list, err := g.engine().List(context.Background(), labels)
 	if err != nil {
 		g.t.Fatal(err)
 	}

@@ -24,15 +24,16 @@ func TestDiskFull(t *testing.T) {
 		t.Skip("mounting a tmpfs needs root")
 	}
 	t.Parallel()
+	berthtest.RequireDocker(t) // before the mount: a skip must not leave it behind
 	home := t.TempDir()
 	sessions := paths.Home(home).Sessions()
 	os.MkdirAll(sessions, 0o755)
 	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", sessions).CombinedOutput(); err != nil {
 		t.Fatalf("mount tmpfs: %v %s", err, out)
 	}
+	t.Cleanup(func() { exec.Command("umount", "-l", sessions).Run() })
 	ch := newFakeChannel()
 	g := berthtest.Start(t, berthtest.Options{Home: home, Channels: []channels.Channel{ch}})
-	t.Cleanup(func() { exec.Command("umount", "-l", sessions).Run() })
 	g.Wire("fake", "room", berthtest.Wire{IsDM: true})
 
 	handle(t, g, msg("hello"))
