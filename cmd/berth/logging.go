@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -25,42 +24,10 @@ func newLogger(home string, stderr io.Writer, toStderr bool, secrets []string) (
 	if toStderr {
 		handlers = append(handlers, newTextHandler(stderr, slog.LevelInfo, wantColour(stderr)))
 	}
-	return slog.New(newRedactHandler(fanout(handlers), newRedactor(secrets))), func() { file.Close() }, nil
-}
-
-// fanout sends each record to every handler.
-type fanout []slog.Handler
-
-func (f fanout) Enabled(ctx context.Context, l slog.Level) bool {
-	for _, h := range f {
-		if h.Enabled(ctx, l) {
-			return true
+	closeFile := func() {
+		if err := file.Close(); err != nil {
+			fmt.Fprintln(stderr, "berth: close the log:", err)
 		}
 	}
-	return false
-}
-
-func (f fanout) Handle(ctx context.Context, r slog.Record) error {
-	for _, h := range f {
-		if h.Enabled(ctx, r.Level) {
-			h.Handle(ctx, r.Clone())
-		}
-	}
-	return nil
-}
-
-func (f fanout) WithAttrs(as []slog.Attr) slog.Handler {
-	out := make(fanout, len(f))
-	for i, h := range f {
-		out[i] = h.WithAttrs(as)
-	}
-	return out
-}
-
-func (f fanout) WithGroup(name string) slog.Handler {
-	out := make(fanout, len(f))
-	for i, h := range f {
-		out[i] = h.WithGroup(name)
-	}
-	return out
+	return slog.New(newRedactHandler(slog.NewMultiHandler(handlers...), newRedactor(secrets))), closeFile, nil
 }
