@@ -131,7 +131,7 @@ func Open(ctx context.Context, cfg Config) (_ *Gateway, err error) {
 	}
 	defer func() {
 		if err != nil {
-			g.release()
+			err = errors.Join(err, g.release())
 		}
 	}()
 	if g.lock, err = Lock(cfg.Home); err != nil {
@@ -353,11 +353,11 @@ func Lock(home paths.Home) (*os.File, error) {
 		return nil, fmt.Errorf("lock state folder: %w", err)
 	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		f.Close()
+		cerr := f.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, fmt.Errorf("another berth gateway is already running with state folder %s; stop it first, or use another --home", home)
+			return nil, errors.Join(fmt.Errorf("another berth gateway is already running with state folder %s; stop it first, or use another --home", home), cerr)
 		}
-		return nil, fmt.Errorf("lock state folder: %w", err)
+		return nil, errors.Join(fmt.Errorf("lock state folder: %w", err), cerr)
 	}
 	return f, nil
 }

@@ -34,7 +34,8 @@ func EnsureImage(ctx context.Context, d *container.Docker, cfg ImageConfig, prog
 		if cfg.Image != container.DefaultImage {
 			return fmt.Errorf("agent image %s does not exist; build or load it first", cfg.Image)
 		}
-		fmt.Fprintf(progress, "berth: agent image %s is missing; building it now (this happens once)\n", cfg.Image)
+		// Progress is for people; a writer that fails does not stop the build.
+		_, _ = fmt.Fprintf(progress, "berth: agent image %s is missing; building it now (this happens once)\n", cfg.Image)
 	}
 	src, err := ImageSource(ctx, cfg, progress)
 	if err != nil {

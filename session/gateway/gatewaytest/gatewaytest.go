@@ -55,7 +55,11 @@ func RequireDocker(t testing.TB) *container.Docker {
 		}
 		t.Skipf("no Docker engine: %v", err)
 	}
-	t.Cleanup(func() { d.Close() })
+	t.Cleanup(func() {
+		if err := d.Close(); err != nil {
+			t.Errorf("close engine client: %v", err)
+		}
+	})
 	return d
 }
 
@@ -87,7 +91,11 @@ func BuildImage(t testing.TB, d *container.Docker) {
 			imageErr = err
 			return
 		}
-		defer os.RemoveAll(dir)
+		defer func() {
+			if err := os.RemoveAll(dir); err != nil && imageErr == nil {
+				imageErr = err
+			}
+		}()
 		bin := filepath.Join(dir, "berth-runner")
 		if imageErr = container.BuildRunner(ctx, src, bin, io.Discard); imageErr != nil {
 			return
@@ -232,9 +240,15 @@ func (g *Gateway) engine() session.Runtime {
 func (g *Gateway) removeContainers() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	list, _ := g.engine().List(ctx, map[string]string{container.LabelHome: g.Home})
+	list, err := g.engine().List(ctx, map[string]string{container.LabelHome: g.Home})
+	if err != nil {
+		g.t.Logf("list containers to remove: %v", err)
+	}
+	// Best effort, as before: a container may be going away by itself.
 	for _, c := range list {
-		g.engine().Remove(ctx, c.ID)
+		if err := g.engine().Remove(ctx, c.ID); err != nil && !container.IsNotFound(err) {
+			g.t.Logf("remove container %s: %v", c.ID, err)
+		}
 	}
 }
 
