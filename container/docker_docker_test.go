@@ -8,21 +8,21 @@ import (
 	"testing"
 	"time"
 
-	"github.com/berth-dev/berth/berthtest"
 	"github.com/berth-dev/berth/container"
 	"github.com/berth-dev/berth/data"
+	"github.com/berth-dev/berth/session/gateway/gatewaytest"
 )
 
 // Two clients, as two berth processes would have, race to start the same
 // session's container: the engine's name uniqueness leaves exactly one,
 // and the loser adopts it.
 func TestEnsureRaceYieldsOneContainer(t *testing.T) {
-	d := berthtest.RequireDocker(t)
-	berthtest.BuildImage(t, d)
+	d := gatewaytest.RequireDocker(t)
+	gatewaytest.BuildImage(t, d)
 	home := t.TempDir()
 	spec := container.Spec{
 		Name:   "berth-race-" + data.NewID(),
-		Image:  berthtest.Image,
+		Image:  gatewaytest.Image,
 		Cmd:    []string{"--in", "/tmp", "--out", "/tmp"},
 		Labels: map[string]string{container.LabelHome: home, container.LabelSession: "s1"},
 		Memory: 64 << 20, Pids: 32,
@@ -89,12 +89,12 @@ func TestEnsureRaceYieldsOneContainer(t *testing.T) {
 // no network, a pids limit, a nofile limit, a capped log, no capabilities,
 // no new privileges; it stays until Wait has read how it ended.
 func TestContainerHardening(t *testing.T) {
-	d := berthtest.RequireDocker(t)
-	berthtest.BuildImage(t, d)
+	d := gatewaytest.RequireDocker(t)
+	gatewaytest.BuildImage(t, d)
 	home := t.TempDir()
 	spec := container.Spec{
 		Name:   "berth-hardening-" + data.NewID(),
-		Image:  berthtest.Image,
+		Image:  gatewaytest.Image,
 		Cmd:    []string{"--in", "/tmp", "--out", "/tmp"},
 		Labels: map[string]string{container.LabelHome: home, container.LabelSession: "s1"},
 	}

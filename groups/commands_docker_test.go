@@ -10,12 +10,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/berth-dev/berth/berthtest"
 	"github.com/berth-dev/berth/channels"
 	"github.com/berth-dev/berth/data"
 	"github.com/berth-dev/berth/data/paths"
 	"github.com/berth-dev/berth/groups"
 	"github.com/berth-dev/berth/session"
+	"github.com/berth-dev/berth/session/gateway/gatewaytest"
 )
 
 // chatChannel is a TEST-ONLY channel of type "terminal": the test injects
@@ -107,7 +107,7 @@ func (c *chatChannel) waitFor(t *testing.T, n int, want string, timeout time.Dur
 // chat is a test gateway with the command handler installed.
 type chat struct {
 	t   *testing.T
-	g   *berthtest.Gateway
+	g   *gatewaytest.Gateway
 	ch  *chatChannel
 	mu  sync.Mutex
 	now time.Time // the commands' clock
@@ -116,9 +116,9 @@ type chat struct {
 func startChat(t *testing.T) *chat {
 	t.Helper()
 	c := &chat{t: t, ch: newChatChannel(), now: time.Now()}
-	c.g = berthtest.Start(t, berthtest.Options{
+	c.g = gatewaytest.Start(t, gatewaytest.Options{
 		Channels: []channels.Channel{c.ch},
-		Commands: func(g *berthtest.Gateway) session.Commands {
+		Commands: func(g *gatewaytest.Gateway) session.Commands {
 			cmds := groups.NewCommands(g.Store, g.Layout, g.Manager, nil)
 			cmds.Now = c.clock
 			return cmds

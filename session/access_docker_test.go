@@ -7,11 +7,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/berth-dev/berth/berthtest"
 	"github.com/berth-dev/berth/channels"
 	"github.com/berth-dev/berth/data"
 	"github.com/berth-dev/berth/groups"
 	"github.com/berth-dev/berth/session"
+	"github.com/berth-dev/berth/session/gateway/gatewaytest"
 )
 
 // from is a message mentioning the bot in the fake channel "room" (not a
@@ -53,7 +53,7 @@ func countSent(ch *fakeChannel, want string) int {
 }
 
 // countDropped counts dropped messages whose reason contains reason.
-func countDropped(g *berthtest.Gateway, reason string) int {
+func countDropped(g *gatewaytest.Gateway, reason string) int {
 	n := 0
 	for _, d := range g.Dropped() {
 		if strings.Contains(d.Reason, reason) {
@@ -63,7 +63,7 @@ func countDropped(g *berthtest.Gateway, reason string) int {
 	return n
 }
 
-func grant(t *testing.T, g *berthtest.Gateway, user, role, group string) {
+func grant(t *testing.T, g *gatewaytest.Gateway, user, role, group string) {
 	t.Helper()
 	ctx := context.Background()
 	gid := ""
@@ -92,8 +92,8 @@ func grant(t *testing.T, g *berthtest.Gateway, user, role, group string) {
 func TestMembersWiringRefusesStrangers(t *testing.T) {
 	t.Parallel()
 	ch := newFakeChannel()
-	g := berthtest.Start(t, berthtest.Options{Channels: []channels.Channel{ch}})
-	g.Wire("fake", "room", berthtest.Wire{Engage: data.EngageMention, SessionMode: data.SessionPerThread, Access: data.AccessMembers})
+	g := gatewaytest.Start(t, gatewaytest.Options{Channels: []channels.Channel{ch}})
+	g.Wire("fake", "room", gatewaytest.Wire{Engage: data.EngageMention, SessionMode: data.SessionPerThread, Access: data.AccessMembers})
 	const users = 20
 	for round := 0; round < 2; round++ {
 		for i := 0; i < users; i++ {
@@ -126,7 +126,7 @@ func TestMembersWiringRefusesStrangers(t *testing.T) {
 	}
 
 	// DMs follow the same policy.
-	g.Wire("fake", "dm-stranger", berthtest.Wire{IsDM: true, Access: data.AccessMembers})
+	g.Wire("fake", "dm-stranger", gatewaytest.Wire{IsDM: true, Access: data.AccessMembers})
 	in := from("stranger", "hello in a DM")
 	in.PlatformID, in.IsDM = "dm-stranger", true
 	handle(t, g, in)
@@ -146,12 +146,12 @@ func TestMembersWiringRefusesStrangers(t *testing.T) {
 func TestApprovalHoldsThenAllow(t *testing.T) {
 	t.Parallel()
 	ch := newFakeChannel()
-	commands := func(g *berthtest.Gateway) session.Commands {
+	commands := func(g *gatewaytest.Gateway) session.Commands {
 		return groups.NewCommands(g.Store, g.Layout, g.Manager, nil)
 	}
 	cfg := func(c *session.Config) { c.SenderRate = 10 }
-	g := berthtest.Start(t, berthtest.Options{Channels: []channels.Channel{ch}, Commands: commands, Config: cfg})
-	g.Wire("fake", "room", berthtest.Wire{Engage: data.EngageMention, Access: data.AccessApproval})
+	g := gatewaytest.Start(t, gatewaytest.Options{Channels: []channels.Channel{ch}, Commands: commands, Config: cfg})
+	g.Wire("fake", "room", gatewaytest.Wire{Engage: data.EngageMention, Access: data.AccessApproval})
 	grant(t, g, "fake:boss", data.RoleOwner, "")
 
 	handle(t, g, from("u9", "hello from u9"))
@@ -165,7 +165,7 @@ func TestApprovalHoldsThenAllow(t *testing.T) {
 	}
 	// DMs follow the same policy; no admin is in a DM, so the sender is
 	// told to wait and the admins find it with !held in the group's channel.
-	g.Wire("fake", "dm-u9", berthtest.Wire{IsDM: true, Access: data.AccessApproval})
+	g.Wire("fake", "dm-u9", gatewaytest.Wire{IsDM: true, Access: data.AccessApproval})
 	dm := from("u9", "from the dm")
 	dm.PlatformID, dm.IsDM = "dm-u9", true
 	handle(t, g, dm)
@@ -183,7 +183,7 @@ func TestApprovalHoldsThenAllow(t *testing.T) {
 	// Held means stored: a restart keeps it.
 	home := g.Home
 	g.Stop()
-	g = berthtest.Start(t, berthtest.Options{Channels: []channels.Channel{ch}, Commands: commands, Config: cfg, Home: home})
+	g = gatewaytest.Start(t, gatewaytest.Options{Channels: []channels.Channel{ch}, Commands: commands, Config: cfg, Home: home})
 
 	// Only a group admin may allow.
 	handle(t, g, from("u8", "!allow fake:u9"))
@@ -238,13 +238,13 @@ func TestOpenWiringAnswersEveryoneUnderTheDefaultCap(t *testing.T) {
 	}
 	wantCap := session.DefaultMaxRunning(memory)
 	ch := newFakeChannel()
-	g := berthtest.Start(t, berthtest.Options{Channels: []channels.Channel{ch}, Config: func(c *session.Config) {
+	g := gatewaytest.Start(t, gatewaytest.Options{Channels: []channels.Channel{ch}, Config: func(c *session.Config) {
 		c.Memory = memory
 		c.SenderRate, c.SenderBurst = 10, 5
 		c.IdleTimeout = 500 * time.Millisecond
 		c.Observer = obs
 	}})
-	g.Wire("fake", "room", berthtest.Wire{Engage: data.EngageMention, SessionMode: data.SessionPerThread, Access: data.AccessOpen})
+	g.Wire("fake", "room", gatewaytest.Wire{Engage: data.EngageMention, SessionMode: data.SessionPerThread, Access: data.AccessOpen})
 	const users = 5
 	for i := 0; i < users; i++ {
 		handle(t, g, from(fmt.Sprintf("s%d", i), fmt.Sprintf("open to s%d", i)))
@@ -257,7 +257,7 @@ func TestOpenWiringAnswersEveryoneUnderTheDefaultCap(t *testing.T) {
 	}
 
 	// One sender with no role, 8 messages at once: 5 pass, 3 are dropped.
-	g.Wire("fake", "flood", berthtest.Wire{Engage: data.EngageMention, Access: data.AccessOpen})
+	g.Wire("fake", "flood", gatewaytest.Wire{Engage: data.EngageMention, Access: data.AccessOpen})
 	for i := 0; i < 8; i++ {
 		in := from("flooder", fmt.Sprintf("burst %d", i))
 		in.PlatformID = "flood"
@@ -297,9 +297,9 @@ func TestOpenWiringAnswersEveryoneUnderTheDefaultCap(t *testing.T) {
 func TestFailingWiringDoesNotBlockOthers(t *testing.T) {
 	t.Parallel()
 	ch := newFakeChannel()
-	g := berthtest.Start(t, berthtest.Options{Channels: []channels.Channel{ch}})
-	g.Wire("fake", "room", berthtest.Wire{Group: "alpha"})
-	g.Wire("fake", "room", berthtest.Wire{Group: "beta"})
+	g := gatewaytest.Start(t, gatewaytest.Options{Channels: []channels.Channel{ch}})
+	g.Wire("fake", "room", gatewaytest.Wire{Group: "alpha"})
+	g.Wire("fake", "room", gatewaytest.Wire{Group: "beta"})
 	handle(t, g, from("u1", "one"))
 	ch.waitSent(t, 2, 60*time.Second)
 	var alpha data.Session
@@ -335,12 +335,12 @@ func TestFailingWiringDoesNotBlockOthers(t *testing.T) {
 func TestCapYieldsIdleSlot(t *testing.T) {
 	t.Parallel()
 	ch := newFakeChannel()
-	g := berthtest.Start(t, berthtest.Options{Channels: []channels.Channel{ch}, Config: func(c *session.Config) {
+	g := gatewaytest.Start(t, gatewaytest.Options{Channels: []channels.Channel{ch}, Config: func(c *session.Config) {
 		c.MaxRunning = 1
 		c.IdleTimeout = 10 * time.Minute
 	}})
 	for _, room := range []string{"first", "second"} {
-		g.Wire("fake", room, berthtest.Wire{IsDM: true})
+		g.Wire("fake", room, gatewaytest.Wire{IsDM: true})
 	}
 	in := msg("to the first")
 	in.PlatformID = "first"

@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/berth-dev/berth/berthtest"
 	"github.com/berth-dev/berth/channels"
+	"github.com/berth-dev/berth/session/gateway/gatewaytest"
 )
 
 // historyChannel is a TEST-ONLY channel with a history it can be asked
@@ -31,8 +31,8 @@ func (h *historyChannel) Missed(ctx context.Context, platformID, after string, s
 func TestBackfillAnswersWhatWasMissedOnce(t *testing.T) {
 	t.Parallel()
 	ch := &historyChannel{fakeChannel: newFakeChannel()}
-	g := berthtest.Start(t, berthtest.Options{Channels: []channels.Channel{ch}})
-	g.Wire("fake", "room", berthtest.Wire{IsDM: true})
+	g := gatewaytest.Start(t, gatewaytest.Options{Channels: []channels.Channel{ch}})
+	g.Wire("fake", "room", gatewaytest.Wire{IsDM: true})
 	at := func(id, text string) channels.Inbound {
 		in := msg(text)
 		in.MessageID = id

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/berth-dev/berth/berthtest"
+	"github.com/berth-dev/berth/session/gateway/gatewaytest"
 )
 
 // Round trips are measured from the call that hands berth a message to
@@ -47,12 +47,12 @@ func BenchmarkColdRoundTrip(b *testing.B) {
 // BenchmarkDockerRunTrue is the floor: a bare `docker run --rm` of the
 // agent image doing nothing.
 func BenchmarkDockerRunTrue(b *testing.B) {
-	d := berthtest.RequireDocker(b)
-	berthtest.BuildImage(b, d)
+	d := gatewaytest.RequireDocker(b)
+	gatewaytest.BuildImage(b, d)
 	var ds []time.Duration
 	for i := 0; i < b.N; i++ {
 		start := time.Now()
-		if out, err := exec.Command("docker", "run", "--rm", "--entrypoint", "/bin/true", berthtest.Image).CombinedOutput(); err != nil {
+		if out, err := exec.Command("docker", "run", "--rm", "--entrypoint", "/bin/true", gatewaytest.Image).CombinedOutput(); err != nil {
 			b.Fatalf("docker run: %v %s", err, out)
 		}
 		ds = append(ds, time.Since(start))
@@ -60,15 +60,15 @@ func BenchmarkDockerRunTrue(b *testing.B) {
 	report(b, ds)
 }
 
-func startBench(b *testing.B) (*berthtest.Gateway, *fakeChannel) {
+func startBench(b *testing.B) (*gatewaytest.Gateway, *fakeChannel) {
 	ch := newFakeChannel()
-	g := berthtest.Start(b, berthtest.Options{Channels: nil})
+	g := gatewaytest.Start(b, gatewaytest.Options{Channels: nil})
 	g.Manager.AddChannel(ch)
-	g.Wire("fake", "room", berthtest.Wire{IsDM: true})
+	g.Wire("fake", "room", gatewaytest.Wire{IsDM: true})
 	return g, ch
 }
 
-func roundTrip(b *testing.B, g *berthtest.Gateway, ch *fakeChannel, want int) time.Duration {
+func roundTrip(b *testing.B, g *gatewaytest.Gateway, ch *fakeChannel, want int) time.Duration {
 	start := time.Now()
 	if err := g.Manager.Handle(context.Background(), msg("ping")); err != nil {
 		b.Fatal(err)
@@ -77,7 +77,7 @@ func roundTrip(b *testing.B, g *berthtest.Gateway, ch *fakeChannel, want int) ti
 	return time.Since(start)
 }
 
-func waitStopped(b *testing.B, g *berthtest.Gateway, sid string) {
+func waitStopped(b *testing.B, g *gatewaytest.Gateway, sid string) {
 	for i := 0; i < 500; i++ {
 		if s := g.Sessions(); len(s) > 0 && s[0].ContainerState == "stopped" {
 			return

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/berth-dev/berth/berthtest"
 	"github.com/berth-dev/berth/session"
+	"github.com/berth-dev/berth/session/gateway/gatewaytest"
 )
 
 // TestContainerConfigIsValidated: a group's container_config asked for the
@@ -37,7 +37,7 @@ func TestContainerConfigIsValidated(t *testing.T) {
 	}
 	ctx := context.Background()
 	for _, tt := range tests {
-		w := g.Wire("fake", tt.room, berthtest.Wire{IsDM: true, Group: tt.room})
+		w := g.Wire("fake", tt.room, gatewaytest.Wire{IsDM: true, Group: tt.room})
 		if err := g.Store.UpdateGroupConfig(ctx, w.AgentGroupID, "", "", tt.config); err != nil {
 			t.Fatal(err)
 		}
@@ -127,7 +127,7 @@ type hostConfig struct {
 	Memory      int64
 }
 
-func inspectHost(t *testing.T, g *berthtest.Gateway, id string) hostConfig {
+func inspectHost(t *testing.T, g *gatewaytest.Gateway, id string) hostConfig {
 	t.Helper()
 	raw, err := g.Docker.InspectRaw(context.Background(), id)
 	if err != nil {

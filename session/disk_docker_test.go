@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/berth-dev/berth/berthtest"
 	"github.com/berth-dev/berth/channels"
 	"github.com/berth-dev/berth/data/paths"
+	"github.com/berth-dev/berth/session/gateway/gatewaytest"
 	"github.com/berth-dev/berth/session/sessiondb"
 )
 
@@ -24,7 +24,7 @@ func TestDiskFull(t *testing.T) {
 		t.Skip("mounting a tmpfs needs root")
 	}
 	t.Parallel()
-	berthtest.RequireDocker(t) // before the mount: a skip must not leave it behind
+	gatewaytest.RequireDocker(t) // before the mount: a skip must not leave it behind
 	home := t.TempDir()
 	sessions := paths.Home(home).Sessions()
 	os.MkdirAll(sessions, 0o755)
@@ -33,8 +33,8 @@ func TestDiskFull(t *testing.T) {
 	}
 	t.Cleanup(func() { exec.Command("umount", "-l", sessions).Run() })
 	ch := newFakeChannel()
-	g := berthtest.Start(t, berthtest.Options{Home: home, Channels: []channels.Channel{ch}})
-	g.Wire("fake", "room", berthtest.Wire{IsDM: true})
+	g := gatewaytest.Start(t, gatewaytest.Options{Home: home, Channels: []channels.Channel{ch}})
+	g.Wire("fake", "room", gatewaytest.Wire{IsDM: true})
 
 	handle(t, g, msg("hello"))
 	ch.waitSent(t, 1, 60*time.Second)

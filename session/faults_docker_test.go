@@ -11,11 +11,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/berth-dev/berth/berthtest"
 	"github.com/berth-dev/berth/channels"
 	"github.com/berth-dev/berth/container"
 	"github.com/berth-dev/berth/data"
 	"github.com/berth-dev/berth/session"
+	"github.com/berth-dev/berth/session/gateway/gatewaytest"
 )
 
 func TestContainerStoppedFromOutsideMidTurn(t *testing.T) {
@@ -50,11 +50,11 @@ func TestContainerStoppedFromOutsideMidTurn(t *testing.T) {
 
 func TestImageRemovedThenRestored(t *testing.T) {
 	t.Parallel()
-	d := berthtest.RequireDocker(t)
-	berthtest.BuildImage(t, d)
+	d := gatewaytest.RequireDocker(t)
+	gatewaytest.BuildImage(t, d)
 	ctx := context.Background()
 	image := "berth-agent:removed-" + data.NewID()
-	if err := d.TagImage(ctx, berthtest.Image, image); err != nil {
+	if err := d.TagImage(ctx, gatewaytest.Image, image); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { d.RemoveImage(context.Background(), image) })
@@ -71,7 +71,7 @@ func TestImageRemovedThenRestored(t *testing.T) {
 	if !strings.Contains(got[1].Text, "could not be started") {
 		t.Fatalf("lasting failure reply = %q", got[1].Text)
 	}
-	if err := d.TagImage(ctx, berthtest.Image, image); err != nil {
+	if err := d.TagImage(ctx, gatewaytest.Image, image); err != nil {
 		t.Fatal(err)
 	}
 	handle(t, g, msg("after"))
@@ -147,9 +147,9 @@ func TestEngineUnreachableThenBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	ch := newFakeChannel()
-	g := berthtest.Start(t, berthtest.Options{Channels: []channels.Channel{ch}, Runtime: rt,
+	g := gatewaytest.Start(t, gatewaytest.Options{Channels: []channels.Channel{ch}, Runtime: rt,
 		Config: func(c *session.Config) { c.Poll = 200 * time.Millisecond }})
-	g.Wire("fake", "room", berthtest.Wire{IsDM: true})
+	g.Wire("fake", "room", gatewaytest.Wire{IsDM: true})
 	ctx := context.Background()
 
 	handle(t, g, msg("one"))

@@ -8,11 +8,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/berth-dev/berth/berthtest"
 	"github.com/berth-dev/berth/channels"
 	"github.com/berth-dev/berth/data"
 	"github.com/berth-dev/berth/data/paths"
 	"github.com/berth-dev/berth/session"
+	"github.com/berth-dev/berth/session/gateway/gatewaytest"
 )
 
 // TestAgentFillingItsFolderIsStopped: an agent writes as fast as it can
@@ -24,15 +24,15 @@ import (
 func TestAgentFillingItsFolderIsStopped(t *testing.T) {
 	tests := []struct {
 		name, config string
-		inside       string                                            // the file the agent fills, in the container
-		host         func(g *berthtest.Gateway, s data.Session) string // the same file on the host
+		inside       string                                              // the file the agent fills, in the container
+		host         func(g *gatewaytest.Gateway, s data.Session) string // the same file on the host
 		refusal      string
 	}{
 		{"group folder", `{"disk_quota_mb":20}`, "/workspace/group/fill",
-			func(g *berthtest.Gateway, s data.Session) string { return filepath.Join(g.GroupDir("hog"), "fill") },
+			func(g *gatewaytest.Gateway, s data.Session) string { return filepath.Join(g.GroupDir("hog"), "fill") },
 			"this agent's folder is over its disk quota"},
 		{"session out folder", `{"session_disk_quota_mb":10}`, "/workspace/out/fill",
-			func(g *berthtest.Gateway, s data.Session) string { return filepath.Join(g.OutDir(s), "fill") },
+			func(g *gatewaytest.Gateway, s data.Session) string { return filepath.Join(g.OutDir(s), "fill") },
 			"this conversation's session folder is over its disk quota"},
 	}
 	for _, tt := range tests {
@@ -43,18 +43,18 @@ func TestAgentFillingItsFolderIsStopped(t *testing.T) {
 	}
 }
 
-func fillFolder(t *testing.T, config, inside string, host func(*berthtest.Gateway, data.Session) string, want string) {
+func fillFolder(t *testing.T, config, inside string, host func(*gatewaytest.Gateway, data.Session) string, want string) {
 	ctx := context.Background()
 	ch := newFakeChannel()
-	g := berthtest.Start(t, berthtest.Options{Channels: []channels.Channel{ch}, Config: func(c *session.Config) {
+	g := gatewaytest.Start(t, gatewaytest.Options{Channels: []channels.Channel{ch}, Config: func(c *session.Config) {
 		c.DiskQuotaEvery = 200 * time.Millisecond
 		c.Poll = 200 * time.Millisecond
 	}})
-	w := g.Wire("fake", "room", berthtest.Wire{IsDM: true, Group: "hog"})
+	w := g.Wire("fake", "room", gatewaytest.Wire{IsDM: true, Group: "hog"})
 	if err := g.Store.UpdateGroupConfig(ctx, w.AgentGroupID, "", "", config); err != nil {
 		t.Fatal(err)
 	}
-	g.Wire("fake", "other", berthtest.Wire{IsDM: true, Group: "calm"})
+	g.Wire("fake", "other", gatewaytest.Wire{IsDM: true, Group: "calm"})
 
 	handle(t, g, msg("hello"))
 	ch.waitSent(t, 1, 60*time.Second)

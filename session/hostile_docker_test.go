@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/berth-dev/berth/berthtest"
 	"github.com/berth-dev/berth/data/paths"
 	"github.com/berth-dev/berth/session"
+	"github.com/berth-dev/berth/session/gateway/gatewaytest"
 	"github.com/berth-dev/berth/session/sessiondb"
 )
 
@@ -52,7 +52,7 @@ func TestPlantedSymlinkIsNotFollowed(t *testing.T) {
 		}
 	}
 	// Another conversation is served as usual.
-	g.Wire("fake", "other", berthtest.Wire{IsDM: true})
+	g.Wire("fake", "other", gatewaytest.Wire{IsDM: true})
 	in := msg("still serving")
 	in.PlatformID = "other"
 	handle(t, g, in)

@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/berth-dev/berth/berthtest"
 	"github.com/berth-dev/berth/groups"
 	"github.com/berth-dev/berth/session"
+	"github.com/berth-dev/berth/session/gateway/gatewaytest"
 )
 
 // decoySentinel names the file a decoy folder holds: if a container can
@@ -62,7 +62,7 @@ func snapshot(t *testing.T, dir string) map[string]string {
 
 // inspectMounts returns the bind-mount sources the engine reports for a
 // container, both as it mounted them and as they were asked for.
-func inspectMounts(t *testing.T, g *berthtest.Gateway, id string) []string {
+func inspectMounts(t *testing.T, g *gatewaytest.Gateway, id string) []string {
 	t.Helper()
 	raw, err := g.Docker.InspectRaw(context.Background(), id)
 	if err != nil {
@@ -99,7 +99,7 @@ func inspectMounts(t *testing.T, g *berthtest.Gateway, id string) []string {
 }
 
 // waitNoContainer waits until a session's container is gone or exited.
-func waitNoContainer(t *testing.T, g *berthtest.Gateway, sid string) {
+func waitNoContainer(t *testing.T, g *gatewaytest.Gateway, sid string) {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
@@ -176,7 +176,7 @@ func TestSymlinkInGroupFolderIsNeverAHostMount(t *testing.T) {
 	}
 
 	// Other sessions keep answering.
-	g.Wire("fake", "other", berthtest.Wire{IsDM: true, Group: "other"})
+	g.Wire("fake", "other", gatewaytest.Wire{IsDM: true, Group: "other"})
 	in := msg("still serving")
 	in.PlatformID = "other"
 	handle(t, g, in)

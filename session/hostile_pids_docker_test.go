@@ -7,15 +7,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/berth-dev/berth/berthtest"
 	"github.com/berth-dev/berth/channels"
 	"github.com/berth-dev/berth/channels/channelstest"
 	"github.com/berth-dev/berth/session"
+	"github.com/berth-dev/berth/session/gateway/gatewaytest"
 )
 
 // startLimited starts a gateway whose "main" group has containerConfig,
 // sweeping often, with its log (JSON) kept for the test to read.
-func startLimited(t *testing.T, containerConfig string) (*berthtest.Gateway, *fakeChannel, *channelstest.Buffer) {
+func startLimited(t *testing.T, containerConfig string) (*gatewaytest.Gateway, *fakeChannel, *channelstest.Buffer) {
 	t.Helper()
 	logs := new(channelstest.Buffer)
 	g, ch := start(t, func(c *session.Config) {

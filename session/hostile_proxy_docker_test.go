@@ -16,9 +16,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/berth-dev/berth/berthtest"
 	"github.com/berth-dev/berth/container/credproxy"
 	"github.com/berth-dev/berth/data/paths"
+	"github.com/berth-dev/berth/session/gateway/gatewaytest"
 )
 
 // TestProxyConnectionFloodStaysInItsGroup: from inside its container an
@@ -31,7 +31,7 @@ import (
 func TestProxyConnectionFloodStaysInItsGroup(t *testing.T) {
 	f := newFakeModel(t, func(int, map[string]any) (int, any) { return 200, anthropicText("model answer") })
 	g, ch := startWithProvider(t, "anthropic", f, modelSecret)
-	other := g.Wire("fake", "other", berthtest.Wire{Group: "other", IsDM: true})
+	other := g.Wire("fake", "other", gatewaytest.Wire{Group: "other", IsDM: true})
 	if err := g.Store.UpdateGroupConfig(context.Background(), other.AgentGroupID, "anthropic", "test-model", "{}"); err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +61,7 @@ func TestProxyConnectionFloodStaysInItsGroup(t *testing.T) {
 	// The TEST-ONLY flood tool, built static, in the attacker's group folder.
 	dir := g.GroupDir("main")
 	tool := filepath.Join(dir, "hostiletool")
-	build := exec.Command("go", "build", "-o", tool, "github.com/berth-dev/berth/berthtest/hostiletool")
+	build := exec.Command("go", "build", "-o", tool, "github.com/berth-dev/berth/session/gateway/gatewaytest/hostiletool")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build the hostile tool: %v\n%s", err, out)

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/berth-dev/berth/berthtest"
 	"github.com/berth-dev/berth/session"
+	"github.com/berth-dev/berth/session/gateway/gatewaytest"
 	"github.com/berth-dev/berth/session/sessiondb"
 )
 
@@ -18,7 +18,7 @@ import (
 // runner inside a real container writes what such an agent would write.
 
 // inboundRows counts the rows of a session's inbound.db that match where.
-func inboundRows(t *testing.T, g *berthtest.Gateway, table, where string) int {
+func inboundRows(t *testing.T, g *gatewaytest.Gateway, table, where string) int {
 	t.Helper()
 	s := g.Sessions()[0]
 	db, err := sql.Open("sqlite3", "file:"+filepath.Join(g.SessionDir(s), sessiondb.InDir, sessiondb.InboundFile)+"?mode=ro")
@@ -39,7 +39,7 @@ func inboundRows(t *testing.T, g *berthtest.Gateway, table, where string) int {
 func TestReplyToAnotherConversationIsRefused(t *testing.T) {
 	t.Parallel()
 	g, ch := start(t, nil)
-	g.Wire("fake", "other", berthtest.Wire{IsDM: true})
+	g.Wire("fake", "other", gatewaytest.Wire{IsDM: true})
 	handle(t, g, msg("sendto fake other LEAK into another conversation"))
 	// The notice left for the agent is context-only, so the session does
 	// not go idle (issue 14 is about that): wait for the notice instead.

@@ -12,10 +12,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/berth-dev/berth/berthtest"
 	"github.com/berth-dev/berth/channels"
 	"github.com/berth-dev/berth/channels/channelstest"
 	"github.com/berth-dev/berth/session"
+	"github.com/berth-dev/berth/session/gateway/gatewaytest"
 	"github.com/berth-dev/berth/session/sessiondb"
 )
 
@@ -154,7 +154,7 @@ func TestHostileOutboundDBIsRefused(t *testing.T) {
 	waitFor(t, ch, 60*time.Second, func(o channels.Outbound) bool { return o.Text == "echo: recovered" })
 
 	// Another group's session is served as usual.
-	g.Wire("fake", "other", berthtest.Wire{Group: "second", IsDM: true})
+	g.Wire("fake", "other", gatewaytest.Wire{Group: "second", IsDM: true})
 	in := msg("still serving")
 	in.PlatformID = "other"
 	handle(t, g, in)

@@ -8,11 +8,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/berth-dev/berth/berthtest"
 	"github.com/berth-dev/berth/channels"
 	"github.com/berth-dev/berth/container/containertest"
 	"github.com/berth-dev/berth/data"
 	"github.com/berth-dev/berth/session"
+	"github.com/berth-dev/berth/session/gateway/gatewaytest"
 	"github.com/berth-dev/berth/session/sessiondb"
 )
 
@@ -47,18 +47,18 @@ func fast(more func(*session.Config)) func(*session.Config) {
 }
 
 // startInProc starts a gateway on rt with ch, on home ("": a new one).
-func startInProc(t *testing.T, rt *containertest.Runtime, ch channels.Channel, home string, cfg func(*session.Config)) *berthtest.Gateway {
+func startInProc(t *testing.T, rt *containertest.Runtime, ch channels.Channel, home string, cfg func(*session.Config)) *gatewaytest.Gateway {
 	t.Helper()
-	return berthtest.Start(t, berthtest.Options{Channels: []channels.Channel{ch}, Runtime: rt, Home: home, Config: fast(cfg)})
+	return gatewaytest.Start(t, gatewaytest.Options{Channels: []channels.Channel{ch}, Runtime: rt, Home: home, Config: fast(cfg)})
 }
 
 // startRoom is start (one DM conversation, "room") on an in-process runtime.
-func startRoom(t *testing.T, cfg func(*session.Config)) (*berthtest.Gateway, *fakeChannel, *containertest.Runtime) {
+func startRoom(t *testing.T, cfg func(*session.Config)) (*gatewaytest.Gateway, *fakeChannel, *containertest.Runtime) {
 	t.Helper()
 	rt := newRuntime(t)
 	ch := newFakeChannel()
 	g := startInProc(t, rt, ch, "", cfg)
-	g.Wire("fake", "room", berthtest.Wire{IsDM: true})
+	g.Wire("fake", "room", gatewaytest.Wire{IsDM: true})
 	return g, ch, rt
 }
 
@@ -75,7 +75,7 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 }
 
 // onlySession returns the gateway's one session.
-func onlySession(t *testing.T, g *berthtest.Gateway) data.Session {
+func onlySession(t *testing.T, g *gatewaytest.Gateway) data.Session {
 	t.Helper()
 	ss := g.Sessions()
 	if len(ss) != 1 {
@@ -86,7 +86,7 @@ func onlySession(t *testing.T, g *berthtest.Gateway) data.Session {
 
 // waitClaimed waits until the runner has claimed (acked as processing) a
 // message of the session: it is mid-turn.
-func waitClaimed(t *testing.T, g *berthtest.Gateway, s data.Session) {
+func waitClaimed(t *testing.T, g *gatewaytest.Gateway, s data.Session) {
 	t.Helper()
 	db := sessiondb.Host{Dir: g.SessionDir(s)}
 	waitUntil(t, "no message claimed", func() bool {

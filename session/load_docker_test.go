@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/berth-dev/berth/berthtest"
 	"github.com/berth-dev/berth/channels"
 	"github.com/berth-dev/berth/session"
+	"github.com/berth-dev/berth/session/gateway/gatewaytest"
 )
 
 // runningObserver is a TEST-ONLY observer that remembers the most
@@ -43,7 +43,7 @@ func TestLoadCapServesInOrder(t *testing.T) {
 	const sessions, cap = 100, 10
 	obs := &runningObserver{Observer: nopObs{}}
 	ch := newFakeChannel()
-	g := berthtest.Start(t, berthtest.Options{Channels: []channels.Channel{ch}, Config: func(c *session.Config) {
+	g := gatewaytest.Start(t, gatewaytest.Options{Channels: []channels.Channel{ch}, Config: func(c *session.Config) {
 		c.MaxRunning = cap
 		c.IdleTimeout = 300 * time.Millisecond
 		c.Poll = 100 * time.Millisecond
@@ -51,7 +51,7 @@ func TestLoadCapServesInOrder(t *testing.T) {
 		c.Observer = obs
 	}})
 	for i := 0; i < sessions; i++ {
-		g.Wire("fake", fmt.Sprintf("room%03d", i), berthtest.Wire{IsDM: true})
+		g.Wire("fake", fmt.Sprintf("room%03d", i), gatewaytest.Wire{IsDM: true})
 	}
 	// Sample the engine too: the cap holds outside the process's own count.
 	stop := make(chan struct{})

@@ -15,11 +15,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/berth-dev/berth/berthtest"
 	"github.com/berth-dev/berth/channels"
 	"github.com/berth-dev/berth/container/credproxy"
 	"github.com/berth-dev/berth/data/paths"
 	"github.com/berth-dev/berth/session"
+	"github.com/berth-dev/berth/session/gateway/gatewaytest"
 )
 
 const modelSecret = "sk-ant-test-SECRET-1234"
@@ -67,7 +67,7 @@ func anthropicText(text string) map[string]any {
 
 // startWithProvider runs a gateway whose group "main" uses provider, with
 // the credential proxy pointed at the fake model API.
-func startWithProvider(t *testing.T, provider string, f *fakeModel, key string) (*berthtest.Gateway, *fakeChannel) {
+func startWithProvider(t *testing.T, provider string, f *fakeModel, key string) (*gatewaytest.Gateway, *fakeChannel) {
 	t.Helper()
 	proxy, err := credproxy.New([]credproxy.Upstream{
 		{Name: "anthropic", BaseURL: f.srv.URL, Header: "x-api-key", Key: key, KeyVar: "ANTHROPIC_API_KEY"},
@@ -86,11 +86,11 @@ func startWithProvider(t *testing.T, provider string, f *fakeModel, key string) 
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { logf.Close() })
-	g := berthtest.Start(t, berthtest.Options{Home: home, Channels: []channels.Channel{ch}, Config: func(c *session.Config) {
+	g := gatewaytest.Start(t, gatewaytest.Options{Home: home, Channels: []channels.Channel{ch}, Config: func(c *session.Config) {
 		c.Extras = proxy.Extras(paths.Home(home))
 		c.Log = slog.New(slog.NewJSONHandler(logf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}})
-	w := g.Wire("fake", "room", berthtest.Wire{IsDM: true})
+	w := g.Wire("fake", "room", gatewaytest.Wire{IsDM: true})
 	if err := g.Store.UpdateGroupConfig(context.Background(), w.AgentGroupID, provider, "test-model", "{}"); err != nil {
 		t.Fatal(err)
 	}
@@ -199,7 +199,7 @@ func TestUpstreamOverloadRetriedThenReported(t *testing.T) {
 
 // assertNoSecret checks the running container's configuration, the
 // session folder and the gateway's files for the secret.
-func assertNoSecret(t *testing.T, g *berthtest.Gateway, secret string) {
+func assertNoSecret(t *testing.T, g *gatewaytest.Gateway, secret string) {
 	t.Helper()
 	for _, s := range g.Sessions() {
 		for _, c := range g.Containers(s.ID) {
@@ -233,11 +233,11 @@ func TestDailyBudgetStopsNewTurns(t *testing.T) {
 	t.Cleanup(proxy.Close)
 	ch := newFakeChannel()
 	home := t.TempDir()
-	g := berthtest.Start(t, berthtest.Options{Home: home, Channels: []channels.Channel{ch}, Config: func(c *session.Config) {
+	g := gatewaytest.Start(t, gatewaytest.Options{Home: home, Channels: []channels.Channel{ch}, Config: func(c *session.Config) {
 		c.Extras = proxy.Extras(paths.Home(home))
 	}})
 	proxy.SetMeter(credproxy.StoreMeter{Store: g.Store})
-	w := g.Wire("fake", "room", berthtest.Wire{IsDM: true})
+	w := g.Wire("fake", "room", gatewaytest.Wire{IsDM: true})
 	g.Store.UpdateGroupConfig(context.Background(), w.AgentGroupID, "anthropic", "m", `{"daily_budget_tokens": 10}`)
 	handle(t, g, msg("first")) // 15 tokens: the budget of 10 is spent
 	if got := ch.waitSent(t, 1, 90*time.Second); got[0].Text != "answered" {

@@ -5,11 +5,11 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/berth-dev/berth/berthtest"
+	"github.com/berth-dev/berth/session/gateway/gatewaytest"
 )
 
 // berthWireDM is the wiring of the fake channel's one conversation.
-var berthWireDM = berthtest.Wire{IsDM: true}
+var berthWireDM = gatewaytest.Wire{IsDM: true}
 
 // TestKilledWithMessagesPendingInProcess mirrors TestKilledWithMessagesPending:
 // berth dies with messages waiting while its container keeps working; the

@@ -5,9 +5,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/berth-dev/berth/berthtest"
 	"github.com/berth-dev/berth/channels"
 	"github.com/berth-dev/berth/data"
+	"github.com/berth-dev/berth/session/gateway/gatewaytest"
 )
 
 // post is a message in a channel (not a DM) of the fake platform.
@@ -24,9 +24,9 @@ func TestRouteInProcess(t *testing.T) {
 	t.Parallel()
 	type wiring struct {
 		room string
-		w    berthtest.Wire
+		w    gatewaytest.Wire
 	}
-	pattern := func(p string) berthtest.Wire { return berthtest.Wire{Engage: data.EngagePattern, Pattern: p} }
+	pattern := func(p string) gatewaytest.Wire { return gatewaytest.Wire{Engage: data.EngagePattern, Pattern: p} }
 	redelivered := post("room", "", "once", false)
 	tests := []struct {
 		name     string
@@ -44,14 +44,14 @@ func TestRouteInProcess(t *testing.T) {
 		dropped:  []string{"trigger not matched"},
 	}, {
 		name:     "mention engages a mention only",
-		wirings:  []wiring{{"room", berthtest.Wire{Engage: data.EngageMention}}},
+		wirings:  []wiring{{"room", gatewaytest.Wire{Engage: data.EngageMention}}},
 		posts:    []channels.Inbound{post("room", "", "chatter", false), post("room", "", "you", true)},
 		want:     []reply{{"room", "", "echo: you"}},
 		sessions: 1,
 		dropped:  []string{"trigger not matched"},
 	}, {
 		name:    "mention-sticky follows the thread a mention began",
-		wirings: []wiring{{"room", berthtest.Wire{Engage: data.EngageMentionSticky, SessionMode: data.SessionPerThread}}},
+		wirings: []wiring{{"room", gatewaytest.Wire{Engage: data.EngageMentionSticky, SessionMode: data.SessionPerThread}}},
 		posts: []channels.Inbound{post("room", "t1", "start", true), post("room", "t1", "more", false),
 			post("room", "t2", "elsewhere", false)},
 		want:     []reply{{"room", "t1", "echo: start"}, {"room", "t1", "echo: more"}},
@@ -65,7 +65,7 @@ func TestRouteInProcess(t *testing.T) {
 		sessions: 1,
 	}, {
 		name:    "per-thread: one session per thread",
-		wirings: []wiring{{"room", berthtest.Wire{Engage: data.EngagePattern, Pattern: ".", SessionMode: data.SessionPerThread}}},
+		wirings: []wiring{{"room", gatewaytest.Wire{Engage: data.EngagePattern, Pattern: ".", SessionMode: data.SessionPerThread}}},
 		posts: []channels.Inbound{post("room", "t1", "a", false), post("room", "t2", "b", false),
 			post("room", "t1", "c", false)},
 		want:     []reply{{"room", "t1", "echo: a"}, {"room", "t2", "echo: b"}, {"room", "t1", "echo: c"}},
@@ -73,14 +73,14 @@ func TestRouteInProcess(t *testing.T) {
 	}, {
 		name: "agent-shared: one session for the group's channels, each answered where it asked",
 		wirings: []wiring{
-			{"room", berthtest.Wire{Engage: data.EngagePattern, Pattern: ".", SessionMode: data.SessionAgentShared}},
-			{"hall", berthtest.Wire{Engage: data.EngagePattern, Pattern: ".", SessionMode: data.SessionAgentShared}}},
+			{"room", gatewaytest.Wire{Engage: data.EngagePattern, Pattern: ".", SessionMode: data.SessionAgentShared}},
+			{"hall", gatewaytest.Wire{Engage: data.EngagePattern, Pattern: ".", SessionMode: data.SessionAgentShared}}},
 		posts:    []channels.Inbound{post("room", "", "a", false), post("hall", "", "b", false)},
 		want:     []reply{{"room", "", "echo: a"}, {"hall", "", "echo: b"}},
 		sessions: 1,
 	}, {
 		name:     "two wirings of a channel: a session each",
-		wirings:  []wiring{{"room", pattern(".")}, {"room", berthtest.Wire{Group: "other", Engage: data.EngagePattern, Pattern: "."}}},
+		wirings:  []wiring{{"room", pattern(".")}, {"room", gatewaytest.Wire{Group: "other", Engage: data.EngagePattern, Pattern: "."}}},
 		posts:    []channels.Inbound{post("room", "", "both", false)},
 		want:     []reply{{"room", "", "echo: both"}, {"room", "", "echo: both"}},
 		sessions: 2,

@@ -10,21 +10,21 @@ import (
 	"testing"
 	"time"
 
-	"github.com/berth-dev/berth/berthtest"
 	"github.com/berth-dev/berth/channels"
 	"github.com/berth-dev/berth/groups"
 	"github.com/berth-dev/berth/session"
+	"github.com/berth-dev/berth/session/gateway/gatewaytest"
 )
 
-func start(t *testing.T, cfg func(*session.Config)) (*berthtest.Gateway, *fakeChannel) {
+func start(t *testing.T, cfg func(*session.Config)) (*gatewaytest.Gateway, *fakeChannel) {
 	t.Helper()
 	ch := newFakeChannel()
-	g := berthtest.Start(t, berthtest.Options{Channels: []channels.Channel{ch}, Config: cfg})
-	g.Wire("fake", "room", berthtest.Wire{IsDM: true})
+	g := gatewaytest.Start(t, gatewaytest.Options{Channels: []channels.Channel{ch}, Config: cfg})
+	g.Wire("fake", "room", gatewaytest.Wire{IsDM: true})
 	return g, ch
 }
 
-func handle(t *testing.T, g *berthtest.Gateway, in channels.Inbound) {
+func handle(t *testing.T, g *gatewaytest.Gateway, in channels.Inbound) {
 	t.Helper()
 	if err := g.Manager.Handle(context.Background(), in); err != nil {
 		t.Fatalf("handle %q: %v", in.Text, err)

@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/berth-dev/berth/berthtest"
 	"github.com/berth-dev/berth/data"
 	"github.com/berth-dev/berth/session"
+	"github.com/berth-dev/berth/session/gateway/gatewaytest"
 )
 
 // TestWakeOneContainerPerSessionInProcess mirrors
@@ -33,7 +33,7 @@ func TestWakeOneContainerPerSessionInProcess(t *testing.T) {
 			g := startInProc(t, rt, ch, "", nil)
 			room := func(i int) string { return fmt.Sprintf("room%d", i) }
 			for s := range tt.sessions {
-				g.Wire("fake", room(s), berthtest.Wire{IsDM: true})
+				g.Wire("fake", room(s), gatewaytest.Wire{IsDM: true})
 			}
 			// The order berth accepts them in is the order they must come
 			// back in; a mutex makes that order observable while the
@@ -122,12 +122,12 @@ func TestRestartAdoptsOrWakesInProcess(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name        string
-		end         func(*berthtest.Gateway)
+		end         func(*gatewaytest.Gateway)
 		live        int // runners left between the gateways
 		wantStarted int
 	}{
-		{"crash: adopted", (*berthtest.Gateway).Crash, 1, 1},
-		{"shutdown: woken anew", (*berthtest.Gateway).Stop, 0, 2},
+		{"crash: adopted", (*gatewaytest.Gateway).Crash, 1, 1},
+		{"shutdown: woken anew", (*gatewaytest.Gateway).Stop, 0, 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -135,7 +135,7 @@ func TestRestartAdoptsOrWakesInProcess(t *testing.T) {
 			rt := newRuntime(t)
 			ch := newFakeChannel()
 			g := startInProc(t, rt, ch, "", nil)
-			g.Wire("fake", "room", berthtest.Wire{IsDM: true})
+			g.Wire("fake", "room", gatewaytest.Wire{IsDM: true})
 			handle(t, g, msg("count"))
 			ch.waitSent(t, 1, inProcTimeout)
 			sid := onlySession(t, g).ID

@@ -7,25 +7,25 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/berth-dev/berth/berthtest"
 	"github.com/berth-dev/berth/channels"
 	"github.com/berth-dev/berth/channels/discord"
 	"github.com/berth-dev/berth/channels/discord/discordtest"
 	"github.com/berth-dev/berth/data"
+	"github.com/berth-dev/berth/session/gateway/gatewaytest"
 )
 
 // gateway starts the real gateway with the real Discord adapter talking
 // to a fake Discord: channel C1 wired on mention, per thread, and a DM D1.
-func gateway(t *testing.T) (*discordtest.Server, *berthtest.Gateway) {
+func gateway(t *testing.T) (*discordtest.Server, *gatewaytest.Gateway) {
 	t.Helper()
 	fake := discordtest.New(t)
 	a, err := discord.New(discord.Config{Token: "e2e-token", APIURL: fake.APIURL()}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := berthtest.Start(t, berthtest.Options{Channels: []channels.Channel{a}})
-	g.Wire("discord", "C1", berthtest.Wire{Engage: data.EngageMention, SessionMode: data.SessionPerThread})
-	g.Wire("discord", "D1", berthtest.Wire{IsDM: true})
+	g := gatewaytest.Start(t, gatewaytest.Options{Channels: []channels.Channel{a}})
+	g.Wire("discord", "C1", gatewaytest.Wire{Engage: data.EngageMention, SessionMode: data.SessionPerThread})
+	g.Wire("discord", "D1", gatewaytest.Wire{IsDM: true})
 	return fake, g
 }
 

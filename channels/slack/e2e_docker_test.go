@@ -7,17 +7,17 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/berth-dev/berth/berthtest"
 	"github.com/berth-dev/berth/channels"
 	"github.com/berth-dev/berth/channels/slack"
 	"github.com/berth-dev/berth/channels/slack/slacktest"
 	"github.com/berth-dev/berth/data"
 	"github.com/berth-dev/berth/session"
+	"github.com/berth-dev/berth/session/gateway/gatewaytest"
 )
 
 // gateway starts the real gateway with the real Slack adapter talking to
 // a fake Slack, a channel C1 wired mention-sticky per-thread and a DM D1.
-func gateway(t *testing.T) (*slacktest.Server, *berthtest.Gateway) {
+func gateway(t *testing.T) (*slacktest.Server, *gatewaytest.Gateway) {
 	t.Helper()
 	fake := slacktest.New(t)
 	a, err := slack.New(slack.Config{BotToken: "xoxb-e2e", AppToken: "xapp-e2e", APIURL: fake.URL(), PingTimeout: 3 * time.Second},
@@ -25,9 +25,9 @@ func gateway(t *testing.T) (*slacktest.Server, *berthtest.Gateway) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := berthtest.Start(t, berthtest.Options{Channels: []channels.Channel{a}})
-	g.Wire("slack", "C1", berthtest.Wire{Engage: data.EngageMentionSticky, SessionMode: data.SessionPerThread})
-	g.Wire("slack", "D1", berthtest.Wire{IsDM: true})
+	g := gatewaytest.Start(t, gatewaytest.Options{Channels: []channels.Channel{a}})
+	g.Wire("slack", "C1", gatewaytest.Wire{Engage: data.EngageMentionSticky, SessionMode: data.SessionPerThread})
+	g.Wire("slack", "D1", gatewaytest.Wire{IsDM: true})
 	return fake, g
 }
 
@@ -149,10 +149,10 @@ func TestSlackSendTimeoutNotDoubled(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := berthtest.Start(t, berthtest.Options{Channels: []channels.Channel{a}, Config: func(c *session.Config) {
+	g := gatewaytest.Start(t, gatewaytest.Options{Channels: []channels.Channel{a}, Config: func(c *session.Config) {
 		c.SendTimeout = 500 * time.Millisecond
 	}})
-	g.Wire("slack", "D1", berthtest.Wire{IsDM: true})
+	g.Wire("slack", "D1", gatewaytest.Wire{IsDM: true})
 	fake.SlowNext(1, 2*time.Second)
 	fake.DM("D1", "U1", "timeout")
 	fake.WaitPosted(t, 1, 60*time.Second)

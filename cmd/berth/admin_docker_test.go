@@ -6,9 +6,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/berth-dev/berth/berthtest"
 	"github.com/berth-dev/berth/channels"
 	"github.com/berth-dev/berth/data"
+	"github.com/berth-dev/berth/session/gateway/gatewaytest"
 )
 
 // discardChannel is a TEST-ONLY channel that accepts every reply.
@@ -29,8 +29,8 @@ func (discardChannel) Send(ctx context.Context, out channels.Outbound) (string, 
 // gateway runs; the gateway sees it go.
 func TestAdminSessionsStop(t *testing.T) {
 	t.Parallel()
-	g := berthtest.Start(t, berthtest.Options{Channels: []channels.Channel{discardChannel{}}})
-	g.Wire("fake", "room", berthtest.Wire{})
+	g := gatewaytest.Start(t, gatewaytest.Options{Channels: []channels.Channel{discardChannel{}}})
+	g.Wire("fake", "room", gatewaytest.Wire{})
 	err := g.Manager.Handle(context.Background(), channels.Inbound{ChannelType: "fake", PlatformID: "room", MessageID: "m1",
 		Sender: channels.User{ID: "u1"}, Text: "hello", Mentioned: true, Time: time.Now()})
 	if err != nil {

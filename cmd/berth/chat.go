@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"time"
 
@@ -13,8 +14,6 @@ import (
 
 	"github.com/berth-dev/berth/channels"
 	"github.com/berth-dev/berth/channels/terminal"
-	"github.com/berth-dev/berth/data"
-	"github.com/berth-dev/berth/groups"
 )
 
 // defaultGroup is the agent group `berth chat` talks to.
@@ -32,74 +31,33 @@ func cmdChat(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	if err := cfg.resolve(fs); err != nil {
 		return err
 	}
-	g, err := openGateway(ctx, cfg, stderr)
-	if err != nil {
-		return err
-	}
-	defer g.close()
-	if err := ensureTerminalWiring(ctx, g.store, g.layout, *group); err != nil {
-		return err
-	}
 	interactive := isTerminal(stdin)
 	user := os.Getenv("USER")
 	if user == "" {
 		user = "operator"
 	}
 	term := terminal.New(stdin, stdout, stderr, interactive, user)
-	g.mgr.AddChannel(term)
-	return serve(ctx, g, []channels.Channel{term}, func(ctx context.Context) error {
+	g, closeAll, err := openGateway(ctx, cfg, stderr, func(*slog.Logger) ([]channels.Channel, error) {
+		return []channels.Channel{term}, nil
+	})
+	if err != nil {
+		return err
+	}
+	if err := g.WireTerminal(ctx, *group); err != nil {
+		return errors.Join(err, closeAll())
+	}
+	return runGateway(ctx, g, closeAll, func(ctx context.Context) error {
 		if interactive {
 			fmt.Fprintf(stdout, "berth: talking to agent group %q (provider %s). Ctrl-D to quit.\n", *group, cfg.Provider)
 		}
-		if err := term.Run(ctx, g.mgr.Handle); err != nil {
+		if err := term.Run(ctx, g.Manager().Handle); err != nil {
 			return err
 		}
 		// Input ended: answer everything that was accepted, then stop.
 		wctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 		defer cancel()
-		return g.mgr.WaitIdle(wctx)
+		return g.Manager().WaitIdle(wctx)
 	})
-}
-
-// ensureTerminalWiring makes sure the terminal conversation is wired to an
-// agent group, creating the group (and its folder, once) if needed. The
-// terminal's user is the operator and so the owner.
-func ensureTerminalWiring(ctx context.Context, store *data.Store, layout groups.Layout, folder string) error {
-	ag, err := store.Group(ctx, folder)
-	if errors.Is(err, data.ErrNotFound) {
-		ag = data.AgentGroup{Name: folder, Folder: folder}
-		if err := groups.Create(ctx, store, layout, &ag); err != nil {
-			return err
-		}
-	} else if err != nil {
-		return err
-	}
-	mg, err := store.EnsureMessagingGroup(ctx, terminal.Type, terminal.PlatformID, "terminal", true)
-	if err != nil {
-		return err
-	}
-	ws, err := store.Wirings(ctx, mg.ID)
-	if err != nil {
-		return err
-	}
-	for _, w := range ws {
-		if w.AgentGroupID == ag.ID {
-			return nil
-		}
-	}
-	// One terminal conversation talks to one group at a time.
-	if _, err := store.Unwire(ctx, mg.ID, ""); err != nil {
-		return err
-	}
-	if err := store.Wire(ctx, &data.Wiring{MessagingGroupID: mg.ID, AgentGroupID: ag.ID, Engage: data.EngagePattern, Pattern: ".",
-		SessionMode: data.SessionShared}); err != nil {
-		return err
-	}
-	operator := channels.UserKey(terminal.Type, terminal.UserID)
-	if err := store.EnsureUser(ctx, operator, "operator"); err != nil {
-		return err
-	}
-	return store.Grant(ctx, data.Role{UserID: operator, Role: data.RoleOwner, GrantedBy: "berth"})
 }
 
 func isTerminal(r io.Reader) bool {

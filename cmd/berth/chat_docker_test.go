@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/berth-dev/berth/berthtest"
 	"github.com/berth-dev/berth/container"
+	"github.com/berth-dev/berth/session/gateway/gatewaytest"
 )
 
 var (
@@ -46,9 +46,9 @@ func berthBinary(t *testing.T) string {
 }
 
 func berthCmd(t *testing.T, home string, args ...string) *exec.Cmd {
-	d := berthtest.RequireDocker(t)
-	berthtest.BuildImage(t, d)
-	cmd := exec.Command(berthBinary(t), append(args, "--image", berthtest.Image)...)
+	d := gatewaytest.RequireDocker(t)
+	gatewaytest.BuildImage(t, d)
+	cmd := exec.Command(berthBinary(t), append(args, "--image", gatewaytest.Image)...)
 	cmd.Env = append(os.Environ(), "BERTH_HOME="+home)
 	return cmd
 }
@@ -166,7 +166,7 @@ func TestKilledWithMessagesPending(t *testing.T) {
 }
 
 func containers(t *testing.T, home string) []container.Info {
-	d := berthtest.RequireDocker(t)
+	d := gatewaytest.RequireDocker(t)
 	list, err := d.List(context.Background(), map[string]string{container.LabelHome: home})
 	if err != nil {
 		t.Fatal(err)

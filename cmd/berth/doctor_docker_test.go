@@ -7,12 +7,12 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/berth-dev/berth/berthtest"
+	"github.com/berth-dev/berth/session/gateway/gatewaytest"
 )
 
 func TestDoctorImage(t *testing.T) {
-	d := berthtest.RequireDocker(t)
-	berthtest.BuildImage(t, d)
+	d := gatewaytest.RequireDocker(t)
+	gatewaytest.BuildImage(t, d)
 	tests := []struct {
 		name  string
 		image string
@@ -21,7 +21,7 @@ func TestDoctorImage(t *testing.T) {
 	}{
 		{"missing", "berth-agent:does-not-exist", true, []string{"FAIL  image", "berth-agent:does-not-exist is not present",
 			"fix: berth image build --image berth-agent:does-not-exist"}},
-		{"present", berthtest.Image, false, []string{"ok    docker      reachable, API version", "ok    image", "all checks passed"}},
+		{"present", gatewaytest.Image, false, []string{"ok    docker      reachable, API version", "ok    image", "all checks passed"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

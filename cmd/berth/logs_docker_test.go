@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/berth-dev/berth/berthtest"
 	"github.com/berth-dev/berth/channels"
 	"github.com/berth-dev/berth/session"
+	"github.com/berth-dev/berth/session/gateway/gatewaytest"
 )
 
 // opsChannel is a TEST-ONLY channel: the test hands messages to the
@@ -47,20 +47,20 @@ func (c *opsChannel) replies() []string {
 
 // startOps starts a test gateway whose containers' output is captured as
 // `berth run` captures it, sends one message and waits for the answer.
-func startOps(t *testing.T, adjust func(*session.Config)) (*berthtest.Gateway, string) {
+func startOps(t *testing.T, adjust func(*session.Config)) (*gatewaytest.Gateway, string) {
 	t.Helper()
-	d := berthtest.RequireDocker(t)
+	d := gatewaytest.RequireDocker(t)
 	home := t.TempDir()
 	clogs := newContainerLogs(home, d, nil, nil)
 	t.Cleanup(func() { clogs.close(5 * time.Second) })
 	ch := &opsChannel{}
-	g := berthtest.Start(t, berthtest.Options{Home: home, Channels: []channels.Channel{ch}, Config: func(c *session.Config) {
+	g := gatewaytest.Start(t, gatewaytest.Options{Home: home, Channels: []channels.Channel{ch}, Config: func(c *session.Config) {
 		c.ContainerLogs = clogs.Capture
 		if adjust != nil {
 			adjust(c)
 		}
 	}})
-	g.Wire("ops", "room", berthtest.Wire{})
+	g.Wire("ops", "room", gatewaytest.Wire{})
 	err := g.Manager.Handle(context.Background(), channels.Inbound{ChannelType: "ops", PlatformID: "room", MessageID: "m1",
 		Sender: channels.User{ID: "u1", Name: "Ann"}, Text: "hi", IsDM: true, Mentioned: true, Time: time.Now()})
 	if err != nil {

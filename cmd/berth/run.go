@@ -4,11 +4,8 @@ import (
 	"context"
 	"errors"
 	"flag"
-	"fmt"
 	"io"
-	"time"
-
-	"golang.org/x/sync/errgroup"
+	"log/slog"
 
 	"github.com/berth-dev/berth/channels"
 )
@@ -33,68 +30,11 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if len(chans) == 0 {
 		return errors.New("no channel configured: set SLACK_BOT_TOKEN and SLACK_APP_TOKEN, or DISCORD_BOT_TOKEN (or try berth chat)")
 	}
-	g, err := openGateway(ctx, cfg, stderr)
+	g, closeAll, err := openGateway(ctx, cfg, stderr, func(log *slog.Logger) ([]channels.Channel, error) {
+		return configuredChannels(cfg, log)
+	})
 	if err != nil {
 		return err
 	}
-	defer g.close()
-	if chans, err = configuredChannels(cfg, g.log); err != nil {
-		return err
-	}
-	for _, ch := range chans {
-		g.mgr.AddChannel(ch)
-	}
-	return serve(ctx, g, chans, func(ctx context.Context) error {
-		<-ctx.Done()
-		return nil
-	})
-}
-
-// serve runs the session manager and the channels until main returns or
-// ctx ends, then stops every container it started.
-func serve(ctx context.Context, g *gateway, chans []channels.Channel, main func(context.Context) error) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	if g.obs != nil {
-		g.obs.setChannels(chans)
-	}
-	eg, ctx := errgroup.WithContext(ctx)
-	ready := make(chan struct{})
-	eg.Go(func() error { return g.mgr.Run(ctx, ready) })
-	select {
-	case <-ready:
-	case <-ctx.Done():
-		return eg.Wait()
-	}
-	for _, ch := range chans {
-		if ch.Type() == "terminal" {
-			continue // driven by main
-		}
-		// Where each conversation left off, read before the channel runs.
-		catchUp, err := g.mgr.PrepareBackfill(ctx, ch)
-		if err != nil {
-			return err
-		}
-		eg.Go(func() error {
-			if err := ch.Run(ctx, g.mgr.Handle); err != nil {
-				return fmt.Errorf("%s channel: %w", ch.Type(), err)
-			}
-			return nil
-		})
-		// Catch up on what was posted while berth was not listening.
-		go func() {
-			if err := catchUp(ctx); err != nil && ctx.Err() == nil {
-				g.log.Warn("backfill", "channel", ch.Type(), "err", err)
-			}
-		}()
-	}
-	eg.Go(func() error {
-		defer cancel()
-		return main(ctx)
-	})
-	err := eg.Wait()
-	sctx, scancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer scancel()
-	g.mgr.Shutdown(sctx)
-	return err
+	return runGateway(ctx, g, closeAll, nil)
 }

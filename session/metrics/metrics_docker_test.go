@@ -11,9 +11,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/berth-dev/berth/berthtest"
 	"github.com/berth-dev/berth/channels"
 	"github.com/berth-dev/berth/session"
+	"github.com/berth-dev/berth/session/gateway/gatewaytest"
 	"github.com/berth-dev/berth/session/metrics"
 )
 
@@ -41,9 +41,9 @@ func (c *roomChannel) Send(ctx context.Context, out channels.Outbound) (string, 
 // container and reads the counters, directly and from /metrics.
 func TestRoundTripMovesCounters(t *testing.T) {
 	m := metrics.New()
-	g := berthtest.Start(t, berthtest.Options{Channels: []channels.Channel{&roomChannel{}},
+	g := gatewaytest.Start(t, gatewaytest.Options{Channels: []channels.Channel{&roomChannel{}},
 		Config: func(c *session.Config) { c.Observer = m }})
-	g.Wire("room", "r1", berthtest.Wire{})
+	g.Wire("room", "r1", gatewaytest.Wire{})
 	if err := g.Manager.Handle(context.Background(), channels.Inbound{ChannelType: "room", PlatformID: "r1", MessageID: "m1",
 		Sender: channels.User{ID: "u1"}, Text: "hello", IsDM: true, Mentioned: true, Time: time.Now()}); err != nil {
 		t.Fatal(err)

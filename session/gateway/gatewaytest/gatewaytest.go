@@ -1,14 +1,16 @@
-// Package berthtest starts a real berth gateway for tests: a real store in
-// a temporary BERTH_HOME, the real Docker engine, and the agent image
-// built locally from this source tree (with the echo provider, the test
-// and demo provider that answers "echo: <text>").
+// Package gatewaytest starts a real berth gateway for tests, the way
+// net/http/httptest starts a real server: it is assembled by gateway.Open,
+// as `berth run` assembles it, with test defaults: a real store in a
+// temporary BERTH_HOME, the real Docker engine, and the agent image built
+// locally from this source tree (with the echo provider, the test and demo
+// provider that answers "echo: <text>").
 //
 // Tests that use it need Docker, unless Options.Runtime is a TEST-ONLY
 // containertest.Runtime, which runs the real runner in-process. Without a
 // daemon, and under `go test -short`, Docker tests skip, unless
 // BERTH_REQUIRE_DOCKER=1 is set (as CI does), in which case they run (and
 // fail without a daemon).
-package berthtest
+package gatewaytest
 
 import (
 	"context"
@@ -27,6 +29,7 @@ import (
 	"github.com/berth-dev/berth/data/paths"
 	"github.com/berth-dev/berth/groups"
 	"github.com/berth-dev/berth/session"
+	"github.com/berth-dev/berth/session/gateway"
 )
 
 // Image is the tag of the agent image tests use.
@@ -52,7 +55,11 @@ func RequireDocker(t testing.TB) *container.Docker {
 		}
 		t.Skipf("no Docker engine: %v", err)
 	}
-	t.Cleanup(func() { d.Close() })
+	t.Cleanup(func() {
+		if err := d.Close(); err != nil {
+			t.Errorf("close engine client: %v", err)
+		}
+	})
 	return d
 }
 
@@ -84,7 +91,11 @@ func BuildImage(t testing.TB, d *container.Docker) {
 			imageErr = err
 			return
 		}
-		defer os.RemoveAll(dir)
+		defer func() {
+			if err := os.RemoveAll(dir); err != nil && imageErr == nil {
+				imageErr = err
+			}
+		}()
 		bin := filepath.Join(dir, "berth-runner")
 		if imageErr = container.BuildRunner(ctx, src, bin, io.Discard); imageErr != nil {
 			return
@@ -121,6 +132,7 @@ type Gateway struct {
 	Docker  *container.Docker // nil when Options.Runtime is in-process
 	Layout  groups.Layout
 
+	gw *gateway.Gateway
 	rt session.Runtime // what the manager runs containers with
 
 	t      testing.TB
@@ -137,61 +149,54 @@ func Start(t testing.TB, opts Options) *Gateway {
 	if _, inProcess := rt.(*containertest.Runtime); !inProcess {
 		d = RequireDocker(t)
 		BuildImage(t, d)
-		if rt == nil {
-			rt = d
-		}
 	}
 	home := opts.Home
 	if home == "" {
 		home = t.TempDir()
 	}
+	g := &Gateway{Home: home, Docker: d, t: t, done: make(chan struct{})}
 	ctx, cancel := context.WithCancel(context.Background())
-	store, err := data.Open(ctx, paths.Home(home).Store())
+	g.cancel = cancel
+	gw, err := gateway.Open(ctx, gateway.Config{
+		Home: paths.Home(home), Image: Image, Runtime: rt, Channels: opts.Channels, Log: testLogger(t),
+		// The test image is built above; no credential proxy, mount
+		// allowlist or observation unless a test asks (through Config);
+		// backfill only when a test calls it.
+		NoBackfill: true,
+		Session: func(cfg *session.Config) {
+			// SenderRate -1: these tests send from role-less senders faster
+			// than a person would; the access tests set a rate.
+			cfg.Poll, cfg.RetryBase, cfg.SendBase, cfg.StopGrace, cfg.SenderRate = 500*time.Millisecond, 50*time.Millisecond,
+				50*time.Millisecond, 2*time.Second, -1
+			if opts.Config != nil {
+				opts.Config(cfg)
+			}
+		},
+		Commands: func(gw *gateway.Gateway) session.Commands {
+			if opts.Commands == nil {
+				return nil
+			}
+			g.Store, g.Manager, g.Layout = gw.Store(), gw.Manager(), gw.Layout()
+			return opts.Commands(g)
+		},
+	})
 	if err != nil {
 		cancel()
 		t.Fatal(err)
 	}
-	uid := -1
-	if os.Getuid() == 0 {
-		uid = container.AgentUID
-	}
-	layout := groups.Layout{Root: paths.Home(home).Groups(), UID: uid}
-	if err := layout.InitGlobal(); err != nil {
-		t.Fatal(err)
-	}
-	// SenderRate -1: these tests send from role-less senders faster than a
-	// person would; the access tests set a rate.
-	cfg := session.Config{Home: home, Image: Image, UID: uid, Poll: 500 * time.Millisecond, RetryBase: 50 * time.Millisecond,
-		SendBase: 50 * time.Millisecond, StopGrace: 2 * time.Second, SenderRate: -1, Log: testLogger(t)}
-	if opts.Config != nil {
-		opts.Config(&cfg)
-	}
-	mgr := session.New(cfg, store, rt, layout)
-	g := &Gateway{Home: home, Store: store, Manager: mgr, Docker: d, Layout: layout, rt: rt, t: t, cancel: cancel, done: make(chan struct{})}
-	if opts.Commands != nil {
-		mgr.SetCommands(opts.Commands(g))
-	}
-	for _, ch := range opts.Channels {
-		mgr.AddChannel(ch)
-	}
-	ready := make(chan struct{})
+	g.gw, g.rt = gw, gw.Runtime()
+	g.Store, g.Manager, g.Layout = gw.Store(), gw.Manager(), gw.Layout()
 	go func() {
 		defer close(g.done)
-		if err := mgr.Run(ctx, ready); err != nil {
-			t.Errorf("session manager: %v", err)
+		// After the test cancels, what stops is expected to say so.
+		if err := gw.Run(ctx); err != nil && ctx.Err() == nil {
+			t.Errorf("gateway: %v", err)
 		}
 	}()
 	select {
-	case <-ready:
+	case <-gw.Ready():
 	case <-g.done:
-		t.Fatal("session manager stopped during start")
-	}
-	for _, ch := range opts.Channels {
-		go func() {
-			if err := ch.Run(ctx, mgr.Handle); err != nil && ctx.Err() == nil {
-				t.Errorf("%s channel stopped: %v", ch.Type(), err)
-			}
-		}()
+		t.Fatal("gateway stopped during start")
 	}
 	t.Cleanup(func() { g.Stop(); g.removeContainers() })
 	return g
@@ -201,12 +206,11 @@ func Start(t testing.TB, opts Options) *Gateway {
 // are stopped. Safe to call twice.
 func (g *Gateway) Stop() {
 	g.once.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
 		g.cancel()
 		<-g.done
-		g.Manager.Shutdown(ctx)
-		g.Store.Close()
+		if err := g.gw.Close(); err != nil {
+			g.t.Errorf("close gateway: %v", err)
+		}
 	})
 }
 
@@ -218,7 +222,9 @@ func (g *Gateway) Crash() {
 	g.once.Do(func() {
 		g.cancel()
 		<-g.done
-		g.Store.Close()
+		if err := g.gw.Detach(); err != nil {
+			g.t.Errorf("detach gateway: %v", err)
+		}
 	})
 }
 
@@ -234,9 +240,15 @@ func (g *Gateway) engine() session.Runtime {
 func (g *Gateway) removeContainers() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	list, _ := g.engine().List(ctx, map[string]string{container.LabelHome: g.Home})
+	list, err := g.engine().List(ctx, map[string]string{container.LabelHome: g.Home})
+	if err != nil {
+		g.t.Logf("list containers to remove: %v", err)
+	}
+	// Best effort, as before: a container may be going away by itself.
 	for _, c := range list {
-		g.engine().Remove(ctx, c.ID)
+		if err := g.engine().Remove(ctx, c.ID); err != nil && !container.IsNotFound(err) {
+			g.t.Logf("remove container %s: %v", c.ID, err)
+		}
 	}
 }
 

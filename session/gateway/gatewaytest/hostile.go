@@ -1,4 +1,4 @@
-package berthtest
+package gatewaytest
 
 import (
 	"bytes"

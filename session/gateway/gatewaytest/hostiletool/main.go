@@ -33,7 +33,7 @@ func main() {
 	ready := fs.String("ready", "", "write the summary here when all are open")
 	release := fs.String("release", "", "hold until this file exists")
 	hold := fs.Duration("hold", 90*time.Second, "hold at most this long")
-	fs.Parse(os.Args[2:])
+	_ = fs.Parse(os.Args[2:]) // ExitOnError: it exits rather than return one
 
 	var sum struct {
 		Dialed, Answered, Refused, Stalled, DialErrors int
@@ -59,12 +59,12 @@ func main() {
 			held = append(held, c)
 		case closed:
 			sum.Refused++
-			c.Close()
+			_ = c.Close() // already closed by the server
 		case stalled:
 			// No answer at all: the server is out of descriptors and
 			// accepts no more. Stop once that is plain.
 			sum.Stalled++
-			c.Close()
+			_ = c.Close() // counted; a failed close changes nothing here
 		}
 		if sum.Stalled >= 10 {
 			break
@@ -97,8 +97,9 @@ const (
 
 // answered sends one keep-alive request and reads its answer.
 func answered(c net.Conn) outcome {
-	c.SetDeadline(time.Now().Add(2 * time.Second))
-	defer c.SetDeadline(time.Time{})
+	// A deadline that cannot be set shows as a stall or a close below.
+	_ = c.SetDeadline(time.Now().Add(2 * time.Second))
+	defer func() { _ = c.SetDeadline(time.Time{}) }()
 	if _, err := io.WriteString(c, "GET /berth-hostile-probe HTTP/1.1\r\nHost: berth-proxy\r\n\r\n"); err != nil {
 		return closed
 	}
@@ -110,7 +111,8 @@ func answered(c net.Conn) outcome {
 	case err != nil:
 		return closed
 	}
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
+	// Drained so the connection stays usable; the answer was already had.
+	_, _ = io.Copy(io.Discard, resp.Body)
+	_ = resp.Body.Close()
 	return served
 }

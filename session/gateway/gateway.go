@@ -1,0 +1,363 @@
+// Package gateway assembles and runs a berth gateway: the lock on its
+// state folder, the central store, the group folders, the container
+// runtime (the Docker engine by default), the credential proxy, the
+// session manager with its chat commands, and the channels, with
+// [Open], [Gateway.Run] and [Gateway.Close].
+//
+// It is the one assembly: cmd/berth calls it for `berth run` and `berth
+// chat`, and the test harness beside it (gatewaytest) calls it too, so a
+// test runs the gateway production runs. It lives under session/ because
+// the session manager is the gateway's core and everything else here is
+// what that core is given; it is its own package because it imports every
+// other part of berth (channels, container, groups, mounts, data), which
+// the session core must not.
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/berth-dev/berth/channels"
+	"github.com/berth-dev/berth/channels/terminal"
+	"github.com/berth-dev/berth/container"
+	"github.com/berth-dev/berth/container/credproxy"
+	"github.com/berth-dev/berth/data"
+	"github.com/berth-dev/berth/data/paths"
+	"github.com/berth-dev/berth/groups"
+	"github.com/berth-dev/berth/mounts"
+	"github.com/berth-dev/berth/session"
+)
+
+// The chat commands the gateway installs.
+var _ session.Commands = (*groups.Commands)(nil)
+
+// shutdownGrace bounds how long Close waits for the containers to stop.
+const shutdownGrace = 30 * time.Second
+
+// Config is what a gateway is assembled from. The zero value of each field
+// is the documented default.
+type Config struct {
+	Home        paths.Home    // the state folder; required
+	Image       string        // agent image; "" the session manager's default
+	Images      []string      // more images groups may name (--allowed-images)
+	Provider    string        // default provider of groups that name none
+	IdleTimeout time.Duration // stop a container idle this long; 0: groups.DefaultIdleTimeout
+	MaxRunning  int           // cap on running containers; 0: session.DefaultMaxRunning
+
+	// Runtime runs the agent containers. nil: the Docker engine at
+	// DockerHost, which Open pings, building the agent image when it is
+	// missing (see EnsureImage, with RunnerBin, Busybox and Progress).
+	// Tests may pass a wrapped engine or container/containertest's
+	// TEST-ONLY in-process runtime; Open then neither pings nor builds.
+	Runtime    session.Runtime
+	DockerHost string
+	RunnerBin  string    // a prebuilt static berth-runner; "": compile from source
+	Busybox    string    // a static busybox; "": container.FindBusybox's default
+	Progress   io.Writer // image build output; nil: discarded
+
+	// AllowlistFile is the mount allowlist (mounts.Load); "": no extra
+	// mounts are allowed.
+	AllowlistFile string
+
+	// Upstreams are the model APIs the credential proxy forwards to, with
+	// their keys (which stay on the host). None: no proxy runs.
+	Upstreams []credproxy.Upstream
+
+	// Channels are the adapters the gateway delivers through and Run runs
+	// (except the terminal, which Serve's main drives).
+	Channels []channels.Channel
+
+	// Observe, if set, starts what runs beside the core (berth's metrics
+	// endpoint, status file and capture of containers' output) once the
+	// runtime is ready; d is the engine, nil when Runtime was given.
+	// Close stops it.
+	Observe func(ctx context.Context, d *container.Docker) (Observation, error)
+
+	// Commands returns the chat command handler to install; nil: the
+	// groups package's commands. Returning nil installs none.
+	Commands func(*Gateway) session.Commands
+
+	// Session, if set, adjusts the session manager's configuration last
+	// (tests shorten its waits).
+	Session func(*session.Config)
+
+	// NoBackfill skips catching up on what was posted while berth was
+	// away when Run starts a channel (tests that backfill by hand).
+	NoBackfill bool
+
+	Log *slog.Logger // nil: discarded
+}
+
+// Observation is what Config.Observe started.
+type Observation struct {
+	Observer      session.Observer                    // metrics; may be nil
+	ContainerLogs func(sessionID, containerID string) // session.Config.ContainerLogs; may be nil
+	SetChannels   func([]channels.Channel)            // told the channels Run runs; may be nil
+	Close         func()                              // stops it all; may be nil
+}
+
+// Gateway is an assembled gateway: Open it, Run it, Close it.
+type Gateway struct {
+	cfg    Config
+	log    *slog.Logger
+	lock   *os.File
+	store  *data.Store
+	layout groups.Layout
+	docker *container.Docker // the engine Open dialled; nil when Config.Runtime was given
+	rt     session.Runtime
+	obs    Observation
+	proxy  *credproxy.Proxy
+	mgr    *session.Manager
+	ready  chan struct{} // closed once Serve's manager and channels run
+}
+
+// Open assembles a gateway: it locks the state folder (one gateway per
+// home), opens the store, initialises the global group folder, reaches the
+// runtime, starts Config.Observe and the credential proxy, and builds the
+// session manager with its commands and channels. Nothing runs until Run.
+func Open(ctx context.Context, cfg Config) (_ *Gateway, err error) {
+	g := &Gateway{cfg: cfg, log: cfg.Log, ready: make(chan struct{})}
+	if g.log == nil {
+		g.log = slog.New(slog.DiscardHandler)
+	}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, g.release())
+		}
+	}()
+	if g.lock, err = Lock(cfg.Home); err != nil {
+		return nil, err
+	}
+	if g.store, err = data.Open(ctx, cfg.Home.Store()); err != nil {
+		return nil, err
+	}
+	uid := -1
+	if os.Getuid() == 0 {
+		uid = container.AgentUID
+	}
+	g.layout = groups.Layout{Root: cfg.Home.Groups(), UID: uid}
+	if err := g.layout.InitGlobal(); err != nil {
+		return nil, err
+	}
+	g.rt = cfg.Runtime
+	if g.rt == nil {
+		if g.docker, err = container.NewDocker(cfg.DockerHost); err != nil {
+			return nil, err
+		}
+		if _, err := g.docker.Ping(ctx); err != nil {
+			return nil, fmt.Errorf("%w\n  is the Docker engine running, and may this user use it? (try: docker info)", err)
+		}
+		img := ImageConfig{Home: cfg.Home, Image: cfg.Image, RunnerBin: cfg.RunnerBin, Busybox: cfg.Busybox}
+		if err := EnsureImage(ctx, g.docker, img, cmpWriter(cfg.Progress), false); err != nil {
+			return nil, err
+		}
+		g.rt = g.docker
+	}
+	if cfg.Observe != nil {
+		if g.obs, err = cfg.Observe(ctx, g.docker); err != nil {
+			return nil, err
+		}
+	}
+	var allow *mounts.Allowlist
+	if cfg.AllowlistFile != "" {
+		if allow, err = mounts.Load(cfg.AllowlistFile, cfg.Home.String(), filepath.Dir(cfg.AllowlistFile)); err != nil {
+			return nil, err
+		}
+	}
+	scfg := session.Config{
+		Allowlist: allow, Home: cfg.Home.String(), Image: cfg.Image, Images: cfg.Images, Provider: cfg.Provider,
+		IdleTimeout: cfg.IdleTimeout, MaxRunning: cfg.MaxRunning, UID: uid, Log: g.log,
+		Observer: g.obs.Observer, ContainerLogs: g.obs.ContainerLogs,
+	}
+	if len(cfg.Upstreams) > 0 {
+		if g.proxy, err = credproxy.New(cfg.Upstreams, g.log); err != nil {
+			return nil, err
+		}
+		g.proxy.SetMeter(credproxy.StoreMeter{Store: g.store, Log: g.log})
+		scfg.Extras = g.proxy.Extras(cfg.Home)
+	}
+	if cfg.Session != nil {
+		cfg.Session(&scfg)
+	}
+	g.mgr = session.New(scfg, g.store, g.rt, g.layout)
+	var cmds session.Commands
+	if cfg.Commands != nil {
+		cmds = cfg.Commands(g)
+	} else {
+		cmds = groups.NewCommands(g.store, g.layout, g.mgr, g.log)
+	}
+	if cmds != nil {
+		g.mgr.SetCommands(cmds)
+	}
+	for _, ch := range cfg.Channels {
+		g.mgr.AddChannel(ch)
+	}
+	if owned, err := g.store.HasOwner(ctx); err != nil {
+		return nil, err
+	} else if !owned {
+		g.log.Warn("no owner yet: run `berth pair` and send !pair <code> from chat")
+	}
+	return g, nil
+}
+
+// cmpWriter is w, or io.Discard for nil.
+func cmpWriter(w io.Writer) io.Writer {
+	if w == nil {
+		return io.Discard
+	}
+	return w
+}
+
+// Store is the gateway's central store.
+func (g *Gateway) Store() *data.Store { return g.store }
+
+// Manager is the gateway's session manager.
+func (g *Gateway) Manager() *session.Manager { return g.mgr }
+
+// Layout is where the gateway keeps group folders.
+func (g *Gateway) Layout() groups.Layout { return g.layout }
+
+// Runtime is what runs the gateway's containers.
+func (g *Gateway) Runtime() session.Runtime { return g.rt }
+
+// Log is the gateway's logger.
+func (g *Gateway) Log() *slog.Logger { return g.log }
+
+// Ready is closed once Run has recovered what an earlier gateway left and
+// started the channels: messages handled after it see that state.
+func (g *Gateway) Ready() <-chan struct{} { return g.ready }
+
+// Run runs the session manager and the channels, each channel's backfill
+// after it starts, until ctx ends or a channel fails. Close then stops the
+// containers.
+func (g *Gateway) Run(ctx context.Context) error { return g.Serve(ctx, nil) }
+
+// Serve is Run with a foreground task: main starts once the manager has
+// recovered and the channels run, drives the terminal channel (Run does
+// not), and when it returns the gateway stops. nil main waits for ctx.
+func (g *Gateway) Serve(ctx context.Context, main func(context.Context) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if g.obs.SetChannels != nil {
+		g.obs.SetChannels(g.cfg.Channels)
+	}
+	driven := main != nil
+	if main == nil {
+		main = func(ctx context.Context) error {
+			<-ctx.Done()
+			return nil
+		}
+	}
+	eg, ctx := errgroup.WithContext(ctx)
+	ready := make(chan struct{})
+	eg.Go(func() error { return g.mgr.Run(ctx, ready) })
+	select {
+	case <-ready:
+	case <-ctx.Done():
+		return eg.Wait()
+	}
+	for _, ch := range g.cfg.Channels {
+		if driven && ch.Type() == terminal.Type {
+			continue // driven by main
+		}
+		// Where each conversation left off, read before the channel runs.
+		catchUp := func(context.Context) error { return nil }
+		if !g.cfg.NoBackfill {
+			var err error
+			if catchUp, err = g.mgr.PrepareBackfill(ctx, ch); err != nil {
+				cancel()
+				return errors.Join(fmt.Errorf("prepare %s backfill: %w", ch.Type(), err), eg.Wait())
+			}
+		}
+		eg.Go(func() error {
+			if err := ch.Run(ctx, g.mgr.Handle); err != nil {
+				return fmt.Errorf("%s channel: %w", ch.Type(), err)
+			}
+			return nil
+		})
+		// Catch up on what was posted while berth was not listening.
+		go func() {
+			if err := catchUp(ctx); err != nil && ctx.Err() == nil {
+				g.log.Warn("backfill", "channel", ch.Type(), "err", err)
+			}
+		}()
+	}
+	close(g.ready)
+	eg.Go(func() error {
+		defer cancel()
+		return main(ctx)
+	})
+	return eg.Wait()
+}
+
+// Close shuts the gateway down as `berth` does on SIGTERM: it stops every
+// container the manager runs, then the proxy, what Observe started, the
+// engine client and the store, and releases the lock.
+func (g *Gateway) Close() error {
+	if g.mgr != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+		defer cancel()
+		g.mgr.Shutdown(ctx)
+	}
+	return g.release()
+}
+
+// Detach closes the gateway as a crash of `berth` would leave it: its
+// containers keep running, for the next gateway on the same home to adopt.
+// Everything else Close closes is closed. Crash-recovery tests use it.
+func (g *Gateway) Detach() error { return g.release() }
+
+// release closes what Open opened, last first but the lock, which goes
+// last so that no second gateway starts while this one still writes.
+func (g *Gateway) release() error {
+	var errs []error
+	if g.proxy != nil {
+		g.proxy.Close()
+	}
+	if g.obs.Close != nil {
+		g.obs.Close()
+	}
+	if g.docker != nil {
+		if err := g.docker.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close engine client: %w", err))
+		}
+	}
+	if g.store != nil {
+		if err := g.store.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close store: %w", err))
+		}
+	}
+	if g.lock != nil {
+		if err := g.lock.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("release lock: %w", err))
+		}
+	}
+	*g = Gateway{cfg: g.cfg, log: g.log, ready: g.ready} // a second Close does nothing
+	return errors.Join(errs...)
+}
+
+// Lock makes sure one berth gateway at a time uses a state folder: it
+// holds an exclusive lock on home's lock file until the file is closed.
+func Lock(home paths.Home) (*os.File, error) {
+	f, err := os.OpenFile(home.Lock(), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("lock state folder: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		cerr := f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, errors.Join(fmt.Errorf("another berth gateway is already running with state folder %s; stop it first, or use another --home", home), cerr)
+		}
+		return nil, errors.Join(fmt.Errorf("lock state folder: %w", err), cerr)
+	}
+	return f, nil
+}
