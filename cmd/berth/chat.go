@@ -3,12 +3,12 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"time"
 
+	"github.com/peterbourgon/ff/v3/ffcli"
 	"golang.org/x/term"
 
 	"github.com/berth-dev/berth/channels"
@@ -20,24 +20,26 @@ import (
 // defaultGroup is the agent group `berth chat` talks to.
 const defaultGroup = "main"
 
-func cmdChat(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("berth chat", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+// chatCommand is `berth chat`.
+func (c *commandLine) chatCommand() *ffcli.Command {
+	fs := c.flagSet("chat")
 	var cfg config
-	commonFlags(fs, &cfg)
+	cfg.settings(fs, gatewaySettings...)
+	cfg.verboseFlag(fs)
 	group := fs.String("group", defaultGroup, "agent group to talk to (created if missing)")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if err := cfg.resolve(fs); err != nil {
-		return err
-	}
+	return c.command(leaf{fs: fs, usage: "chat [flags]", help: "talk to an agent in this terminal (builds the agent image if needed)", cfg: &cfg,
+		run: func(ctx context.Context, _ []string) error {
+			return cmdChat(ctx, cfg, *group, c.stdin, c.stdout, c.stderr)
+		}})
+}
+
+func cmdChat(ctx context.Context, cfg config, group string, stdin io.Reader, stdout, stderr io.Writer) error {
 	g, err := openGateway(ctx, cfg, stderr)
 	if err != nil {
 		return err
 	}
 	defer g.close()
-	if err := ensureTerminalWiring(ctx, g.store, g.layout, *group); err != nil {
+	if err := ensureTerminalWiring(ctx, g.store, g.layout, group); err != nil {
 		return err
 	}
 	interactive := isTerminal(stdin)
@@ -49,7 +51,7 @@ func cmdChat(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	g.mgr.AddChannel(term)
 	return serve(ctx, g, []channels.Channel{term}, func(ctx context.Context) error {
 		if interactive {
-			fmt.Fprintf(stdout, "berth: talking to agent group %q (provider %s). Ctrl-D to quit.\n", *group, cfg.Provider)
+			fmt.Fprintf(stdout, "berth: talking to agent group %q (provider %s). Ctrl-D to quit.\n", group, cfg.Provider)
 		}
 		if err := term.Run(ctx, g.mgr.Handle); err != nil {
 			return err
