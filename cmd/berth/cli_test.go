@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/berth-dev/berth/container"
+	"github.com/berth-dev/berth/data"
 	"github.com/berth-dev/berth/data/paths"
 )
 
@@ -85,9 +86,30 @@ func TestAdminReadsConfigFile(t *testing.T) {
 	if exitCode(err) != 1 || !strings.Contains(err.Error(), paths.Home(home).Config()+":1: expected KEY=VALUE") {
 		t.Errorf("sessions list with a bad config file: exit %d, %v", exitCode(err), err)
 	}
-	writeConfig(t, home, "BERTH_DOCKER_HOST=unix:///nonexistent.sock\nSLACK_BOT_TOKEN=xoxb-1\n")
-	if out := ok(t, home, "sessions", "list"); !strings.Contains(out, "SESSION") {
-		t.Errorf("sessions list: %q", out)
+	writeConfig(t, home, "")
+	ok(t, home, "groups", "create", "team")
+	store := openHome(t, home)
+	ctx := context.Background()
+	g, err := store.Group(ctx, "team")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mg, err := store.EnsureMessagingGroup(ctx, "slack", "C1", "", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _, err := store.ResolveSession(ctx, data.SessionKey{AgentGroupID: g.ID, MessagingGroupID: mg.ID, Mode: data.SessionShared})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// sessions stop takes the Docker engine from the config file, as the
+	// gateway does (it used to read only --docker-host).
+	const sock = "/nonexistent/berth-test-docker.sock"
+	unsetenv(t, "BERTH_DOCKER_HOST")
+	writeConfig(t, home, "BERTH_DOCKER_HOST=unix://"+sock+"\n")
+	err = run(ctx, []string{"sessions", "stop", s.ID, "--home", home}, nil, io.Discard, io.Discard)
+	if exitCode(err) != 1 || !strings.Contains(err.Error(), sock) {
+		t.Errorf("sessions stop: exit %d, %v; want 1 naming %s", exitCode(err), err, sock)
 	}
 }
 
