@@ -33,6 +33,7 @@ func (c *commandLine) chatCommand() *ffcli.Command {
 		}})
 }
 
+// cmdChat runs a gateway with the terminal as its one channel, wired to group.
 func cmdChat(ctx context.Context, cfg config, group string, stdin io.Reader, stdout, stderr io.Writer) error {
 	g, err := openGateway(ctx, cfg, stderr)
 	if err != nil {

@@ -20,6 +20,7 @@ func (c *commandLine) imageBuildCommand() *ffcli.Command {
 		run: func(ctx context.Context, _ []string) error { return cmdImageBuild(ctx, cfg, *claude, c.stdout) }})
 }
 
+// cmdImageBuild builds the agent image, or the claude image.
 func cmdImageBuild(ctx context.Context, cfg config, claude bool, stdout io.Writer) error {
 	d, err := container.NewDocker(cfg.DockerHost)
 	if err != nil {

@@ -26,6 +26,7 @@ func (c *commandLine) runCommand() *ffcli.Command {
 		}})
 }
 
+// cmdRun runs the gateway with the channels cfg has credentials for.
 func cmdRun(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	// Check the tokens' shape before anything slow happens.
 	chans, err := configuredChannels(cfg, nil)
