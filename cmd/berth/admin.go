@@ -12,6 +12,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/peterbourgon/ff/v3/ffcli"
+
 	"github.com/berth-dev/berth/channels/terminal"
 	"github.com/berth-dev/berth/container"
 	"github.com/berth-dev/berth/data"
@@ -27,124 +29,33 @@ import (
 type admin struct {
 	stdout, stderr io.Writer
 	usage          string // "groups create <name> [flags]"
-	home           string
+	cfg            config
 	json           bool
 	store          *data.Store
 }
 
-// cmdAdmin runs `berth <noun> <verb> …`: groups, wirings, sessions, users,
-// roles, dropped and pair.
-func cmdAdmin(ctx context.Context, noun string, args []string, stdout, stderr io.Writer) error {
-	a := &admin{stdout: stdout, stderr: stderr}
-	defer func() {
-		if a.store != nil {
-			a.store.Close()
-		}
-	}()
-	if noun == "pair" {
-		return a.pair(ctx, args)
-	}
-	verbs := map[string][]string{
-		"groups":   {"list", "show", "create", "delete"},
-		"wirings":  {"list", "create", "delete"},
-		"sessions": {"list", "show", "stop"},
-		"users":    {"list"},
-		"roles":    {"grant", "revoke"},
-		"dropped":  {"list"},
-	}[noun]
-	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
-		fmt.Fprintf(stderr, "usage: berth %s %s [flags]\n", noun, strings.Join(verbs, "|"))
-		return errUsage
-	}
-	verb, rest := args[0], args[1:]
-	switch noun + " " + verb {
-	case "groups list":
-		return a.groupsList(ctx, rest)
-	case "groups show":
-		return a.groupsShow(ctx, rest)
-	case "groups create":
-		return a.groupsCreate(ctx, rest)
-	case "groups delete":
-		return a.groupsDelete(ctx, rest)
-	case "wirings list":
-		return a.wiringsList(ctx, rest)
-	case "wirings create":
-		return a.wiringsCreate(ctx, rest)
-	case "wirings delete":
-		return a.wiringsDelete(ctx, rest)
-	case "sessions list":
-		return a.sessionsList(ctx, rest)
-	case "sessions show":
-		return a.sessionsShow(ctx, rest)
-	case "sessions stop":
-		return a.sessionsStop(ctx, rest)
-	case "users list":
-		return a.usersList(ctx, rest)
-	case "roles grant", "roles revoke":
-		return a.roles(ctx, verb, rest)
-	case "dropped list":
-		return a.droppedList(ctx, rest)
-	}
-	fmt.Fprintf(stderr, "berth: unknown command %q\nusage: berth %s %s [flags]\n", noun+" "+verb, noun, strings.Join(verbs, "|"))
-	return errUsage
-}
-
-// flags starts a command's flag set with the flags every command takes.
-func (a *admin) flags(usage string) *flag.FlagSet {
-	a.usage = usage
-	fs := flag.NewFlagSet("berth "+usage, flag.ContinueOnError)
-	fs.SetOutput(a.stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(a.stderr, "usage: berth %s\n", usage)
-		fs.PrintDefaults()
-	}
-	fs.StringVar(&a.home, "home", "", "state folder (default $BERTH_HOME or ~/.local/share/berth)")
+// flags starts the flag set of the operator command name with the flags
+// every one takes.
+func (a *admin) flags(c *commandLine, name string) *flag.FlagSet {
+	fs := c.flagSet(name)
+	a.cfg.settings(fs, flagHome)
 	fs.BoolVar(&a.json, "json", false, "print JSON for scripts")
 	return fs
 }
 
-// parse reads flags and between min and max positional arguments (flags
-// may come after them), then opens the store.
-func (a *admin) parse(ctx context.Context, fs *flag.FlagSet, args []string, min, max int) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
-			return nil, err
-		} else if err != nil {
-			return nil, errUsage // the flag package has said what is wrong
-		}
-		rest := fs.Args()
-		if len(rest) == 0 {
-			break
-		}
-		if n := len(args) - len(rest); n > 0 && args[n-1] == "--" {
-			pos = append(pos, rest...)
-			break
-		}
-		pos, args = append(pos, rest[0]), rest[1:]
-	}
-	if len(pos) < min || len(pos) > max {
-		return nil, a.usageErr("expected %s", adminArgCount(min, max))
-	}
-	home, err := paths.Resolve(a.home)
-	if err != nil {
-		return nil, err
-	}
-	a.home = home.String()
-	if a.store, err = data.Open(ctx, home.Store()); err != nil {
-		return nil, err
-	}
-	return pos, nil
-}
-
-func adminArgCount(min, max int) string {
-	switch {
-	case min == max && min == 0:
-		return "no arguments"
-	case min == max:
-		return fmt.Sprintf("%d argument(s)", min)
-	}
-	return fmt.Sprintf("%d to %d arguments", min, max)
+// verb is the operator command whose flag set is fs: it takes between min
+// and max arguments, and runs with the store of the resolved home open.
+func (a *admin) verb(c *commandLine, fs *flag.FlagSet, usage string, min, max int, run func(ctx context.Context, args []string) error) *ffcli.Command {
+	return c.command(leaf{fs: fs, usage: usage, cfg: &a.cfg, minArgs: min, maxArgs: max,
+		run: func(ctx context.Context, args []string) error {
+			a.usage = usage
+			var err error
+			if a.store, err = data.Open(ctx, paths.Home(a.cfg.Home).Store()); err != nil {
+				return err
+			}
+			defer a.store.Close()
+			return run(ctx, args)
+		}})
 }
 
 // usageErr reports a command-line mistake, with the usage line: exit code 2.
@@ -227,7 +138,7 @@ func (a *admin) layout() groups.Layout {
 	if os.Getuid() == 0 {
 		uid = container.AgentUID
 	}
-	return groups.Layout{Root: paths.Home(a.home).Groups(), UID: uid}
+	return groups.Layout{Root: paths.Home(a.cfg.Home).Groups(), UID: uid}
 }
 
 // adminChannel splits "slack:C123" into its channel type and platform id.
@@ -236,19 +147,19 @@ func adminChannel(s string) (string, string, bool) {
 	return t, id, ok && t != "" && id != ""
 }
 
-func (a *admin) pair(ctx context.Context, args []string) error {
-	fs := a.flags("pair [--json]")
-	if _, err := a.parse(ctx, fs, args, 0, 0); err != nil {
-		return err
-	}
-	now := time.Now()
-	code, err := groups.NewPairCode(ctx, a.store, now, groups.PairCodeTTL)
-	if err != nil {
-		return err
-	}
-	expires := now.Add(groups.PairCodeTTL)
-	return a.say(map[string]any{"code": code, "expires_at": expires.UTC()},
-		"Pairing code: %s (valid once, for %d minutes, until %s)\n"+
-			"Send this to berth in chat from the account that should own this install:\n\n  !pair %s",
-		code, int(groups.PairCodeTTL.Minutes()), expires.Local().Format("15:04:05"), code)
+func (a *admin) pair(c *commandLine) *ffcli.Command {
+	cmd := a.verb(c, a.flags(c, "pair"), "pair [--json]", 0, 0, func(ctx context.Context, _ []string) error {
+		now := time.Now()
+		code, err := groups.NewPairCode(ctx, a.store, now, groups.PairCodeTTL)
+		if err != nil {
+			return err
+		}
+		expires := now.Add(groups.PairCodeTTL)
+		return a.say(map[string]any{"code": code, "expires_at": expires.UTC()},
+			"Pairing code: %s (valid once, for %d minutes, until %s)\n"+
+				"Send this to berth in chat from the account that should own this install:\n\n  !pair %s",
+			code, int(groups.PairCodeTTL.Minutes()), expires.Local().Format("15:04:05"), code)
+	})
+	cmd.ShortHelp = "print a one-time code; sending !pair <code> in chat makes you an owner"
+	return cmd
 }

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/peterbourgon/ff/v3/ffcli"
+
 	"github.com/berth-dev/berth/data"
 	"github.com/berth-dev/berth/groups"
 )
@@ -93,62 +95,59 @@ func (a *admin) groupJSON(ctx context.Context, g data.AgentGroup) (groupJSON, er
 		Model: g.Model, ContainerConfig: g.ContainerConfig, CreatedAt: g.CreatedAt, Wirings: ws, ActiveSessions: len(ss)}, nil
 }
 
-func (a *admin) groupsList(ctx context.Context, args []string) error {
-	fs := a.flags("groups list [--json]")
-	if _, err := a.parse(ctx, fs, args, 0, 0); err != nil {
-		return err
-	}
-	gs, err := a.store.Groups(ctx)
-	if err != nil {
-		return err
-	}
-	out := []groupJSON{}
-	var rows [][]string
-	for _, g := range gs {
+func (a *admin) groupsList(c *commandLine) *ffcli.Command {
+	fs := a.flags(c, "list")
+	return a.verb(c, fs, "groups list [--json]", 0, 0, func(ctx context.Context, _ []string) error {
+		gs, err := a.store.Groups(ctx)
+		if err != nil {
+			return err
+		}
+		out := []groupJSON{}
+		var rows [][]string
+		for _, g := range gs {
+			j, err := a.groupJSON(ctx, g)
+			if err != nil {
+				return err
+			}
+			out = append(out, j)
+			rows = append(rows, []string{g.Folder, strconv.FormatBool(g.IsAdmin), adminDash(g.Provider), strconv.Itoa(len(j.Wirings)),
+				strconv.Itoa(j.ActiveSessions), adminTime(g.CreatedAt)})
+		}
+		return a.emit(out, []string{"GROUP", "ADMIN", "PROVIDER", "WIRINGS", "SESSIONS", "CREATED"}, rows)
+	})
+}
+
+func (a *admin) groupsShow(c *commandLine) *ffcli.Command {
+	fs := a.flags(c, "show")
+	return a.verb(c, fs, "groups show <group> [--json]", 1, 1, func(ctx context.Context, pos []string) error {
+		g, err := a.group(ctx, pos[0])
+		if err != nil {
+			return err
+		}
 		j, err := a.groupJSON(ctx, g)
 		if err != nil {
 			return err
 		}
-		out = append(out, j)
-		rows = append(rows, []string{g.Folder, strconv.FormatBool(g.IsAdmin), adminDash(g.Provider), strconv.Itoa(len(j.Wirings)),
-			strconv.Itoa(j.ActiveSessions), adminTime(g.CreatedAt)})
-	}
-	return a.emit(out, []string{"GROUP", "ADMIN", "PROVIDER", "WIRINGS", "SESSIONS", "CREATED"}, rows)
-}
-
-func (a *admin) groupsShow(ctx context.Context, args []string) error {
-	fs := a.flags("groups show <group> [--json]")
-	pos, err := a.parse(ctx, fs, args, 1, 1)
-	if err != nil {
-		return err
-	}
-	g, err := a.group(ctx, pos[0])
-	if err != nil {
-		return err
-	}
-	j, err := a.groupJSON(ctx, g)
-	if err != nil {
-		return err
-	}
-	ss, err := a.store.Sessions(ctx, data.SessionFilter{AgentGroupID: g.ID, ActiveOnly: true})
-	if err != nil {
-		return err
-	}
-	for _, s := range ss {
-		j.Sessions = append(j.Sessions, a.sessionJSON(ctx, s, g))
-	}
-	if a.json {
-		return a.emit(j, nil, nil)
-	}
-	rows := [][]string{
-		{"id", g.ID}, {"name", g.Name}, {"folder", g.Folder}, {"dir", j.Dir}, {"admin", strconv.FormatBool(g.IsAdmin)},
-		{"provider", adminDash(g.Provider)}, {"model", adminDash(g.Model)}, {"container config", g.ContainerConfig},
-		{"created", adminTime(g.CreatedAt)}, {"active sessions", strconv.Itoa(len(ss))},
-	}
-	for _, w := range j.Wirings {
-		rows = append(rows, []string{"wired", w.Channel + " (" + groups.Describe(w.Engage, w.Pattern, w.SessionMode, data.Access(w.Access)) + ")"})
-	}
-	return a.emit(nil, []string{"FIELD", "VALUE"}, rows)
+		ss, err := a.store.Sessions(ctx, data.SessionFilter{AgentGroupID: g.ID, ActiveOnly: true})
+		if err != nil {
+			return err
+		}
+		for _, s := range ss {
+			j.Sessions = append(j.Sessions, a.sessionJSON(ctx, s, g))
+		}
+		if a.json {
+			return a.emit(j, nil, nil)
+		}
+		rows := [][]string{
+			{"id", g.ID}, {"name", g.Name}, {"folder", g.Folder}, {"dir", j.Dir}, {"admin", strconv.FormatBool(g.IsAdmin)},
+			{"provider", adminDash(g.Provider)}, {"model", adminDash(g.Model)}, {"container config", g.ContainerConfig},
+			{"created", adminTime(g.CreatedAt)}, {"active sessions", strconv.Itoa(len(ss))},
+		}
+		for _, w := range j.Wirings {
+			rows = append(rows, []string{"wired", w.Channel + " (" + groups.Describe(w.Engage, w.Pattern, w.SessionMode, data.Access(w.Access)) + ")"})
+		}
+		return a.emit(nil, []string{"FIELD", "VALUE"}, rows)
+	})
 }
 
 // configHelp is --config's help: the keys of a group's container_config
@@ -161,160 +160,151 @@ var configHelp = fmt.Sprintf("the group's container_config, a JSON object; every
 	groups.DefaultMemory>>20, groups.MinMemory>>20, groups.DefaultNanoCPUs, groups.DefaultPids, groups.DefaultIdleTimeout,
 	groups.DefaultDiskQuota>>20, groups.DefaultSessionDiskQuota>>20)
 
-func (a *admin) groupsCreate(ctx context.Context, args []string) error {
-	fs := a.flags("groups create <name> [--admin] [--provider P] [--model M] [--config '<json>']")
+func (a *admin) groupsCreate(c *commandLine) *ffcli.Command {
+	fs := a.flags(c, "create")
 	isAdmin := fs.Bool("admin", false, "the admin group: it may write the global memory")
 	provider := fs.String("provider", "", "agent provider: "+strings.Join(groups.Providers, ", ")+" (default: the install's)")
 	model := fs.String("model", "", "model name for the provider")
 	config := fs.String("config", "", configHelp)
-	pos, err := a.parse(ctx, fs, args, 1, 1)
-	if err != nil {
-		return err
-	}
-	name := pos[0]
-	if err := groups.ValidateFolder(name); err != nil {
-		return exitError{code: 1, err: err}
-	}
-	// The parser every reader uses: what it refuses is never written.
-	if _, err := groups.ParseConfig(*provider, *model, *config); err != nil {
-		return exitError{code: 1, err: err}
-	}
-	containerConfig := "{}"
-	if strings.TrimSpace(*config) != "" {
-		var b bytes.Buffer
-		if err := json.Compact(&b, []byte(*config)); err != nil {
-			return exitError{code: 1, err: fmt.Errorf("--config: %w", err)}
+	return a.verb(c, fs, "groups create <name> [--admin] [--provider P] [--model M] [--config '<json>']", 1, 1, func(ctx context.Context, pos []string) error {
+		name := pos[0]
+		if err := groups.ValidateFolder(name); err != nil {
+			return exitError{code: 1, err: err}
 		}
-		containerConfig = b.String()
-	}
-	g := data.AgentGroup{Name: name, Folder: name, IsAdmin: *isAdmin, Provider: *provider, Model: *model, ContainerConfig: containerConfig}
-	if err := groups.Create(ctx, a.store, a.layout(), &g); errors.Is(err, data.ErrExists) {
-		return exitError{code: 1, err: fmt.Errorf("agent group %s already exists", name)}
-	} else if err != nil {
-		return err
-	}
-	j, err := a.groupJSON(ctx, g)
-	if err != nil {
-		return err
-	}
-	return a.say(j, "created agent group %s (folder %s)", g.Folder, j.Dir)
-}
-
-func (a *admin) groupsDelete(ctx context.Context, args []string) error {
-	fs := a.flags("groups delete <group> [--json]")
-	pos, err := a.parse(ctx, fs, args, 1, 1)
-	if err != nil {
-		return err
-	}
-	g, err := a.group(ctx, pos[0])
-	if err != nil {
-		return err
-	}
-	if err := a.store.DeleteGroup(ctx, g.ID); err != nil {
-		return err
-	}
-	dir := a.layout().Dir(g.Folder)
-	return a.say(map[string]string{"deleted": g.Folder, "kept_dir": dir},
-		"deleted agent group %s with its wirings and sessions; its folder %s is kept", g.Folder, dir)
-}
-
-func (a *admin) wiringsList(ctx context.Context, args []string) error {
-	fs := a.flags("wirings list [--group G] [--json]")
-	group := fs.String("group", "", "only this agent group's wirings")
-	if _, err := a.parse(ctx, fs, args, 0, 0); err != nil {
-		return err
-	}
-	gid := ""
-	if *group != "" {
-		g, err := a.group(ctx, *group)
+		// The parser every reader uses: what it refuses is never written.
+		if _, err := groups.ParseConfig(*provider, *model, *config); err != nil {
+			return exitError{code: 1, err: err}
+		}
+		containerConfig := "{}"
+		if strings.TrimSpace(*config) != "" {
+			var b bytes.Buffer
+			if err := json.Compact(&b, []byte(*config)); err != nil {
+				return exitError{code: 1, err: fmt.Errorf("--config: %w", err)}
+			}
+			containerConfig = b.String()
+		}
+		g := data.AgentGroup{Name: name, Folder: name, IsAdmin: *isAdmin, Provider: *provider, Model: *model, ContainerConfig: containerConfig}
+		if err := groups.Create(ctx, a.store, a.layout(), &g); errors.Is(err, data.ErrExists) {
+			return exitError{code: 1, err: fmt.Errorf("agent group %s already exists", name)}
+		} else if err != nil {
+			return err
+		}
+		j, err := a.groupJSON(ctx, g)
 		if err != nil {
 			return err
 		}
-		gid = g.ID
-	}
-	ws, err := a.wirings(ctx, gid)
-	if err != nil {
-		return err
-	}
-	var rows [][]string
-	for _, w := range ws {
-		rows = append(rows, []string{w.Channel, strconv.FormatBool(w.IsDM), w.Group, w.Engage, adminDash(w.Pattern), w.SessionMode, w.Ignored,
-			w.Access})
-	}
-	return a.emit(ws, []string{"CHANNEL", "DM", "GROUP", "ENGAGE", "PATTERN", "SESSIONS", "IGNORED", "ACCESS"}, rows)
+		return a.say(j, "created agent group %s (folder %s)", g.Folder, j.Dir)
+	})
 }
 
-func (a *admin) wiringsCreate(ctx context.Context, args []string) error {
-	fs := a.flags("wirings create <channel_type:platform_id> <group> [--engage E] [--session M] [--access A] [--dm] [--accumulate]")
+func (a *admin) groupsDelete(c *commandLine) *ffcli.Command {
+	fs := a.flags(c, "delete")
+	return a.verb(c, fs, "groups delete <group> [--json]", 1, 1, func(ctx context.Context, pos []string) error {
+		g, err := a.group(ctx, pos[0])
+		if err != nil {
+			return err
+		}
+		if err := a.store.DeleteGroup(ctx, g.ID); err != nil {
+			return err
+		}
+		dir := a.layout().Dir(g.Folder)
+		return a.say(map[string]string{"deleted": g.Folder, "kept_dir": dir},
+			"deleted agent group %s with its wirings and sessions; its folder %s is kept", g.Folder, dir)
+	})
+}
+
+func (a *admin) wiringsList(c *commandLine) *ffcli.Command {
+	fs := a.flags(c, "list")
+	group := fs.String("group", "", "only this agent group's wirings")
+	return a.verb(c, fs, "wirings list [--group G] [--json]", 0, 0, func(ctx context.Context, _ []string) error {
+		gid := ""
+		if *group != "" {
+			g, err := a.group(ctx, *group)
+			if err != nil {
+				return err
+			}
+			gid = g.ID
+		}
+		ws, err := a.wirings(ctx, gid)
+		if err != nil {
+			return err
+		}
+		var rows [][]string
+		for _, w := range ws {
+			rows = append(rows, []string{w.Channel, strconv.FormatBool(w.IsDM), w.Group, w.Engage, adminDash(w.Pattern), w.SessionMode, w.Ignored,
+				w.Access})
+		}
+		return a.emit(ws, []string{"CHANNEL", "DM", "GROUP", "ENGAGE", "PATTERN", "SESSIONS", "IGNORED", "ACCESS"}, rows)
+	})
+}
+
+func (a *admin) wiringsCreate(c *commandLine) *ffcli.Command {
+	fs := a.flags(c, "create")
 	engage := fs.String("engage", "", `engage rule: mention, mention-sticky, all or "pattern:<regex>" (default: all in a DM, else mention-sticky)`)
 	mode := fs.String("session", "", "session mode: shared, per-thread or agent-shared (default: shared in a DM, else per-thread)")
 	access := fs.String("access", "", "who may talk to the agent: members (users with a role), open (anyone in the channel) or approval (default members)")
 	dm := fs.Bool("dm", false, "the channel is a direct message")
 	accumulate := fs.Bool("accumulate", false, "keep messages that do not engage as context for the next that does")
 	name := fs.String("name", "", "a name for the channel")
-	pos, err := a.parse(ctx, fs, args, 2, 2)
-	if err != nil {
-		return err
-	}
-	ct, pid, ok := adminChannel(pos[0])
-	if !ok {
-		return a.usageErr("channel %q: expected channel_type:platform_id, e.g. slack:C0123", pos[0])
-	}
-	o, err := groups.DefaultWireOptions(*dm).Apply(*engage, *mode, *access)
-	if err != nil {
-		return exitError{code: 1, err: err}
-	}
-	g, err := a.group(ctx, pos[1])
-	if err != nil {
-		return err
-	}
-	mg, err := a.store.EnsureMessagingGroup(ctx, ct, pid, *name, *dm)
-	if err != nil {
-		return err
-	}
-	w := data.Wiring{MessagingGroupID: mg.ID, AgentGroupID: g.ID, Engage: o.Engage, Pattern: o.Pattern, SessionMode: o.SessionMode,
-		Access: o.Access}
-	if *accumulate {
-		w.Ignored = "accumulate"
-	}
-	if err := a.store.Wire(ctx, &w); err != nil {
-		return err
-	}
-	j := wiringJSON{ID: w.ID, Channel: ct + ":" + pid, IsDM: mg.IsDM, Group: g.Folder, GroupID: g.ID, Engage: w.Engage, Pattern: w.Pattern,
-		Ignored: w.Ignored, SessionMode: w.SessionMode, Access: string(w.Access), CreatedAt: w.CreatedAt}
-	return a.say(j, "wired %s to agent group %s (%s)", j.Channel, g.Folder, groups.Describe(o.Engage, o.Pattern, o.SessionMode, o.Access))
-}
-
-func (a *admin) wiringsDelete(ctx context.Context, args []string) error {
-	fs := a.flags("wirings delete <channel_type:platform_id> [<group>] [--json]")
-	pos, err := a.parse(ctx, fs, args, 1, 2)
-	if err != nil {
-		return err
-	}
-	ct, pid, ok := adminChannel(pos[0])
-	if !ok {
-		return a.usageErr("channel %q: expected channel_type:platform_id, e.g. slack:C0123", pos[0])
-	}
-	mg, err := a.store.MessagingGroup(ctx, ct, pid)
-	if errors.Is(err, data.ErrNotFound) {
-		return adminNotFound(fmt.Errorf("channel %s is not known", pos[0]))
-	} else if err != nil {
-		return err
-	}
-	gid := ""
-	if len(pos) == 2 {
+	return a.verb(c, fs, "wirings create <channel_type:platform_id> <group> [--engage E] [--session M] [--access A] [--dm] [--accumulate]", 2, 2, func(ctx context.Context, pos []string) error {
+		ct, pid, ok := adminChannel(pos[0])
+		if !ok {
+			return a.usageErr("channel %q: expected channel_type:platform_id, e.g. slack:C0123", pos[0])
+		}
+		o, err := groups.DefaultWireOptions(*dm).Apply(*engage, *mode, *access)
+		if err != nil {
+			return exitError{code: 1, err: err}
+		}
 		g, err := a.group(ctx, pos[1])
 		if err != nil {
 			return err
 		}
-		gid = g.ID
-	}
-	n, err := a.store.Unwire(ctx, mg.ID, gid)
-	if err != nil {
-		return err
-	}
-	if n == 0 {
-		return adminNotFound(fmt.Errorf("channel %s has no such wiring", pos[0]))
-	}
-	return a.say(map[string]int{"deleted": n}, "deleted %d wiring(s) of %s", n, pos[0])
+		mg, err := a.store.EnsureMessagingGroup(ctx, ct, pid, *name, *dm)
+		if err != nil {
+			return err
+		}
+		w := data.Wiring{MessagingGroupID: mg.ID, AgentGroupID: g.ID, Engage: o.Engage, Pattern: o.Pattern, SessionMode: o.SessionMode,
+			Access: o.Access}
+		if *accumulate {
+			w.Ignored = "accumulate"
+		}
+		if err := a.store.Wire(ctx, &w); err != nil {
+			return err
+		}
+		j := wiringJSON{ID: w.ID, Channel: ct + ":" + pid, IsDM: mg.IsDM, Group: g.Folder, GroupID: g.ID, Engage: w.Engage, Pattern: w.Pattern,
+			Ignored: w.Ignored, SessionMode: w.SessionMode, Access: string(w.Access), CreatedAt: w.CreatedAt}
+		return a.say(j, "wired %s to agent group %s (%s)", j.Channel, g.Folder, groups.Describe(o.Engage, o.Pattern, o.SessionMode, o.Access))
+	})
+}
+
+func (a *admin) wiringsDelete(c *commandLine) *ffcli.Command {
+	fs := a.flags(c, "delete")
+	return a.verb(c, fs, "wirings delete <channel_type:platform_id> [<group>] [--json]", 1, 2, func(ctx context.Context, pos []string) error {
+		ct, pid, ok := adminChannel(pos[0])
+		if !ok {
+			return a.usageErr("channel %q: expected channel_type:platform_id, e.g. slack:C0123", pos[0])
+		}
+		mg, err := a.store.MessagingGroup(ctx, ct, pid)
+		if errors.Is(err, data.ErrNotFound) {
+			return adminNotFound(fmt.Errorf("channel %s is not known", pos[0]))
+		} else if err != nil {
+			return err
+		}
+		gid := ""
+		if len(pos) == 2 {
+			g, err := a.group(ctx, pos[1])
+			if err != nil {
+				return err
+			}
+			gid = g.ID
+		}
+		n, err := a.store.Unwire(ctx, mg.ID, gid)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return adminNotFound(fmt.Errorf("channel %s has no such wiring", pos[0]))
+		}
+		return a.say(map[string]int{"deleted": n}, "deleted %d wiring(s) of %s", n, pos[0])
+	})
 }

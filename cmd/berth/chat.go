@@ -3,13 +3,13 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"time"
 
+	"github.com/peterbourgon/ff/v3/ffcli"
 	"golang.org/x/term"
 
 	"github.com/berth-dev/berth/channels"
@@ -19,18 +19,21 @@ import (
 // defaultGroup is the agent group `berth chat` talks to.
 const defaultGroup = "main"
 
-func cmdChat(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("berth chat", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+// chatCommand is `berth chat`.
+func (c *commandLine) chatCommand() *ffcli.Command {
+	fs := c.flagSet("chat")
 	var cfg config
-	commonFlags(fs, &cfg)
+	cfg.settings(fs, gatewaySettings...)
+	cfg.verboseFlag(fs)
 	group := fs.String("group", defaultGroup, "agent group to talk to (created if missing)")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if err := cfg.resolve(fs); err != nil {
-		return err
-	}
+	return c.command(leaf{fs: fs, usage: "chat [flags]", help: "talk to an agent in this terminal (builds the agent image if needed)", cfg: &cfg,
+		run: func(ctx context.Context, _ []string) error {
+			return cmdChat(ctx, cfg, *group, c.stdin, c.stdout, c.stderr)
+		}})
+}
+
+// cmdChat runs a gateway with the terminal as its one channel, wired to group.
+func cmdChat(ctx context.Context, cfg config, group string, stdin io.Reader, stdout, stderr io.Writer) error {
 	interactive := isTerminal(stdin)
 	user := os.Getenv("USER")
 	if user == "" {
@@ -43,12 +46,12 @@ func cmdChat(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	if err != nil {
 		return err
 	}
-	if err := g.WireTerminal(ctx, *group); err != nil {
+	if err := g.WireTerminal(ctx, group); err != nil {
 		return errors.Join(err, closeAll())
 	}
 	return runGateway(ctx, g, closeAll, func(ctx context.Context) error {
 		if interactive {
-			fmt.Fprintf(stdout, "berth: talking to agent group %q (provider %s). Ctrl-D to quit.\n", *group, cfg.Provider)
+			fmt.Fprintf(stdout, "berth: talking to agent group %q (provider %s). Ctrl-D to quit.\n", group, cfg.Provider)
 		}
 		if err := term.Run(ctx, g.Manager().Handle); err != nil {
 			return err

@@ -2,12 +2,16 @@ package main
 
 import (
 	"bufio"
+	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"runtime/debug"
 	"strings"
 	"time"
+
+	"github.com/peterbourgon/ff/v3"
 
 	"github.com/berth-dev/berth/container"
 	"github.com/berth-dev/berth/data/paths"
@@ -38,92 +42,169 @@ type config struct {
 	DiscordToken, DiscordAPIURL, DiscordGateway string
 }
 
-// commonFlags registers the flags every gateway command takes.
-func commonFlags(fs *flag.FlagSet, c *config) {
-	fs.StringVar(&c.Home, "home", "", "state folder (default $BERTH_HOME or ~/.local/share/berth)")
-	fs.StringVar(&c.Provider, "provider", groups.DefaultProvider, "default agent provider: "+strings.Join(groups.Providers, ", ")+" (echo is the test and demo provider)")
-	fs.DurationVar(&c.IdleTimeout, "idle-timeout", groups.DefaultIdleTimeout, "stop an agent container after this long without work (a group's idle_timeout overrides it)")
+// envPrefix names a setting's variable: --idle-timeout is BERTH_IDLE_TIMEOUT.
+const envPrefix = "BERTH"
+
+// The settings, the flags of berth's configuration. A command takes the
+// ones it uses; a setting not given as a flag comes from $BERTH_<FLAG>,
+// then from the line BERTH_<FLAG>=… in $BERTH_HOME/config. A command's
+// other flags (logs --group, groups create --provider) are options of that
+// one invocation and come from the command line only: BERTH_PROVIDER, the
+// install's default provider, must not pin every group created.
+const (
+	flagHome          = "home"
+	flagProvider      = "provider"
+	flagIdleTimeout   = "idle-timeout"
+	flagMaxRunning    = "max-running"
+	flagImage         = "image"
+	flagAllowedImages = "allowed-images"
+	flagRunnerBin     = "runner-bin"
+	flagBusybox       = "busybox"
+	flagDockerHost    = "docker-host"
+	flagMetricsAddr   = "metrics-addr"
+)
+
+// gatewaySettings are the settings of the commands that run a gateway or
+// build its image.
+var gatewaySettings = []string{flagHome, flagProvider, flagIdleTimeout, flagMaxRunning, flagImage, flagAllowedImages,
+	flagRunnerBin, flagBusybox, flagDockerHost, flagMetricsAddr}
+
+// declare declares every setting, once, on fs, bound to c.
+func (c *config) declare(fs *flag.FlagSet) {
+	fs.StringVar(&c.Home, flagHome, "", "state folder (default $BERTH_HOME or ~/.local/share/berth)")
+	fs.StringVar(&c.Provider, flagProvider, groups.DefaultProvider, "default agent provider: "+strings.Join(groups.Providers, ", ")+" (echo is the test and demo provider)")
+	fs.DurationVar(&c.IdleTimeout, flagIdleTimeout, groups.DefaultIdleTimeout, "stop an agent container after this long without work (a group's idle_timeout overrides it)")
 	// The default is sized for containers at the default memory limit.
-	fs.IntVar(&c.MaxRunning, "max-running", session.DefaultMaxRunning(groups.DefaultMemory),
+	fs.IntVar(&c.MaxRunning, flagMaxRunning, session.DefaultMaxRunning(groups.DefaultMemory),
 		"at most this many agent containers at once (default: 4 per CPU, at most one per GiB of RAM)")
-	fs.StringVar(&c.Image, "image", container.DefaultImage, "agent image")
-	fs.Func("allowed-images", "comma-separated images a group's container_config may name besides the agent image and the claude image", func(v string) error {
-		c.Images = nil
-		for _, img := range strings.Split(v, ",") {
-			if img = strings.TrimSpace(img); img != "" {
-				c.Images = append(c.Images, img)
-			}
-		}
-		return nil
-	})
-	fs.StringVar(&c.RunnerBin, "runner-bin", "", "a prebuilt static berth-runner for the image (default: compile from source)")
-	fs.StringVar(&c.Busybox, "busybox", "", "a static busybox for the image (default: /bin/busybox from busybox-static)")
-	fs.StringVar(&c.DockerHost, "docker-host", "", "Docker engine address (default $DOCKER_HOST or the local socket)")
-	fs.BoolVar(&c.Verbose, "v", false, "log to stderr too")
-	fs.StringVar(&c.MetricsAddr, "metrics-addr", "", "serve Prometheus metrics at http://ADDR/metrics, e.g. 127.0.0.1:9464 (default: off)")
+	fs.StringVar(&c.Image, flagImage, container.DefaultImage, "agent image")
+	fs.Var((*imageList)(&c.Images), flagAllowedImages, "comma-separated `images` a group's container_config may name besides the agent image and the claude image")
+	fs.StringVar(&c.RunnerBin, flagRunnerBin, "", "a prebuilt static berth-runner for the image (default: compile from source)")
+	fs.StringVar(&c.Busybox, flagBusybox, "", "a static busybox for the image (default: /bin/busybox from busybox-static)")
+	fs.StringVar(&c.DockerHost, flagDockerHost, "", "Docker engine address (default $DOCKER_HOST or the local socket)")
+	fs.StringVar(&c.MetricsAddr, flagMetricsAddr, "", "serve Prometheus metrics at http://ADDR/metrics, e.g. 127.0.0.1:9464 (default: off)")
 }
 
-// resolve fills what flags left unset from BERTH_* variables, then from
-// $BERTH_HOME/config (dotenv), and reads the channel credentials.
+// settings registers the named settings on a command's flag set.
+func (c *config) settings(fs *flag.FlagSet, names ...string) {
+	all := flag.NewFlagSet("settings", flag.ContinueOnError)
+	c.declare(all)
+	for _, name := range names {
+		f := all.Lookup(name)
+		if f == nil {
+			panic("berth: no setting " + name)
+		}
+		fs.Var(setting{f.Value}, f.Name, f.Usage)
+	}
+}
+
+// verboseFlag registers -v, an option of the commands that log.
+func (c *config) verboseFlag(fs *flag.FlagSet) {
+	fs.BoolVar(&c.Verbose, "v", false, "log to stderr too")
+}
+
+// setting marks a flag as a setting (see [config.settings]).
+type setting struct{ flag.Value }
+
+// settingEnv is the environment variable of a setting's flag, or "" for an
+// option.
+func settingEnv(f *flag.Flag) string {
+	if _, ok := f.Value.(setting); !ok {
+		return ""
+	}
+	return envPrefix + "_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+}
+
+// imageList is --allowed-images: comma-separated, blanks dropped.
+type imageList []string
+
+func (l *imageList) String() string { return strings.Join(*l, ",") }
+
+func (l *imageList) Set(v string) error {
+	*l = nil
+	for _, img := range strings.Split(v, ",") {
+		if img = strings.TrimSpace(img); img != "" {
+			*l = append(*l, img)
+		}
+	}
+	return nil
+}
+
+// credentials declares what berth reads from the environment and the
+// config file under their own names. They are not flags: on a command
+// line a token would show in ps.
+func (c *config) credentials() *flag.FlagSet {
+	fs := flag.NewFlagSet("credentials", flag.ContinueOnError)
+	fs.StringVar(&c.SlackBotToken, "slack-bot-token", "", "")
+	fs.StringVar(&c.SlackAppToken, "slack-app-token", "", "")
+	fs.StringVar(&c.SlackAPIURL, "slack-api-url", "", "")
+	fs.StringVar(&c.DiscordToken, "discord-bot-token", "", "")
+	fs.StringVar(&c.DiscordAPIURL, "discord-api-url", "", "")
+	fs.StringVar(&c.DiscordGateway, "discord-gateway-url", "", "")
+	fs.StringVar(&c.AnthropicKey, "anthropic-api-key", "", "")
+	fs.StringVar(&c.AnthropicURL, "anthropic-base-url", "https://api.anthropic.com", "")
+	fs.StringVar(&c.OpenAIKey, "openai-api-key", "", "")
+	fs.StringVar(&c.OpenAIURL, "openai-base-url", "https://api.openai.com/v1", "")
+	return fs
+}
+
+// resolve completes c once fs has parsed the command line: the state
+// folder first (--home, else $BERTH_HOME, else the default), because the
+// config file is inside it; then, through ff, each setting the command
+// line left unset from its BERTH_* variable, else from $BERTH_HOME/config;
+// then the credentials from the environment, else the config file.
 func (c *config) resolve(fs *flag.FlagSet) error {
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	home, err := paths.Resolve(c.Home)
 	if err != nil {
 		return err
 	}
 	c.Home = home.String()
-	file, err := readDotenv(home.Config())
-	if err != nil {
-		return err
-	}
-	lookup := func(k string) string {
-		if v, ok := os.LookupEnv(k); ok {
-			return v
-		}
-		return file[k]
-	}
-	var ferr error
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	// Only what the command line left unset is handed to ff, so that the
+	// command line always wins.
+	unset := flag.NewFlagSet(fs.Name(), flag.ContinueOnError)
 	fs.VisitAll(func(f *flag.Flag) {
-		if set[f.Name] || f.Name == "home" || f.Name == "v" {
-			return
-		}
-		key := "BERTH_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
-		if v := lookup(key); v != "" {
-			if err := f.Value.Set(v); err != nil && ferr == nil {
-				ferr = fmt.Errorf("%s: %w", key, err)
-			}
+		if settingEnv(f) != "" && !given[f.Name] && f.Name != flagHome {
+			unset.Var(f.Value, f.Name, f.Usage)
 		}
 	})
-	c.SlackBotToken, c.SlackAppToken, c.SlackAPIURL = lookup("SLACK_BOT_TOKEN"), lookup("SLACK_APP_TOKEN"), lookup("SLACK_API_URL")
-	c.DiscordToken, c.DiscordAPIURL, c.DiscordGateway = lookup("DISCORD_BOT_TOKEN"), lookup("DISCORD_API_URL"), lookup("DISCORD_GATEWAY_URL")
-	c.AnthropicKey, c.AnthropicURL = lookup("ANTHROPIC_API_KEY"), lookup("ANTHROPIC_BASE_URL")
-	c.OpenAIKey, c.OpenAIURL = lookup("OPENAI_API_KEY"), lookup("OPENAI_BASE_URL")
-	if c.AnthropicURL == "" {
-		c.AnthropicURL = "https://api.anthropic.com"
+	file := []ff.Option{
+		ff.WithConfigFile(home.Config()), ff.WithConfigFileParser(dotenvParser(home.Config())),
+		ff.WithAllowMissingConfigFile(true), ff.WithIgnoreUndefined(true),
 	}
-	if c.OpenAIURL == "" {
-		c.OpenAIURL = "https://api.openai.com/v1"
+	if err := ff.Parse(unset, nil, append(file, ff.WithEnvVarPrefix(envPrefix))...); err != nil {
+		return fmt.Errorf("configuration: %w", err)
 	}
-	if ferr == nil && fs.Lookup("max-running") != nil && c.MaxRunning < 1 {
+	if err := ff.Parse(c.credentials(), nil, append(file, ff.WithEnvVars())...); err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	if fs.Lookup(flagMaxRunning) != nil && c.MaxRunning < 1 {
 		// There is no "no cap": a bigger host sets a bigger number.
-		ferr = fmt.Errorf("--max-running %d: must be at least 1 (this host's default is %d)", c.MaxRunning, session.DefaultMaxRunning(groups.DefaultMemory))
+		return fmt.Errorf("--max-running %d: must be at least 1 (this host's default is %d)", c.MaxRunning, session.DefaultMaxRunning(groups.DefaultMemory))
 	}
-	return ferr
+	return nil
 }
 
-// readDotenv reads KEY=VALUE lines; a missing file is empty.
-func readDotenv(path string) (map[string]string, error) {
-	out := map[string]string{}
-	f, err := os.Open(path)
-	if os.IsNotExist(err) {
-		return out, nil
+// dotenvParser reads $BERTH_HOME/config for ff: KEY=VALUE lines, "#"
+// comments, an optional "export " and quotes around the value (the format
+// the file has always had; ff.EnvParser refuses "KEY=" and "export"). A
+// variable set in the environment, even to "", hides the file's line, as
+// it always has: ff itself skips empty variables.
+func dotenvParser(path string) ff.ConfigFileParser {
+	return func(r io.Reader, set func(name, value string) error) error {
+		return parseDotenv(path, r, func(k, v string) error {
+			if _, inEnv := os.LookupEnv(k); inEnv {
+				return nil
+			}
+			return set(k, v)
+		})
 	}
-	if err != nil {
-		return nil, fmt.Errorf("read config: %w", err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
+}
+
+// parseDotenv calls set for each KEY=VALUE line of r, read from path.
+func parseDotenv(path string, r io.Reader, set func(k, v string) error) error {
+	sc := bufio.NewScanner(r)
 	for n := 1; sc.Scan(); n++ {
 		line := strings.TrimSpace(sc.Text())
 		if line == "" || strings.HasPrefix(line, "#") {
@@ -131,11 +212,34 @@ func readDotenv(path string) (map[string]string, error) {
 		}
 		k, v, ok := strings.Cut(strings.TrimPrefix(line, "export "), "=")
 		if !ok {
-			return nil, fmt.Errorf("%s:%d: expected KEY=VALUE", path, n)
+			return fmt.Errorf("%s:%d: expected KEY=VALUE", path, n)
 		}
-		out[strings.TrimSpace(k)] = strings.Trim(strings.TrimSpace(v), `"'`)
+		if err := set(strings.TrimSpace(k), strings.Trim(strings.TrimSpace(v), `"'`)); err != nil {
+			return fmt.Errorf("%s:%d: %w", path, n, err)
+		}
 	}
-	return out, sc.Err()
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("read %s: %w", path, err)
+	}
+	return nil
+}
+
+// readDotenv reads the KEY=VALUE lines of path; a missing file is empty.
+func readDotenv(path string) (map[string]string, error) {
+	out := map[string]string{}
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return out, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	defer f.Close()
+	err = parseDotenv(path, f, func(k, v string) error {
+		out[k] = v
+		return nil
+	})
+	return out, err
 }
 
 func version() string {

@@ -3,30 +3,27 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
+
+	"github.com/peterbourgon/ff/v3/ffcli"
 
 	"github.com/berth-dev/berth/channels/discord"
 )
 
-// cmdDiscord runs `berth discord invite-url`: the link that adds the bot
-// to a server with exactly the permissions berth needs.
-func cmdDiscord(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] != "invite-url" {
-		fmt.Fprintln(stderr, "usage: berth discord invite-url")
-		return errUsage
-	}
-	fs := flag.NewFlagSet("berth discord invite-url", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+// discordInviteCommand is `berth discord invite-url`.
+func (c *commandLine) discordInviteCommand() *ffcli.Command {
+	fs := c.flagSet("invite-url")
 	var cfg config
-	commonFlags(fs, &cfg)
-	if err := fs.Parse(args[1:]); err != nil {
-		return err
-	}
-	if err := cfg.resolve(fs); err != nil {
-		return err
-	}
+	cfg.settings(fs, gatewaySettings...)
+	cfg.verboseFlag(fs)
+	return c.command(leaf{fs: fs, usage: "discord invite-url [flags]", help: "print the link that adds the Discord bot to a server", cfg: &cfg,
+		run: func(ctx context.Context, _ []string) error { return cmdDiscordInviteURL(ctx, cfg, c.stdout) }})
+}
+
+// cmdDiscordInviteURL prints the link that adds the bot to a server with
+// exactly the permissions berth needs.
+func cmdDiscordInviteURL(ctx context.Context, cfg config, stdout io.Writer) error {
 	if cfg.DiscordToken == "" {
 		return exitError{code: 1, err: errors.New("DISCORD_BOT_TOKEN is not set: copy it from the Developer Portal → your application → Bot")}
 	}

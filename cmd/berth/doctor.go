@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -12,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/peterbourgon/ff/v3/ffcli"
 
 	"github.com/berth-dev/berth/container"
 	"github.com/berth-dev/berth/data"
@@ -39,23 +40,17 @@ type checkResult struct {
 	fix    string
 }
 
-func cmdDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("berth doctor", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+// doctorCommand is `berth doctor`.
+func (c *commandLine) doctorCommand() *ffcli.Command {
+	fs := c.flagSet("doctor")
 	var cfg config
-	fs.StringVar(&cfg.Home, "home", "", "state folder (default $BERTH_HOME or ~/.local/share/berth)")
-	fs.StringVar(&cfg.DockerHost, "docker-host", "", "Docker engine to check (default $DOCKER_HOST or the local socket)")
-	fs.StringVar(&cfg.Image, "image", container.DefaultImage, "agent image to look for")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "berth doctor: unexpected argument %q\n", fs.Arg(0))
-		return errUsage
-	}
-	if err := cfg.resolve(fs); err != nil {
-		return err
-	}
+	cfg.settings(fs, flagHome, flagDockerHost, flagImage)
+	return c.command(leaf{fs: fs, usage: "doctor [flags]", help: "check Docker, the image, the store, tokens, allowlist and disk; say how to fix", cfg: &cfg,
+		run: func(ctx context.Context, _ []string) error { return doctorReport(ctx, cfg, c.stdout) }})
+}
+
+// doctorReport prints every check, and how to fix what failed.
+func doctorReport(ctx context.Context, cfg config, stdout io.Writer) error {
 	results := doctor(ctx, cfg)
 	failed := 0
 	for _, r := range results {

@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -17,6 +16,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/peterbourgon/ff/v3/ffcli"
 
 	"github.com/berth-dev/berth/channels/terminal"
 	"github.com/berth-dev/berth/data"
@@ -30,11 +31,11 @@ const logsPoll = 250 * time.Millisecond
 // berth-2025-01-02T15-04-05.000.log.
 var backupSuffix = regexp.MustCompile(`-\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}\.\d{3}\.log$`)
 
-func cmdLogs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("berth logs", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+// logsCommand is `berth logs`.
+func (c *commandLine) logsCommand() *ffcli.Command {
+	fs := c.flagSet("logs")
 	var cfg config
-	fs.StringVar(&cfg.Home, "home", "", "state folder (default $BERTH_HOME or ~/.local/share/berth)")
+	cfg.settings(fs, flagHome)
 	var o logsOptions
 	fs.BoolVar(&o.follow, "f", false, "follow: keep printing lines as they are written, across log rotation")
 	fs.StringVar(&o.filter.group, "group", "", "only lines of this agent group (folder name)")
@@ -45,22 +46,26 @@ func cmdLogs(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.BoolVar(&o.containers, "containers", false, "interleave the matching sessions' container output, in time order")
 	fs.BoolVar(&o.json, "json", false, "print JSON lines as stored instead of the readable form")
 	fs.IntVar(&o.last, "n", -1, "only the last n matching lines before following (default: all; with -f and no --since, 10)")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "berth logs: unexpected argument %q\n", fs.Arg(0))
-		return errUsage
-	}
-	if *level != "" {
-		if err := o.filter.level.UnmarshalText([]byte(*level)); err != nil {
+	return c.command(leaf{fs: fs, usage: "logs [-f] [flags]", help: "print the gateway log, filtered; --containers adds the agents' output", cfg: &cfg,
+		check: func() error { return o.parse(*level, *since, c.stderr) },
+		run: func(ctx context.Context, _ []string) error {
+			o.home, o.poll = cfg.Home, logsPoll
+			o.colour = !o.json && wantColour(c.stdout)
+			return runLogs(ctx, o, c.stdout)
+		}})
+}
+
+// parse completes o from the flags that are text on the command line.
+func (o *logsOptions) parse(level, since string, stderr io.Writer) error {
+	if level != "" {
+		if err := o.filter.level.UnmarshalText([]byte(level)); err != nil {
 			fmt.Fprintf(stderr, "berth logs: --level: %v\n", err)
 			return errUsage
 		}
 		o.filter.hasLevel = true
 	}
-	if *since != "" {
-		t, err := parseSince(*since, time.Now())
+	if since != "" {
+		t, err := parseSince(since, time.Now())
 		if err != nil {
 			fmt.Fprintf(stderr, "berth logs: --since: %v\n", err)
 			return errUsage
@@ -73,12 +78,7 @@ func cmdLogs(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			o.last = 10
 		}
 	}
-	if err := cfg.resolve(fs); err != nil {
-		return err
-	}
-	o.home, o.poll = cfg.Home, logsPoll
-	o.colour = !o.json && wantColour(stdout)
-	return runLogs(ctx, o, stdout)
+	return nil
 }
 
 // logsOptions is a parsed `berth logs` command line.

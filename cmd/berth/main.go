@@ -6,6 +6,9 @@
 //	berth logs            read the gateway log (and agents' output)
 //	berth status          what runs now
 //	berth doctor          check the installation
+//
+// The command tree is in cli.go, the configuration every command resolves
+// the same way in config.go.
 package main
 
 import (
@@ -18,28 +21,6 @@ import (
 	"os/signal"
 	"syscall"
 )
-
-const usage = `berth: a chat-bot gateway that runs each conversation's agent in its own container
-
-Usage:
-  berth chat [flags]          talk to an agent in this terminal (builds the agent image if needed)
-  berth run [flags]           run the gateway with the channels configured in the environment
-  berth image build [flags]   build the agent image locally (no registry needed)
-  berth logs [-f] [flags]     print the gateway log, filtered; --containers adds the agents' output
-  berth status [flags]        gateway, channels, sessions, containers and pending messages on one screen
-  berth doctor [flags]        check Docker, the image, the store, tokens, allowlist and disk; say how to fix
-  berth groups <verb>         agent groups: list, show, create, delete
-  berth wirings <verb>        which channels reach which group: list, create, delete
-  berth sessions <verb>       conversations and their containers: list, show, stop
-  berth users list            known users and their roles
-  berth roles <verb>          grant or revoke a role
-  berth dropped list          messages berth did not route, and why
-  berth pair                  print a one-time code; sending !pair <code> in chat makes you an owner
-  berth discord invite-url    the link that adds the Discord bot to a server with the permissions berth needs
-  berth version
-
-Run 'berth <command> -h' for a command's flags.
-`
 
 // errUsage marks a command-line mistake: exit code 2.
 var errUsage = errors.New("usage")
@@ -72,40 +53,21 @@ func main() {
 	}
 }
 
+// run runs the berth command line args.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
+	c := &commandLine{argv: args, stdin: stdin, stdout: stdout, stderr: stderr}
+	root := c.root()
+	if len(args) > 0 && (args[0] == "help" || args[0] == "-h" || args[0] == "--help") {
+		fmt.Fprint(stdout, rootUsage(root))
+		return nil
+	}
+	if err := root.Parse(args); errors.Is(err, flag.ErrHelp) {
+		return err
+	} else if err != nil {
+		// Every command has an Exec, and ff reads no environment here:
+		// this is a mistake on the command line, which the flag package
+		// has printed with the command's usage.
 		return errUsage
 	}
-	cmd, rest := args[0], args[1:]
-	switch cmd {
-	case "chat":
-		return cmdChat(ctx, rest, stdin, stdout, stderr)
-	case "run":
-		return cmdRun(ctx, rest, stdout, stderr)
-	case "image":
-		if len(rest) == 0 || rest[0] != "build" {
-			fmt.Fprintln(stderr, "usage: berth image build [flags]")
-			return errUsage
-		}
-		return cmdImageBuild(ctx, rest[1:], stdout, stderr)
-	case "logs":
-		return cmdLogs(ctx, rest, stdout, stderr)
-	case "status":
-		return cmdStatus(ctx, rest, stdout, stderr)
-	case "doctor":
-		return cmdDoctor(ctx, rest, stdout, stderr)
-	case "groups", "wirings", "sessions", "users", "roles", "dropped", "pair":
-		return cmdAdmin(ctx, cmd, rest, stdout, stderr)
-	case "discord":
-		return cmdDiscord(ctx, rest, stdout, stderr)
-	case "version":
-		fmt.Fprintln(stdout, "berth", version())
-		return nil
-	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
-		return nil
-	}
-	fmt.Fprintf(stderr, "berth: unknown command %q\n\n%s", cmd, usage)
-	return errUsage
+	return root.Run(ctx)
 }

@@ -3,25 +3,29 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"io"
 	"log/slog"
+
+	"github.com/peterbourgon/ff/v3/ffcli"
 
 	"github.com/berth-dev/berth/channels"
 )
 
-func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("berth run", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+// runCommand is `berth run`.
+func (c *commandLine) runCommand() *ffcli.Command {
+	fs := c.flagSet("run")
 	var cfg config
-	commonFlags(fs, &cfg)
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	cfg.Verbose = true
-	if err := cfg.resolve(fs); err != nil {
-		return err
-	}
+	cfg.settings(fs, gatewaySettings...)
+	cfg.verboseFlag(fs)
+	return c.command(leaf{fs: fs, usage: "run [flags]", help: "run the gateway with the channels configured in the environment", cfg: &cfg,
+		run: func(ctx context.Context, _ []string) error {
+			cfg.Verbose = true
+			return cmdRun(ctx, cfg, c.stdout, c.stderr)
+		}})
+}
+
+// cmdRun runs the gateway with the channels cfg has credentials for.
+func cmdRun(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	// Check the tokens' shape before anything slow happens.
 	chans, err := configuredChannels(cfg, nil)
 	if err != nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -18,6 +17,8 @@ import (
 	"syscall"
 	"text/tabwriter"
 	"time"
+
+	"github.com/peterbourgon/ff/v3/ffcli"
 
 	"github.com/berth-dev/berth/channels"
 	"github.com/berth-dev/berth/container"
@@ -216,25 +217,17 @@ func gatewayRunning(home string) (bool, error) {
 	return false, nil
 }
 
-func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("berth status", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+// statusCommand is `berth status`.
+func (c *commandLine) statusCommand() *ffcli.Command {
+	fs := c.flagSet("status")
 	var cfg config
-	fs.StringVar(&cfg.Home, "home", "", "state folder (default $BERTH_HOME or ~/.local/share/berth)")
-	fs.StringVar(&cfg.DockerHost, "docker-host", "", "Docker engine address (default $DOCKER_HOST or the local socket)")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "berth status: unexpected argument %q\n", fs.Arg(0))
-		return errUsage
-	}
-	if err := cfg.resolve(fs); err != nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-	defer cancel()
-	return writeStatus(ctx, cfg, stdout, time.Now())
+	cfg.settings(fs, flagHome, flagDockerHost)
+	return c.command(leaf{fs: fs, usage: "status [flags]", help: "gateway, channels, sessions, containers and pending messages on one screen", cfg: &cfg,
+		run: func(ctx context.Context, _ []string) error {
+			ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+			defer cancel()
+			return writeStatus(ctx, cfg, c.stdout, time.Now())
+		}})
 }
 
 // writeStatus prints the one-screen status of the install at cfg.Home.
