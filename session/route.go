@@ -307,7 +307,7 @@ func (r *router) route(ctx context.Context, in channels.Inbound, log *slog.Logge
 		// Refuse rather than half-write: the sender hears why, and the
 		// platform redelivers to the wirings that failed.
 		why := "please try again later"
-		if strings.Contains(errors.Join(failed...).Error(), "full") {
+		if sessiondb.DiskFull(errors.Join(failed...)) {
 			why = "the server's disk is full; please try again later"
 		}
 		r.reply(ctx, in, "berth: your message was not accepted by agent group "+strings.Join(failedNames, ", ")+": "+why)
@@ -361,7 +361,9 @@ func (r *router) routeTo(ctx context.Context, in channels.Inbound, mg data.Messa
 		return false, nil // a redelivery already stored
 	}
 	l.touch()
-	r.store.TouchSession(ctx, s.ID)
+	if err := r.store.TouchSession(ctx, s.ID); err != nil {
+		r.log.Warn("touch session", "session", s.ID, "group", l.group.Folder, "err", err)
+	}
 	r.log.Info("routed", "channel", in.ChannelType, "group", l.group.Folder, "session", s.ID, "message", msg.ID,
 		"engaged", engaged, "new_session", created)
 	if !engaged {

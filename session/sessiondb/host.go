@@ -198,7 +198,12 @@ func (h Host) FailedUnnotified(ctx context.Context) ([]Failed, error) {
 			return f, err
 		}
 		f.Timestamp, f.ProcessAfter, f.Trigger = parseTime(ts), parseTime(after), trig != 0
-		json.Unmarshal([]byte(content), &f.Content)
+		if err := json.Unmarshal([]byte(content), &f.Content); err != nil {
+			// Berth wrote it, so this is not expected; the person is still
+			// told, without the reply-to, rather than stall every failure
+			// behind this one.
+			f.Content = Content{}
+		}
 		return f, nil
 	}, `SELECT `+inCols+`, error FROM messages_in WHERE status = 'failed' AND notified = 0 ORDER BY seq`)
 }

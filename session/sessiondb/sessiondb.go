@@ -17,10 +17,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
+	"syscall"
 	"time"
 
-	_ "github.com/mattn/go-sqlite3" // registers the "sqlite3" driver
+	"github.com/mattn/go-sqlite3" // also registers the "sqlite3" driver
 )
 
 // File names inside a session folder.
@@ -230,13 +230,51 @@ func withWrite(ctx context.Context, file, schema string, fn func(*sql.Tx) error)
 	return tx.Commit()
 }
 
-func withRead(ctx context.Context, file string, fn func(*sql.DB) error) error {
+// withRead runs fn on file opened read-only. A read of a table the
+// database does not have yet (its first write creates them all) fails
+// with errNoTable.
+func withRead(ctx context.Context, file string, fn func(*sql.DB) error) (err error) {
 	db, err := openRead(file)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-	return fn(db)
+	defer func() { err = errors.Join(err, db.Close()) }()
+	err = fn(db)
+	if noTable(ctx, db, err, schemaTables[filepath.Base(file)]...) {
+		return fmt.Errorf("%w: %w", errNoTable, err)
+	}
+	return err
+}
+
+// errNoTable marks a read of a database whose tables are not created yet.
+var errNoTable = errors.New("session database has no tables yet")
+
+// schemaTables are the tables each database's schema creates.
+var schemaTables = map[string][]string{
+	InboundFile:  {"messages_in", "delivered", "session_routing"},
+	OutboundFile: {"messages_out", "processing_ack", "session_state"},
+}
+
+// noTable reports whether err is SQLite's failure to prepare a statement
+// (SQLITE_ERROR, which a missing table is) on a database that lacks one
+// of tables: a question to the schema, not to the error's text.
+func noTable(ctx context.Context, q interface {
+	QueryRowContext(context.Context, string, ...any) *sql.Row
+}, err error, tables ...string) bool {
+	var se sqlite3.Error
+	if !errors.As(err, &se) || se.Code != sqlite3.ErrError {
+		return false
+	}
+	for _, t := range tables {
+		var n int
+		if qerr := q.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?`, t).Scan(&n); qerr != nil {
+			return false
+		}
+		if n == 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // query reads rows of a database with scan; a database or table not
@@ -269,15 +307,22 @@ func maxSeq(ctx context.Context, q interface {
 }, table string) (int64, error) {
 	var n sql.NullInt64
 	err := q.QueryRowContext(ctx, `SELECT MAX(seq) FROM `+table).Scan(&n)
-	if err != nil && isNoTable(err) {
+	if noTable(ctx, q, err, table) {
 		return 0, nil
 	}
 	return n.Int64, err
 }
 
-func isNoTable(err error) bool {
-	return err != nil && strings.Contains(err.Error(), "no such table")
+// DiskFull reports whether err is a write that failed for want of space:
+// SQLite's SQLITE_FULL, or ENOSPC from the file system.
+func DiskFull(err error) bool {
+	var se sqlite3.Error
+	return errors.Is(err, syscall.ENOSPC) || (errors.As(err, &se) && se.Code == sqlite3.ErrFull)
 }
+
+// isNoTable reports whether a read failed only because the database has
+// no tables yet.
+func isNoTable(err error) bool { return errors.Is(err, errNoTable) }
 
 func fmtTime(t time.Time) string {
 	if t.IsZero() {
