@@ -173,7 +173,7 @@ func outcomes(acks map[string]sessiondb.Ack) outcomeMark {
 // looked at again on the next pass.
 func (d *delivery) send(ctx context.Context, l *handle, msg sessiondb.OutMessage) bool {
 	if msg.Kind == sessiondb.KindSystem {
-		d.record(ctx, l, msg, "skipped", "system message")
+		d.record(ctx, l, msg, sessiondb.DeliverySkipped, "system message")
 		return true
 	}
 	if !d.guardReply(ctx, l, msg) {
@@ -191,11 +191,11 @@ func (d *delivery) send(ctx context.Context, l *handle, msg sessiondb.OutMessage
 	if err != nil {
 		d.obs.DeliveryFailed(msg.ChannelType)
 		d.log.Error("delivery-failed", "channel", msg.ChannelType, "session", l.id, "group", l.group.Folder, "reply", msg.ID, "err", err)
-		d.record(ctx, l, msg, sessiondb.StatusFailed, err.Error())
+		d.record(ctx, l, msg, sessiondb.DeliveryFailed, err.Error())
 		d.tellAgent(ctx, l, "delivery-failed-"+msg.ID, "delivery_failed", "Your reply could not be delivered: "+err.Error())
 		return true
 	}
-	if err := l.db.RecordDelivery(ctx, msg, pid, "delivered", ""); err != nil {
+	if err := l.db.RecordDelivery(ctx, msg, pid, sessiondb.DeliveryDelivered, ""); err != nil {
 		d.log.Error("record delivery", "session", l.id, "err", err)
 	}
 	l.touch()

@@ -11,12 +11,6 @@ import (
 	"github.com/berth-dev/berth/session/sessiondb"
 )
 
-// Delivery outcomes berth chose itself rather than the platform.
-const (
-	deliveryRefused = "refused" // addressed outside the session's conversation
-	deliveryCapped  = "capped"  // past the reply caps
-)
-
 // maxFailureText is the most of an agent's error text a person is shown;
 // the agent writes it, so it is bounded like any other agent output.
 const maxFailureText = 1 << 10
@@ -76,7 +70,7 @@ func (d *delivery) guardReply(ctx context.Context, l *handle, msg sessiondb.OutM
 		d.obs.DeliveryFailed(msg.ChannelType)
 		d.log.Warn("reply-refused", "session", l.id, "group", l.group.Folder, "reply", msg.ID,
 			"reason", "addressed outside the session's conversation", "to_channel", truncate(msg.ChannelType, 40))
-		d.record(ctx, l, msg, deliveryRefused, "addressed outside the session's conversation")
+		d.record(ctx, l, msg, sessiondb.DeliveryRefused, "addressed outside the session's conversation")
 		// The agent hears of it on its next turn, in its own conversation.
 		d.tellAgent(ctx, l, "reply-refused-"+msg.ID, "reply_refused",
 			"Your reply was not delivered: a reply may go only to this conversation.")
@@ -88,7 +82,7 @@ func (d *delivery) guardReply(ctx context.Context, l *handle, msg sessiondb.OutM
 	}
 	d.obs.DeliveryFailed(msg.ChannelType)
 	d.log.Warn("reply-capped", "session", l.id, "group", l.group.Folder, "reply", msg.ID, "reason", why)
-	d.record(ctx, l, msg, deliveryCapped, why)
+	d.record(ctx, l, msg, sessiondb.DeliveryCapped, why)
 	if tell {
 		text := "⚠️ " + why + "; berth did not deliver the rest."
 		if _, err := d.sendWithRetry(ctx, msg.ChannelType, channels.Outbound{PlatformID: msg.PlatformID, ThreadID: msg.ThreadID,
@@ -101,7 +95,7 @@ func (d *delivery) guardReply(ctx context.Context, l *handle, msg sessiondb.OutM
 
 // record notes a reply's outcome; a failure to record is logged, and the
 // reply is looked at again on the next pass.
-func (d *delivery) record(ctx context.Context, l *handle, msg sessiondb.OutMessage, status, why string) {
+func (d *delivery) record(ctx context.Context, l *handle, msg sessiondb.OutMessage, status sessiondb.DeliveryStatus, why string) {
 	if err := l.db.RecordDelivery(ctx, msg, "", status, why); err != nil {
 		d.log.Warn("record delivery", "session", l.id, "group", l.group.Folder, "reply", msg.ID, "err", err)
 	}

@@ -32,20 +32,26 @@ const (
 	Heartbeat    = ".heartbeat"
 )
 
+// Kind is what a message is, in both databases' kind column.
+type Kind string
+
 // Message kinds.
 const (
-	KindChat    = "chat"
-	KindCommand = "command"
-	KindTask    = "task"
-	KindSystem  = "system"
+	KindChat    Kind = "chat"
+	KindCommand Kind = "command"
+	KindTask    Kind = "task"
+	KindSystem  Kind = "system"
 )
+
+// Status is where an inbound message or a processing ack stands.
+type Status string
 
 // Statuses of an inbound message and of a processing ack.
 const (
-	StatusPending    = "pending"
-	StatusProcessing = "processing"
-	StatusCompleted  = "completed"
-	StatusFailed     = "failed"
+	StatusPending    Status = "pending"
+	StatusProcessing Status = "processing"
+	StatusCompleted  Status = "completed"
+	StatusFailed     Status = "failed"
 )
 
 // Content is the JSON body of an inbound message.
@@ -72,9 +78,9 @@ type Attachment struct {
 type InMessage struct {
 	ID           string
 	Seq          int64
-	Kind         string
+	Kind         Kind
 	Timestamp    time.Time
-	Status       string
+	Status       Status
 	ProcessAfter time.Time // zero: now
 	Tries        int
 	Trigger      bool // false: context only, never wakes the agent by itself
@@ -98,7 +104,7 @@ type OutMessage struct {
 	InReplyTo    string
 	Timestamp    time.Time
 	DeliverAfter time.Time
-	Kind         string
+	Kind         Kind
 	ChannelType  string
 	PlatformID   string
 	ThreadID     string
@@ -108,7 +114,7 @@ type OutMessage struct {
 // Ack is one row of processing_ack.
 type Ack struct {
 	MessageID string
-	Status    string
+	Status    Status
 	Error     string
 	Changed   time.Time
 }
@@ -331,15 +337,26 @@ func fmtTime(t time.Time) string {
 	return t.UTC().Format(time.RFC3339Nano)
 }
 
+// parseTime reads a time column; a value that is not RFC 3339 (the
+// agent writes some of them) reads as the zero time, never as an error
+// that would stall the rows behind it.
 func parseTime(s string) time.Time {
 	if s == "" {
 		return time.Time{}
 	}
-	t, _ := time.Parse(time.RFC3339Nano, s)
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}
+	}
 	return t
 }
 
+// mustJSON encodes a content struct, which has only strings, numbers and
+// slices of them: an error is a bug.
 func mustJSON(v any) string {
-	b, _ := json.Marshal(v)
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprintf("sessiondb: encode %T: %v", v, err))
+	}
 	return string(b)
 }
