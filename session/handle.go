@@ -193,6 +193,7 @@ func (l *handle) ensure(ctx context.Context) error {
 		var ce *groups.ConfigError
 		if errors.As(err, &ce) || l.failed >= maxWakeFailures {
 			l.failPending(context.WithoutCancel(ctx), "the agent's container could not be started: "+err.Error())
+			l.failed = 0
 		}
 		return fmt.Errorf("wake session %s: %w", l.id, err)
 	}
@@ -446,7 +447,8 @@ func (l *handle) requeue(ctx context.Context, reason string, final bool) {
 // backoff is how long a message waits before its next try.
 func (l *handle) backoff(tries int) time.Duration { return l.c.cfg.RetryBase << min(tries, 10) }
 
-// failPending fails every open message of a session (the agent cannot run).
+// failPending fails every open message of a session (the agent cannot
+// run). A caller holding l.mu also resets l.failed.
 func (l *handle) failPending(ctx context.Context, reason string) {
 	open, err := l.db.Open(ctx)
 	if err != nil {
@@ -465,7 +467,6 @@ func (l *handle) failPending(ctx context.Context, reason string) {
 		}
 		l.c.log.Warn("failed", "channel", msg.ChannelType, "session", l.id, "group", l.group.Folder, "message", msg.ID, "reason", reason)
 	}
-	l.failed = 0
 	l.poke()
 }
 

@@ -372,6 +372,7 @@ func (sv *supervisor) refuseOverQuota(ctx context.Context, l *handle) error {
 	}
 	l.mu.Lock()
 	l.failPending(ctx, v.why)
+	l.failed = 0
 	l.mu.Unlock()
 	sv.log.Warn("refused", "group", l.group.Folder, "session", l.id, "reason", "disk quota exceeded", "used", v.used, "quota", v.limit, "messages", len(open))
 	return fmt.Errorf("wake session %s: %w: %s", l.id, errOverQuota, v.why)
