@@ -101,7 +101,7 @@ func (l *handle) lastActivity() time.Time {
 
 // setState records the container's state in the store; a failure is
 // logged (the column is what `berth status` shows, not what berth acts on).
-func (l *handle) setState(ctx context.Context, state string, ctrID string) {
+func (l *handle) setState(ctx context.Context, state data.ContainerState, ctrID string) {
 	if err := l.c.store.SetContainerState(ctx, l.id, state, ctrID); err != nil {
 		l.c.log.Warn("record container state", "session", l.id, "group", l.group.Folder, "container", short(ctrID), "state", state, "err", err)
 	}
