@@ -8,12 +8,16 @@ import (
 	"time"
 )
 
+// ContainerState is where a session's container stands, as the store
+// records it (what `berth status` shows; berth acts on the engine's word).
+type ContainerState string
+
 // Container states a session moves through.
 const (
-	ContainerStopped  = "stopped"
-	ContainerStarting = "starting"
-	ContainerRunning  = "running"
-	ContainerStopping = "stopping"
+	ContainerStopped  ContainerState = "stopped"
+	ContainerStarting ContainerState = "starting"
+	ContainerRunning  ContainerState = "running"
+	ContainerStopping ContainerState = "stopping"
 )
 
 // Session is one conversation with one agent group.
@@ -23,7 +27,7 @@ type Session struct {
 	MessagingGroupID string
 	ThreadID         string
 	Status           string // "active" or "closed"
-	ContainerState   string
+	ContainerState   ContainerState
 	ContainerID      string
 	LastActive       time.Time
 	CreatedAt        time.Time
@@ -160,7 +164,7 @@ func (s *Store) Sessions(ctx context.Context, f SessionFilter) ([]Session, error
 }
 
 // SetContainerState records what the session's container is doing.
-func (s *Store) SetContainerState(ctx context.Context, sessionID, state, containerID string) error {
+func (s *Store) SetContainerState(ctx context.Context, sessionID string, state ContainerState, containerID string) error {
 	_, err := s.db.ExecContext(ctx, `UPDATE sessions SET container_state = ?, container_id = ? WHERE id = ?`, state, containerID, sessionID)
 	if err != nil {
 		return fmt.Errorf("set container state of session %s: %w", sessionID, err)

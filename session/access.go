@@ -41,8 +41,8 @@ const (
 )
 
 // admit applies w's access policy to sender (a store id, "slack:U1").
-func (m *Manager) admit(ctx context.Context, w data.Wiring, sender string) (verdict, error) {
-	ok, err := groups.Allowed(ctx, m.store, sender, data.RoleMember, w.AgentGroupID)
+func (r *router) admit(ctx context.Context, w data.Wiring, sender string) (verdict, error) {
+	ok, err := groups.Allowed(ctx, r.store, sender, data.RoleMember, w.AgentGroupID)
 	if err != nil {
 		return refuse, err
 	}
@@ -53,7 +53,7 @@ func (m *Manager) admit(ctx context.Context, w data.Wiring, sender string) (verd
 	case data.AccessOpen:
 		return stranger, nil
 	case data.AccessApproval:
-		d, err := m.store.Denied(ctx, w.AgentGroupID, sender)
+		d, err := r.store.Denied(ctx, w.AgentGroupID, sender)
 		if err != nil {
 			return refuse, err
 		}
@@ -131,19 +131,19 @@ func conversation(in channels.Inbound) string {
 
 // refused records a message no wiring let its sender in for, and hints
 // once an hour per sender and conversation how to get in.
-func (m *Manager) refused(ctx context.Context, in channels.Inbound, sender string, folders []string) {
-	m.drop(ctx, in, "sender has no role in group "+strings.Join(folders, ", "))
-	if !m.access.tell("refused\x00"+sender+"\x00"+conversation(in), noticeEvery, time.Now()) {
+func (r *router) refused(ctx context.Context, in channels.Inbound, sender string, folders []string) {
+	r.drop(ctx, in, "sender has no role in group "+strings.Join(folders, ", "))
+	if !r.access.tell("refused\x00"+sender+"\x00"+conversation(in), noticeEvery, time.Now()) {
 		return
 	}
-	m.reply(ctx, in, fmt.Sprintf("berth: only members of agent group %s can talk to its agent here, so your message was not passed on. "+
+	r.reply(ctx, in, fmt.Sprintf("berth: only members of agent group %s can talk to its agent here, so your message was not passed on. "+
 		"An admin can add you with !grant %s member %s.", strings.Join(folders, ", "), sender, folders[0]))
 }
 
 // holdFor keeps in for an admin's !allow or !deny, unless the sender has
 // too much held already, and asks the conversation's admins (once an
 // hour per sender) to decide.
-func (m *Manager) holdFor(ctx context.Context, in channels.Inbound, sender string, ws []data.Wiring, folders []string) error {
+func (r *router) holdFor(ctx context.Context, in channels.Inbound, sender string, ws []data.Wiring, folders []string) error {
 	raw, err := json.Marshal(in)
 	if err != nil {
 		return fmt.Errorf("hold message: %w", err)
@@ -151,45 +151,45 @@ func (m *Manager) holdFor(ctx context.Context, in channels.Inbound, sender strin
 	address := data.ConversationOf(in).Address
 	var held []string
 	for i, w := range ws {
-		n, err := m.store.CountHeld(ctx, w.AgentGroupID, sender)
+		n, err := r.store.CountHeld(ctx, w.AgentGroupID, sender)
 		if err != nil {
 			return err
 		}
 		if n >= maxHeldPerSender {
-			m.drop(ctx, in, fmt.Sprintf("too many held messages for group %s (%d)", folders[i], n))
+			r.drop(ctx, in, fmt.Sprintf("too many held messages for group %s (%d)", folders[i], n))
 			continue
 		}
-		if _, err := m.store.HoldMessage(ctx, data.Held{GroupID: w.AgentGroupID, ChannelType: in.ChannelType, PlatformID: address,
+		if _, err := r.store.HoldMessage(ctx, data.Held{GroupID: w.AgentGroupID, ChannelType: in.ChannelType, PlatformID: address,
 			MessageID: in.MessageID, SenderID: sender, SenderName: in.Sender.Name, Text: in.Text, Inbound: string(raw)}); err != nil {
 			return err
 		}
 		held = append(held, folders[i])
 	}
-	if len(held) == 0 || !m.access.tell("held\x00"+sender+"\x00"+conversation(in), noticeEvery, time.Now()) {
+	if len(held) == 0 || !r.access.tell("held\x00"+sender+"\x00"+conversation(in), noticeEvery, time.Now()) {
 		return nil
 	}
 	// The operator hears of it too: in a DM no admin is there to ask.
-	m.log.Warn("held for approval", "channel", in.ChannelType, "group", strings.Join(held, ","), "user", sender)
+	r.log.Warn("held for approval", "channel", in.ChannelType, "group", strings.Join(held, ","), "user", sender)
 	if in.IsDM {
-		m.reply(ctx, in, fmt.Sprintf("berth: you are not a member of agent group %s, so your message is held until an admin of it "+
+		r.reply(ctx, in, fmt.Sprintf("berth: you are not a member of agent group %s, so your message is held until an admin of it "+
 			"allows you (with !allow %s, which !held lists in the group's channels).", strings.Join(held, ", "), sender))
 		return nil
 	}
 	// The id, not the display name: a stranger chooses their name, and
 	// this notice is posted for them without anyone asking.
-	m.reply(ctx, in, fmt.Sprintf("berth: %s is not a member of agent group %s, so their message is held until a group admin answers "+
+	r.reply(ctx, in, fmt.Sprintf("berth: %s is not a member of agent group %s, so their message is held until a group admin answers "+
 		"!allow %s or !deny %s here.", sender, strings.Join(held, ", "), sender, sender))
 	return nil
 }
 
-// ReleaseHeld routes the messages held for groupID from senderID, in
+// releaseHeld (Manager.ReleaseHeld) routes the messages held for groupID from senderID, in
 // every conversation, now that the sender was allowed, and reports how
 // many it passed on. A message stays held if routing it fails, so that
 // asking again retries it (routing twice stores it once: its id is
 // deterministic); one whose conversation is no longer wired to the group
 // is dropped, as it would be if it came now.
-func (m *Manager) ReleaseHeld(ctx context.Context, groupID, senderID string) (int, error) {
-	hs, err := m.store.HeldMessages(ctx, data.HeldFilter{GroupID: groupID, SenderID: senderID})
+func (r *router) releaseHeld(ctx context.Context, groupID, senderID string) (int, error) {
+	hs, err := r.store.HeldMessages(ctx, data.HeldFilter{GroupID: groupID, SenderID: senderID})
 	if err != nil {
 		return 0, err
 	}
@@ -203,13 +203,13 @@ func (m *Manager) ReleaseHeld(ctx context.Context, groupID, senderID string) (in
 		key := h.ChannelType + ":" + h.PlatformID
 		tg, ok := targets[key]
 		if !ok {
-			mg, err := m.store.MessagingGroup(ctx, h.ChannelType, h.PlatformID)
+			mg, err := r.store.MessagingGroup(ctx, h.ChannelType, h.PlatformID)
 			if err != nil && !errors.Is(err, data.ErrNotFound) {
 				return n, fmt.Errorf("release held messages: %w", err)
 			}
 			tg.mg = mg
 			if err == nil {
-				ws, err := m.store.Wirings(ctx, mg.ID)
+				ws, err := r.store.Wirings(ctx, mg.ID)
 				if err != nil {
 					return n, fmt.Errorf("release held messages: %w", err)
 				}
@@ -225,18 +225,18 @@ func (m *Manager) ReleaseHeld(ctx context.Context, groupID, senderID string) (in
 		switch err := json.Unmarshal([]byte(h.Inbound), &in); {
 		case err != nil:
 			// Only berth writes this column; say so rather than loop on it.
-			m.log.Error("held message unreadable; dropped", "group", groupID, "message", h.MessageID, "err", err)
-			m.drop(ctx, channels.Inbound{ChannelType: h.ChannelType, PlatformID: h.PlatformID, MessageID: h.MessageID, Text: h.Text},
+			r.log.Error("held message unreadable; dropped", "group", groupID, "message", h.MessageID, "err", err)
+			r.drop(ctx, channels.Inbound{ChannelType: h.ChannelType, PlatformID: h.PlatformID, MessageID: h.MessageID, Text: h.Text},
 				"held message unreadable")
 		case tg.w.ID == "":
-			m.drop(ctx, in, "held message: the conversation is no longer wired to the group")
+			r.drop(ctx, in, "held message: the conversation is no longer wired to the group")
 		default:
-			if _, err := m.routeTo(ctx, in, tg.mg, tg.w, true); err != nil {
+			if _, err := r.routeTo(ctx, in, tg.mg, tg.w, true); err != nil {
 				return n, fmt.Errorf("release held message %s: %w", h.MessageID, err)
 			}
 			n++
 		}
-		if err := m.store.DeleteHeld(ctx, h.ID); err != nil {
+		if err := r.store.DeleteHeld(ctx, h.ID); err != nil {
 			return n, err
 		}
 	}

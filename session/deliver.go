@@ -11,35 +11,43 @@ import (
 	"github.com/berth-dev/berth/session/sessiondb"
 )
 
-// deliverLoop sends a session's replies whenever its out/ folder changes,
+// delivery sends what agents write back: it records their acks, sends
+// each reply once (asking the platform after a crash rather than sending
+// twice), keeps replies within the caps and the session's conversation,
+// and tells people about messages that failed.
+type delivery struct {
+	*core
+}
+
+// loop sends a session's replies whenever its out/ folder changes,
 // and on each sweep as a fallback.
-func (m *Manager) deliverLoop(l *live) {
-	defer m.wg.Done()
+func (d *delivery) loop(l *handle) {
+	defer d.wg.Done()
 	for {
 		select {
-		case <-m.ctx.Done():
+		case <-d.ctx.Done():
 			return
 		case <-l.kick:
 		}
-		if err := l.passes.Wait(m.ctx); err != nil {
+		if err := l.passes.Wait(d.ctx); err != nil {
 			return // the manager is stopping
 		}
-		if err := m.deliver(m.ctx, l); err != nil && m.ctx.Err() == nil {
+		if err := d.deliver(d.ctx, l); err != nil && d.ctx.Err() == nil {
 			l.backlog.Store(true) // the sweep tries again
-			m.log.Warn("delivery pass", "session", l.id, "err", err)
+			d.log.Warn("delivery pass", "session", l.id, "err", err)
 		}
-		m.notifyChanged()
+		d.notifyChanged()
 	}
 }
 
 // deliver records the container's acks, sends every undelivered reply in
 // seq order, and tells senders about messages that failed.
-func (m *Manager) deliver(ctx context.Context, l *live) error {
+func (d *delivery) deliver(ctx context.Context, l *handle) error {
 	l.delivering.Lock()
 	defer l.delivering.Unlock()
 	acks, err := l.db.Acks(ctx)
 	if errors.Is(err, sessiondb.ErrRefused) {
-		m.refuseOutbound(ctx, l, err)
+		d.refuseOutbound(ctx, l, err)
 		acks = nil // the file is set aside; what was waiting has failed
 	} else if err != nil {
 		return fmt.Errorf("read acks: %w", err)
@@ -63,7 +71,7 @@ func (m *Manager) deliver(ctx context.Context, l *live) error {
 		return fmt.Errorf("read deliveries: %w", err)
 	}
 	for _, msg := range doubt {
-		m.resolveDoubt(ctx, l, msg)
+		d.resolveDoubt(ctx, l, msg)
 	}
 	// Undelivered reads a bounded batch: read again until a batch is
 	// done with, or a reply in it could not be settled.
@@ -78,7 +86,7 @@ func (m *Manager) deliver(ctx context.Context, l *live) error {
 				l.backlog.Store(true) // due later: the sweep comes back for it
 				break                 // later replies wait behind it, to keep their order
 			}
-			if !m.send(ctx, l, msg) {
+			if !d.send(ctx, l, msg) {
 				break
 			}
 			settled++
@@ -91,7 +99,7 @@ func (m *Manager) deliver(ctx context.Context, l *live) error {
 		if acks[id].Status == sessiondb.StatusFailed {
 			continue // told below, with the reason
 		}
-		m.done(ctx, l, id, true)
+		d.done(ctx, l, id, true)
 	}
 	failed, err := l.db.FailedUnnotified(ctx)
 	if err != nil {
@@ -102,19 +110,19 @@ func (m *Manager) deliver(ctx context.Context, l *live) error {
 		// Only a message someone asked the agent is answered with an
 		// apology; context and berth's own notices fail quietly.
 		if f.Trigger && f.Kind != sessiondb.KindSystem {
-			_, err = m.sendWithRetry(ctx, f.ChannelType, channels.Outbound{PlatformID: f.PlatformID, ThreadID: f.ThreadID,
+			_, err = d.sendWithRetry(ctx, f.ChannelType, channels.Outbound{PlatformID: f.PlatformID, ThreadID: f.ThreadID,
 				ReplyTo: f.Content.MessageID, Text: failureText(f.Error)})
 		}
 		if err != nil && ctx.Err() != nil {
 			return ctx.Err()
 		}
 		if err != nil {
-			m.log.Error("delivery-failed", "channel", f.ChannelType, "session", l.id, "group", l.group.Folder, "message", f.ID, "err", err)
+			d.log.Error("delivery-failed", "channel", f.ChannelType, "session", l.id, "group", l.group.Folder, "message", f.ID, "err", err)
 		}
 		if err := l.db.MarkNotified(ctx, f.ID); err != nil {
 			return err
 		}
-		m.done(ctx, l, f.ID, false)
+		d.done(ctx, l, f.ID, false)
 	}
 	return nil
 }
@@ -124,18 +132,18 @@ func (m *Manager) deliver(ctx context.Context, l *live) error {
 // out/ so the runner starts a fresh one, the messages that were waiting
 // fail with the reason, and the container is restarted. Only this
 // session is affected. l.delivering is held.
-func (m *Manager) refuseOutbound(ctx context.Context, l *live, why error) {
-	m.log.Error("outbound-refused", "session", l.id, "group", l.group.Folder, "err", why)
+func (d *delivery) refuseOutbound(ctx context.Context, l *handle, why error) {
+	d.log.Error("outbound-refused", "session", l.id, "group", l.group.Folder, "err", why)
 	out := l.db.OutboundPath()
 	// rename(2) acts on the directory entry and follows no symlink, and
 	// out/ itself is berth's folder (only its contents are the agent's).
 	aside := fmt.Sprintf("%s.refused-%d", out, time.Now().UnixNano())
 	if err := os.Rename(out, aside); err != nil && !errors.Is(err, os.ErrNotExist) {
-		m.log.Warn("set aside refused outbound.db", "session", l.id, "group", l.group.Folder, "err", err)
+		d.log.Warn("set aside refused outbound.db", "session", l.id, "group", l.group.Folder, "err", err)
 	}
 	l.recorded = outcomeMark{}
-	m.failPending(ctx, l, "the agent's reply database was refused, so its answer could not be read")
-	go m.stop(m.ctx, l, "restarted")
+	l.failPending(ctx, "the agent's reply database was refused, so its answer could not be read")
+	go l.stop(d.ctx, "restarted")
 }
 
 // outcomeMark summarises the final outcomes among a session's acks.
@@ -163,73 +171,73 @@ func outcomes(acks map[string]sessiondb.Ack) outcomeMark {
 // told, so nothing disappears quietly. It reports whether the reply is
 // settled (delivered, failed or refused for good); false means it is
 // looked at again on the next pass.
-func (m *Manager) send(ctx context.Context, l *live, msg sessiondb.OutMessage) bool {
+func (d *delivery) send(ctx context.Context, l *handle, msg sessiondb.OutMessage) bool {
 	if msg.Kind == sessiondb.KindSystem {
-		m.record(ctx, l, msg, "skipped", "system message")
+		d.record(ctx, l, msg, sessiondb.DeliverySkipped, "system message")
 		return true
 	}
-	if !m.guardReply(ctx, l, msg) {
+	if !d.guardReply(ctx, l, msg) {
 		return ctx.Err() == nil
 	}
 	start := time.Now()
 	if err := l.db.BeginDelivery(ctx, msg); err != nil {
-		m.log.Warn("record delivery", "session", l.id, "err", err)
+		d.log.Warn("record delivery", "session", l.id, "err", err)
 		return false // tried again on the next pass
 	}
-	pid, err := m.sendWithRetry(ctx, msg.ChannelType, m.outbound(ctx, l, msg))
+	pid, err := d.sendWithRetry(ctx, msg.ChannelType, d.outbound(ctx, l, msg))
 	if ctx.Err() != nil {
 		return false // not recorded: the next process delivers it
 	}
 	if err != nil {
-		m.obs.DeliveryFailed(msg.ChannelType)
-		m.log.Error("delivery-failed", "channel", msg.ChannelType, "session", l.id, "group", l.group.Folder, "reply", msg.ID, "err", err)
-		m.record(ctx, l, msg, sessiondb.StatusFailed, err.Error())
-		m.tellAgent(ctx, l, "delivery-failed-"+msg.ID, "delivery_failed", "Your reply could not be delivered: "+err.Error())
+		d.obs.DeliveryFailed(msg.ChannelType)
+		d.log.Error("delivery-failed", "channel", msg.ChannelType, "session", l.id, "group", l.group.Folder, "reply", msg.ID, "err", err)
+		d.record(ctx, l, msg, sessiondb.DeliveryFailed, err.Error())
+		d.tellAgent(ctx, l, "delivery-failed-"+msg.ID, "delivery_failed", "Your reply could not be delivered: "+err.Error())
 		return true
 	}
-	if err := l.db.RecordDelivery(ctx, msg, pid, "delivered", ""); err != nil {
-		m.log.Error("record delivery", "session", l.id, "err", err)
+	if err := l.db.RecordDelivery(ctx, msg, pid, sessiondb.DeliveryDelivered, ""); err != nil {
+		d.log.Error("record delivery", "session", l.id, "err", err)
 	}
 	l.touch()
-	m.obs.Delivered(msg.ChannelType, m.roundTrip(ctx, l, msg))
-	m.log.Info("delivered", "channel", msg.ChannelType, "session", l.id, "group", l.group.Folder, "reply", msg.ID,
+	d.obs.Delivered(msg.ChannelType, d.roundTrip(ctx, l, msg))
+	d.log.Info("delivered", "channel", msg.ChannelType, "session", l.id, "group", l.group.Folder, "reply", msg.ID,
 		"platform_message", pid, "ms", time.Since(start).Milliseconds())
 	return true
 }
 
-func (m *Manager) outbound(ctx context.Context, l *live, msg sessiondb.OutMessage) channels.Outbound {
+func (d *delivery) outbound(ctx context.Context, l *handle, msg sessiondb.OutMessage) channels.Outbound {
 	return channels.Outbound{PlatformID: msg.PlatformID, ThreadID: msg.ThreadID,
-		ReplyTo: m.platformMessageID(ctx, l, msg.InReplyTo), Text: msg.Content.Text, Key: msg.ID}
+		ReplyTo: d.platformMessageID(ctx, l, msg.InReplyTo), Text: msg.Content.Text, Key: msg.ID}
 }
 
 // resolveDoubt settles a reply whose send a crash interrupted: the
 // platform is asked whether it arrived; when it cannot say, the reply is
 // not sent again, because a duplicate is worse than the rare loss.
-func (m *Manager) resolveDoubt(ctx context.Context, l *live, msg sessiondb.OutMessage) {
-	c, ok := m.channel(msg.ChannelType).(channels.Confirmer)
+func (d *delivery) resolveDoubt(ctx context.Context, l *handle, msg sessiondb.OutMessage) {
+	c, ok := d.channel(msg.ChannelType).(channels.Confirmer)
 	if !ok {
-		m.log.Warn("delivery-failed", "channel", msg.ChannelType, "session", l.id, "group", l.group.Folder, "reply", msg.ID,
+		d.log.Warn("delivery-failed", "channel", msg.ChannelType, "session", l.id, "group", l.group.Folder, "reply", msg.ID,
 			"reason", "outcome unknown after a crash; not resent to avoid a duplicate")
-		m.record(ctx, l, msg, sessiondb.DeliveryUnknown, "outcome unknown after a crash")
+		d.record(ctx, l, msg, sessiondb.DeliveryUnknown, "outcome unknown after a crash")
 		return
 	}
-	pid, found, err := c.Confirm(ctx, m.outbound(ctx, l, msg))
+	pid, found, err := c.Confirm(ctx, d.outbound(ctx, l, msg))
 	if err != nil {
-		m.log.Warn("confirm delivery", "channel", msg.ChannelType, "session", l.id, "err", err)
+		d.log.Warn("confirm delivery", "channel", msg.ChannelType, "session", l.id, "err", err)
 		return // asked again on the next pass
 	}
 	if found {
 		if err := l.db.RecordDelivery(ctx, msg, pid, sessiondb.DeliveryDelivered, ""); err != nil {
-			m.log.Warn("record delivery", "session", l.id, "group", l.group.Folder, "reply", msg.ID, "err", err)
+			d.log.Warn("record delivery", "session", l.id, "group", l.group.Folder, "reply", msg.ID, "err", err)
 		}
-		m.log.Info("delivered", "channel", msg.ChannelType, "session", l.id, "group", l.group.Folder, "reply", msg.ID, "confirmed", true)
+		d.log.Info("delivered", "channel", msg.ChannelType, "session", l.id, "group", l.group.Folder, "reply", msg.ID, "confirmed", true)
 		return
 	}
-	m.send(ctx, l, msg)
+	d.send(ctx, l, msg)
 }
 
 // roundTrip is how long ago the message this reply answers was accepted.
-func (m *Manager) roundTrip(ctx context.Context, l *live, msg sessiondb.OutMessage) time.Duration {
+func (d *delivery) roundTrip(ctx context.Context, l *handle, msg sessiondb.OutMessage) time.Duration {
 	l.amu.Lock()
 	pt, ok := l.targets[msg.InReplyTo]
 	l.amu.Unlock()
@@ -240,7 +248,7 @@ func (m *Manager) roundTrip(ctx context.Context, l *live, msg sessiondb.OutMessa
 }
 
 // platformMessageID maps an inbound row id to the platform's message id.
-func (m *Manager) platformMessageID(ctx context.Context, l *live, inID string) string {
+func (d *delivery) platformMessageID(ctx context.Context, l *handle, inID string) string {
 	if inID == "" {
 		return ""
 	}
@@ -253,25 +261,25 @@ func (m *Manager) platformMessageID(ctx context.Context, l *live, inID string) s
 	return ""
 }
 
-func (m *Manager) sendWithRetry(ctx context.Context, channelType string, out channels.Outbound) (string, error) {
-	ch := m.channel(channelType)
+func (d *delivery) sendWithRetry(ctx context.Context, channelType string, out channels.Outbound) (string, error) {
+	ch := d.channel(channelType)
 	if ch == nil {
 		return "", fmt.Errorf("%s: %w", channelType, errNoChannel)
 	}
 	confirmer, canConfirm := ch.(channels.Confirmer)
 	var err error
-	for attempt := 0; attempt < m.cfg.SendTries; attempt++ {
+	for attempt := 0; attempt < d.cfg.SendTries; attempt++ {
 		if attempt > 0 {
-			m.log.Info("retried", "channel", channelType, "attempt", attempt+1, "err", err)
+			d.log.Info("retried", "channel", channelType, "attempt", attempt+1, "err", err)
 			select {
 			case <-ctx.Done():
 				return "", ctx.Err()
-			case <-time.After(m.cfg.SendBase << (attempt - 1)):
+			case <-time.After(d.cfg.SendBase << (attempt - 1)):
 			}
 			// A send that failed may still have arrived (a timeout after
 			// the platform took it): ask before sending it again.
 			if canConfirm && out.Key != "" {
-				cctx, cancel := context.WithTimeout(ctx, m.cfg.SendTimeout)
+				cctx, cancel := context.WithTimeout(ctx, d.cfg.SendTimeout)
 				pid, found, cerr := confirmer.Confirm(cctx, out)
 				cancel()
 				if cerr == nil && found {
@@ -279,7 +287,7 @@ func (m *Manager) sendWithRetry(ctx context.Context, channelType string, out cha
 				}
 			}
 		}
-		sctx, cancel := context.WithTimeout(ctx, m.cfg.SendTimeout)
+		sctx, cancel := context.WithTimeout(ctx, d.cfg.SendTimeout)
 		var pid string
 		pid, err = ch.Send(sctx, out)
 		cancel()
@@ -292,3 +300,33 @@ func (m *Manager) sendWithRetry(ctx context.Context, channelType string, out cha
 	}
 	return "", err
 }
+
+// working tells the platform, if it can show it, that msgID is being
+// worked on, and notes where to tell it that it is done.
+func (d *delivery) working(ctx context.Context, l *handle, msgID string, in channels.Inbound) {
+	t := channels.Target{PlatformID: in.PlatformID, ThreadID: in.ThreadID, MessageID: in.MessageID}
+	l.amu.Lock()
+	l.targets[msgID] = progressTarget{channel: in.ChannelType, t: t, at: time.Now()}
+	l.amu.Unlock()
+	if p, ok := d.channel(in.ChannelType).(channels.Progress); ok {
+		p.Working(ctx, t)
+	}
+}
+
+// done tells the platform that msgID is answered (or failed).
+func (d *delivery) done(ctx context.Context, l *handle, msgID string, ok bool) {
+	l.amu.Lock()
+	pt, found := l.targets[msgID]
+	delete(l.targets, msgID)
+	l.amu.Unlock()
+	if !found {
+		return
+	}
+	if p, isP := d.channel(pt.channel).(channels.Progress); isP {
+		p.Done(ctx, pt.t, ok)
+	}
+}
+
+// errNoChannel is why a reply for a channel type with no running adapter
+// could not be sent.
+var errNoChannel = errors.New("no adapter for this channel type is running")

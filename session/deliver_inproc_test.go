@@ -42,7 +42,7 @@ func TestDeliveryAcrossCrashInProcess(t *testing.T) {
 	tests := []struct {
 		name    string
 		channel func(*platform) channels.Channel
-		status  string
+		status  sessiondb.DeliveryStatus
 	}{
 		{"the platform confirms it arrived", func(p *platform) channels.Channel { return confirming{p} }, sessiondb.DeliveryDelivered},
 		{"the platform cannot say", func(p *platform) channels.Channel { return p }, sessiondb.DeliveryUnknown},
@@ -65,7 +65,7 @@ func TestDeliveryAcrossCrashInProcess(t *testing.T) {
 
 			again := startInProc(t, rt, ch, g.Home, nil)
 			waitUntil(t, "the reply in doubt was never settled", func() bool {
-				return inboundRows(t, again, "delivered", "status = '"+tt.status+"'") == 1
+				return inboundRows(t, again, "delivered", "status = '"+string(tt.status)+"'") == 1
 			})
 			handle(t, again, msg("after"))
 			waitUntil(t, "no reply after the restart", func() bool { return texts(p.Sent())["echo: after"] == 1 })

@@ -22,8 +22,8 @@ var _ refusalCounter = (*container.Docker)(nil)
 // had a process killed for memory while it kept running: in the log each
 // time a count grows, and to the session's conversation the first time,
 // so a person whose agent's commands failed for it knows why.
-func (m *Manager) checkLimits(ctx context.Context, l *live) {
-	rc, ok := m.rt.(refusalCounter)
+func (sv *supervisor) checkLimits(ctx context.Context, l *handle) {
+	rc, ok := sv.rt.(refusalCounter)
 	if !ok {
 		return
 	}
@@ -47,15 +47,15 @@ func (m *Manager) checkLimits(ctx context.Context, l *live) {
 	l.refused = now
 	l.amu.Unlock()
 	if now.Pids > was.Pids {
-		limit := cmp.Or(gc.Pids, m.cfg.Pids)
-		m.log.Warn("pids limit reached", "session", l.id, "group", l.group.Folder, "container", short(id), "limit", limit, "refused", now.Pids)
+		limit := cmp.Or(gc.Pids, sv.cfg.Pids)
+		sv.log.Warn("pids limit reached", "session", l.id, "group", l.group.Folder, "container", short(id), "limit", limit, "refused", now.Pids)
 		if was.Pids == 0 {
 			notes = append(notes, fmt.Sprintf("⚠️ The agent reached its limit of %d processes; what it tried to start beyond that failed.", limit))
 		}
 	}
 	if now.OOMKills > was.OOMKills {
-		limit := cmp.Or(gc.Memory, m.cfg.Memory)
-		m.log.Warn("out of memory", "session", l.id, "group", l.group.Folder, "container", short(id), "limit_bytes", limit, "killed", now.OOMKills)
+		limit := cmp.Or(gc.Memory, sv.cfg.Memory)
+		sv.log.Warn("out of memory", "session", l.id, "group", l.group.Folder, "container", short(id), "limit_bytes", limit, "killed", now.OOMKills)
 		if was.OOMKills == 0 {
 			notes = append(notes, fmt.Sprintf("⚠️ A program the agent ran ran out of memory (limit %s) and was stopped.", formatBytes(limit)))
 		}
@@ -65,12 +65,12 @@ func (m *Manager) checkLimits(ctx context.Context, l *live) {
 	}
 	chType, platformID, threadID, err := l.db.Routing(ctx)
 	if err != nil {
-		m.log.Warn("read routing", "session", l.id, "group", l.group.Folder, "err", err)
+		sv.log.Warn("read routing", "session", l.id, "group", l.group.Folder, "err", err)
 		return
 	}
 	for _, text := range notes {
-		if _, err := m.sendWithRetry(ctx, chType, channels.Outbound{PlatformID: platformID, ThreadID: threadID, Text: text}); err != nil {
-			m.log.Warn("delivery-failed", "channel", chType, "session", l.id, "group", l.group.Folder, "err", err)
+		if _, err := sv.dlv.sendWithRetry(ctx, chType, channels.Outbound{PlatformID: platformID, ThreadID: threadID, Text: text}); err != nil {
+			sv.log.Warn("delivery-failed", "channel", chType, "session", l.id, "group", l.group.Folder, "err", err)
 		}
 	}
 }

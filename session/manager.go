@@ -6,27 +6,15 @@ package session
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"log/slog"
-	"os"
-	"path/filepath"
-	"sort"
 	"sync"
-	"sync/atomic"
 	"time"
-
-	"github.com/fsnotify/fsnotify"
-	"golang.org/x/sync/singleflight"
-	"golang.org/x/time/rate"
 
 	"github.com/berth-dev/berth/channels"
 	"github.com/berth-dev/berth/container"
 	"github.com/berth-dev/berth/data"
-	"github.com/berth-dev/berth/data/paths"
 	"github.com/berth-dev/berth/groups"
 	"github.com/berth-dev/berth/mounts"
-	"github.com/berth-dev/berth/session/sessiondb"
 )
 
 // Runtime runs agent containers. container.Docker implements it.
@@ -170,81 +158,21 @@ func (c *Config) defaults() {
 	}
 }
 
-// Manager is the gateway's core: the router, the session lifecycle and the
-// delivery loop.
+// Manager is the gateway's core, a thin facade over its parts (see
+// core.go): the router takes inbound messages, each session's handle owns
+// its container, the supervisor reconciles and bounds what runs, and
+// delivery sends what agents write back.
 type Manager struct {
-	cfg      Config
-	obs      Observer
-	running  atomicCount
-	store    *data.Store
-	rt       Runtime
-	layout   groups.Layout
-	log      *slog.Logger
-	commands Commands
-
-	chMu     sync.RWMutex
-	channels map[string]channels.Channel
-
-	wakes singleflight.Group
-	slots *slots
-	quota quotas
-
-	mu       sync.Mutex
-	sessions map[string]*live
-	byOutDir map[string]*live
-	hints    map[string]time.Time // unwired-channel hints sent, per channel
-	catching map[string]string    // conversations being caught up -> newest live id meanwhile
-	access   accessState          // notices told and rate buckets, per sender and conversation
-	changed  chan struct{}        // closed and replaced after each delivery pass
-
-	watcher *fsnotify.Watcher
-	ctx     context.Context // the Run context; set before anything is routed
-	wg      sync.WaitGroup
-}
-
-// live is the in-memory state of one session this process knows.
-type live struct {
-	id    string
-	group data.AgentGroup
-	// conf is the group's configuration, parsed once when the session was
-	// loaded; confErr, if not nil, is why it was refused (every wake then
-	// fails with it, and conf is the zero Config: the gateway's settings).
-	conf    groups.Config
-	confErr error
-	dir     string
-	db      sessiondb.Host
-	kick    chan struct{}
-	mu      sync.Mutex // serialises container lifecycle changes
-	running bool
-	ctrID   string
-	started time.Time
-	failed  int       // consecutive failed wakes
-	queued  time.Time // when its oldest waiting message was accepted
-	// backlog marks a session without a container that the sweep must
-	// still look at: a wake failed, or delivery left something behind.
-	backlog atomic.Bool
-
-	amu        sync.Mutex // guards activity, refused, oomSeen, targets and queued
-	activity   time.Time
-	refused    container.Refusals        // what the running container's limits refused it, as told
-	oomSeen    int64                     // memory kills seen in its cgroup, told once seen again
-	targets    map[string]progressTarget // inbound id -> what to tell the platform
-	delivering sync.Mutex                // held by the one delivery pass; guards flood
-	flood      floodState
-	recorded   outcomeMark   // the acks' outcomes the last pass recorded; guarded by delivering
-	passes     *rate.Limiter // delivery passes; bounds what a churning out/ folder costs
-}
-
-type progressTarget struct {
-	channel string
-	t       channels.Target
-	at      time.Time // when the message was accepted
+	*core
+	router *router
+	sup    *supervisor
+	dlv    *delivery
 }
 
 // New returns a manager. Call Run before routing messages.
 func New(cfg Config, store *data.Store, rt Runtime, layout groups.Layout) *Manager {
 	cfg.defaults()
-	return &Manager{
+	c := &core{
 		cfg:      cfg,
 		obs:      cfg.Observer,
 		store:    store,
@@ -253,29 +181,21 @@ func New(cfg Config, store *data.Store, rt Runtime, layout groups.Layout) *Manag
 		log:      cfg.Log,
 		channels: map[string]channels.Channel{},
 		slots:    newSlots(cfg.MaxRunning),
-		sessions: map[string]*live{},
-		byOutDir: map[string]*live{},
-		hints:    map[string]time.Time{},
-		catching: map[string]string{},
+		sessions: map[string]*handle{},
+		byOutDir: map[string]*handle{},
 		changed:  make(chan struct{}),
 	}
+	c.dlv = &delivery{core: c}
+	c.sup = &supervisor{core: c}
+	r := &router{core: c, hints: map[string]time.Time{}, catching: map[string]string{}}
+	return &Manager{core: c, router: r, sup: c.sup, dlv: c.dlv}
 }
 
 // SetCommands installs the chat command handler.
-func (m *Manager) SetCommands(c Commands) { m.commands = c }
+func (m *Manager) SetCommands(c Commands) { m.router.commands = c }
 
 // AddChannel registers an adapter that replies can be delivered through.
-func (m *Manager) AddChannel(ch channels.Channel) {
-	m.chMu.Lock()
-	defer m.chMu.Unlock()
-	m.channels[ch.Type()] = ch
-}
-
-func (m *Manager) channel(t string) channels.Channel {
-	m.chMu.RLock()
-	defer m.chMu.RUnlock()
-	return m.channels[t]
-}
+func (m *Manager) AddChannel(ch channels.Channel) { m.addChannel(ch) }
 
 // Store returns the central store.
 func (m *Manager) Store() *data.Store { return m.store }
@@ -285,286 +205,74 @@ func (m *Manager) Store() *data.Store { return m.store }
 // and then sweeps until ctx is done. It returns once recovery is finished
 // through ready, if not nil.
 func (m *Manager) Run(ctx context.Context, ready chan<- struct{}) error {
-	m.ctx = ctx
-	w, err := fsnotify.NewWatcher()
-	if err != nil {
-		m.log.Warn("no file-system events; polling only", "err", err)
-	} else {
-		m.watcher = w
-		defer w.Close()
-		m.wg.Add(1)
-		go m.watch()
-	}
-	if err := m.recover(ctx); err != nil {
-		return fmt.Errorf("recover: %w", err)
-	}
-	m.wg.Add(1)
-	go m.quotaLoop(ctx)
-	if ready != nil {
-		close(ready)
-	}
-	t := time.NewTicker(m.cfg.Poll)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-			m.sweep(ctx)
-		}
-	}
+	return m.sup.run(ctx, ready)
 }
 
 // Shutdown stops every container this manager runs and waits for its
 // goroutines. ctx bounds the wait.
 func (m *Manager) Shutdown(ctx context.Context) {
-	m.mu.Lock()
-	ls := make([]*live, 0, len(m.sessions))
-	for _, l := range m.sessions {
-		ls = append(ls, l)
-	}
-	m.mu.Unlock()
 	var wg sync.WaitGroup
-	for _, l := range ls {
+	for _, l := range m.all() {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			m.stop(ctx, l, "shutdown")
+			l.stop(ctx, "shutdown")
 		}()
 	}
 	wg.Wait()
 }
 
-// session returns the live state of a session, loading it on first use.
-func (m *Manager) session(ctx context.Context, s data.Session) (*live, error) {
-	m.mu.Lock()
-	l := m.sessions[s.ID]
-	m.mu.Unlock()
-	if l != nil {
-		return l, nil
-	}
-	g, err := m.store.Group(ctx, s.AgentGroupID)
+// Handle routes one inbound message: a chat command goes to the command
+// handler; otherwise each wiring whose engage rule matches gets the
+// message written durably to its session's inbound.db, and the session is
+// woken. It returns nil once the message is stored or deliberately
+// dropped (and, for a refusal, the sender told why), so a platform may ack
+// it; an error means it was not stored and should be redelivered.
+func (m *Manager) Handle(ctx context.Context, in channels.Inbound) error {
+	return m.router.handle(ctx, in)
+}
+
+// PrepareBackfill notes, before ch starts, where each of its wired
+// conversations left off, and returns the catch-up to run once it has:
+// it routes what was posted after that point (deduplicated against what
+// was already handled). The marks must be read before ch delivers new
+// messages, or those would hide what came before them.
+func (m *Manager) PrepareBackfill(ctx context.Context, ch channels.Channel) (func(context.Context) error, error) {
+	return m.router.prepareBackfill(ctx, ch)
+}
+
+// Backfill prepares and runs a catch-up at once (tests, reconnects).
+func (m *Manager) Backfill(ctx context.Context, ch channels.Channel) error {
+	run, err := m.PrepareBackfill(ctx, ch)
 	if err != nil {
-		return nil, fmt.Errorf("session %s: %w", s.ID, err)
+		return err
 	}
-	conf, confErr := groups.LoadConfig(g)
-	dir := m.sessionDir(s)
-	l = &live{id: s.ID, group: g, conf: conf, confErr: confErr, dir: dir, db: sessiondb.Host{Dir: dir}, kick: make(chan struct{}, 1),
-		targets: map[string]progressTarget{}, activity: time.Now(), passes: rate.NewLimiter(rate.Limit(m.cfg.PassRate), m.cfg.PassBurst)}
-	routing := sessiondb.InMessage{ThreadID: s.ThreadID}
-	if s.MessagingGroupID != "" {
-		if mg, err := m.store.MessagingGroupByID(ctx, s.MessagingGroupID); err == nil {
-			routing.ChannelType, routing.PlatformID = mg.ChannelType, mg.PlatformID
-		}
-	}
-	if err := l.db.Create(ctx, routing); err != nil {
-		return nil, fmt.Errorf("session %s: %w", s.ID, err)
-	}
-	if m.cfg.UID >= 0 {
-		// The container runs unprivileged and must own what it writes.
-		for _, d := range []string{sessiondb.OutDir, filepath.Join(sessiondb.OutDir, "outbox")} {
-			os.Lchown(filepath.Join(dir, d), m.cfg.UID, m.cfg.UID)
-		}
-	}
-	m.mu.Lock()
-	if prev := m.sessions[s.ID]; prev != nil {
-		m.mu.Unlock()
-		return prev, nil
-	}
-	m.sessions[s.ID] = l
-	m.byOutDir[filepath.Join(dir, sessiondb.OutDir)] = l
-	m.mu.Unlock()
-	if confErr != nil {
-		m.log.Warn("group config refused", "group", g.Folder, "session", s.ID, "err", confErr)
-	}
-	if m.watcher != nil {
-		if err := m.watcher.Add(filepath.Join(dir, sessiondb.OutDir)); err != nil {
-			m.log.Warn("watch session folder; polling it", "session", s.ID, "err", err)
-		}
-	}
-	m.wg.Add(1)
-	go m.deliverLoop(l)
-	return l, nil
+	return run(ctx)
 }
 
-// sessionDir is a session's folder under BERTH_HOME.
-func (m *Manager) sessionDir(s data.Session) string {
-	return paths.Home(m.cfg.Home).Session(s.AgentGroupID, s.ID)
+// ReleaseHeld routes the messages held for groupID from senderID, in
+// every conversation, now that the sender was allowed, and reports how
+// many it passed on. A message stays held if routing it fails, so that
+// asking again retries it (routing twice stores it once: its id is
+// deterministic); one whose conversation is no longer wired to the group
+// is dropped, as it would be if it came now.
+func (m *Manager) ReleaseHeld(ctx context.Context, groupID, senderID string) (int, error) {
+	return m.router.releaseHeld(ctx, groupID, senderID)
 }
 
-// watch turns file-system events in sessions' out/ folders into delivery kicks.
-func (m *Manager) watch() {
-	defer m.wg.Done()
-	for {
-		select {
-		case ev, ok := <-m.watcher.Events:
-			if !ok {
-				return
-			}
-			// Only the reply database (and its journal going, which ends
-			// a commit) can carry news; the agent may churn anything else
-			// in out/ as fast as it likes.
-			if name := filepath.Base(ev.Name); name != sessiondb.OutboundFile && name != sessiondb.OutboundFile+"-journal" {
-				continue
-			}
-			m.mu.Lock()
-			l := m.byOutDir[filepath.Dir(ev.Name)]
-			m.mu.Unlock()
-			if l != nil {
-				l.poke()
-			}
-		case err, ok := <-m.watcher.Errors:
-			if !ok {
-				return
-			}
-			m.log.Warn("file-system events", "err", err)
-		}
+// Wake makes sure the session's container is running. Concurrent wakes of
+// one session share one attempt.
+func (m *Manager) Wake(ctx context.Context, sessionID string) error { return m.wake(ctx, sessionID) }
+
+// StopSession stops a session's container now (operator or !stop).
+func (m *Manager) StopSession(ctx context.Context, sessionID string) error {
+	if l := m.lookup(sessionID); l != nil {
+		l.stop(ctx, "stopped")
 	}
-}
-
-func (l *live) poke() {
-	select {
-	case l.kick <- struct{}{}:
-	default:
-	}
-}
-
-func (l *live) touch() {
-	l.amu.Lock()
-	l.activity = time.Now()
-	l.amu.Unlock()
-}
-
-func (l *live) lastActivity() time.Time {
-	l.amu.Lock()
-	defer l.amu.Unlock()
-	t := l.activity
-	// Lstat: the agent owns out/ and may plant a symlink there.
-	if fi, err := os.Lstat(filepath.Join(l.dir, sessiondb.OutDir, sessiondb.Heartbeat)); err == nil && fi.Mode().IsRegular() && fi.ModTime().After(t) {
-		t = fi.ModTime()
-	}
-	return t
-}
-
-// notifyChanged wakes WaitIdle callers.
-func (m *Manager) notifyChanged() {
-	m.mu.Lock()
-	close(m.changed)
-	m.changed = make(chan struct{})
-	m.mu.Unlock()
+	return nil
 }
 
 // WaitIdle blocks until every session this process knows has no message
 // waiting for an answer, no reply waiting for delivery and no failure
 // waiting to be told, or until ctx is done.
-func (m *Manager) WaitIdle(ctx context.Context) error {
-	for {
-		m.mu.Lock()
-		ch := m.changed
-		ls := make([]*live, 0, len(m.sessions))
-		for _, l := range m.sessions {
-			ls = append(ls, l)
-		}
-		m.mu.Unlock()
-		busy := false
-		for _, l := range ls {
-			if b, err := l.db.Busy(ctx); err != nil || b {
-				busy = true
-				break
-			}
-		}
-		if !busy {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-ch:
-		case <-time.After(time.Second):
-		}
-	}
-}
-
-// slots caps running containers. A session waiting for a slot is served
-// in the order its message was accepted, whatever order goroutines run in.
-type slots struct {
-	mu      sync.Mutex
-	max     int
-	used    int
-	waiters []*waiter
-}
-
-type waiter struct {
-	since time.Time
-	ready chan struct{}
-}
-
-func newSlots(max int) *slots { return &slots{max: max} }
-
-func (s *slots) acquire(ctx context.Context, since time.Time) error {
-	if s.max <= 0 {
-		return nil
-	}
-	s.mu.Lock()
-	if s.used < s.max && len(s.waiters) == 0 {
-		s.used++
-		s.mu.Unlock()
-		return nil
-	}
-	w := &waiter{since: since, ready: make(chan struct{})}
-	i := sort.Search(len(s.waiters), func(i int) bool { return s.waiters[i].since.After(since) })
-	s.waiters = append(s.waiters, nil)
-	copy(s.waiters[i+1:], s.waiters[i:])
-	s.waiters[i] = w
-	s.mu.Unlock()
-	select {
-	case <-w.ready:
-		return nil
-	case <-ctx.Done():
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		for i, x := range s.waiters {
-			if x == w {
-				s.waiters = append(s.waiters[:i], s.waiters[i+1:]...)
-				return ctx.Err()
-			}
-		}
-		// Granted while cancelling: pass it on.
-		s.releaseLocked()
-		return ctx.Err()
-	}
-}
-
-func (s *slots) release() {
-	if s.max <= 0 {
-		return
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.releaseLocked()
-}
-
-func (s *slots) releaseLocked() {
-	if len(s.waiters) > 0 {
-		w := s.waiters[0]
-		s.waiters = s.waiters[1:]
-		close(w.ready) // the slot passes straight to the next waiter
-		return
-	}
-	s.used--
-}
-
-// atomicCount counts running containers for the observer.
-type atomicCount struct {
-	mu sync.Mutex
-	n  int
-}
-
-func (a *atomicCount) add(d int) int {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.n += d
-	return a.n
-}
-
-var errNoChannel = errors.New("no adapter for this channel type is running")
+func (m *Manager) WaitIdle(ctx context.Context) error { return m.waitIdle(ctx) }

@@ -133,15 +133,15 @@ func measure(ctx context.Context, root string, lim walkLimits) (diskUsage, error
 	}
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
-		unix.Close(fd)
-		return u, fmt.Errorf("measure %s: %w", root, err)
+		return u, errors.Join(fmt.Errorf("measure %s: %w", root, err), unix.Close(fd))
 	}
 	u.Entries++
 	count(&st)
 	stack := []*walkFrame{{dir: os.NewFile(uintptr(fd), root)}}
 	defer func() {
+		// Read-only descriptors: a close that fails loses nothing.
 		for _, f := range stack {
-			f.dir.Close()
+			_ = f.dir.Close()
 		}
 	}()
 	for len(stack) > 0 {
@@ -172,7 +172,7 @@ func measure(ctx context.Context, root string, lim walkLimits) (diskUsage, error
 		}
 		names, err := top.dir.Readdirnames(walkBatch)
 		if errors.Is(err, io.EOF) || (err == nil && len(names) == 0) {
-			top.dir.Close()
+			_ = top.dir.Close() // read-only: a failed close loses nothing
 			stack = stack[:len(stack)-1]
 			continue
 		}
@@ -229,7 +229,7 @@ type quotaVerdict struct {
 
 // quotas caches verdicts so a wake reads one instead of walking.
 type quotas struct {
-	mu       sync.Mutex              // guards the maps
+	mu       sync.Mutex              // guards verdicts and killed
 	verdicts map[string]quotaVerdict // quotaKey -> last verdict
 	killed   map[string]time.Time    // container id -> when it was stopped for a quota
 }
@@ -277,23 +277,23 @@ func (q *quotas) markKilled(id string) bool {
 // diskQuotas are a group's limits in bytes; a negative value means none.
 // Only a positive value in the group's config overrides the gateway's (the
 // parser refuses any other): a group cannot switch its quota off.
-func (m *Manager) diskQuotas(gc groups.Config) (group, session int64) {
-	return cmp.Or(gc.DiskQuota, m.cfg.GroupDiskQuota), cmp.Or(gc.SessionDiskQuota, m.cfg.SessionDiskQuota)
+func (sv *supervisor) diskQuotas(gc groups.Config) (group, session int64) {
+	return cmp.Or(gc.DiskQuota, sv.cfg.GroupDiskQuota), cmp.Or(gc.SessionDiskQuota, sv.cfg.SessionDiskQuota)
 }
 
 // judge measures one folder against its limit and caches the verdict. It
 // reports the verdict and the one before it.
-func (m *Manager) judge(ctx context.Context, scope quotaScope, id, dir string, limit int64) (quotaVerdict, quotaVerdict) {
+func (sv *supervisor) judge(ctx context.Context, scope quotaScope, id, dir string, limit int64) (quotaVerdict, quotaVerdict) {
 	key := quotaKey(scope, id)
 	if limit < 0 {
 		v := quotaVerdict{limit: limit, at: time.Now()}
-		return v, m.quota.set(key, v)
+		return v, sv.quota.set(key, v)
 	}
 	began := time.Now()
-	u, err := measure(ctx, dir, walkLimits{MaxEntries: m.cfg.DiskQuotaFiles, Timeout: diskWalkTimeout})
+	u, err := measure(ctx, dir, walkLimits{MaxEntries: sv.cfg.DiskQuotaFiles, Timeout: diskWalkTimeout})
 	took := time.Since(began)
 	if ctx.Err() != nil {
-		prev, _ := m.quota.get(key) // shutting down: a cut walk says nothing
+		prev, _ := sv.quota.get(key) // shutting down: a cut walk says nothing
 		return prev, prev
 	}
 	if err != nil {
@@ -302,7 +302,7 @@ func (m *Manager) judge(ctx context.Context, scope quotaScope, id, dir string, l
 		if scope == scopeSession {
 			idKey = "session"
 		}
-		m.log.Warn("disk quota: measure", idKey, id, "err", err)
+		sv.log.Warn("disk quota: measure", idKey, id, "err", err)
 		u.Unmeasured = "it could not be measured"
 	}
 	v := quotaVerdict{used: u.Bytes, limit: limit, at: time.Now(), next: time.Now().Add(diskWalkShare * took)}
@@ -316,7 +316,7 @@ func (m *Manager) judge(ctx context.Context, scope quotaScope, id, dir string, l
 	} else if v.over {
 		v.why = fmt.Sprintf("%s is over its disk quota (%s of %s); an admin must free space", what, fmtBytes(u.Bytes), fmtBytes(limit))
 	}
-	return v, m.quota.set(key, v)
+	return v, sv.quota.set(key, v)
 }
 
 // fmtBytes writes a size in MiB (or KiB below one MiB).
@@ -331,21 +331,21 @@ func fmtBytes(n int64) string {
 // if it is over, else the session folder's. A verdict younger than one
 // measuring interval is reused; otherwise the folder is measured now (a
 // cold wake; a running container never gets here).
-func (m *Manager) overQuota(ctx context.Context, l *live) quotaVerdict {
-	gq, sq := m.diskQuotas(l.conf)
+func (sv *supervisor) overQuota(ctx context.Context, l *handle) quotaVerdict {
+	gq, sq := sv.diskQuotas(l.conf)
 	for _, c := range []struct {
 		scope   quotaScope
 		id, dir string
 		limit   int64
 	}{
-		{scopeGroup, l.group.Folder, m.layout.Dir(l.group.Folder), gq},
+		{scopeGroup, l.group.Folder, sv.layout.Dir(l.group.Folder), gq},
 		{scopeSession, l.id, filepath.Join(l.dir, sessiondb.OutDir), sq},
 	} {
-		v, ok := m.quota.get(quotaKey(c.scope, c.id))
-		if !ok || v.limit != c.limit || time.Since(v.at) >= m.cfg.DiskQuotaEvery {
+		v, ok := sv.quota.get(quotaKey(c.scope, c.id))
+		if !ok || v.limit != c.limit || time.Since(v.at) >= sv.cfg.DiskQuotaEvery {
 			var prev quotaVerdict
-			v, prev = m.judge(ctx, c.scope, c.id, c.dir, c.limit)
-			m.reportTransition(c.scope, c.id, l.group.Folder, v, prev)
+			v, prev = sv.judge(ctx, c.scope, c.id, c.dir, c.limit)
+			sv.reportTransition(c.scope, c.id, l.group.Folder, v, prev)
 		}
 		if v.over {
 			return v
@@ -357,26 +357,30 @@ func (m *Manager) overQuota(ctx context.Context, l *live) quotaVerdict {
 // refuseOverQuota is called before a session's container is started: over
 // quota, the container is not started and every message waiting fails at
 // once with the reason, so its sender is told. l.mu must not be held.
-func (m *Manager) refuseOverQuota(ctx context.Context, l *live) error {
-	v := m.overQuota(ctx, l)
+func (sv *supervisor) refuseOverQuota(ctx context.Context, l *handle) error {
+	v := sv.overQuota(ctx, l)
 	if !v.over {
 		return nil
 	}
 	ctx = context.WithoutCancel(ctx)
-	open, _ := l.db.Open(ctx)
+	open, err := l.db.Open(ctx)
+	if err != nil {
+		sv.log.Warn("read waiting messages", "session", l.id, "group", l.group.Folder, "err", err)
+	}
 	for _, msg := range open {
-		m.obs.Dropped(msg.ChannelType, "disk quota exceeded")
+		sv.obs.Dropped(msg.ChannelType, "disk quota exceeded")
 	}
 	l.mu.Lock()
-	m.failPending(ctx, l, v.why)
+	l.failPending(ctx, v.why)
+	l.failed = 0
 	l.mu.Unlock()
-	m.log.Warn("refused", "group", l.group.Folder, "session", l.id, "reason", "disk quota exceeded", "used", v.used, "quota", v.limit, "messages", len(open))
+	sv.log.Warn("refused", "group", l.group.Folder, "session", l.id, "reason", "disk quota exceeded", "used", v.used, "quota", v.limit, "messages", len(open))
 	return fmt.Errorf("wake session %s: %w: %s", l.id, errOverQuota, v.why)
 }
 
 // reportTransition tells the admin, in the log, when a folder goes over
 // or comes back under its quota.
-func (m *Manager) reportTransition(scope quotaScope, id, group string, v, prev quotaVerdict) {
+func (sv *supervisor) reportTransition(scope quotaScope, id, group string, v, prev quotaVerdict) {
 	attrs := []any{"scope", scope, "group", group}
 	if scope == scopeSession {
 		attrs = append(attrs, "session", id)
@@ -384,27 +388,31 @@ func (m *Manager) reportTransition(scope quotaScope, id, group string, v, prev q
 	attrs = append(attrs, "used", v.used, "quota", v.limit)
 	switch {
 	case v.over && !prev.over:
-		m.log.Error("disk quota exceeded", append(attrs, "reason", v.why)...)
+		sv.log.Error("disk quota exceeded", append(attrs, "reason", v.why)...)
 	case !v.over && prev.over:
-		m.log.Info("disk quota: back under", attrs...)
+		sv.log.Info("disk quota: back under", attrs...)
 	}
 }
 
 // quotaLoop measures the folders of running sessions on a timer and soon
 // after a file event in them, and stops containers whose folders are over
 // quota.
-func (m *Manager) quotaLoop(ctx context.Context) {
-	defer m.wg.Done()
-	qw := &quotaWatch{log: m.log, watched: map[string]bool{}}
+func (sv *supervisor) quotaLoop(ctx context.Context) {
+	defer sv.wg.Done()
+	qw := &quotaWatch{log: sv.log, watched: map[string]bool{}}
 	var events <-chan fsnotify.Event
 	var errs <-chan error
 	if w, err := fsnotify.NewWatcher(); err != nil {
-		m.log.Warn("disk quota: no file-system events; measuring on the timer only", "err", err)
+		sv.log.Warn("disk quota: no file-system events; measuring on the timer only", "err", err)
 	} else {
-		defer w.Close()
+		defer func() {
+			if err := w.Close(); err != nil {
+				sv.log.Warn("disk quota: close file-system events", "err", err)
+			}
+		}()
 		qw.w, events, errs = w, w.Events, w.Errors
 	}
-	t := time.NewTicker(m.cfg.DiskQuotaEvery)
+	t := time.NewTicker(sv.cfg.DiskQuotaEvery)
 	defer t.Stop()
 	dirty := map[string]bool{} // watched folders with events since the last pass
 	var soon <-chan time.Time
@@ -413,7 +421,7 @@ func (m *Manager) quotaLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			m.quotaPass(ctx, nil, qw)
+			sv.quotaPass(ctx, nil, qw)
 		case ev, ok := <-events:
 			if !ok {
 				events = nil
@@ -428,10 +436,10 @@ func (m *Manager) quotaLoop(ctx context.Context) {
 				errs = nil
 				continue
 			}
-			m.log.Warn("disk quota: file-system events", "err", err)
+			sv.log.Warn("disk quota: file-system events", "err", err)
 		case <-soon:
 			soon = nil
-			m.quotaPass(ctx, dirty, qw)
+			sv.quotaPass(ctx, dirty, qw)
 			dirty = map[string]bool{}
 		}
 	}
@@ -472,15 +480,13 @@ func (q *quotaWatch) set(dir string, on bool) {
 // every folder last found over (so recovery is seen). With dirty not nil
 // (an event pass) it measures only the folders in it. Measuring a folder
 // is skipped while its cost bound holds.
-func (m *Manager) quotaPass(ctx context.Context, dirty map[string]bool, qw *quotaWatch) {
-	m.mu.Lock()
-	byGroup := map[string][]*live{}
-	for _, l := range m.sessions {
+func (sv *supervisor) quotaPass(ctx context.Context, dirty map[string]bool, qw *quotaWatch) {
+	byGroup := map[string][]*handle{}
+	for _, l := range sv.all() {
 		byGroup[l.group.Folder] = append(byGroup[l.group.Folder], l)
 	}
-	m.mu.Unlock()
 	due := func(key, dir string, running bool) bool {
-		prev, _ := m.quota.get(key)
+		prev, _ := sv.quota.get(key)
 		return (running || prev.over) && (dirty == nil || dirty[dir]) && time.Now().After(prev.next)
 	}
 	for folder, ls := range byGroup {
@@ -495,16 +501,16 @@ func (m *Manager) quotaPass(ctx context.Context, dirty map[string]bool, qw *quot
 			l.mu.Unlock()
 			anyRunning = anyRunning || running[i]
 		}
-		gq, sq := m.diskQuotas(ls[0].conf)
-		dir := m.layout.Dir(folder)
+		gq, sq := sv.diskQuotas(ls[0].conf)
+		dir := sv.layout.Dir(folder)
 		qw.set(dir, anyRunning)
 		if due(quotaKey(scopeGroup, folder), dir, anyRunning) {
-			v, prev := m.judge(ctx, scopeGroup, folder, dir, gq)
-			m.reportTransition(scopeGroup, folder, folder, v, prev)
+			v, prev := sv.judge(ctx, scopeGroup, folder, dir, gq)
+			sv.reportTransition(scopeGroup, folder, folder, v, prev)
 			if v.over {
 				for i, l := range ls {
 					if running[i] {
-						m.quotaStop(ctx, l, v)
+						sv.quotaStop(ctx, l, v)
 					}
 				}
 			}
@@ -515,10 +521,10 @@ func (m *Manager) quotaPass(ctx context.Context, dirty map[string]bool, qw *quot
 			if !due(quotaKey(scopeSession, l.id), out, running[i]) {
 				continue
 			}
-			v, prev := m.judge(ctx, scopeSession, l.id, out, sq)
-			m.reportTransition(scopeSession, l.id, folder, v, prev)
+			v, prev := sv.judge(ctx, scopeSession, l.id, out, sq)
+			sv.reportTransition(scopeSession, l.id, folder, v, prev)
 			if v.over && running[i] {
-				m.quotaStop(ctx, l, v)
+				sv.quotaStop(ctx, l, v)
 			}
 		}
 	}
@@ -528,37 +534,42 @@ func (m *Manager) quotaPass(ctx context.Context, dirty map[string]bool, qw *quot
 // writing) and tells its conversation, once per container. Its exit is
 // handled as any other: what it had claimed is re-queued, and the next
 // wake refuses and fails it with the reason.
-func (m *Manager) quotaStop(ctx context.Context, l *live, v quotaVerdict) {
+func (sv *supervisor) quotaStop(ctx context.Context, l *handle, v quotaVerdict) {
 	l.mu.Lock()
 	id, running := l.ctrID, l.running
 	l.mu.Unlock()
-	if !running || !m.quota.markKilled(id) {
+	if !running || !sv.quota.markKilled(id) {
 		return
 	}
-	m.log.Error("stopped", "group", l.group.Folder, "session", l.id, "container", short(id), "reason", "disk quota exceeded",
+	sv.log.Error("stopped", "group", l.group.Folder, "session", l.id, "container", short(id), "reason", "disk quota exceeded",
 		"used", v.used, "quota", v.limit)
-	m.store.SetContainerState(ctx, l.id, data.ContainerStopping, id)
-	m.wg.Add(1)
+	l.setState(ctx, data.ContainerStopping, id)
+	sv.wg.Add(1)
 	go func() {
-		defer m.wg.Done()
-		if err := m.rt.Stop(ctx, id, 0); err != nil {
-			m.log.Warn("stop container", "group", l.group.Folder, "session", l.id, "container", short(id), "err", err)
+		defer sv.wg.Done()
+		if err := sv.rt.Stop(ctx, id, 0); err != nil {
+			sv.log.Warn("stop container", "group", l.group.Folder, "session", l.id, "container", short(id), "err", err)
 		}
-		m.tellConversation(ctx, l, "berth: "+v.why+". Its container was stopped; new messages are refused until usage is back under the quota.")
+		sv.tellConversation(ctx, l, "berth: "+v.why+". Its container was stopped; new messages are refused until usage is back under the quota.")
 	}()
 }
 
 // tellConversation sends host-side text to a session's conversation.
-func (m *Manager) tellConversation(ctx context.Context, l *live, text string) {
-	s, err := m.store.Session(ctx, l.id)
-	if err != nil || s.MessagingGroupID == "" {
-		return
-	}
-	mg, err := m.store.MessagingGroupByID(ctx, s.MessagingGroupID)
+func (sv *supervisor) tellConversation(ctx context.Context, l *handle, text string) {
+	s, err := sv.store.Session(ctx, l.id)
 	if err != nil {
+		sv.log.Warn("delivery-failed", "group", l.group.Folder, "session", l.id, "err", err)
 		return
 	}
-	if _, err := m.sendWithRetry(ctx, mg.ChannelType, channels.Outbound{PlatformID: mg.PlatformID, ThreadID: s.ThreadID, Text: text}); err != nil {
-		m.log.Warn("delivery-failed", "channel", mg.ChannelType, "group", l.group.Folder, "session", l.id, "err", err)
+	if s.MessagingGroupID == "" {
+		return // an agent-wide session has no one conversation to tell
+	}
+	mg, err := sv.store.MessagingGroupByID(ctx, s.MessagingGroupID)
+	if err != nil {
+		sv.log.Warn("delivery-failed", "group", l.group.Folder, "session", l.id, "err", err)
+		return
+	}
+	if _, err := sv.dlv.sendWithRetry(ctx, mg.ChannelType, channels.Outbound{PlatformID: mg.PlatformID, ThreadID: s.ThreadID, Text: text}); err != nil {
+		sv.log.Warn("delivery-failed", "channel", mg.ChannelType, "group", l.group.Folder, "session", l.id, "err", err)
 	}
 }

@@ -246,7 +246,7 @@ func TestDiskQuotas(t *testing.T) {
 	for _, tt := range tests {
 		cfg := Config{GroupDiskQuota: tt.global[0], SessionDiskQuota: tt.global[1]}
 		cfg.defaults()
-		m := &Manager{cfg: cfg}
+		m := New(cfg, nil, nil, groups.Layout{}).sup
 		// What a session loaded from this row holds: a refused config
 		// (a negative quota, bad JSON) is the zero Config, and the
 		// gateway's quotas hold meanwhile.
@@ -264,7 +264,7 @@ func TestDiskQuotas(t *testing.T) {
 func TestJudge(t *testing.T) {
 	cfg := Config{}
 	cfg.defaults()
-	m := &Manager{cfg: cfg, log: cfg.Log}
+	m := New(cfg, nil, nil, groups.Layout{}).sup
 	dir := t.TempDir()
 	write(t, filepath.Join(dir, "f"), 3<<20)
 	tests := []struct {
@@ -334,7 +334,7 @@ func TestQuotaPassStopsAndRefuses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := &live{id: "s1", group: g, conf: conf, dir: dir, db: sessiondb.Host{Dir: dir}, kick: make(chan struct{}, 1),
+	l := &handle{c: m.core, id: "s1", group: g, conf: conf, dir: dir, db: sessiondb.Host{Dir: dir}, kick: make(chan struct{}, 1),
 		targets: map[string]progressTarget{}, running: true, ctrID: "c1"}
 	if err := l.db.Create(ctx, sessiondb.InMessage{ChannelType: "fake", PlatformID: "room"}); err != nil {
 		t.Fatal(err)
@@ -342,7 +342,7 @@ func TestQuotaPassStopsAndRefuses(t *testing.T) {
 	m.sessions[l.id] = l
 	qw := &quotaWatch{log: m.log, watched: map[string]bool{}}
 
-	m.quotaPass(ctx, nil, qw)
+	m.sup.quotaPass(ctx, nil, qw)
 	select {
 	case got := <-rt.stops:
 		if got != "c1 grace=0s" {
@@ -351,7 +351,7 @@ func TestQuotaPassStopsAndRefuses(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("the container of a group over its quota was not stopped")
 	}
-	m.quotaPass(ctx, nil, qw)
+	m.sup.quotaPass(ctx, nil, qw)
 	select {
 	case got := <-rt.stops:
 		t.Fatalf("stopped twice: %q", got)
@@ -363,7 +363,7 @@ func TestQuotaPassStopsAndRefuses(t *testing.T) {
 	if _, err := l.db.Append(ctx, sessiondb.InMessage{ID: "m1", Kind: sessiondb.KindChat, Trigger: true, ChannelType: "fake", PlatformID: "room"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := m.refuseOverQuota(ctx, l); !errors.Is(err, errOverQuota) {
+	if err := m.sup.refuseOverQuota(ctx, l); !errors.Is(err, errOverQuota) {
 		t.Fatalf("wake over quota: %v", err)
 	}
 	failed, err := l.db.FailedUnnotified(ctx)
@@ -374,8 +374,8 @@ func TestQuotaPassStopsAndRefuses(t *testing.T) {
 	// Space is freed: the next pass sees it (over folders are measured
 	// with no container running) and wakes pass.
 	os.Remove(fill)
-	m.quotaPass(ctx, nil, qw)
-	if err := m.refuseOverQuota(ctx, l); err != nil {
+	m.sup.quotaPass(ctx, nil, qw)
+	if err := m.sup.refuseOverQuota(ctx, l); err != nil {
 		t.Fatalf("wake after space was freed: %v", err)
 	}
 }

@@ -11,12 +11,6 @@ import (
 	"github.com/berth-dev/berth/session/sessiondb"
 )
 
-// Delivery outcomes berth chose itself rather than the platform.
-const (
-	deliveryRefused = "refused" // addressed outside the session's conversation
-	deliveryCapped  = "capped"  // past the reply caps
-)
-
 // maxFailureText is the most of an agent's error text a person is shown;
 // the agent writes it, so it is bounded like any other agent output.
 const maxFailureText = 1 << 10
@@ -66,34 +60,34 @@ func (f *floodState) admit(now time.Time, inReplyTo string, perTurn, perWindow i
 // agent told; one past the reply caps is held back and the person told
 // once. Either way it is recorded, so it is never retried. It reports
 // whether msg may be sent. l.delivering is held.
-func (m *Manager) guardReply(ctx context.Context, l *live, msg sessiondb.OutMessage) bool {
+func (d *delivery) guardReply(ctx context.Context, l *handle, msg sessiondb.OutMessage) bool {
 	ok, err := l.db.InConversation(ctx, msg.ChannelType, msg.PlatformID, msg.ThreadID)
 	if err != nil {
-		m.log.Warn("check reply address", "session", l.id, "group", l.group.Folder, "err", err)
+		d.log.Warn("check reply address", "session", l.id, "group", l.group.Folder, "err", err)
 		return false // asked again on the next pass
 	}
 	if !ok {
-		m.obs.DeliveryFailed(msg.ChannelType)
-		m.log.Warn("reply-refused", "session", l.id, "group", l.group.Folder, "reply", msg.ID,
+		d.obs.DeliveryFailed(msg.ChannelType)
+		d.log.Warn("reply-refused", "session", l.id, "group", l.group.Folder, "reply", msg.ID,
 			"reason", "addressed outside the session's conversation", "to_channel", truncate(msg.ChannelType, 40))
-		m.record(ctx, l, msg, deliveryRefused, "addressed outside the session's conversation")
+		d.record(ctx, l, msg, sessiondb.DeliveryRefused, "addressed outside the session's conversation")
 		// The agent hears of it on its next turn, in its own conversation.
-		m.tellAgent(ctx, l, "reply-refused-"+msg.ID, "reply_refused",
+		d.tellAgent(ctx, l, "reply-refused-"+msg.ID, "reply_refused",
 			"Your reply was not delivered: a reply may go only to this conversation.")
 		return false
 	}
-	why, tell := l.flood.admit(time.Now(), msg.InReplyTo, m.cfg.MaxRepliesPerTurn, m.cfg.MaxRepliesPerMinute)
+	why, tell := l.flood.admit(time.Now(), msg.InReplyTo, d.cfg.MaxRepliesPerTurn, d.cfg.MaxRepliesPerMinute)
 	if why == "" {
 		return true
 	}
-	m.obs.DeliveryFailed(msg.ChannelType)
-	m.log.Warn("reply-capped", "session", l.id, "group", l.group.Folder, "reply", msg.ID, "reason", why)
-	m.record(ctx, l, msg, deliveryCapped, why)
+	d.obs.DeliveryFailed(msg.ChannelType)
+	d.log.Warn("reply-capped", "session", l.id, "group", l.group.Folder, "reply", msg.ID, "reason", why)
+	d.record(ctx, l, msg, sessiondb.DeliveryCapped, why)
 	if tell {
 		text := "⚠️ " + why + "; berth did not deliver the rest."
-		if _, err := m.sendWithRetry(ctx, msg.ChannelType, channels.Outbound{PlatformID: msg.PlatformID, ThreadID: msg.ThreadID,
-			ReplyTo: m.platformMessageID(ctx, l, msg.InReplyTo), Text: text}); err != nil {
-			m.log.Warn("delivery-failed", "channel", msg.ChannelType, "session", l.id, "group", l.group.Folder, "err", err)
+		if _, err := d.sendWithRetry(ctx, msg.ChannelType, channels.Outbound{PlatformID: msg.PlatformID, ThreadID: msg.ThreadID,
+			ReplyTo: d.platformMessageID(ctx, l, msg.InReplyTo), Text: text}); err != nil {
+			d.log.Warn("delivery-failed", "channel", msg.ChannelType, "session", l.id, "group", l.group.Folder, "err", err)
 		}
 	}
 	return false
@@ -101,15 +95,15 @@ func (m *Manager) guardReply(ctx context.Context, l *live, msg sessiondb.OutMess
 
 // record notes a reply's outcome; a failure to record is logged, and the
 // reply is looked at again on the next pass.
-func (m *Manager) record(ctx context.Context, l *live, msg sessiondb.OutMessage, status, why string) {
+func (d *delivery) record(ctx context.Context, l *handle, msg sessiondb.OutMessage, status sessiondb.DeliveryStatus, why string) {
 	if err := l.db.RecordDelivery(ctx, msg, "", status, why); err != nil {
-		m.log.Warn("record delivery", "session", l.id, "group", l.group.Folder, "reply", msg.ID, "err", err)
+		d.log.Warn("record delivery", "session", l.id, "group", l.group.Folder, "reply", msg.ID, "err", err)
 	}
 }
 
 // tellAgent leaves the agent a context-only system message in its own
 // conversation, read on its next turn.
-func (m *Manager) tellAgent(ctx context.Context, l *live, id, event, text string) {
+func (d *delivery) tellAgent(ctx context.Context, l *handle, id, event, text string) {
 	chType, platformID, threadID, err := l.db.Routing(ctx)
 	if err == nil {
 		_, err = l.db.Append(ctx, sessiondb.InMessage{ID: id, Kind: sessiondb.KindSystem, Trigger: false,
@@ -117,7 +111,7 @@ func (m *Manager) tellAgent(ctx context.Context, l *live, id, event, text string
 			Content: sessiondb.Content{Event: event, Text: text}})
 	}
 	if err != nil {
-		m.log.Warn("tell agent", "session", l.id, "group", l.group.Folder, "event", event, "err", err)
+		d.log.Warn("tell agent", "session", l.id, "group", l.group.Folder, "event", event, "err", err)
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -19,29 +20,44 @@ import (
 	"github.com/berth-dev/berth/session/sessiondb"
 )
 
-// Handle routes one inbound message: a chat command goes to the command
+// router takes an inbound message to the sessions it belongs to: it
+// cleans and dedupes it, passes chat commands on, applies each wiring's
+// engage rule and access policy, stores the message durably in each
+// session's inbound.db and wakes the session. It also catches up missed
+// messages after an outage and releases held ones.
+type router struct {
+	*core
+	commands Commands
+	access   accessState // notices told and rate buckets, per sender and conversation; guarded inside
+
+	mu       sync.Mutex           // guards hints and catching
+	hints    map[string]time.Time // unwired-channel hints sent, per channel
+	catching map[string]string    // conversations being caught up -> newest live id meanwhile
+}
+
+// handle routes one inbound message (Manager.Handle): a chat command goes to the command
 // handler; otherwise each wiring whose engage rule matches gets the
 // message written durably to its session's inbound.db, and the session is
 // woken. It returns nil once the message is stored or deliberately
 // dropped (and, for a refusal, the sender told why), so a platform may ack
 // it; an error means it was not stored and should be redelivered.
-func (m *Manager) Handle(ctx context.Context, in channels.Inbound) error {
-	log := m.log.With("channel", in.ChannelType, "platform_id", in.PlatformID, "message", in.MessageID)
-	text, problem := clean(in.Text, m.cfg.MaxText)
+func (r *router) handle(ctx context.Context, in channels.Inbound) error {
+	log := r.log.With("channel", in.ChannelType, "platform_id", in.PlatformID, "message", in.MessageID)
+	text, problem := clean(in.Text, r.cfg.MaxText)
 	in.Text = text
 	if problem == problemEmpty && len(in.Attachments) > 0 {
 		problem = "" // a file with no words is still a message
 	}
 	if problem != "" {
 		log.Info("dropped", "reason", problem)
-		m.drop(ctx, in, problem)
+		r.drop(ctx, in, problem)
 		if in.Mentioned || in.IsDM {
-			m.reply(ctx, in, "berth: message refused: "+problem)
+			r.reply(ctx, in, "berth: message refused: "+problem)
 		}
 		return nil
 	}
 	if in.MessageID != "" {
-		seen, err := m.store.Seen(ctx, in.ChannelType, in.PlatformID, in.MessageID)
+		seen, err := r.store.Seen(ctx, in.ChannelType, in.PlatformID, in.MessageID)
 		if err != nil {
 			return fmt.Errorf("route message: %w", err)
 		}
@@ -50,59 +66,59 @@ func (m *Manager) Handle(ctx context.Context, in channels.Inbound) error {
 			return nil
 		}
 	}
-	if err := m.store.EnsureUser(ctx, channels.UserKey(in.ChannelType, in.Sender.ID), in.Sender.Name); err != nil {
+	if err := r.store.EnsureUser(ctx, channels.UserKey(in.ChannelType, in.Sender.ID), in.Sender.Name); err != nil {
 		return err
 	}
 	if strings.HasPrefix(strings.TrimSpace(in.Text), "!") {
-		if m.commands == nil {
-			m.reply(ctx, in, "berth: chat commands are not available in this build")
-		} else if err := m.commands.Handle(ctx, in, func(t string) { m.reply(ctx, in, t) }); err != nil {
+		if r.commands == nil {
+			r.reply(ctx, in, "berth: chat commands are not available in this build")
+		} else if err := r.commands.Handle(ctx, in, func(t string) { r.reply(ctx, in, t) }); err != nil {
 			return fmt.Errorf("command: %w", err)
 		}
-		return m.markSeen(ctx, in)
+		return r.markSeen(ctx, in)
 	}
-	if err := m.route(ctx, in, log); err != nil {
+	if err := r.route(ctx, in, log); err != nil {
 		return err
 	}
-	return m.markSeen(ctx, in)
+	return r.markSeen(ctx, in)
 }
 
-func (m *Manager) markSeen(ctx context.Context, in channels.Inbound) error {
+func (r *router) markSeen(ctx context.Context, in channels.Inbound) error {
 	if in.MessageID == "" {
 		return nil
 	}
-	if _, err := m.store.MarkSeen(ctx, in.ChannelType, in.PlatformID, in.MessageID); err != nil {
+	if _, err := r.store.MarkSeen(ctx, in.ChannelType, in.PlatformID, in.MessageID); err != nil {
 		return err
 	}
 	// While a conversation is being caught up its mark stays put: moving
 	// it past messages not yet fetched would lose them if berth died now.
 	key := in.ChannelType + ":" + in.PlatformID
-	m.mu.Lock()
-	newest, catching := m.catching[key]
+	r.mu.Lock()
+	newest, catching := r.catching[key]
 	if catching && channels.CompareIDs(in.MessageID, newest) > 0 {
-		m.catching[key] = in.MessageID
+		r.catching[key] = in.MessageID
 	}
-	m.mu.Unlock()
+	r.mu.Unlock()
 	if catching {
 		return nil
 	}
-	return m.store.AdvanceHighWater(ctx, in.ChannelType, in.PlatformID, in.MessageID)
+	return r.store.AdvanceHighWater(ctx, in.ChannelType, in.PlatformID, in.MessageID)
 }
 
 // backfillWindow is how far back berth catches up after an outage.
 const backfillWindow = 24 * time.Hour
 
-// PrepareBackfill notes, before ch starts, where each of its wired
+// prepareBackfill (Manager.PrepareBackfill) notes, before ch starts, where each of its wired
 // conversations left off, and returns the catch-up to run once it has:
 // it routes what was posted after that point (deduplicated against what
 // was already handled). The marks must be read before ch delivers new
 // messages, or those would hide what came before them.
-func (m *Manager) PrepareBackfill(ctx context.Context, ch channels.Channel) (func(context.Context) error, error) {
+func (r *router) prepareBackfill(ctx context.Context, ch channels.Channel) (func(context.Context) error, error) {
 	bf, ok := ch.(channels.Backfiller)
 	if !ok {
 		return func(context.Context) error { return nil }, nil
 	}
-	mgs, err := m.store.MessagingGroups(ctx)
+	mgs, err := r.store.MessagingGroups(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -116,10 +132,10 @@ func (m *Manager) PrepareBackfill(ctx context.Context, ch channels.Channel) (fun
 		if mg.ChannelType != ch.Type() {
 			continue
 		}
-		if ws, err := m.store.Wirings(ctx, mg.ID); err != nil || len(ws) == 0 {
+		if ws, err := r.store.Wirings(ctx, mg.ID); err != nil || len(ws) == 0 {
 			continue
 		}
-		after, err := m.store.HighWater(ctx, mg.ChannelType, mg.PlatformID)
+		after, err := r.store.HighWater(ctx, mg.ChannelType, mg.PlatformID)
 		if err != nil {
 			return nil, err
 		}
@@ -128,16 +144,16 @@ func (m *Manager) PrepareBackfill(ctx context.Context, ch channels.Channel) (fun
 			since = floor
 		}
 		marks = append(marks, mark{mg.PlatformID, after, since})
-		m.mu.Lock()
-		m.catching[ch.Type()+":"+mg.PlatformID] = ""
-		m.mu.Unlock()
+		r.mu.Lock()
+		r.catching[ch.Type()+":"+mg.PlatformID] = ""
+		r.mu.Unlock()
 	}
 	return func(ctx context.Context) error {
 		for _, mk := range marks {
 			missed, err := bf.Missed(ctx, mk.platformID, mk.after, mk.since)
 			if err != nil {
 				// The mark stays frozen; the next start catches up from it.
-				m.log.Warn("backfill", "channel", ch.Type(), "platform_id", mk.platformID, "err", err)
+				r.log.Warn("backfill", "channel", ch.Type(), "platform_id", mk.platformID, "err", err)
 				continue
 			}
 			n := 0
@@ -146,37 +162,28 @@ func (m *Manager) PrepareBackfill(ctx context.Context, ch channels.Channel) (fun
 				if in.Time.Before(floor) {
 					continue
 				}
-				if err := m.Handle(ctx, in); err != nil {
+				if err := r.handle(ctx, in); err != nil {
 					return fmt.Errorf("backfill %s:%s: %w", ch.Type(), mk.platformID, err)
 				}
 				newest = in.MessageID
 				n++
 			}
 			key := ch.Type() + ":" + mk.platformID
-			m.mu.Lock()
-			if live := m.catching[key]; channels.CompareIDs(live, newest) > 0 {
+			r.mu.Lock()
+			if live := r.catching[key]; channels.CompareIDs(live, newest) > 0 {
 				newest = live
 			}
-			delete(m.catching, key)
-			m.mu.Unlock()
-			if err := m.store.AdvanceHighWater(ctx, ch.Type(), mk.platformID, newest); err != nil {
+			delete(r.catching, key)
+			r.mu.Unlock()
+			if err := r.store.AdvanceHighWater(ctx, ch.Type(), mk.platformID, newest); err != nil {
 				return err
 			}
 			if n > 0 {
-				m.log.Info("backfilled", "channel", ch.Type(), "platform_id", mk.platformID, "messages", n)
+				r.log.Info("backfilled", "channel", ch.Type(), "platform_id", mk.platformID, "messages", n)
 			}
 		}
 		return nil
 	}, nil
-}
-
-// Backfill prepares and runs a catch-up at once (tests, reconnects).
-func (m *Manager) Backfill(ctx context.Context, ch channels.Channel) error {
-	run, err := m.PrepareBackfill(ctx, ch)
-	if err != nil {
-		return err
-	}
-	return run(ctx)
 }
 
 // route passes a message to every wiring of its conversation that it
@@ -186,29 +193,29 @@ func (m *Manager) Backfill(ctx context.Context, ch channels.Channel) error {
 // session's files unusable) does not stop the others: every wiring is
 // tried, and the error, returned after, makes the platform redeliver,
 // which the wirings already done absorb (a message's id is deterministic).
-func (m *Manager) route(ctx context.Context, in channels.Inbound, log *slog.Logger) error {
+func (r *router) route(ctx context.Context, in channels.Inbound, log *slog.Logger) error {
 	conv := data.ConversationOf(in)
-	mg, err := m.store.MessagingGroup(ctx, in.ChannelType, conv.Address)
+	mg, err := r.store.MessagingGroup(ctx, in.ChannelType, conv.Address)
 	if errors.Is(err, data.ErrNotFound) {
 		if in.Mentioned || in.IsDM {
 			log.Info("dropped", "reason", "unwired channel")
-			m.drop(ctx, in, "unwired channel")
-			m.hint(ctx, in)
+			r.drop(ctx, in, "unwired channel")
+			r.hint(ctx, in)
 		}
 		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("route message: %w", err)
 	}
-	wirings, err := m.store.Wirings(ctx, mg.ID)
+	wirings, err := r.store.Wirings(ctx, mg.ID)
 	if err != nil {
 		return fmt.Errorf("route message: %w", err)
 	}
 	if len(wirings) == 0 {
 		if in.Mentioned || in.IsDM {
 			log.Info("dropped", "reason", "unwired channel")
-			m.drop(ctx, in, "unwired channel")
-			m.hint(ctx, in)
+			r.drop(ctx, in, "unwired channel")
+			r.hint(ctx, in)
 		}
 		return nil
 	}
@@ -225,16 +232,16 @@ func (m *Manager) route(ctx context.Context, in channels.Inbound, log *slog.Logg
 	var refusedNames, heldNames []string
 	decided := false // recorded as refused, held or denied: not "trigger not matched"
 	for _, w := range wirings {
-		engaged, err := m.engages(ctx, w, mg, in, conv.Thread)
+		engaged, err := r.engages(ctx, w, mg, in, conv.Thread)
 		if err != nil {
 			log.Info("dropped", "reason", err.Error(), "group", w.AgentGroupID)
-			m.drop(ctx, in, err.Error())
+			r.drop(ctx, in, err.Error())
 			continue
 		}
 		if !engaged && w.Ignored != "accumulate" {
 			continue
 		}
-		v, err := m.admit(ctx, w, sender)
+		v, err := r.admit(ctx, w, sender)
 		if err != nil {
 			return fmt.Errorf("route message: check access: %w", err)
 		}
@@ -245,7 +252,7 @@ func (m *Manager) route(ctx context.Context, in channels.Inbound, log *slog.Logg
 		if !engaged {
 			continue // a stranger's chatter is not even kept as context
 		}
-		folder := m.folder(ctx, w.AgentGroupID)
+		folder := r.folder(ctx, w.AgentGroupID)
 		decided = true
 		switch v {
 		case refuse:
@@ -254,7 +261,7 @@ func (m *Manager) route(ctx context.Context, in channels.Inbound, log *slog.Logg
 			heldIn, heldNames = append(heldIn, w), append(heldNames, folder)
 		case denied:
 			log.Info("dropped", "reason", "sender denied", "group", folder, "user", sender)
-			m.drop(ctx, in, "sender denied by an admin of group "+folder)
+			r.drop(ctx, in, "sender denied by an admin of group "+folder)
 		}
 	}
 
@@ -263,22 +270,22 @@ func (m *Manager) route(ctx context.Context, in channels.Inbound, log *slog.Logg
 	for _, p := range picks {
 		strangerWork = strangerWork || (p.stranger && p.engaged)
 	}
-	if strangerWork && !m.access.take(sender+"\x00"+conversation(in), m.cfg.SenderRate, m.cfg.SenderBurst, time.Now()) {
+	if strangerWork && !r.access.take(sender+"\x00"+conversation(in), r.cfg.SenderRate, r.cfg.SenderBurst, time.Now()) {
 		log.Info("dropped", "reason", "rate limited", "user", sender)
-		m.drop(ctx, in, "rate limited")
-		if m.access.tell("rate\x00"+sender+"\x00"+conversation(in), time.Minute, time.Now()) {
-			m.reply(ctx, in, fmt.Sprintf("berth: you are sending faster than %d messages a minute, so your messages are not passed on; "+
-				"wait a minute and try again.", m.cfg.SenderRate))
+		r.drop(ctx, in, "rate limited")
+		if r.access.tell("rate\x00"+sender+"\x00"+conversation(in), time.Minute, time.Now()) {
+			r.reply(ctx, in, fmt.Sprintf("berth: you are sending faster than %d messages a minute, so your messages are not passed on; "+
+				"wait a minute and try again.", r.cfg.SenderRate))
 		}
 		picks = slices.DeleteFunc(picks, func(p pick) bool { return p.stranger })
 		heldIn, decided = nil, true
 	}
 	if len(refusedIn) > 0 {
 		log.Info("dropped", "reason", "sender has no role", "group", strings.Join(refusedNames, ","), "user", sender)
-		m.refused(ctx, in, sender, refusedNames)
+		r.refused(ctx, in, sender, refusedNames)
 	}
 	if len(heldIn) > 0 {
-		if err := m.holdFor(ctx, in, sender, heldIn, heldNames); err != nil {
+		if err := r.holdFor(ctx, in, sender, heldIn, heldNames); err != nil {
 			return fmt.Errorf("route message: %w", err)
 		}
 	}
@@ -287,9 +294,9 @@ func (m *Manager) route(ctx context.Context, in channels.Inbound, log *slog.Logg
 	var failed []error
 	var failedNames []string
 	for _, p := range picks {
-		ok, err := m.routeTo(ctx, in, mg, p.w, p.engaged)
+		ok, err := r.routeTo(ctx, in, mg, p.w, p.engaged)
 		if err != nil {
-			folder := m.folder(ctx, p.w.AgentGroupID)
+			folder := r.folder(ctx, p.w.AgentGroupID)
 			log.Warn("not stored", "group", folder, "err", err)
 			failed, failedNames = append(failed, err), append(failedNames, folder)
 			continue
@@ -300,21 +307,21 @@ func (m *Manager) route(ctx context.Context, in channels.Inbound, log *slog.Logg
 		// Refuse rather than half-write: the sender hears why, and the
 		// platform redelivers to the wirings that failed.
 		why := "please try again later"
-		if strings.Contains(errors.Join(failed...).Error(), "full") {
+		if sessiondb.DiskFull(errors.Join(failed...)) {
 			why = "the server's disk is full; please try again later"
 		}
-		m.reply(ctx, in, "berth: your message was not accepted by agent group "+strings.Join(failedNames, ", ")+": "+why)
+		r.reply(ctx, in, "berth: your message was not accepted by agent group "+strings.Join(failedNames, ", ")+": "+why)
 		return fmt.Errorf("route message: %w", errors.Join(failed...))
 	}
 	if !routed && !decided && !in.IsDM {
-		m.drop(ctx, in, "trigger not matched")
+		r.drop(ctx, in, "trigger not matched")
 	}
 	return nil
 }
 
 // folder names an agent group for logs and answers: its folder, or its id.
-func (m *Manager) folder(ctx context.Context, groupID string) string {
-	if g, err := m.store.Group(ctx, groupID); err == nil {
+func (r *router) folder(ctx context.Context, groupID string) string {
+	if g, err := r.store.Group(ctx, groupID); err == nil {
 		return g.Folder
 	}
 	return groupID
@@ -323,16 +330,16 @@ func (m *Manager) folder(ctx context.Context, groupID string) string {
 // routeTo stores in in the session w keys it to, and wakes that session
 // when the message engages. It reports whether it woke one; a message
 // already stored (a redelivery) is not stored or woken again.
-func (m *Manager) routeTo(ctx context.Context, in channels.Inbound, mg data.MessagingGroup, w data.Wiring, engaged bool) (bool, error) {
+func (r *router) routeTo(ctx context.Context, in channels.Inbound, mg data.MessagingGroup, w data.Wiring, engaged bool) (bool, error) {
 	key, err := data.ConversationKey(in, mg, w)
 	if err != nil {
 		return false, fmt.Errorf("resolve session: %w", err)
 	}
-	s, created, err := m.store.ResolveSession(ctx, key)
+	s, created, err := r.store.ResolveSession(ctx, key)
 	if err != nil {
 		return false, err
 	}
-	l, err := m.session(ctx, s)
+	l, err := r.session(ctx, s)
 	if err != nil {
 		return false, err
 	}
@@ -354,25 +361,27 @@ func (m *Manager) routeTo(ctx context.Context, in channels.Inbound, mg data.Mess
 		return false, nil // a redelivery already stored
 	}
 	l.touch()
-	m.store.TouchSession(ctx, s.ID)
-	m.log.Info("routed", "channel", in.ChannelType, "group", l.group.Folder, "session", s.ID, "message", msg.ID,
+	if err := r.store.TouchSession(ctx, s.ID); err != nil {
+		r.log.Warn("touch session", "session", s.ID, "group", l.group.Folder, "err", err)
+	}
+	r.log.Info("routed", "channel", in.ChannelType, "group", l.group.Folder, "session", s.ID, "message", msg.ID,
 		"engaged", engaged, "new_session", created)
 	if !engaged {
 		return false, nil
 	}
-	m.obs.Routed(in.ChannelType)
+	r.obs.Routed(in.ChannelType)
 	l.amu.Lock()
 	if l.queued.IsZero() {
 		l.queued = time.Now()
 	}
 	l.amu.Unlock()
-	m.working(ctx, l, msg.ID, in)
-	m.wakeAsync(l)
+	r.dlv.working(ctx, l, msg.ID, in)
+	r.wakeAsync(l)
 	return true, nil
 }
 
 // engages reports whether a wiring's engage rule takes the message.
-func (m *Manager) engages(ctx context.Context, w data.Wiring, mg data.MessagingGroup, in channels.Inbound, thread string) (bool, error) {
+func (r *router) engages(ctx context.Context, w data.Wiring, mg data.MessagingGroup, in channels.Inbound, thread string) (bool, error) {
 	if in.IsDM || mg.IsDM {
 		return true, nil
 	}
@@ -386,7 +395,7 @@ func (m *Manager) engages(ctx context.Context, w data.Wiring, mg data.MessagingG
 		if thread == "" {
 			return false, nil
 		}
-		_, err := m.store.FindSession(ctx, w.AgentGroupID, mg.ID, thread)
+		_, err := r.store.FindSession(ctx, w.AgentGroupID, mg.ID, thread)
 		return err == nil, nil
 	case data.EngagePattern:
 		re, err := regexp.Compile(w.Pattern)
@@ -399,59 +408,36 @@ func (m *Manager) engages(ctx context.Context, w data.Wiring, mg data.MessagingG
 	return false, fmt.Errorf("unknown engage rule %q", w.Engage)
 }
 
-func (m *Manager) working(ctx context.Context, l *live, msgID string, in channels.Inbound) {
-	t := channels.Target{PlatformID: in.PlatformID, ThreadID: in.ThreadID, MessageID: in.MessageID}
-	l.amu.Lock()
-	l.targets[msgID] = progressTarget{channel: in.ChannelType, t: t, at: time.Now()}
-	l.amu.Unlock()
-	if p, ok := m.channel(in.ChannelType).(channels.Progress); ok {
-		p.Working(ctx, t)
-	}
-}
-
-func (m *Manager) done(ctx context.Context, l *live, msgID string, ok bool) {
-	l.amu.Lock()
-	pt, found := l.targets[msgID]
-	delete(l.targets, msgID)
-	l.amu.Unlock()
-	if !found {
-		return
-	}
-	if p, isP := m.channel(pt.channel).(channels.Progress); isP {
-		p.Done(ctx, pt.t, ok)
-	}
-}
-
-func (m *Manager) drop(ctx context.Context, in channels.Inbound, reason string) {
-	m.obs.Dropped(in.ChannelType, reason)
-	if err := m.store.RecordDropped(ctx, data.Dropped{ChannelType: in.ChannelType, PlatformID: in.PlatformID, ThreadID: in.ThreadID,
+func (r *router) drop(ctx context.Context, in channels.Inbound, reason string) {
+	r.obs.Dropped(in.ChannelType, reason)
+	if err := r.store.RecordDropped(ctx, data.Dropped{ChannelType: in.ChannelType, PlatformID: in.PlatformID, ThreadID: in.ThreadID,
 		MessageID: in.MessageID, SenderID: channels.UserKey(in.ChannelType, in.Sender.ID), Reason: reason, Text: in.Text}); err != nil {
-		m.log.Warn("record dropped message", "err", err)
+		r.log.Warn("record dropped message", "err", err)
 	}
 }
 
 // hint tells an unwired channel, at most once an hour, how to wire it.
-func (m *Manager) hint(ctx context.Context, in channels.Inbound) {
+func (r *router) hint(ctx context.Context, in channels.Inbound) {
 	key := in.ChannelType + ":" + in.PlatformID
-	m.mu.Lock()
-	last, ok := m.hints[key]
+	r.mu.Lock()
+	last, ok := r.hints[key]
 	if ok && time.Since(last) < time.Hour {
-		m.mu.Unlock()
+		r.mu.Unlock()
 		return
 	}
-	m.hints[key] = time.Now()
-	m.mu.Unlock()
-	m.reply(ctx, in, "This channel is not registered with berth; an admin can run !register <name>.")
+	r.hints[key] = time.Now()
+	r.mu.Unlock()
+	r.reply(ctx, in, "This channel is not registered with berth; an admin can run !register <name>.")
 }
 
 // reply sends host-side text (a refusal, a command's answer) to where in came from.
-func (m *Manager) reply(ctx context.Context, in channels.Inbound, text string) {
-	ch := m.channel(in.ChannelType)
+func (r *router) reply(ctx context.Context, in channels.Inbound, text string) {
+	ch := r.channel(in.ChannelType)
 	if ch == nil {
 		return
 	}
 	if _, err := ch.Send(ctx, channels.Outbound{PlatformID: in.PlatformID, ThreadID: in.ThreadID, ReplyTo: in.MessageID, Text: text}); err != nil {
-		m.log.Warn("delivery-failed", "channel", in.ChannelType, "err", err)
+		r.log.Warn("delivery-failed", "channel", in.ChannelType, "err", err)
 	}
 }
 

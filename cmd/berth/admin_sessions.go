@@ -36,7 +36,7 @@ func (a *admin) sessionJSON(ctx context.Context, s data.Session, g data.AgentGro
 		ch = mg.ChannelType + ":" + mg.PlatformID
 	}
 	return sessionJSON{ID: s.ID, Group: g.Folder, GroupID: g.ID, Channel: ch, ThreadID: s.ThreadID, Status: s.Status,
-		ContainerState: s.ContainerState, ContainerID: s.ContainerID, Dir: paths.Home(a.cfg.Home).Session(s.AgentGroupID, s.ID),
+		ContainerState: string(s.ContainerState), ContainerID: s.ContainerID, Dir: paths.Home(a.cfg.Home).Session(s.AgentGroupID, s.ID),
 		LastActive: s.LastActive, CreatedAt: s.CreatedAt}
 }
 
@@ -70,7 +70,7 @@ func (a *admin) sessionsList(c *commandLine) *ffcli.Command {
 		for _, s := range ss {
 			j := a.sessionJSON(ctx, s, byID[s.AgentGroupID])
 			out = append(out, j)
-			rows = append(rows, []string{s.ID, j.Group, adminDash(j.Channel), adminDash(s.ThreadID), s.Status, s.ContainerState, adminTime(s.LastActive)})
+			rows = append(rows, []string{s.ID, j.Group, adminDash(j.Channel), adminDash(s.ThreadID), s.Status, string(s.ContainerState), adminTime(s.LastActive)})
 		}
 		return a.emit(out, []string{"SESSION", "GROUP", "CHANNEL", "THREAD", "STATUS", "CONTAINER", "LAST ACTIVE"}, rows)
 	})

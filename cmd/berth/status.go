@@ -298,7 +298,7 @@ func writeStatus(ctx context.Context, cfg config, w io.Writer, now time.Time) er
 					continue
 				}
 				active = append(active, s)
-				states[s.ContainerState]++
+				states[string(s.ContainerState)]++
 			}
 			row("sessions", "%d active%s; %d closed", len(active), prefixed(": ", countList(states)), closed)
 		}

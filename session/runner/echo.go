@@ -62,7 +62,9 @@ func (Echo) Turn(ctx context.Context, t Turn) ([]Reply, error) {
 		case "fail":
 			return nil, errors.New("echo: failing as asked")
 		case "crash":
-			syscall.Kill(os.Getpid(), syscall.SIGKILL)
+			if err := syscall.Kill(os.Getpid(), syscall.SIGKILL); err != nil {
+				return nil, fmt.Errorf("echo: crash: %w", err)
+			}
 			time.Sleep(time.Second)
 		case "sendto":
 			f := strings.SplitN(rest, " ", 3)

@@ -93,7 +93,11 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		cfg.Log.Warn("no file-system events; polling only", "err", err)
 	} else {
-		defer w.Close()
+		defer func() {
+			if err := w.Close(); err != nil {
+				cfg.Log.Warn("close file-system events", "err", err)
+			}
+		}()
 		if err := w.Add(cfg.InDir); err != nil {
 			cfg.Log.Warn("cannot watch inbound folder; polling only", "err", err)
 		}
@@ -208,8 +212,10 @@ func touch(outDir string) {
 	p := filepath.Join(outDir, sessiondb.Heartbeat)
 	now := time.Now()
 	if err := os.Chtimes(p, now, now); errors.Is(err, os.ErrNotExist) {
+		// The heartbeat is its modification time: an empty file, so a
+		// failed close loses nothing.
 		if f, err := os.Create(p); err == nil {
-			f.Close()
+			_ = f.Close()
 		}
 	}
 }

@@ -141,8 +141,7 @@ func checkHardened(c *sqlite3.SQLiteConn) error {
 		return err
 	}
 	v := make([]driver.Value, 1)
-	err = rows.Next(v)
-	rows.Close()
+	err = errors.Join(rows.Next(v), rows.Close())
 	if err != nil {
 		return err
 	}
@@ -156,8 +155,7 @@ func checkHardened(c *sqlite3.SQLiteConn) error {
 	if rows, err = c.Query(`PRAGMA writable_schema`, nil); err != nil {
 		return err
 	}
-	err = rows.Next(v)
-	rows.Close()
+	err = errors.Join(rows.Next(v), rows.Close())
 	if err != nil {
 		return err
 	}
@@ -230,13 +228,13 @@ func readAgent(ctx context.Context, file string, opt agentReadOptions, fn func(c
 	}
 	unlock, err := lockInode(ctx, fileKey{uint64(st.Dev), st.Ino})
 	if err != nil {
-		f.Close()
+		_ = f.Close() // read-only: a failed close loses nothing
 		return err
 	}
 	// Deferred first, so run last: berth's descriptor closes after
 	// SQLite's connection, and before another read of the inode starts.
 	defer func() {
-		f.Close()
+		_ = f.Close() // read-only: a failed close loses nothing
 		unlock()
 	}()
 
@@ -297,7 +295,7 @@ func openAgentFile(file string) (*os.File, *syscall.Stat_t, error) {
 	f := os.NewFile(uintptr(fd), file)
 	st, err := checkFile(f, file)
 	if err != nil {
-		f.Close()
+		_ = f.Close() // read-only: a failed close loses nothing
 		return nil, nil, err
 	}
 	return f, st, nil

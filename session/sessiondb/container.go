@@ -81,7 +81,7 @@ func (c Container) Claim(ctx context.Context, ids ...string) error {
 // Finish writes the replies to a batch of messages and acks each of them
 // with status, in one transaction: a message is never acked completed
 // without its reply.
-func (c Container) Finish(ctx context.Context, ids []string, status, errText string, replies ...OutMessage) error {
+func (c Container) Finish(ctx context.Context, ids []string, status Status, errText string, replies ...OutMessage) error {
 	return c.write(ctx, func(tx *sql.Tx) error {
 		if err := insertOut(ctx, c, tx, replies); err != nil {
 			return err
@@ -129,7 +129,7 @@ func (c Container) write(ctx context.Context, fn func(*sql.Tx) error) error {
 	return nil
 }
 
-func ack(ctx context.Context, tx *sql.Tx, id, status, errText string) error {
+func ack(ctx context.Context, tx *sql.Tx, id string, status Status, errText string) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO processing_ack (message_id, status, error, status_changed) VALUES (?, ?, ?, ?)
 		ON CONFLICT (message_id) DO UPDATE SET status = excluded.status, error = excluded.error, status_changed = excluded.status_changed`,
 		id, status, errText, fmtTime(time.Now()))

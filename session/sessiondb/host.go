@@ -88,7 +88,11 @@ func (h Host) Append(ctx context.Context, msgs ...InMessage) ([]string, error) {
 			if err != nil {
 				return fmt.Errorf("insert message %s: %w", m.ID, err)
 			}
-			if n, _ := res.RowsAffected(); n == 1 {
+			n, err := res.RowsAffected()
+			if err != nil {
+				return fmt.Errorf("insert message %s: %w", m.ID, err)
+			}
+			if n == 1 {
 				inserted = append(inserted, m.ID)
 				seq += 2
 			}
@@ -198,7 +202,12 @@ func (h Host) FailedUnnotified(ctx context.Context) ([]Failed, error) {
 			return f, err
 		}
 		f.Timestamp, f.ProcessAfter, f.Trigger = parseTime(ts), parseTime(after), trig != 0
-		json.Unmarshal([]byte(content), &f.Content)
+		if err := json.Unmarshal([]byte(content), &f.Content); err != nil {
+			// Berth wrote it, so this is not expected; the person is still
+			// told, without the reply-to, rather than stall every failure
+			// behind this one.
+			f.Content = Content{}
+		}
 		return f, nil
 	}, `SELECT `+inCols+`, error FROM messages_in WHERE status = 'failed' AND notified = 0 ORDER BY seq`)
 }
@@ -309,7 +318,11 @@ func (h Host) Finish(ctx context.Context, acks map[string]Ack) ([]string, error)
 			if err != nil {
 				return err
 			}
-			if n, _ := res.RowsAffected(); n == 1 {
+			n, err := res.RowsAffected()
+			if err != nil {
+				return err
+			}
+			if n == 1 {
 				changed = append(changed, id)
 			}
 		}
@@ -387,11 +400,19 @@ func readOut(ctx context.Context, file, where string, args ...any) ([]OutMessage
 	return out, err
 }
 
-// Delivery statuses.
+// DeliveryStatus is what became of one reply, in the delivered table.
+type DeliveryStatus string
+
+// Delivery statuses. Every one but DeliverySending settles the reply: it
+// is never sent again.
 const (
-	DeliverySending   = "sending"   // about to be sent; if still so after a crash, the outcome is unknown
-	DeliveryDelivered = "delivered" // the platform took it
-	DeliveryUnknown   = "unknown"   // a crash hid the outcome and the platform could not say; not resent
+	DeliverySending   DeliveryStatus = "sending"   // about to be sent; if still so after a crash, the outcome is unknown
+	DeliveryDelivered DeliveryStatus = "delivered" // the platform took it
+	DeliveryUnknown   DeliveryStatus = "unknown"   // a crash hid the outcome and the platform could not say; not resent
+	DeliveryFailed    DeliveryStatus = "failed"    // the platform refused it, or every try failed
+	DeliverySkipped   DeliveryStatus = "skipped"   // berth's own system message: not for a platform
+	DeliveryRefused   DeliveryStatus = "refused"   // addressed outside the session's conversation
+	DeliveryCapped    DeliveryStatus = "capped"    // past the reply caps
 )
 
 // BeginDelivery records that a reply is about to be sent, so a crash
@@ -399,13 +420,13 @@ const (
 func (h Host) BeginDelivery(ctx context.Context, m OutMessage) error {
 	return withWrite(ctx, h.InboundPath(), inboundSchema, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO delivered (message_out_id, seq, platform_message_id, status, error, delivered_at)
-			VALUES (?, ?, '', 'sending', '', ?) ON CONFLICT (message_out_id) DO NOTHING`, m.ID, m.Seq, fmtTime(time.Now()))
+			VALUES (?, ?, '', ?, '', ?) ON CONFLICT (message_out_id) DO NOTHING`, m.ID, m.Seq, DeliverySending, fmtTime(time.Now()))
 		return err
 	})
 }
 
 // RecordDelivery records the outcome of sending one outbound message.
-func (h Host) RecordDelivery(ctx context.Context, m OutMessage, platformID, status, errText string) error {
+func (h Host) RecordDelivery(ctx context.Context, m OutMessage, platformID string, status DeliveryStatus, errText string) error {
 	return withWrite(ctx, h.InboundPath(), inboundSchema, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO delivered (message_out_id, seq, platform_message_id, status, error, delivered_at)
 			VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (message_out_id) DO UPDATE SET platform_message_id = excluded.platform_message_id,

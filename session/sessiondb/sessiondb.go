@@ -17,10 +17,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
+	"syscall"
 	"time"
 
-	_ "github.com/mattn/go-sqlite3" // registers the "sqlite3" driver
+	"github.com/mattn/go-sqlite3" // also registers the "sqlite3" driver
 )
 
 // File names inside a session folder.
@@ -32,20 +32,26 @@ const (
 	Heartbeat    = ".heartbeat"
 )
 
+// Kind is what a message is, in both databases' kind column.
+type Kind string
+
 // Message kinds.
 const (
-	KindChat    = "chat"
-	KindCommand = "command"
-	KindTask    = "task"
-	KindSystem  = "system"
+	KindChat    Kind = "chat"
+	KindCommand Kind = "command"
+	KindTask    Kind = "task"
+	KindSystem  Kind = "system"
 )
+
+// Status is where an inbound message or a processing ack stands.
+type Status string
 
 // Statuses of an inbound message and of a processing ack.
 const (
-	StatusPending    = "pending"
-	StatusProcessing = "processing"
-	StatusCompleted  = "completed"
-	StatusFailed     = "failed"
+	StatusPending    Status = "pending"
+	StatusProcessing Status = "processing"
+	StatusCompleted  Status = "completed"
+	StatusFailed     Status = "failed"
 )
 
 // Content is the JSON body of an inbound message.
@@ -72,9 +78,9 @@ type Attachment struct {
 type InMessage struct {
 	ID           string
 	Seq          int64
-	Kind         string
+	Kind         Kind
 	Timestamp    time.Time
-	Status       string
+	Status       Status
 	ProcessAfter time.Time // zero: now
 	Tries        int
 	Trigger      bool // false: context only, never wakes the agent by itself
@@ -98,7 +104,7 @@ type OutMessage struct {
 	InReplyTo    string
 	Timestamp    time.Time
 	DeliverAfter time.Time
-	Kind         string
+	Kind         Kind
 	ChannelType  string
 	PlatformID   string
 	ThreadID     string
@@ -108,7 +114,7 @@ type OutMessage struct {
 // Ack is one row of processing_ack.
 type Ack struct {
 	MessageID string
-	Status    string
+	Status    Status
 	Error     string
 	Changed   time.Time
 }
@@ -230,13 +236,51 @@ func withWrite(ctx context.Context, file, schema string, fn func(*sql.Tx) error)
 	return tx.Commit()
 }
 
-func withRead(ctx context.Context, file string, fn func(*sql.DB) error) error {
+// withRead runs fn on file opened read-only. A read of a table the
+// database does not have yet (its first write creates them all) fails
+// with errNoTable.
+func withRead(ctx context.Context, file string, fn func(*sql.DB) error) (err error) {
 	db, err := openRead(file)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-	return fn(db)
+	defer func() { err = errors.Join(err, db.Close()) }()
+	err = fn(db)
+	if noTable(ctx, db, err, schemaTables[filepath.Base(file)]...) {
+		return fmt.Errorf("%w: %w", errNoTable, err)
+	}
+	return err
+}
+
+// errNoTable marks a read of a database whose tables are not created yet.
+var errNoTable = errors.New("session database has no tables yet")
+
+// schemaTables are the tables each database's schema creates.
+var schemaTables = map[string][]string{
+	InboundFile:  {"messages_in", "delivered", "session_routing"},
+	OutboundFile: {"messages_out", "processing_ack", "session_state"},
+}
+
+// noTable reports whether err is SQLite's failure to prepare a statement
+// (SQLITE_ERROR, which a missing table is) on a database that lacks one
+// of tables: a question to the schema, not to the error's text.
+func noTable(ctx context.Context, q interface {
+	QueryRowContext(context.Context, string, ...any) *sql.Row
+}, err error, tables ...string) bool {
+	var se sqlite3.Error
+	if !errors.As(err, &se) || se.Code != sqlite3.ErrError {
+		return false
+	}
+	for _, t := range tables {
+		var n int
+		if qerr := q.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?`, t).Scan(&n); qerr != nil {
+			return false
+		}
+		if n == 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // query reads rows of a database with scan; a database or table not
@@ -269,15 +313,22 @@ func maxSeq(ctx context.Context, q interface {
 }, table string) (int64, error) {
 	var n sql.NullInt64
 	err := q.QueryRowContext(ctx, `SELECT MAX(seq) FROM `+table).Scan(&n)
-	if err != nil && isNoTable(err) {
+	if noTable(ctx, q, err, table) {
 		return 0, nil
 	}
 	return n.Int64, err
 }
 
-func isNoTable(err error) bool {
-	return err != nil && strings.Contains(err.Error(), "no such table")
+// DiskFull reports whether err is a write that failed for want of space:
+// SQLite's SQLITE_FULL, or ENOSPC from the file system.
+func DiskFull(err error) bool {
+	var se sqlite3.Error
+	return errors.Is(err, syscall.ENOSPC) || (errors.As(err, &se) && se.Code == sqlite3.ErrFull)
 }
+
+// isNoTable reports whether a read failed only because the database has
+// no tables yet.
+func isNoTable(err error) bool { return errors.Is(err, errNoTable) }
 
 func fmtTime(t time.Time) string {
 	if t.IsZero() {
@@ -286,15 +337,26 @@ func fmtTime(t time.Time) string {
 	return t.UTC().Format(time.RFC3339Nano)
 }
 
+// parseTime reads a time column; a value that is not RFC 3339 (the
+// agent writes some of them) reads as the zero time, never as an error
+// that would stall the rows behind it.
 func parseTime(s string) time.Time {
 	if s == "" {
 		return time.Time{}
 	}
-	t, _ := time.Parse(time.RFC3339Nano, s)
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}
+	}
 	return t
 }
 
+// mustJSON encodes a content struct, which has only strings, numbers and
+// slices of them: an error is a bug.
 func mustJSON(v any) string {
-	b, _ := json.Marshal(v)
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprintf("sessiondb: encode %T: %v", v, err))
+	}
 	return string(b)
 }

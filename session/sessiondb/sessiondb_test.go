@@ -2,12 +2,17 @@ package sessiondb
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/mattn/go-sqlite3"
 )
 
 func newSession(t *testing.T) (Host, Container) {
@@ -158,5 +163,24 @@ func TestOversizedReplyIsCut(t *testing.T) {
 	}
 	if !utf8.ValidString(out[0].Content.Text) {
 		t.Fatal("cut inside a character")
+	}
+}
+
+func TestDiskFull(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"nil", nil, false},
+		{"sqlite full", fmt.Errorf("insert message m1: %w", sqlite3.Error{Code: sqlite3.ErrFull}), true},
+		{"enospc", &os.PathError{Op: "write", Path: "inbound.db", Err: syscall.ENOSPC}, true},
+		{"joined", errors.Join(errors.New("other"), sqlite3.Error{Code: sqlite3.ErrFull}), true},
+		{"busy", sqlite3.Error{Code: sqlite3.ErrBusy}, false},
+		{"text only", errors.New("database or disk is full"), false},
+	} {
+		if got := DiskFull(tt.err); got != tt.want {
+			t.Errorf("%s: DiskFull(%v) = %v, want %v", tt.name, tt.err, got, tt.want)
+		}
 	}
 }

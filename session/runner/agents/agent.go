@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -78,7 +79,10 @@ func (a *agent) Turn(ctx context.Context, t runner.Turn) ([]runner.Reply, error)
 	key := "history:" + a.name
 	var hist []histMsg
 	if v, err := t.State.Get(ctx, key); err == nil && v != "" {
-		json.Unmarshal([]byte(v), &hist)
+		if err := json.Unmarshal([]byte(v), &hist); err != nil {
+			slog.Warn("history unreadable; starting afresh", "provider", a.name, "err", err)
+			hist = nil
+		}
 	}
 	var last string
 	for _, m := range t.Messages {
@@ -116,7 +120,9 @@ func (a *agent) Turn(ctx context.Context, t runner.Turn) ([]runner.Reply, error)
 		}
 	}
 	if b, err := json.Marshal(trim(hist)); err == nil {
-		t.State.Set(ctx, key, string(b))
+		if err := t.State.Set(ctx, key, string(b)); err != nil {
+			slog.Warn("save history", "provider", a.name, "err", err)
+		}
 	}
 	addUsage(ctx, t.State, total)
 	if text.Len() == 0 {
@@ -176,13 +182,18 @@ func systemPrompt(msgs []sessiondb.InMessage) string {
 func addUsage(ctx context.Context, st runner.StateStore, u usage) {
 	var total usage
 	if v, err := st.Get(ctx, "usage"); err == nil && v != "" {
-		json.Unmarshal([]byte(v), &total)
+		if err := json.Unmarshal([]byte(v), &total); err != nil {
+			slog.Warn("usage unreadable; counting afresh", "err", err)
+			total = usage{}
+		}
 	}
 	total.Input += u.Input
 	total.Output += u.Output
 	total.CostUSD += u.CostUSD
 	if b, err := json.Marshal(total); err == nil {
-		st.Set(ctx, "usage", string(b))
+		if err := st.Set(ctx, "usage", string(b)); err != nil {
+			slog.Warn("save usage", "err", err)
+		}
 	}
 }
 

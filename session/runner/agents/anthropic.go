@@ -48,7 +48,9 @@ func (m *anthropicModel) next(ctx context.Context, system string, hist []histMsg
 			}
 			for _, c := range h.Calls {
 				var in any
-				json.Unmarshal(c.Input, &in)
+				if err := json.Unmarshal(c.Input, &in); err != nil {
+					in = nil // the model's own malformed call, replayed without input
+				}
 				blocks = append(blocks, anthropic.NewToolUseBlock(c.ID, in, c.Name))
 			}
 			params.Messages = append(params.Messages, anthropic.NewAssistantMessage(blocks...))

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os/exec"
 	"strings"
@@ -131,11 +132,15 @@ func (c *claudeProvider) Turn(ctx context.Context, t runner.Turn) ([]runner.Repl
 	res, stderr, err := c.run(ctx, prompt.String(), systemPrompt(t.Messages), resume, base)
 	if resume != "" && invalidResume(res, stderr, err) {
 		// A stale conversation id must not fail every later message.
-		t.State.Set(ctx, "claude:session", "")
+		if err := t.State.Set(ctx, "claude:session", ""); err != nil {
+			slog.Warn("forget claude session", "err", err)
+		}
 		res, stderr, err = c.run(ctx, prompt.String(), systemPrompt(t.Messages), "", base)
 	}
 	if res.SessionID != "" {
-		t.State.Set(ctx, "claude:session", res.SessionID)
+		if err := t.State.Set(ctx, "claude:session", res.SessionID); err != nil {
+			slog.Warn("save claude session", "err", err)
+		}
 	}
 	u := res.Usage
 	u.CostUSD = res.CostUSD
@@ -214,18 +219,20 @@ func (c *claudeProvider) forward() (string, func(), error) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				defer conn.Close()
+				// A proxied connection's copy and close errors are the
+				// client's to see (a short reply); nothing here can act on them.
+				defer func() { _ = conn.Close() }()
 				up, err := net.Dial("unix", c.sock)
 				if err != nil {
 					return
 				}
-				defer up.Close()
-				go io.Copy(up, conn)
-				io.Copy(conn, up)
+				defer func() { _ = up.Close() }()
+				go func() { _, _ = io.Copy(up, conn) }()
+				_, _ = io.Copy(conn, up)
 			}()
 		}
 	}()
-	return "http://" + ln.Addr().String() + "/anthropic", func() { ln.Close() }, nil
+	return "http://" + ln.Addr().String() + "/anthropic", func() { _ = ln.Close() }, nil
 }
 
 func lastLine(s string) string {

@@ -72,7 +72,9 @@ func (tb *toolbox) run(ctx context.Context, c toolCall) (string, bool) {
 		if err != nil {
 			return err.Error(), true
 		}
-		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return err.Error(), true
+		}
 		if err := os.WriteFile(p, []byte(in["content"]), 0o644); err != nil {
 			return err.Error(), true
 		}

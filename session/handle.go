@@ -1,0 +1,504 @@
+package session
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/berth-dev/berth/channels"
+	"github.com/berth-dev/berth/container"
+	"github.com/berth-dev/berth/data"
+	"github.com/berth-dev/berth/data/paths"
+	"github.com/berth-dev/berth/groups"
+	"github.com/berth-dev/berth/mounts"
+	"github.com/berth-dev/berth/session/sessiondb"
+)
+
+// handle is one session this process knows, and the owner of its
+// container's lifecycle: a wake (ensure, start, adopt), watching the
+// container's exit, re-queuing what it left unfinished, and stopping it.
+// Lifecycle changes are serialised by mu; what routing, delivery and the
+// supervisor note about the session meanwhile is guarded by amu.
+type handle struct {
+	c     *core
+	id    string
+	group data.AgentGroup
+	// conf is the group's configuration, parsed once when the session was
+	// loaded; confErr, if not nil, is why it was refused (every wake then
+	// fails with it, and conf is the zero Config: the gateway's settings).
+	conf    groups.Config
+	confErr error
+	dir     string
+	db      sessiondb.Host
+	kick    chan struct{}
+
+	mu      sync.Mutex // serialises container lifecycle changes; guards running, ctrID, started and failed
+	running bool
+	ctrID   string
+	started time.Time
+	failed  int // consecutive failed wakes
+	// backlog marks a session without a container that the sweep must
+	// still look at: a wake failed, or delivery left something behind.
+	backlog atomic.Bool
+
+	amu      sync.Mutex // guards activity, refused, oomSeen, targets and queued
+	activity time.Time
+	queued   time.Time                 // when its oldest waiting message was accepted
+	refused  container.Refusals        // what the running container's limits refused it, as told
+	oomSeen  int64                     // memory kills seen in its cgroup, told once seen again
+	targets  map[string]progressTarget // inbound id -> what to tell the platform
+
+	delivering sync.Mutex // held by the one delivery pass; guards flood and recorded
+	flood      floodState
+	recorded   outcomeMark   // the acks' outcomes the last pass recorded
+	passes     *rate.Limiter // delivery passes; bounds what a churning out/ folder costs
+}
+
+// progressTarget is where the platform is told that a message is being
+// worked on, and then that it is done.
+type progressTarget struct {
+	channel string
+	t       channels.Target
+	at      time.Time // when the message was accepted
+}
+
+// poke asks the session's delivery loop for a pass.
+func (l *handle) poke() {
+	select {
+	case l.kick <- struct{}{}:
+	default:
+	}
+}
+
+// touch notes activity now, which puts off the idle stop.
+func (l *handle) touch() {
+	l.amu.Lock()
+	l.activity = time.Now()
+	l.amu.Unlock()
+}
+
+// lastActivity is the later of the last noted activity and the agent's heartbeat.
+func (l *handle) lastActivity() time.Time {
+	l.amu.Lock()
+	defer l.amu.Unlock()
+	t := l.activity
+	// Lstat: the agent owns out/ and may plant a symlink there.
+	if fi, err := os.Lstat(filepath.Join(l.dir, sessiondb.OutDir, sessiondb.Heartbeat)); err == nil && fi.Mode().IsRegular() && fi.ModTime().After(t) {
+		t = fi.ModTime()
+	}
+	return t
+}
+
+// setState records the container's state in the store; a failure is
+// logged (the column is what `berth status` shows, not what berth acts on).
+func (l *handle) setState(ctx context.Context, state data.ContainerState, ctrID string) {
+	if err := l.c.store.SetContainerState(ctx, l.id, state, ctrID); err != nil {
+		l.c.log.Warn("record container state", "session", l.id, "group", l.group.Folder, "container", short(ctrID), "state", state, "err", err)
+	}
+}
+
+// maxWakeFailures is how many wakes in a row may fail before the waiting
+// messages are failed and their senders told.
+const maxWakeFailures = 5
+
+// ContainerName is the one name a session's container may have. The
+// engine refuses a second container with it, which is what makes "one
+// container per session" hold across processes.
+func ContainerName(groupFolder, sessionID string) string {
+	id := sessionID
+	if len(id) > 12 {
+		id = id[:12]
+	}
+	return "berth-" + groupFolder + "-" + id
+}
+
+// formatBytes renders a memory limit for a person: "1 GiB", "64 MiB".
+func formatBytes(n int64) string {
+	switch {
+	case n <= 0:
+		return "none"
+	case n%(1<<30) == 0:
+		return fmt.Sprintf("%d GiB", n>>30)
+	case n >= 1<<20:
+		return fmt.Sprintf("%d MiB", n>>20)
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
+
+// defaultImage is the image a group runs when its config names none: the
+// claude provider needs Node and the CLI, the others only the runner.
+func defaultImage(provider, image string) string {
+	if provider == "claude" {
+		return container.ClaudeImage
+	}
+	return image
+}
+
+// short is a container id as the log shows it: its first 12 characters.
+func short(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}
+
+// ensure makes sure the session's container is running: within the
+// supervisor's disk quota and running cap, started or adopted.
+func (l *handle) ensure(ctx context.Context) error {
+	l.mu.Lock()
+	running := l.running
+	l.mu.Unlock()
+	if running {
+		return nil
+	}
+	if err := l.c.sup.refuseOverQuota(ctx, l); err != nil {
+		return err
+	}
+	began := time.Now()
+	l.amu.Lock()
+	since := l.queued
+	l.amu.Unlock()
+	if since.IsZero() {
+		since = began
+	}
+	// Wait for a slot without holding the session's lock: the sweep must
+	// still be able to look at this session meanwhile.
+	if err := l.c.slots.acquire(ctx, since); err != nil {
+		return err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.running {
+		l.c.slots.release()
+		return nil
+	}
+	info, adopted, err := l.start(ctx)
+	if err != nil {
+		l.c.slots.release()
+		l.backlog.Store(true) // the sweep tries again
+		l.failed++
+		l.setState(context.WithoutCancel(ctx), data.ContainerStopped, "")
+		// A refused configuration fails the same way every time: tell the
+		// person now rather than after maxWakeFailures wakes.
+		var ce *groups.ConfigError
+		if errors.As(err, &ce) || l.failed >= maxWakeFailures {
+			l.failPending(context.WithoutCancel(ctx), "the agent's container could not be started: "+err.Error())
+			l.failed = 0
+		}
+		return fmt.Errorf("wake session %s: %w", l.id, err)
+	}
+	l.failed = 0
+	l.amu.Lock()
+	l.queued = time.Time{}
+	l.amu.Unlock()
+	l.c.obs.Woke(!adopted, time.Since(began))
+	l.c.log.Info("woke", "session", l.id, "group", l.group.Folder, "container", short(info.ID), "cold", !adopted, "ms", time.Since(began).Milliseconds())
+	l.adopt(info, adopted)
+	return nil
+}
+
+// start asks the runtime for the session's container. l.mu is held.
+func (l *handle) start(ctx context.Context) (container.Info, bool, error) {
+	l.setState(ctx, data.ContainerStarting, "")
+	// A stale heartbeat would make a fresh container look stuck.
+	// The agent owns out/: what it left there in the heartbeat's place is
+	// its own, and only counts as activity if it is a plain file.
+	if err := os.Remove(filepath.Join(l.dir, sessiondb.OutDir, sessiondb.Heartbeat)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		l.c.log.Warn("remove stale heartbeat", "session", l.id, "group", l.group.Folder, "err", err)
+	}
+	spec, err := l.spec()
+	if err != nil {
+		return container.Info{}, false, err
+	}
+	return l.c.rt.Ensure(ctx, spec)
+}
+
+// adopt records a running container and watches for its exit. l.mu is held.
+func (l *handle) adopt(info container.Info, adopted bool) {
+	l.running, l.ctrID, l.started = true, info.ID, time.Now()
+	l.amu.Lock()
+	l.refused, l.oomSeen = container.Refusals{}, 0
+	l.amu.Unlock()
+	l.touch()
+	l.c.obs.Running(l.c.running.add(1))
+	l.setState(l.c.ctx, data.ContainerRunning, info.ID)
+	event := "spawned"
+	if adopted {
+		event = "adopted"
+	}
+	l.c.log.Info(event, "session", l.id, "group", l.group.Folder, "container", short(info.ID))
+	if l.c.cfg.ContainerLogs != nil {
+		go l.c.cfg.ContainerLogs(l.id, info.ID)
+	}
+	l.c.wg.Add(1)
+	go l.watchExit(info.ID)
+}
+
+// checkImage refuses an image the operator did not allow. The allowlist is
+// the gateway's runtime configuration, so this one check of a group's
+// config is made at spawn rather than when the group is loaded.
+func (c *core) checkImage(gc groups.Config) error {
+	if gc.Image != "" && !c.imageAllowed(gc.Image) {
+		return &groups.ConfigError{Field: "image", Reason: fmt.Sprintf("is %q, which is not berth's agent image nor one the operator allowed (--allowed-images)", truncate(gc.Image, 200))}
+	}
+	return nil
+}
+
+// imageAllowed reports whether a group may run image: berth's configured
+// agent image, the claude image, or one the operator listed.
+func (c *core) imageAllowed(image string) bool {
+	return image == c.cfg.Image || image == container.ClaudeImage || slices.Contains(c.cfg.Images, image)
+}
+
+// spec is the container the session runs: its group's limits and
+// mounts, checked against what the operator allows.
+func (l *handle) spec() (container.Spec, error) {
+	if l.confErr != nil {
+		return container.Spec{}, l.confErr
+	}
+	gc := l.conf
+	if err := l.c.checkImage(gc); err != nil {
+		return container.Spec{}, err
+	}
+	var extra []mounts.Mount
+	for _, req := range gc.Mounts {
+		if l.c.cfg.Allowlist == nil {
+			l.c.log.Warn("mount refused", "group", l.group.Folder, "session", l.id, "reason", "no mount allowlist is configured")
+			continue
+		}
+		mt, err := l.c.cfg.Allowlist.Check(req, l.group.IsAdmin)
+		if err != nil {
+			l.c.log.Warn("mount refused", "group", l.group.Folder, "session", l.id, "reason", err.Error())
+			continue
+		}
+		extra = append(extra, mt)
+	}
+	var extraEnv []string
+	if l.c.cfg.Extras != nil {
+		mts, env, err := l.c.cfg.Extras(l.group)
+		if err != nil {
+			return container.Spec{}, err
+		}
+		extra = append(extra, mts...)
+		extraEnv = env
+	}
+	// The group folder is mounted once, whole; the runner reaches what it
+	// needs inside it (the claude CLI's state, its own source) by path in
+	// the container. A bind mount of a subfolder would be resolved on the
+	// host, through whatever symlink the agent put there.
+	plan, err := mounts.Plan(mounts.Paths{
+		InDir: filepath.Join(l.dir, sessiondb.InDir), OutDir: filepath.Join(l.dir, sessiondb.OutDir),
+		GroupDir: l.c.layout.Dir(l.group.Folder), GlobalDir: l.c.layout.GlobalDir(),
+		Admin:      l.group.IsAdmin,
+		AgentTrees: []string{l.c.layout.Root, paths.Home(l.c.cfg.Home).Sessions()},
+	}, extra)
+	if err != nil {
+		return container.Spec{}, err
+	}
+	if gc.PermissionMode != "" {
+		extraEnv = append(extraEnv, "BERTH_PERMISSION_MODE="+string(gc.PermissionMode))
+	}
+	provider := cmp.Or(gc.Provider, l.c.cfg.Provider)
+	spec := container.Spec{
+		Name:  ContainerName(l.group.Folder, l.id),
+		Image: cmp.Or(gc.Image, defaultImage(provider, l.c.cfg.Image)),
+		Cmd:   []string{"--in", "/workspace/in", "--out", "/workspace/out", "--provider", provider},
+		Env:   append(append([]string{"BERTH_SESSION=" + l.id, "BERTH_GROUP=" + l.group.Folder}, l.c.cfg.Env...), extraEnv...),
+		Labels: map[string]string{
+			container.LabelSession: l.id, container.LabelGroup: l.group.Folder, container.LabelHome: l.c.cfg.Home,
+		},
+		Mounts:   plan,
+		Memory:   cmp.Or(gc.Memory, l.c.cfg.Memory),
+		NanoCPUs: cmp.Or(gc.NanoCPUs, l.c.cfg.NanoCPUs),
+		Pids:     cmp.Or(gc.Pids, l.c.cfg.Pids),
+	}
+	if l.c.cfg.UID >= 0 {
+		spec.User = strconv.Itoa(l.c.cfg.UID) + ":" + strconv.Itoa(l.c.cfg.UID)
+	} else {
+		spec.User = strconv.Itoa(os.Getuid()) + ":" + strconv.Itoa(os.Getgid())
+	}
+	return spec, nil
+}
+
+// watchExit waits for a container to go, then re-queues what it left
+// unfinished and wakes the session again if work remains.
+func (l *handle) watchExit(id string) {
+	defer l.c.wg.Done()
+	// The engine may be unreachable for a while: keep asking until it
+	// answers, rather than forgetting a container that may still run.
+	var exit container.Exit
+	for backoff := time.Second; ; backoff = min(2*backoff, 15*time.Second) {
+		var err error
+		exit, err = l.c.rt.Wait(l.c.ctx, id)
+		if l.c.ctx.Err() != nil {
+			return
+		}
+		if err == nil {
+			break
+		}
+		l.c.log.Warn("lost track of container; retrying", "session", l.id, "container", short(id), "err", err)
+		select {
+		case <-l.c.ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+	}
+	if exit.OOMKilled {
+		// Running the same turn again would run out the same way: the
+		// messages it held fail now, with the reason.
+		l.c.log.Warn("out of memory", "session", l.id, "group", l.group.Folder, "container", short(id), "limit_bytes", exit.Memory)
+		l.exited(id, exit.Code, fmt.Sprintf("the agent ran out of memory (limit %s)", formatBytes(exit.Memory)), true)
+		return
+	}
+	l.exited(id, exit.Code, fmt.Sprintf("the agent's container exited (code %d) while working on it", exit.Code), false)
+}
+
+// exited records that a session's container is gone, once, whoever saw it
+// first: re-queues what it left unfinished (or, when final, fails it with
+// reason) and wakes the session again if work remains.
+func (l *handle) exited(id string, code int64, reason string, final bool) {
+	l.mu.Lock()
+	if l.ctrID != id || !l.running {
+		l.mu.Unlock()
+		return
+	}
+	l.running, l.ctrID = false, ""
+	l.mu.Unlock()
+	ctx := context.WithoutCancel(l.c.ctx)
+	l.c.obs.Running(l.c.running.add(-1))
+	l.c.slots.release()
+	l.setState(ctx, data.ContainerStopped, "")
+	l.c.log.Info("exited", "session", l.id, "group", l.group.Folder, "container", short(id), "code", code)
+	l.poke() // deliver what it wrote before it went
+	if l.c.ctx.Err() != nil {
+		return
+	}
+	l.requeue(ctx, reason, final)
+	l.wakeIfOpen(ctx)
+}
+
+// wakeIfOpen wakes the session again if it has messages waiting; when
+// they cannot be read, the sweep looks again.
+func (l *handle) wakeIfOpen(ctx context.Context) {
+	open, err := l.db.Open(ctx)
+	if err != nil {
+		l.c.log.Warn("read waiting messages", "session", l.id, "group", l.group.Folder, "err", err)
+		l.backlog.Store(true)
+		return
+	}
+	if len(open) > 0 {
+		l.c.wakeAsync(l)
+	}
+}
+
+// requeue retries, with backoff, every message a dead container had
+// claimed but not finished; after the last try (at once when final) the
+// message fails.
+func (l *handle) requeue(ctx context.Context, reason string, final bool) {
+	tries := l.c.cfg.MaxTries
+	if final {
+		tries = 1
+	}
+	acks, err := l.db.Acks(ctx)
+	if err != nil {
+		l.c.log.Warn("read acks", "session", l.id, "err", err)
+		return
+	}
+	if _, err := l.db.Finish(ctx, acks); err != nil {
+		l.c.log.Warn("record acks", "session", l.id, "err", err)
+	}
+	open, err := l.db.Open(ctx)
+	if err != nil {
+		l.c.log.Warn("read waiting messages", "session", l.id, "group", l.group.Folder, "err", err)
+		l.backlog.Store(true) // the sweep looks again
+		return
+	}
+	for _, msg := range open {
+		a, ok := acks[msg.ID]
+		if !ok || a.Status != sessiondb.StatusProcessing {
+			continue
+		}
+		failed, err := l.db.Retry(ctx, msg.ID, l.backoff, tries, reason)
+		if err != nil {
+			l.c.log.Warn("retry", "session", l.id, "err", err)
+			continue
+		}
+		if failed {
+			l.c.obs.Failed()
+			l.c.log.Warn("failed", "channel", msg.ChannelType, "session", l.id, "group", l.group.Folder, "message", msg.ID, "tries", msg.Tries+1, "reason", reason)
+			l.poke()
+		} else {
+			l.c.obs.Retried()
+			l.c.log.Info("retried", "channel", msg.ChannelType, "session", l.id, "group", l.group.Folder, "message", msg.ID, "tries", msg.Tries+1)
+		}
+	}
+}
+
+// backoff is how long a message waits before its next try.
+func (l *handle) backoff(tries int) time.Duration { return l.c.cfg.RetryBase << min(tries, 10) }
+
+// failPending fails every open message of a session (the agent cannot
+// run). A caller holding l.mu also resets l.failed.
+func (l *handle) failPending(ctx context.Context, reason string) {
+	open, err := l.db.Open(ctx)
+	if err != nil {
+		l.c.log.Warn("read waiting messages", "session", l.id, "group", l.group.Folder, "err", err)
+		l.backlog.Store(true) // the sweep looks again
+	}
+	for _, msg := range open {
+		for i := 0; i < l.c.cfg.MaxTries; i++ {
+			failed, err := l.db.Retry(ctx, msg.ID, func(int) time.Duration { return 0 }, l.c.cfg.MaxTries, reason)
+			if err != nil {
+				l.c.log.Warn("fail message", "session", l.id, "group", l.group.Folder, "message", msg.ID, "err", err)
+			}
+			if err != nil || failed {
+				break
+			}
+		}
+		l.c.log.Warn("failed", "channel", msg.ChannelType, "session", l.id, "group", l.group.Folder, "message", msg.ID, "reason", reason)
+	}
+	l.poke()
+}
+
+// stop asks a session's container to stop and waits for it to go.
+func (l *handle) stop(ctx context.Context, why string) {
+	l.mu.Lock()
+	id := l.ctrID
+	running := l.running
+	l.mu.Unlock()
+	if !running {
+		return
+	}
+	l.setState(ctx, data.ContainerStopping, id)
+	if err := l.c.rt.Stop(ctx, id, l.c.cfg.StopGrace); err != nil {
+		l.c.log.Warn("stop container", "session", l.id, "container", short(id), "err", err)
+		return
+	}
+	l.c.log.Info(why, "session", l.id, "group", l.group.Folder, "container", short(id))
+	l.exited(id, 0, "the agent's container was stopped while working on it", false)
+}
+
+// claimed reports whether the running container has taken one of open.
+func (l *handle) claimed(ctx context.Context, open []sessiondb.InMessage) bool {
+	acks, err := l.db.Acks(ctx)
+	if err != nil {
+		l.c.log.Warn("read acks", "session", l.id, "group", l.group.Folder, "err", err)
+		return false
+	}
+	for _, msg := range open {
+		if a, ok := acks[msg.ID]; ok && a.Status == sessiondb.StatusProcessing {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,177 @@
+package session
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+
+	"github.com/berth-dev/berth/container"
+	"github.com/berth-dev/berth/data"
+	"github.com/berth-dev/berth/session/sessiondb"
+)
+
+// supervisor is the reconciler: after a restart it makes what the engine
+// runs agree with the store, and then, on a timer, it wakes sessions with
+// due work, stops idle containers, kills stuck ones, holds the running
+// cap (slots, in core) and the disk quotas, and tells of refused limits.
+type supervisor struct {
+	*core
+	quota quotas // verdicts and quota kills; guarded inside
+}
+
+// run recovers, then sweeps until ctx is done; see Manager.Run.
+func (sv *supervisor) run(ctx context.Context, ready chan<- struct{}) error {
+	sv.ctx = ctx
+	w, err := fsnotify.NewWatcher()
+	if err != nil {
+		sv.log.Warn("no file-system events; polling only", "err", err)
+	} else {
+		sv.watcher = w
+		defer func() {
+			if err := w.Close(); err != nil {
+				sv.log.Warn("close file-system events", "err", err)
+			}
+		}()
+		sv.wg.Add(1)
+		go sv.watch()
+	}
+	if err := sv.recover(ctx); err != nil {
+		return fmt.Errorf("recover: %w", err)
+	}
+	sv.wg.Add(1)
+	go sv.quotaLoop(ctx)
+	if ready != nil {
+		close(ready)
+	}
+	t := time.NewTicker(sv.cfg.Poll)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			sv.sweep(ctx)
+		}
+	}
+}
+
+// recover reconciles what the engine runs with what the store says, after
+// a restart or a crash.
+func (sv *supervisor) recover(ctx context.Context) error {
+	ctrs, err := sv.rt.List(ctx, map[string]string{container.LabelHome: sv.cfg.Home})
+	if err != nil {
+		return err
+	}
+	live := map[string]bool{}
+	for _, c := range ctrs {
+		sid := c.Labels[container.LabelSession]
+		s, err := sv.store.Session(ctx, sid)
+		if err != nil || s.Status != "active" || !c.Running() || live[sid] {
+			sv.log.Info("removed", "session", sid, "container", short(c.ID), "reason", "orphan")
+			sv.remove(ctx, sid, c.ID)
+			continue
+		}
+		l, err := sv.session(ctx, s)
+		if err != nil {
+			sv.log.Warn("recover session; its container removed", "session", sid, "container", short(c.ID), "err", err)
+			sv.remove(ctx, sid, c.ID)
+			continue
+		}
+		live[sid] = true
+		if err := sv.slots.acquire(ctx, time.Time{}); err != nil {
+			return err
+		}
+		l.mu.Lock()
+		l.adopt(c, true)
+		l.mu.Unlock()
+	}
+	sessions, err := sv.store.Sessions(ctx, data.SessionFilter{ActiveOnly: true})
+	if err != nil {
+		return err
+	}
+	for _, s := range sessions {
+		if live[s.ID] {
+			continue
+		}
+		if s.ContainerState != data.ContainerStopped {
+			if err := sv.store.SetContainerState(ctx, s.ID, data.ContainerStopped, ""); err != nil {
+				sv.log.Warn("record container state", "session", s.ID, "state", data.ContainerStopped, "err", err)
+			}
+		}
+		if busy, err := (sessiondb.Host{Dir: sv.sessionDir(s)}).Busy(ctx); !busy && err == nil {
+			continue
+		}
+		l, err := sv.session(ctx, s)
+		if err != nil {
+			sv.log.Warn("recover session", "session", s.ID, "err", err)
+			continue
+		}
+		l.requeue(ctx, "berth restarted while the agent was working on it", false)
+		l.poke()
+		l.wakeIfOpen(ctx)
+	}
+	return nil
+}
+
+// remove removes a container berth will not adopt. One it cannot remove
+// is logged: its name stays taken, so the session's next wake adopts it or
+// fails, and nothing runs twice.
+func (sv *supervisor) remove(ctx context.Context, sessionID, id string) {
+	if err := sv.rt.Remove(ctx, id); err != nil {
+		sv.log.Warn("remove container", "session", sessionID, "container", short(id), "err", err)
+	}
+}
+
+// sweep is the slow fallback: wake sessions with due work, stop idle
+// containers, kill stuck ones, and deliver anything missed.
+func (sv *supervisor) sweep(ctx context.Context) {
+	ls := sv.all()
+	yield := sv.slots.waiting() // idle containers make room for sessions waiting for a slot
+	for _, l := range ls {
+		if ctx.Err() != nil {
+			return
+		}
+		l.mu.Lock()
+		running, started := l.running, l.started
+		l.mu.Unlock()
+		// A stopped session with nothing left is not touched: its files
+		// change only when a message is routed, which wakes it anyway.
+		if !running && !l.backlog.Swap(false) {
+			continue
+		}
+		l.poke()
+		open, err := l.db.Open(ctx)
+		if err != nil {
+			sv.log.Warn("read waiting messages", "session", l.id, "group", l.group.Folder, "err", err)
+			l.backlog.Store(true)
+			continue
+		}
+		if !running {
+			if len(open) > 0 {
+				sv.wakeAsync(l)
+			}
+			continue
+		}
+		idle := cmp.Or(l.conf.IdleTimeout, sv.cfg.IdleTimeout)
+		sv.checkLimits(ctx, l)
+		last := l.lastActivity()
+		if len(open) == 0 && idleStop(time.Since(last), idle, &yield) {
+			go l.stop(ctx, "idle-stopped")
+			continue
+		}
+		if len(open) > 0 && time.Since(started) > sv.cfg.StuckTimeout && time.Since(last) > sv.cfg.StuckTimeout && l.claimed(ctx, open) {
+			l.mu.Lock()
+			id := l.ctrID
+			l.mu.Unlock()
+			sv.log.Warn("killed", "session", l.id, "group", l.group.Folder, "container", short(id), "reason", "no heartbeat")
+			go func() {
+				if err := sv.rt.Stop(ctx, id, 0); err != nil {
+					sv.log.Warn("stop container", "session", l.id, "group", l.group.Folder, "container", short(id), "err", err)
+				}
+			}()
+		}
+	}
+}
