@@ -49,15 +49,22 @@ func gatewayConfig(cfg config, chans []channels.Channel, log *slog.Logger, progr
 			{Name: "anthropic", BaseURL: cfg.AnthropicURL, Header: "x-api-key", Key: cfg.AnthropicKey, KeyVar: "ANTHROPIC_API_KEY"},
 			{Name: "openai", BaseURL: cfg.OpenAIURL, Header: "Authorization", Prefix: "Bearer ", Key: cfg.OpenAIKey, KeyVar: "OPENAI_API_KEY"},
 		},
-		Channels: chans,
-		Observe: func(ctx context.Context, d *container.Docker) (gateway.Observation, error) {
-			o, err := startObservability(ctx, cfg, d, log)
-			if err != nil {
-				return gateway.Observation{}, err
-			}
-			return gateway.Observation{Observer: o.observer, ContainerLogs: o.capture, SetChannels: o.setChannels, Close: o.close}, nil
-		},
-		Log: log,
+		Channels:    chans,
+		MetricsAddr: cfg.MetricsAddr,
+		Observe:     observe(cfg, log),
+		Log:         log,
+	}
+}
+
+// observe is the gateway.Config.Observe hook that starts cmd/berth's
+// operator tooling: the status file and the capture of containers' output.
+func observe(cfg config, log *slog.Logger) func(context.Context, *container.Docker, string) (gateway.Observation, error) {
+	return func(ctx context.Context, d *container.Docker, metricsAddr string) (gateway.Observation, error) {
+		o, err := startObservability(ctx, cfg, d, metricsAddr, log)
+		if err != nil {
+			return gateway.Observation{}, err
+		}
+		return gateway.Observation{ContainerLogs: o.capture, SetChannels: o.setChannels, Close: o.close}, nil
 	}
 }
 

@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"sort"
 	"strings"
@@ -24,8 +22,6 @@ import (
 	"github.com/berth-dev/berth/container"
 	"github.com/berth-dev/berth/data"
 	"github.com/berth-dev/berth/data/paths"
-	"github.com/berth-dev/berth/session"
-	"github.com/berth-dev/berth/session/metrics"
 	"github.com/berth-dev/berth/session/sessiondb"
 )
 
@@ -49,18 +45,19 @@ type channelStatus struct {
 	State string `json:"state"`
 }
 
-// observability is what a gateway runs beside its core: the metrics
-// endpoint, the status file and the capture of containers' output.
+// observability is the operator's tooling a gateway runs beside its core
+// (gateway.Config.Observe): the status file and the capture of
+// containers' output. The metrics endpoint is the gateway's own.
 type observability struct {
 	channels atomic.Pointer[[]channels.Channel] // set once the gateway's channels are known
-	observer session.Observer                   // nil without --metrics-addr
 	capture  func(sessionID, containerID string)
 	stops    []func()
 }
 
-// startObservability starts the metrics endpoint (when cfg asks for one),
-// the status file writer and container log capture.
-func startObservability(ctx context.Context, cfg config, d *container.Docker, log *slog.Logger) (_ *observability, err error) {
+// startObservability starts the status file writer, which names
+// metricsAddr (the gateway's metrics endpoint; "" without one), and
+// container log capture.
+func startObservability(ctx context.Context, cfg config, d *container.Docker, metricsAddr string, log *slog.Logger) (_ *observability, err error) {
 	o := &observability{}
 	defer func() {
 		if err != nil {
@@ -70,17 +67,8 @@ func startObservability(ctx context.Context, cfg config, d *container.Docker, lo
 	clogs := newContainerLogs(cfg.Home, d, log, newRedactor(secretValues(cfg)))
 	o.capture = clogs.Capture
 	o.stops = append(o.stops, func() { clogs.close(5 * time.Second) })
-	st := gatewayStatus{PID: os.Getpid(), Started: time.Now(), Version: version(), Channels: configuredChannelStatus(cfg)}
-	if cfg.MetricsAddr != "" {
-		m := metrics.New()
-		addr, stop, err := serveMetrics(cfg.MetricsAddr, m.Handler(), log)
-		if err != nil {
-			return nil, err
-		}
-		o.observer, st.MetricsAddr = m, addr
-		o.stops = append(o.stops, stop)
-		log.Info("metrics", "addr", "http://"+addr+"/metrics")
-	}
+	st := gatewayStatus{PID: os.Getpid(), Started: time.Now(), Version: version(), Channels: configuredChannelStatus(cfg),
+		MetricsAddr: metricsAddr}
 	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan struct{})
 	path := paths.Home(cfg.Home).Status()
@@ -114,31 +102,6 @@ func configuredChannelStatus(cfg config) []channelStatus {
 		out = append(out, channelStatus{Name: "discord", State: "configured"})
 	}
 	return out
-}
-
-// serveMetrics serves h at http://addr/metrics until stop is called. It
-// returns the address it listens on (useful with port 0).
-func serveMetrics(addr string, h http.Handler, log *slog.Logger) (string, func(), error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return "", nil, fmt.Errorf("metrics endpoint: %w", err)
-	}
-	mux := http.NewServeMux()
-	mux.Handle("/metrics", h)
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error("metrics endpoint", "err", err)
-		}
-	}()
-	return ln.Addr().String(), func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-		<-done
-	}, nil
 }
 
 // setChannels tells the status writer which channels the gateway runs.

@@ -11,8 +11,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/berth-dev/berth/container"
+	"github.com/berth-dev/berth/container/containertest"
 	"github.com/berth-dev/berth/data"
 	"github.com/berth-dev/berth/data/paths"
+	"github.com/berth-dev/berth/session/gateway"
 	"github.com/berth-dev/berth/session/sessiondb"
 )
 
@@ -110,16 +113,41 @@ func TestStatusDown(t *testing.T) {
 	}
 }
 
+// openObserved opens a gateway on the TEST-ONLY in-process runtime (no
+// Docker) with cfg's metrics address and cmd/berth's Observe hook, and
+// returns what the hook started.
+func openObserved(t *testing.T, cfg config, log *slog.Logger) (*gateway.Gateway, gateway.Observation) {
+	t.Helper()
+	rt := containertest.New(containertest.Options{})
+	t.Cleanup(rt.Close)
+	hook := observe(cfg, log)
+	var obs gateway.Observation
+	g, err := gateway.Open(context.Background(), gateway.Config{
+		Home: paths.Home(cfg.Home), Runtime: rt, MetricsAddr: cfg.MetricsAddr, Log: log,
+		Observe: func(ctx context.Context, d *container.Docker, metricsAddr string) (gateway.Observation, error) {
+			var err error
+			obs, err = hook(ctx, d, metricsAddr)
+			return obs, err
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := g.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	return g, obs
+}
+
 // TestObservabilityLifecycle starts what a gateway starts beside its core
 // and checks the status file and metrics endpoint come and go.
 func TestObservabilityLifecycle(t *testing.T) {
 	home := t.TempDir()
 	log := slog.New(slog.DiscardHandler)
-	o, err := startObservability(context.Background(), config{Home: home, MetricsAddr: "127.0.0.1:0", DiscordToken: "x"}, nil, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if o.observer == nil || o.capture == nil {
+	g, o := openObserved(t, config{Home: home, MetricsAddr: "127.0.0.1:0", DiscordToken: "x"}, log)
+	if g.Metrics() == nil || o.ContainerLogs == nil {
 		t.Fatal("no observer or capture")
 	}
 	var st gatewayStatus
@@ -133,7 +161,7 @@ func TestObservabilityLifecycle(t *testing.T) {
 	if st.PID != os.Getpid() || len(st.Channels) != 1 || st.Channels[0].Name != "discord" || st.MetricsAddr == "" {
 		t.Fatalf("status = %+v", st)
 	}
-	o.observer.Routed("discord")
+	g.Metrics().Routed("discord")
 	resp, err := http.Get("http://" + st.MetricsAddr + "/metrics")
 	if err != nil {
 		t.Fatal(err)
@@ -143,7 +171,9 @@ func TestObservabilityLifecycle(t *testing.T) {
 	if !strings.Contains(string(body), `berth_messages_in_total{channel="discord"} 1`) {
 		t.Fatalf("/metrics:\n%.2000s", body)
 	}
-	o.close()
+	if err := g.Close(); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := os.Stat(paths.Home(home).Status()); err == nil {
 		t.Fatal("status.json left behind")
 	}
@@ -153,12 +183,8 @@ func TestObservabilityLifecycle(t *testing.T) {
 }
 
 func TestObservabilityNoMetrics(t *testing.T) {
-	o, err := startObservability(context.Background(), config{Home: t.TempDir()}, nil, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer o.close()
-	if o.observer != nil {
+	g, _ := openObserved(t, config{Home: t.TempDir()}, slog.New(slog.DiscardHandler))
+	if g.Metrics() != nil || g.MetricsAddr() != "" {
 		t.Fatal("an observer without --metrics-addr")
 	}
 }

@@ -1,8 +1,8 @@
 // Package gateway assembles and runs a berth gateway: the lock on its
 // state folder, the central store, the group folders, the container
 // runtime (the Docker engine by default), the credential proxy, the
-// session manager with its chat commands, and the channels, with
-// [Open], [Gateway.Run] and [Gateway.Close].
+// session manager with its chat commands, the channels and the Prometheus
+// metrics endpoint, with [Open], [Gateway.Run] and [Gateway.Close].
 //
 // It is the one assembly: cmd/berth calls it for `berth run` and `berth
 // chat`, and the test harness beside it (gatewaytest) calls it too, so a
@@ -35,6 +35,7 @@ import (
 	"github.com/berth-dev/berth/groups"
 	"github.com/berth-dev/berth/mounts"
 	"github.com/berth-dev/berth/session"
+	"github.com/berth-dev/berth/session/metrics"
 )
 
 // The chat commands the gateway installs.
@@ -76,11 +77,17 @@ type Config struct {
 	// (except the terminal, which Serve's main drives).
 	Channels []channels.Channel
 
-	// Observe, if set, starts what runs beside the core (berth's metrics
-	// endpoint, status file and capture of containers' output) once the
-	// runtime is ready; d is the engine, nil when Runtime was given.
-	// Close stops it.
-	Observe func(ctx context.Context, d *container.Docker) (Observation, error)
+	// MetricsAddr is where to serve Prometheus metrics, at
+	// http://MetricsAddr/metrics (port 0 picks one; see
+	// Gateway.MetricsAddr); "": no endpoint, no metrics.
+	MetricsAddr string
+
+	// Observe, if set, starts the operator's tooling beside the core
+	// (cmd/berth's status file and capture of containers' output) once
+	// the runtime and the metrics endpoint are ready; d is the engine,
+	// nil when Runtime was given, and metricsAddr the address the
+	// endpoint listens on, "" without one. Close stops it.
+	Observe func(ctx context.Context, d *container.Docker, metricsAddr string) (Observation, error)
 
 	// Commands returns the chat command handler to install; nil: the
 	// groups package's commands. Returning nil installs none.
@@ -99,7 +106,6 @@ type Config struct {
 
 // Observation is what Config.Observe started.
 type Observation struct {
-	Observer      session.Observer                    // metrics; may be nil
 	ContainerLogs func(sessionID, containerID string) // session.Config.ContainerLogs; may be nil
 	SetChannels   func([]channels.Channel)            // told the channels Run runs; may be nil
 	Close         func()                              // stops it all; may be nil
@@ -115,15 +121,20 @@ type Gateway struct {
 	docker *container.Docker // the engine Open dialled; nil when Config.Runtime was given
 	rt     session.Runtime
 	obs    Observation
-	proxy  *credproxy.Proxy
-	mgr    *session.Manager
-	ready  chan struct{} // closed once Serve's manager and channels run
+	// metrics, metricsAddr and stopMetrics are the metrics endpoint; nil
+	// and "" without Config.MetricsAddr.
+	metrics     *metrics.Metrics
+	metricsAddr string
+	stopMetrics func()
+	proxy       *credproxy.Proxy
+	mgr         *session.Manager
+	ready       chan struct{} // closed once Serve's manager and channels run
 }
 
 // Open assembles a gateway: it locks the state folder (one gateway per
 // home), opens the store, initialises the global group folder, reaches the
-// runtime, starts Config.Observe and the credential proxy, and builds the
-// session manager with its commands and channels. Nothing runs until Run.
+// runtime, starts the metrics endpoint, Config.Observe and the credential
+// proxy, and builds the session manager with its commands and channels. Nothing runs until Run.
 func Open(ctx context.Context, cfg Config) (_ *Gateway, err error) {
 	g := &Gateway{cfg: cfg, log: cfg.Log, ready: make(chan struct{})}
 	if g.log == nil {
@@ -162,8 +173,17 @@ func Open(ctx context.Context, cfg Config) (_ *Gateway, err error) {
 		}
 		g.rt = g.docker
 	}
+	var observer session.Observer // an untyped nil without metrics, not a nil *Metrics
+	if cfg.MetricsAddr != "" {
+		m := metrics.New()
+		if g.metricsAddr, g.stopMetrics, err = ServeMetrics(cfg.MetricsAddr, m.Handler(), g.log); err != nil {
+			return nil, err
+		}
+		g.metrics, observer = m, m
+		g.log.Info("metrics", "addr", "http://"+g.metricsAddr+"/metrics")
+	}
 	if cfg.Observe != nil {
-		if g.obs, err = cfg.Observe(ctx, g.docker); err != nil {
+		if g.obs, err = cfg.Observe(ctx, g.docker, g.metricsAddr); err != nil {
 			return nil, err
 		}
 	}
@@ -176,7 +196,7 @@ func Open(ctx context.Context, cfg Config) (_ *Gateway, err error) {
 	scfg := session.Config{
 		Allowlist: allow, Home: cfg.Home.String(), Image: cfg.Image, Images: cfg.Images, Provider: cfg.Provider,
 		IdleTimeout: cfg.IdleTimeout, MaxRunning: cfg.MaxRunning, UID: uid, Log: g.log,
-		Observer: g.obs.Observer, ContainerLogs: g.obs.ContainerLogs,
+		Observer: observer, ContainerLogs: g.obs.ContainerLogs,
 	}
 	if len(cfg.Upstreams) > 0 {
 		if g.proxy, err = credproxy.New(cfg.Upstreams, g.log); err != nil {
@@ -228,6 +248,14 @@ func (g *Gateway) Layout() groups.Layout { return g.layout }
 
 // Runtime is what runs the gateway's containers.
 func (g *Gateway) Runtime() session.Runtime { return g.rt }
+
+// Metrics is what the gateway counts, served at MetricsAddr; nil without
+// Config.MetricsAddr.
+func (g *Gateway) Metrics() *metrics.Metrics { return g.metrics }
+
+// MetricsAddr is the address the metrics endpoint listens on (the port
+// picked for port 0); "" without Config.MetricsAddr, and after Close.
+func (g *Gateway) MetricsAddr() string { return g.metricsAddr }
 
 // Log is the gateway's logger.
 func (g *Gateway) Log() *slog.Logger { return g.log }
@@ -301,7 +329,7 @@ func (g *Gateway) Serve(ctx context.Context, main func(context.Context) error) e
 
 // Close shuts the gateway down as `berth` does on SIGTERM: it stops every
 // container the manager runs, then the proxy, what Observe started, the
-// engine client and the store, and releases the lock.
+// metrics endpoint, the engine client and the store, and releases the lock.
 func (g *Gateway) Close() error {
 	if g.mgr != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
@@ -325,6 +353,9 @@ func (g *Gateway) release() error {
 	}
 	if g.obs.Close != nil {
 		g.obs.Close()
+	}
+	if g.stopMetrics != nil {
+		g.stopMetrics()
 	}
 	if g.docker != nil {
 		if err := g.docker.Close(); err != nil {
