@@ -50,7 +50,7 @@ func TestResolveSessionModes(t *testing.T) {
 		thread string
 	}
 	tests := []struct {
-		mode       string
+		mode       SessionMode
 		a, b       call
 		wantSame   bool
 		wantThread string
@@ -62,7 +62,7 @@ func TestResolveSessionModes(t *testing.T) {
 		{SessionAgentShared, call{mg1, "t1"}, call{mg2, "t9"}, true, ""},
 	}
 	for _, tt := range tests {
-		t.Run(tt.mode, func(t *testing.T) {
+		t.Run(string(tt.mode), func(t *testing.T) {
 			s := openTest(t)
 			g := AgentGroup{Name: "a", Folder: "a"}
 			s.CreateGroup(ctx, &g)
