@@ -31,7 +31,7 @@ type SessionKey struct {
 	AgentGroupID     string
 	MessagingGroupID string // the conversation's channel; a new session is recorded under it
 	ThreadID         string // "" unless Mode is per-thread
-	Mode             string // one of the Session* modes
+	Mode             SessionMode
 	// Opens is set when the message opens a thread of its own: a
 	// top-level message of a per-thread channel, keyed by its own id,
 	// under which the platform threads the replies.

@@ -30,7 +30,7 @@ func TestConversationKey(t *testing.T) {
 		thread string
 		opens  bool
 	}
-	wants := map[string]map[string]want{
+	wants := map[SessionMode]map[string]want{
 		SessionShared: {
 			"channel message": {}, "thread reply": {}, "dm": {}, "dm thread reply": {}, "discord thread": {},
 		},
@@ -47,7 +47,7 @@ func TestConversationKey(t *testing.T) {
 	}
 	for mode, byMessage := range wants {
 		for _, m := range messages {
-			t.Run(mode+"/"+m.name, func(t *testing.T) {
+			t.Run(string(mode)+"/"+m.name, func(t *testing.T) {
 				if got := ConversationOf(m.in); got != m.conv {
 					t.Errorf("ConversationOf = %+v, want %+v", got, m.conv)
 				}
@@ -92,7 +92,7 @@ func TestConversationKeySessions(t *testing.T) {
 	other := channels.Inbound{ChannelType: "slack", PlatformID: "C1", MessageID: "200.1"}
 	elsewhere := channels.Inbound{ChannelType: "slack", PlatformID: "C2", MessageID: "300.1"}
 	tests := []struct {
-		mode      string
+		mode      SessionMode
 		same      []channels.Inbound // in the session top creates
 		different []channels.Inbound
 	}{
@@ -101,7 +101,7 @@ func TestConversationKeySessions(t *testing.T) {
 		{SessionAgentShared, []channels.Inbound{top, reply, other, elsewhere}, nil},
 	}
 	for _, tt := range tests {
-		t.Run(tt.mode, func(t *testing.T) {
+		t.Run(string(tt.mode), func(t *testing.T) {
 			w := Wiring{AgentGroupID: g.ID, SessionMode: tt.mode}
 			key := func(in channels.Inbound) SessionKey {
 				t.Helper()

@@ -21,18 +21,33 @@ type MessagingGroup struct {
 	CreatedAt   time.Time
 }
 
-// Engage rules decide which messages wake an agent.
+// Engage is a wiring's rule for which messages wake its agent.
+type Engage string
+
+// Engage rules of a wiring.
 const (
-	EngageMention       = "mention"        // only when the bot is addressed
-	EngageMentionSticky = "mention-sticky" // a mention, then every message of a thread that has a session
-	EngagePattern       = "pattern"        // text matches Wiring.Pattern ("." = everything)
+	EngageMention       Engage = "mention"        // only when the bot is addressed
+	EngageMentionSticky Engage = "mention-sticky" // a mention, then every message of a thread that has a session
+	EngagePattern       Engage = "pattern"        // text matches Wiring.Pattern ("." = everything)
 )
 
-// Session modes decide which conversation maps to which session.
+// SessionMode is a wiring's rule for which conversation maps to which session.
+type SessionMode string
+
+// Session modes of a wiring.
 const (
-	SessionShared      = "shared"       // one session per channel
-	SessionPerThread   = "per-thread"   // one session per thread
-	SessionAgentShared = "agent-shared" // one session for the whole agent group
+	SessionShared      SessionMode = "shared"       // one session per channel
+	SessionPerThread   SessionMode = "per-thread"   // one session per thread
+	SessionAgentShared SessionMode = "agent-shared" // one session for the whole agent group
+)
+
+// Ignored is what a wiring does with a message that does not engage its agent.
+type Ignored string
+
+// What a wiring does with messages that do not engage.
+const (
+	IgnoredDrop       Ignored = "drop"       // forget it (the default)
+	IgnoredAccumulate Ignored = "accumulate" // keep it as context for the next message that engages
 )
 
 // Access is who may reach a wiring's agent.
@@ -53,10 +68,10 @@ type Wiring struct {
 	ID               string
 	MessagingGroupID string
 	AgentGroupID     string
-	Engage           string
+	Engage           Engage
 	Pattern          string
-	Ignored          string // "drop" or "accumulate"
-	SessionMode      string
+	Ignored          Ignored // "" is written as IgnoredDrop
+	SessionMode      SessionMode
 	Access           Access // "" is written as AccessMembers
 	CreatedAt        time.Time
 }
@@ -128,7 +143,7 @@ func (s *Store) Wire(ctx context.Context, w *Wiring) error {
 		w.ID = NewID()
 	}
 	if w.Ignored == "" {
-		w.Ignored = "drop"
+		w.Ignored = IgnoredDrop
 	}
 	if w.Access == "" {
 		w.Access = AccessMembers

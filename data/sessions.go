@@ -20,13 +20,22 @@ const (
 	ContainerStopping ContainerState = "stopping"
 )
 
+// SessionStatus is whether a session still takes messages.
+type SessionStatus string
+
+// Session statuses.
+const (
+	SessionActive SessionStatus = "active" // the conversation's current session
+	SessionClosed SessionStatus = "closed" // ended; the conversation's next message starts a new one
+)
+
 // Session is one conversation with one agent group.
 type Session struct {
 	ID               string
 	AgentGroupID     string
 	MessagingGroupID string
 	ThreadID         string
-	Status           string // "active" or "closed"
+	Status           SessionStatus
 	ContainerState   ContainerState
 	ContainerID      string
 	LastActive       time.Time
@@ -67,7 +76,7 @@ func (s *Store) ResolveSession(ctx context.Context, k SessionKey) (Session, bool
 		}
 		t := now()
 		out = Session{ID: NewID(), AgentGroupID: k.AgentGroupID, MessagingGroupID: k.MessagingGroupID, ThreadID: k.ThreadID,
-			Status: "active", ContainerState: ContainerStopped, LastActive: parseTime(t), CreatedAt: parseTime(t)}
+			Status: SessionActive, ContainerState: ContainerStopped, LastActive: parseTime(t), CreatedAt: parseTime(t)}
 		created = true
 		_, err = tx.ExecContext(ctx, `INSERT INTO sessions (id, agent_group_id, messaging_group_id, thread_id, status, container_state, container_id, last_active, created_at)
 			VALUES (?, ?, ?, ?, 'active', 'stopped', '', ?, ?)`, out.ID, k.AgentGroupID, k.MessagingGroupID, k.ThreadID, t, t)

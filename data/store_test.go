@@ -50,7 +50,7 @@ func TestResolveSessionModes(t *testing.T) {
 		thread string
 	}
 	tests := []struct {
-		mode       string
+		mode       SessionMode
 		a, b       call
 		wantSame   bool
 		wantThread string
@@ -62,7 +62,7 @@ func TestResolveSessionModes(t *testing.T) {
 		{SessionAgentShared, call{mg1, "t1"}, call{mg2, "t9"}, true, ""},
 	}
 	for _, tt := range tests {
-		t.Run(tt.mode, func(t *testing.T) {
+		t.Run(string(tt.mode), func(t *testing.T) {
 			s := openTest(t)
 			g := AgentGroup{Name: "a", Folder: "a"}
 			s.CreateGroup(ctx, &g)
@@ -195,5 +195,70 @@ func TestHighWater(t *testing.T) {
 	s.AdvanceHighWater(ctx, "slack", "C1", "1700000000.000100")
 	if hw, _ := s.HighWater(ctx, "slack", "C1"); hw != "1700000000.000200" {
 		t.Fatalf("high water = %q", hw)
+	}
+}
+
+// TestNamedTypesRoundTrip checks that every named string type reads back
+// from the store with the value written, the SQL text being unchanged.
+func TestNamedTypesRoundTrip(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t)
+	g := AgentGroup{Name: "main", Folder: "main"}
+	if err := s.CreateGroup(ctx, &g); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		engage  Engage
+		mode    SessionMode
+		ignored Ignored
+		access  Access
+	}{
+		{"mention", EngageMention, SessionPerThread, IgnoredDrop, AccessMembers},
+		{"mention-sticky", EngageMentionSticky, SessionAgentShared, IgnoredAccumulate, AccessApproval},
+		{"pattern", EngagePattern, SessionShared, IgnoredDrop, AccessOpen},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			mg, err := s.EnsureMessagingGroup(ctx, "slack", "C-"+tt.name, "", false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			w := Wiring{MessagingGroupID: mg.ID, AgentGroupID: g.ID, Engage: tt.engage, Pattern: ".", SessionMode: tt.mode,
+				Ignored: tt.ignored, Access: tt.access}
+			if err := s.Wire(ctx, &w); err != nil {
+				t.Fatal(err)
+			}
+			ws, err := s.Wirings(ctx, mg.ID)
+			if err != nil || len(ws) != 1 {
+				t.Fatalf("wirings = %+v, %v", ws, err)
+			}
+			if got := ws[0]; got.Engage != tt.engage || got.SessionMode != tt.mode || got.Ignored != tt.ignored || got.Access != tt.access {
+				t.Errorf("wiring read back as %+v", got)
+			}
+			sess, _, err := s.ResolveSession(ctx, SessionKey{AgentGroupID: g.ID, MessagingGroupID: mg.ID, Mode: SessionShared})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, err := s.Session(ctx, sess.ID); err != nil || got.Status != SessionActive {
+				t.Fatalf("new session status = %q, %v; want %q", got.Status, err, SessionActive)
+			}
+			if err := s.CloseSession(ctx, sess.ID); err != nil {
+				t.Fatal(err)
+			}
+			if got, err := s.Session(ctx, sess.ID); err != nil || got.Status != SessionClosed {
+				t.Fatalf("closed session status = %q, %v; want %q", got.Status, err, SessionClosed)
+			}
+		})
+	}
+	for _, role := range []RoleName{RoleOwner, RoleAdmin, RoleMember} {
+		user := "x:" + string(role)
+		if err := s.Grant(ctx, Role{UserID: user, Role: role}); err != nil {
+			t.Fatal(err)
+		}
+		rs, err := s.Roles(ctx, user)
+		if err != nil || len(rs) != 1 || rs[0].Role != role {
+			t.Errorf("roles of %s = %+v, %v", user, rs, err)
+		}
 	}
 }

@@ -6,11 +6,14 @@ import (
 	"time"
 )
 
+// RoleName is a role a user can hold.
+type RoleName string
+
 // Roles, strongest first.
 const (
-	RoleOwner  = "owner"
-	RoleAdmin  = "admin"
-	RoleMember = "member"
+	RoleOwner  RoleName = "owner"
+	RoleAdmin  RoleName = "admin"
+	RoleMember RoleName = "member"
 )
 
 // User is a person on one platform; ID is "slack:U123", "discord:123" or "terminal:local".
@@ -23,7 +26,7 @@ type User struct {
 // Role is one grant: a role, global (GroupID "") or scoped to one agent group.
 type Role struct {
 	UserID    string
-	Role      string
+	Role      RoleName
 	GroupID   string
 	GrantedBy string
 	GrantedAt time.Time
@@ -74,7 +77,7 @@ func (s *Store) Grant(ctx context.Context, r Role) error {
 }
 
 // Revoke removes a grant and reports whether one existed.
-func (s *Store) Revoke(ctx context.Context, userID, role, groupID string) (bool, error) {
+func (s *Store) Revoke(ctx context.Context, userID string, role RoleName, groupID string) (bool, error) {
 	res, err := s.db.ExecContext(ctx, `DELETE FROM user_roles WHERE user_id = ? AND role = ? AND agent_group_id = ?`, userID, role, groupID)
 	if err != nil {
 		return false, fmt.Errorf("revoke %s from %s: %w", role, userID, err)

@@ -77,9 +77,9 @@ func NewCommands(store *data.Store, layout Layout, sessions Sessions, log *slog.
 type command struct {
 	name, args, summary string
 	flags               []string
-	min, max            int    // positional arguments
-	need                string // role needed, as !help shows it; "" for anyone
-	scoped              bool   // need may be held for one group rather than globally
+	min, max            int           // positional arguments
+	need                data.RoleName // role needed, as !help shows it; "" for anyone
+	scoped              bool          // need may be held for one group rather than globally
 	run                 func(ctx context.Context, x *call) (string, error)
 }
 
@@ -184,7 +184,7 @@ func (c *Commands) Handle(ctx context.Context, in channels.Inbound, reply func(t
 }
 
 // require refuses unless x's sender holds need for g (the zero group: globally).
-func (c *Commands) require(ctx context.Context, x *call, need string, g data.AgentGroup) error {
+func (c *Commands) require(ctx context.Context, x *call, need data.RoleName, g data.AgentGroup) error {
 	ok, err := Allowed(ctx, c.store, x.user, need, g.ID)
 	if err != nil || ok {
 		return err
@@ -194,8 +194,8 @@ func (c *Commands) require(ctx context.Context, x *call, need string, g data.Age
 
 // refuseRole words a refusal: which role is needed, and why nobody has it
 // when the install has no owner yet.
-func (c *Commands) refuseRole(ctx context.Context, x *call, need string, g data.AgentGroup) error {
-	what := "the " + need + " role"
+func (c *Commands) refuseRole(ctx context.Context, x *call, need data.RoleName, g data.AgentGroup) error {
+	what := "the " + string(need) + " role"
 	if g.ID != "" {
 		what += " for group " + g.Folder
 	}
@@ -261,7 +261,7 @@ func (c *Commands) help(ctx context.Context, x *call) (string, error) {
 
 // holds reports whether user holds need globally or, when scoped, for
 // at least one group.
-func (c *Commands) holds(ctx context.Context, user, need string, scoped bool) (bool, error) {
+func (c *Commands) holds(ctx context.Context, user string, need data.RoleName, scoped bool) (bool, error) {
 	if need == "" {
 		return true, nil
 	}

@@ -26,7 +26,7 @@ type wired struct {
 
 // wiredHere lists this channel's wirings, marking those whose group the
 // sender holds need for. It refuses when there is none, or none allowed.
-func (c *Commands) wiredHere(ctx context.Context, x *call, need string) (data.MessagingGroup, []wired, error) {
+func (c *Commands) wiredHere(ctx context.Context, x *call, need data.RoleName) (data.MessagingGroup, []wired, error) {
 	mg, ws, _, err := c.here(ctx, x)
 	if err != nil {
 		return mg, nil, err

@@ -21,9 +21,9 @@ const (
 // sender may grant or revoke that role: an admin of the group (or a global
 // admin) for member, a global admin for admin of a group, an owner for
 // global admin.
-func (c *Commands) roleArgs(ctx context.Context, x *call) (data.User, string, data.AgentGroup, error) {
+func (c *Commands) roleArgs(ctx context.Context, x *call) (data.User, data.RoleName, data.AgentGroup, error) {
 	var g data.AgentGroup
-	role := strings.ToLower(x.cmd.Args[1])
+	role := data.RoleName(strings.ToLower(x.cmd.Args[1]))
 	if role != data.RoleAdmin && role != data.RoleMember {
 		return data.User{}, "", g, refusef("role %q is not one !%s gives: use admin or member (an owner pairs with !pair)",
 			truncate(x.cmd.Args[1], 20), x.cmd.Name)
@@ -95,11 +95,11 @@ func (c *Commands) resolveUser(ctx context.Context, channelType, arg string) (da
 }
 
 // roleName words a grant: "admin of team", "member" (global).
-func roleName(role string, g data.AgentGroup) string {
+func roleName(role data.RoleName, g data.AgentGroup) string {
 	if g.ID == "" {
-		return role + " (all groups)"
+		return string(role) + " (all groups)"
 	}
-	return role + " of " + g.Folder
+	return string(role) + " of " + g.Folder
 }
 
 func userName(u data.User) string {
@@ -166,7 +166,7 @@ func (c *Commands) users(ctx context.Context, x *call) (string, error) {
 	}
 	held := map[string][]string{}
 	for _, r := range roles {
-		name := r.Role
+		name := string(r.Role)
 		if r.GroupID != "" {
 			name += " of " + folder[r.GroupID]
 		}

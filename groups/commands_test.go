@@ -114,7 +114,8 @@ func FuzzParseCommand(f *testing.F) {
 
 func TestParseEngage(t *testing.T) {
 	tests := []struct {
-		in, engage, pattern, wantErr string
+		in, pattern, wantErr string
+		engage               data.Engage
 	}{
 		{in: "mention", engage: data.EngageMention},
 		{in: "mention-sticky", engage: data.EngageMentionSticky},
@@ -156,7 +157,7 @@ func TestAllowed(t *testing.T) {
 	other := data.AgentGroup{Name: "other", Folder: "other"}
 	s.CreateGroup(ctx, &team)
 	s.CreateGroup(ctx, &other)
-	grant := func(user, role, group string) {
+	grant := func(user string, role data.RoleName, group string) {
 		if err := s.Grant(ctx, data.Role{UserID: user, Role: role, GroupID: group}); err != nil {
 			t.Fatal(err)
 		}
@@ -166,8 +167,10 @@ func TestAllowed(t *testing.T) {
 	grant("x:tmember", data.RoleMember, team.ID)
 	grant("x:gmember", data.RoleMember, "")
 	type c struct {
-		user, need, group string
-		want              bool
+		user  string
+		need  data.RoleName
+		group string
+		want  bool
 	}
 	check := func(cases []c) {
 		t.Helper()
@@ -484,10 +487,12 @@ func TestCommandsRegisterDefaults(t *testing.T) {
 	u.say(operator, "dm1", true, "!register solo")
 	u.say(operator, "chan1", false, "!register team")
 	for _, tt := range []struct {
-		room, engage, pattern, mode string
+		room, pattern string
+		engage        data.Engage
+		mode          data.SessionMode
 	}{
-		{"dm1", data.EngagePattern, ".", data.SessionShared},
-		{"chan1", data.EngageMentionSticky, "", data.SessionPerThread},
+		{room: "dm1", engage: data.EngagePattern, pattern: ".", mode: data.SessionShared},
+		{room: "chan1", engage: data.EngageMentionSticky, mode: data.SessionPerThread},
 	} {
 		mg, err := u.store.MessagingGroup(ctx, "terminal", tt.room)
 		if err != nil {

@@ -172,10 +172,10 @@ func tokenize(s string, max int) ([]string, error) {
 
 // WireOptions are how a wiring engages, keys its sessions and lets senders in.
 type WireOptions struct {
-	Engage      string      // data.EngageMention, EngageMentionSticky or EngagePattern
-	Pattern     string      // for EngagePattern
-	SessionMode string      // data.SessionShared, SessionPerThread or SessionAgentShared
-	Access      data.Access // data.AccessMembers, AccessOpen or AccessApproval
+	Engage      data.Engage      // data.EngageMention, EngageMentionSticky or EngagePattern
+	Pattern     string           // for EngagePattern
+	SessionMode data.SessionMode // data.SessionShared, SessionPerThread or SessionAgentShared
+	Access      data.Access      // data.AccessMembers, AccessOpen or AccessApproval
 }
 
 // DefaultWireOptions are the defaults for a new wiring: in a DM every
@@ -204,10 +204,10 @@ func ParseAccess(s string) (data.Access, error) {
 // ParseEngage parses an engage rule: "mention", "mention-sticky", "all"
 // (every message) or "pattern:<regex>". A pattern that does not compile is
 // refused, with the compile error: a broken rule must never engage.
-func ParseEngage(s string) (engage, pattern string, err error) {
-	switch s {
+func ParseEngage(s string) (engage data.Engage, pattern string, err error) {
+	switch e := data.Engage(s); e {
 	case data.EngageMention, data.EngageMentionSticky:
-		return s, "", nil
+		return e, "", nil
 	case "all":
 		return data.EngagePattern, ".", nil
 	}
@@ -228,10 +228,10 @@ func ParseEngage(s string) (engage, pattern string, err error) {
 }
 
 // ParseSessionMode checks a session mode: shared, per-thread or agent-shared.
-func ParseSessionMode(s string) (string, error) {
-	switch s {
+func ParseSessionMode(s string) (data.SessionMode, error) {
+	switch m := data.SessionMode(s); m {
 	case data.SessionShared, data.SessionPerThread, data.SessionAgentShared:
-		return s, nil
+		return m, nil
 	}
 	return "", fmt.Errorf("session mode %q is not known: use shared, per-thread or agent-shared", truncate(s, 40))
 }
@@ -265,8 +265,8 @@ func (o WireOptions) Apply(engage, session, access string) (WireOptions, error) 
 
 // Describe says in words how a wiring engages, keys its sessions and
 // lets senders in ("" access is members, as the store writes it).
-func Describe(engage, pattern, mode string, access data.Access) string {
-	e := engage
+func Describe(engage data.Engage, pattern string, mode data.SessionMode, access data.Access) string {
+	e := string(engage)
 	switch {
 	case engage == data.EngagePattern && pattern == ".":
 		e = "every message"
@@ -276,5 +276,5 @@ func Describe(engage, pattern, mode string, access data.Access) string {
 	if access == "" {
 		access = data.AccessMembers
 	}
-	return "engage " + e + ", sessions " + mode + ", access " + string(access)
+	return "engage " + e + ", sessions " + string(mode) + ", access " + string(access)
 }

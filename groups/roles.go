@@ -13,7 +13,7 @@ import (
 const Operator = terminal.Type + ":" + terminal.UserID
 
 // rank orders roles: a stronger role includes the weaker ones.
-func rank(role string) int {
+func rank(role data.RoleName) int {
 	switch role {
 	case data.RoleOwner:
 		return 3
@@ -30,7 +30,7 @@ func rank(role string) int {
 // Owner includes everything; a global admin is admin of every group; an
 // admin of a group is also its member. While the install has no owner
 // nobody but the terminal operator holds an admin role.
-func Allowed(ctx context.Context, store *data.Store, userID, need, groupID string) (bool, error) {
+func Allowed(ctx context.Context, store *data.Store, userID string, need data.RoleName, groupID string) (bool, error) {
 	if rank(need) == 0 {
 		return false, fmt.Errorf("check role: unknown role %q", need)
 	}

@@ -63,7 +63,7 @@ func countDropped(g *gatewaytest.Gateway, reason string) int {
 	return n
 }
 
-func grant(t *testing.T, g *gatewaytest.Gateway, user, role, group string) {
+func grant(t *testing.T, g *gatewaytest.Gateway, user string, role data.RoleName, group string) {
 	t.Helper()
 	ctx := context.Background()
 	gid := ""

@@ -238,7 +238,7 @@ func (r *router) route(ctx context.Context, in channels.Inbound, log *slog.Logge
 			r.drop(ctx, in, err.Error())
 			continue
 		}
-		if !engaged && w.Ignored != "accumulate" {
+		if !engaged && w.Ignored != data.IgnoredAccumulate {
 			continue
 		}
 		v, err := r.admit(ctx, w, sender)

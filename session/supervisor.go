@@ -69,7 +69,7 @@ func (sv *supervisor) recover(ctx context.Context) error {
 	for _, c := range ctrs {
 		sid := c.Labels[container.LabelSession]
 		s, err := sv.store.Session(ctx, sid)
-		if err != nil || s.Status != "active" || !c.Running() || live[sid] {
+		if err != nil || s.Status != data.SessionActive || !c.Running() || live[sid] {
 			sv.log.Info("removed", "session", sid, "container", short(c.ID), "reason", "orphan")
 			sv.remove(ctx, sid, c.ID)
 			continue

@@ -34,17 +34,17 @@ type groupJSON struct {
 
 // wiringJSON is a wiring as `--json` prints it.
 type wiringJSON struct {
-	ID          string    `json:"id"`
-	Channel     string    `json:"channel"` // "slack:C123"
-	IsDM        bool      `json:"is_dm"`
-	Group       string    `json:"group"`
-	GroupID     string    `json:"group_id"`
-	Engage      string    `json:"engage"`
-	Pattern     string    `json:"pattern"`
-	Ignored     string    `json:"ignored"`
-	SessionMode string    `json:"session_mode"`
-	Access      string    `json:"access"` // members, open or approval
-	CreatedAt   time.Time `json:"created_at"`
+	ID          string           `json:"id"`
+	Channel     string           `json:"channel"` // "slack:C123"
+	IsDM        bool             `json:"is_dm"`
+	Group       string           `json:"group"`
+	GroupID     string           `json:"group_id"`
+	Engage      data.Engage      `json:"engage"`
+	Pattern     string           `json:"pattern"`
+	Ignored     data.Ignored     `json:"ignored"`
+	SessionMode data.SessionMode `json:"session_mode"`
+	Access      string           `json:"access"` // members, open or approval
+	CreatedAt   time.Time        `json:"created_at"`
 }
 
 // wirings lists wirings with their channels and group folders, of one
@@ -231,7 +231,7 @@ func (a *admin) wiringsList(c *commandLine) *ffcli.Command {
 		}
 		var rows [][]string
 		for _, w := range ws {
-			rows = append(rows, []string{w.Channel, strconv.FormatBool(w.IsDM), w.Group, w.Engage, adminDash(w.Pattern), w.SessionMode, w.Ignored,
+			rows = append(rows, []string{w.Channel, strconv.FormatBool(w.IsDM), w.Group, string(w.Engage), adminDash(w.Pattern), string(w.SessionMode), string(w.Ignored),
 				w.Access})
 		}
 		return a.emit(ws, []string{"CHANNEL", "DM", "GROUP", "ENGAGE", "PATTERN", "SESSIONS", "IGNORED", "ACCESS"}, rows)
@@ -266,7 +266,7 @@ func (a *admin) wiringsCreate(c *commandLine) *ffcli.Command {
 		w := data.Wiring{MessagingGroupID: mg.ID, AgentGroupID: g.ID, Engage: o.Engage, Pattern: o.Pattern, SessionMode: o.SessionMode,
 			Access: o.Access}
 		if *accumulate {
-			w.Ignored = "accumulate"
+			w.Ignored = data.IgnoredAccumulate
 		}
 		if err := a.store.Wire(ctx, &w); err != nil {
 			return err

@@ -17,17 +17,17 @@ import (
 
 // sessionJSON is a session as `--json` prints it.
 type sessionJSON struct {
-	ID             string    `json:"id"`
-	Group          string    `json:"group"`
-	GroupID        string    `json:"group_id"`
-	Channel        string    `json:"channel"`
-	ThreadID       string    `json:"thread_id"`
-	Status         string    `json:"status"`
-	ContainerState string    `json:"container_state"`
-	ContainerID    string    `json:"container_id"`
-	Dir            string    `json:"dir"`
-	LastActive     time.Time `json:"last_active"`
-	CreatedAt      time.Time `json:"created_at"`
+	ID             string             `json:"id"`
+	Group          string             `json:"group"`
+	GroupID        string             `json:"group_id"`
+	Channel        string             `json:"channel"`
+	ThreadID       string             `json:"thread_id"`
+	Status         data.SessionStatus `json:"status"`
+	ContainerState string             `json:"container_state"`
+	ContainerID    string             `json:"container_id"`
+	Dir            string             `json:"dir"`
+	LastActive     time.Time          `json:"last_active"`
+	CreatedAt      time.Time          `json:"created_at"`
 }
 
 func (a *admin) sessionJSON(ctx context.Context, s data.Session, g data.AgentGroup) sessionJSON {
@@ -70,7 +70,7 @@ func (a *admin) sessionsList(c *commandLine) *ffcli.Command {
 		for _, s := range ss {
 			j := a.sessionJSON(ctx, s, byID[s.AgentGroupID])
 			out = append(out, j)
-			rows = append(rows, []string{s.ID, j.Group, adminDash(j.Channel), adminDash(s.ThreadID), s.Status, string(s.ContainerState), adminTime(s.LastActive)})
+			rows = append(rows, []string{s.ID, j.Group, adminDash(j.Channel), adminDash(s.ThreadID), string(s.Status), string(s.ContainerState), adminTime(s.LastActive)})
 		}
 		return a.emit(out, []string{"SESSION", "GROUP", "CHANNEL", "THREAD", "STATUS", "CONTAINER", "LAST ACTIVE"}, rows)
 	})
@@ -100,7 +100,7 @@ func (a *admin) sessionsShow(c *commandLine) *ffcli.Command {
 			return a.emit(j, nil, nil)
 		}
 		return a.emit(nil, []string{"FIELD", "VALUE"}, [][]string{
-			{"id", j.ID}, {"group", j.Group}, {"channel", adminDash(j.Channel)}, {"thread", adminDash(j.ThreadID)}, {"status", j.Status},
+			{"id", j.ID}, {"group", j.Group}, {"channel", adminDash(j.Channel)}, {"thread", adminDash(j.ThreadID)}, {"status", string(j.Status)},
 			{"container", j.ContainerState}, {"container id", adminDash(j.ContainerID)}, {"dir", j.Dir},
 			{"last active", adminTime(j.LastActive)}, {"created", adminTime(j.CreatedAt)},
 		})
@@ -158,10 +158,10 @@ type userJSON struct {
 
 // roleJSON is one grant as `--json` prints it.
 type roleJSON struct {
-	Role      string    `json:"role"`
-	Group     string    `json:"group"` // "" for global
-	GrantedBy string    `json:"granted_by"`
-	GrantedAt time.Time `json:"granted_at"`
+	Role      data.RoleName `json:"role"`
+	Group     string        `json:"group"` // "" for global
+	GrantedBy string        `json:"granted_by"`
+	GrantedAt time.Time     `json:"granted_at"`
 }
 
 func (a *admin) usersList(c *commandLine) *ffcli.Command {
@@ -198,9 +198,9 @@ func (a *admin) usersList(c *commandLine) *ffcli.Command {
 			var names []string
 			for _, r := range j.Roles {
 				if r.Group != "" {
-					names = append(names, r.Role+" of "+r.Group)
+					names = append(names, string(r.Role)+" of "+r.Group)
 				} else {
-					names = append(names, r.Role)
+					names = append(names, string(r.Role))
 				}
 			}
 			rows = append(rows, []string{u.ID, adminDash(u.DisplayName), adminDash(strings.Join(names, ", ")), adminTime(u.CreatedAt)})
@@ -215,7 +215,7 @@ func (a *admin) roles(c *commandLine, verb string) *ffcli.Command {
 	fs := a.flags(c, verb)
 	group := fs.String("group", "", "scope admin or member to one agent group")
 	return a.verb(c, fs, "roles "+verb+" <user> <owner|admin|member> [--group G]", 2, 2, func(ctx context.Context, pos []string) error {
-		role := strings.ToLower(pos[1])
+		role := data.RoleName(strings.ToLower(pos[1]))
 		if role != data.RoleOwner && role != data.RoleAdmin && role != data.RoleMember {
 			return a.usageErr("role %q: use owner, admin or member", pos[1])
 		}
@@ -237,7 +237,7 @@ func (a *admin) roles(c *commandLine, verb string) *ffcli.Command {
 		if g.ID != "" {
 			scope = "group " + g.Folder
 		}
-		j := map[string]string{"user": uid, "role": role, "group": g.Folder}
+		j := map[string]string{"user": uid, "role": string(role), "group": g.Folder}
 		if verb == "revoke" {
 			had, err := a.store.Revoke(ctx, uid, role, g.ID)
 			if err != nil {

@@ -256,7 +256,7 @@ func writeStatus(ctx context.Context, cfg config, w io.Writer, now time.Time) er
 			states := map[string]int{}
 			closed := 0
 			for _, s := range all {
-				if s.Status != "active" {
+				if s.Status != data.SessionActive {
 					closed++
 					continue
 				}

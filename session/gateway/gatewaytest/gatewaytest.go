@@ -254,11 +254,11 @@ func (g *Gateway) removeContainers() {
 
 // Wire describes a wiring to create.
 type Wire struct {
-	Group       string // agent group folder; default "main"
-	Engage      string // default data.EngagePattern with Pattern "."
+	Group       string      // agent group folder; default "main"
+	Engage      data.Engage // default data.EngagePattern with Pattern "."
 	Pattern     string
-	SessionMode string // default data.SessionShared
-	Ignored     string // default "drop"
+	SessionMode data.SessionMode // default data.SessionShared
+	Ignored     data.Ignored     // default data.IgnoredDrop
 	IsDM        bool
 	Admin       bool
 	// Access defaults to data.AccessOpen, not the production default
