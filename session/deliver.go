@@ -87,6 +87,9 @@ func (d *delivery) deliver(ctx context.Context, l *handle) error {
 				break                 // later replies wait behind it, to keep their order
 			}
 			if !d.send(ctx, l, msg) {
+				// Left as it was (a record or a check failed): later
+				// replies wait behind it, and the sweep comes back.
+				l.backlog.Store(true)
 				break
 			}
 			settled++
@@ -176,8 +179,11 @@ func (d *delivery) send(ctx context.Context, l *handle, msg sessiondb.OutMessage
 		d.record(ctx, l, msg, sessiondb.DeliverySkipped, "system message")
 		return true
 	}
-	if !d.guardReply(ctx, l, msg) {
-		return ctx.Err() == nil
+	switch d.guardReply(ctx, l, msg) {
+	case guardHeld:
+		return true
+	case guardLater:
+		return false
 	}
 	start := time.Now()
 	if err := l.db.BeginDelivery(ctx, msg); err != nil {

@@ -55,16 +55,25 @@ func (f *floodState) admit(now time.Time, inReplyTo string, perTurn, perWindow i
 	return why, tell
 }
 
+// guardVerdict is what guardReply decided about one reply.
+type guardVerdict int
+
+const (
+	guardSend  guardVerdict = iota // deliver it
+	guardHeld                      // refused or capped, and recorded: never sent
+	guardLater                     // undecided (the check failed): looked at again on a later pass
+)
+
 // guardReply decides whether a reply the agent wrote may be delivered. A
 // reply addressed outside its session's conversation is refused and the
 // agent told; one past the reply caps is held back and the person told
-// once. Either way it is recorded, so it is never retried. It reports
-// whether msg may be sent. l.delivering is held.
-func (d *delivery) guardReply(ctx context.Context, l *handle, msg sessiondb.OutMessage) bool {
+// once. Either way it is recorded, so it is never retried. l.delivering
+// is held.
+func (d *delivery) guardReply(ctx context.Context, l *handle, msg sessiondb.OutMessage) guardVerdict {
 	ok, err := l.db.InConversation(ctx, msg.ChannelType, msg.PlatformID, msg.ThreadID)
 	if err != nil {
 		d.log.Warn("check reply address", "session", l.id, "group", l.group.Folder, "err", err)
-		return false // asked again on the next pass
+		return guardLater
 	}
 	if !ok {
 		d.obs.DeliveryFailed(msg.ChannelType)
@@ -74,11 +83,11 @@ func (d *delivery) guardReply(ctx context.Context, l *handle, msg sessiondb.OutM
 		// The agent hears of it on its next turn, in its own conversation.
 		d.tellAgent(ctx, l, "reply-refused-"+msg.ID, "reply_refused",
 			"Your reply was not delivered: a reply may go only to this conversation.")
-		return false
+		return guardHeld
 	}
 	why, tell := l.flood.admit(time.Now(), msg.InReplyTo, d.cfg.MaxRepliesPerTurn, d.cfg.MaxRepliesPerMinute)
 	if why == "" {
-		return true
+		return guardSend
 	}
 	d.obs.DeliveryFailed(msg.ChannelType)
 	d.log.Warn("reply-capped", "session", l.id, "group", l.group.Folder, "reply", msg.ID, "reason", why)
@@ -90,7 +99,7 @@ func (d *delivery) guardReply(ctx context.Context, l *handle, msg sessiondb.OutM
 			d.log.Warn("delivery-failed", "channel", msg.ChannelType, "session", l.id, "group", l.group.Folder, "err", err)
 		}
 	}
-	return false
+	return guardHeld
 }
 
 // record notes a reply's outcome; a failure to record is logged, and the
