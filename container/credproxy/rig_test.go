@@ -1,9 +1,9 @@
 package credproxy
 
 import (
-	"bytes"
 	"context"
 	"errors"
+	"github.com/berth-dev/berth/channels/channelstest"
 	"io"
 	"log/slog"
 	"net"
@@ -18,13 +18,13 @@ import (
 // server, its log kept, its meter recording.
 type rig struct {
 	p     *Proxy
-	log   *syncBuffer
+	log   *channelstest.Buffer
 	meter *recMeter
 }
 
 func newRig(t *testing.T, upstreamURL string, l Limits) *rig {
 	t.Helper()
-	r := &rig{log: &syncBuffer{}, meter: &recMeter{}}
+	r := &rig{log: &channelstest.Buffer{}, meter: &recMeter{}}
 	p, err := New([]Upstream{
 		{Name: "anthropic", BaseURL: upstreamURL, Header: "x-api-key", Key: secret, KeyVar: "ANTHROPIC_API_KEY"},
 		{Name: "openai", BaseURL: upstreamURL + "/v1", Header: "Authorization", Prefix: "Bearer ", Key: secret, KeyVar: "OPENAI_API_KEY"},
@@ -134,22 +134,4 @@ func (m *recMeter) take() (int64, int64) {
 	in, out := m.in, m.out
 	m.in, m.out = 0, 0
 	return in, out
-}
-
-// syncBuffer is a log sink tests can read while the proxy writes.
-type syncBuffer struct {
-	mu sync.Mutex // guards b
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

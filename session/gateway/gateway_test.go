@@ -1,7 +1,6 @@
 package gateway_test
 
 import (
-	"bytes"
 	"context"
 	"strings"
 	"sync"
@@ -9,6 +8,7 @@ import (
 	"time"
 
 	"github.com/berth-dev/berth/channels"
+	"github.com/berth-dev/berth/channels/channelstest"
 	"github.com/berth-dev/berth/channels/terminal"
 	"github.com/berth-dev/berth/container/containertest"
 	"github.com/berth-dev/berth/data"
@@ -33,7 +33,7 @@ func newRuntime(t *testing.T) *containertest.Runtime {
 
 // chat runs lines through a terminal channel as `berth chat` does, on an
 // open gateway, and returns what the terminal printed.
-func chat(t *testing.T, g *gateway.Gateway, term *terminal.Channel, out *syncBuffer) string {
+func chat(t *testing.T, g *gateway.Gateway, term *terminal.Channel, out *channelstest.Buffer) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -54,7 +54,7 @@ func chat(t *testing.T, g *gateway.Gateway, term *terminal.Channel, out *syncBuf
 func TestChatRoundTrip(t *testing.T) {
 	t.Parallel()
 	rt := newRuntime(t)
-	var out syncBuffer
+	var out channelstest.Buffer
 	term := terminal.New(strings.NewReader("hello\n"), &out, &out, false, "operator")
 	g, err := gateway.Open(context.Background(), config(t.TempDir(), rt, term))
 	if err != nil {
@@ -119,7 +119,7 @@ func TestOneGatewayPerHome(t *testing.T) {
 func TestDetachLeavesContainersToAdopt(t *testing.T) {
 	t.Parallel()
 	home, rt := t.TempDir(), newRuntime(t)
-	var out syncBuffer
+	var out channelstest.Buffer
 	term := terminal.New(strings.NewReader("one\n"), &out, &out, false, "operator")
 	g, err := gateway.Open(context.Background(), config(home, rt, term))
 	if err != nil {
@@ -135,7 +135,7 @@ func TestDetachLeavesContainersToAdopt(t *testing.T) {
 	if rt.Live() != 1 || rt.Started() != 1 {
 		t.Fatalf("after Detach: %d live, %d started; want 1, 1", rt.Live(), rt.Started())
 	}
-	out = syncBuffer{}
+	out = channelstest.Buffer{}
 	term = terminal.New(strings.NewReader("two\n"), &out, &out, false, "operator")
 	g, err = gateway.Open(context.Background(), config(home, rt, term))
 	if err != nil {
@@ -252,22 +252,4 @@ func (h *historyChannel) Send(context.Context, channels.Outbound) (string, error
 func (h *historyChannel) Missed(_ context.Context, platformID, _ string, _ time.Time) ([]channels.Inbound, error) {
 	h.asked <- platformID
 	return nil, nil
-}
-
-// syncBuffer is a bytes.Buffer safe for the terminal's writers.
-type syncBuffer struct {
-	mu sync.Mutex // guards b
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/berth-dev/berth/channels/channelstest"
 	"github.com/berth-dev/berth/channels/terminal"
 	"github.com/berth-dev/berth/container"
 	"github.com/berth-dev/berth/session/gateway"
@@ -29,7 +30,7 @@ func scrape(addr string) (string, error) {
 func TestMetricsEndpoint(t *testing.T) {
 	t.Parallel()
 	rt := newRuntime(t)
-	var out syncBuffer
+	var out channelstest.Buffer
 	term := terminal.New(strings.NewReader("hello\n"), &out, &out, false, "operator")
 	cfg := config(t.TempDir(), rt, term)
 	cfg.MetricsAddr = "127.0.0.1:0"
