@@ -58,10 +58,13 @@ type handle struct {
 	oomSeen  int64                     // memory kills seen in its cgroup, told once seen again
 	targets  map[string]progressTarget // inbound id -> what to tell the platform
 
-	delivering sync.Mutex // held by the one delivery pass; guards flood and recorded
+	delivering sync.Mutex // held by the one delivery pass; guards flood, recorded and addresses
 	flood      floodState
-	recorded   outcomeMark   // the acks' outcomes the last pass recorded
-	passes     *rate.Limiter // delivery passes; bounds what a churning out/ folder costs
+	recorded   outcomeMark // the acks' outcomes the last pass recorded
+	// addresses are the reply addresses inbound.db has shown to be this
+	// session's own; they only ever grow, so a known one needs no read.
+	addresses map[sessiondb.Address]bool
+	passes    *rate.Limiter // delivery passes; bounds what a churning out/ folder costs
 }
 
 // progressTarget is where the platform is told that a message is being

@@ -70,10 +70,20 @@ const (
 // once. Either way it is recorded, so it is never retried. l.delivering
 // is held.
 func (d *delivery) guardReply(ctx context.Context, l *handle, msg sessiondb.OutMessage) guardVerdict {
-	ok, err := l.db.InConversation(ctx, msg.ChannelType, msg.PlatformID, msg.ThreadID)
-	if err != nil {
-		d.log.Warn("check reply address", "session", l.id, "group", l.group.Folder, "err", err)
-		return guardLater
+	addr := sessiondb.Address{ChannelType: msg.ChannelType, PlatformID: msg.PlatformID, ThreadID: msg.ThreadID}
+	ok := l.addresses[addr]
+	if !ok {
+		var err error
+		if ok, err = l.db.InConversation(ctx, addr); err != nil {
+			d.log.Warn("check reply address", "session", l.id, "group", l.group.Folder, "err", err)
+			return guardLater
+		}
+		if ok {
+			if l.addresses == nil {
+				l.addresses = map[sessiondb.Address]bool{}
+			}
+			l.addresses[addr] = true
+		}
 	}
 	if !ok {
 		d.obs.DeliveryFailed(msg.ChannelType)

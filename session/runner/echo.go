@@ -71,7 +71,7 @@ func (Echo) Turn(ctx context.Context, t Turn) ([]Reply, error) {
 			if len(f) < 3 {
 				return nil, fmt.Errorf("echo: sendto needs a channel, an id and a text")
 			}
-			out = append(out, Reply{InReplyTo: m.ID, Text: "echo: " + f[2], To: &Address{ChannelType: f[0], PlatformID: f[1]}})
+			out = append(out, Reply{InReplyTo: m.ID, Text: "echo: " + f[2], To: &sessiondb.Address{ChannelType: f[0], PlatformID: f[1]}})
 			continue
 		case "flood", "failbig":
 			n, err := strconv.Atoi(strings.TrimSpace(rest))

@@ -57,11 +57,8 @@ type Reply struct {
 	// To addresses the reply somewhere else than the message it answers.
 	// Only the TEST-ONLY echo directive "sendto" sets it, to act as a
 	// hostile agent would; berth refuses any address outside the session.
-	To *Address
+	To *sessiondb.Address
 }
-
-// Address is where a reply goes on its platform.
-type Address struct{ ChannelType, PlatformID, ThreadID string }
 
 // Config is the runner's configuration, read once at start.
 type Config struct {
