@@ -14,6 +14,8 @@ package gatewaytest
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"io"
 	"os"
@@ -32,8 +34,25 @@ import (
 	"github.com/berth-dev/berth/session/gateway"
 )
 
-// Image is the tag of the agent image tests use.
-const Image = "berth-agent:test"
+// Image is the tag of the agent image tests use. It names the source
+// tree it is built from, so two checkouts testing at once on one engine
+// (git worktrees, say) never run each other's runner.
+var Image = testImageTag()
+
+// testImageTag is "berth-agent:test-" and a short hash of the source
+// tree's path; "berth-agent:test" outside one.
+func testImageTag() string {
+	wd, err := os.Getwd()
+	if err != nil {
+		return "berth-agent:test"
+	}
+	src, err := container.SourceDir(wd)
+	if err != nil {
+		return "berth-agent:test"
+	}
+	sum := sha256.Sum256([]byte(src))
+	return "berth-agent:test-" + hex.EncodeToString(sum[:4])
+}
 
 // RequireDocker returns a client for the local engine, or skips the test
 // when there is none or under `go test -short` (unless
