@@ -390,8 +390,9 @@ func (l *handle) exited(id string, code int64, reason string, final bool) {
 	l.wakeIfOpen(ctx)
 }
 
-// wakeIfOpen wakes the session again if it has messages waiting; when
-// they cannot be read, the sweep looks again.
+// wakeIfOpen wakes the session again if it has messages waiting that
+// trigger a turn (context-only rows wait for the next one that does);
+// when they cannot be read, the sweep looks again.
 func (l *handle) wakeIfOpen(ctx context.Context) {
 	open, err := l.db.Open(ctx)
 	if err != nil {
@@ -399,7 +400,7 @@ func (l *handle) wakeIfOpen(ctx context.Context) {
 		l.backlog.Store(true)
 		return
 	}
-	if len(open) > 0 {
+	if sessiondb.Triggers(open) {
 		l.c.wakeAsync(l)
 	}
 }

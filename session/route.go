@@ -360,15 +360,15 @@ func (r *router) routeTo(ctx context.Context, in channels.Inbound, mg data.Messa
 	if len(ids) == 0 {
 		return false, nil // a redelivery already stored
 	}
-	l.touch()
 	if err := r.store.TouchSession(ctx, s.ID); err != nil {
 		r.log.Warn("touch session", "session", s.ID, "group", l.group.Folder, "err", err)
 	}
 	r.log.Info("routed", "channel", in.ChannelType, "group", l.group.Folder, "session", s.ID, "message", msg.ID,
 		"engaged", engaged, "new_session", created)
 	if !engaged {
-		return false, nil
+		return false, nil // context only: it puts off no idle stop either
 	}
+	l.touch()
 	r.obs.Routed(in.ChannelType)
 	l.amu.Lock()
 	if l.queued.IsZero() {

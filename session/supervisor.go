@@ -149,8 +149,12 @@ func (sv *supervisor) sweep(ctx context.Context) {
 			l.backlog.Store(true)
 			continue
 		}
+		// Only rows that trigger a turn are work: context-only ones wait
+		// for the next such row, in a stopped session as well as in one
+		// whose container goes idle meanwhile.
+		work := sessiondb.Triggers(open)
 		if !running {
-			if len(open) > 0 {
+			if work {
 				sv.wakeAsync(l)
 			}
 			continue
@@ -158,7 +162,7 @@ func (sv *supervisor) sweep(ctx context.Context) {
 		idle := cmp.Or(l.conf.IdleTimeout, sv.cfg.IdleTimeout)
 		sv.checkLimits(ctx, l)
 		last := l.lastActivity()
-		if len(open) == 0 && idleStop(time.Since(last), idle, &yield) {
+		if !work && idleStop(time.Since(last), idle, &yield) {
 			go l.stop(ctx, "idle-stopped")
 			continue
 		}

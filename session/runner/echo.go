@@ -21,6 +21,7 @@ import (
 //	fail                     fail the turn (a provider error)
 //	crash                    kill the runner mid-turn (SIGKILL)
 //	count                    answer with how many turns this session has had
+//	context                  answer with the texts of the context-only rows that rode along, oldest first
 //	sendto <channel> <id> <text>  address the answer to another conversation (a hostile agent)
 //	flood <n>                answer with n replies (a hostile agent)
 //	failbig <n>              fail the turn with an error of n bytes (a hostile agent)
@@ -98,6 +99,15 @@ func (Echo) Turn(ctx context.Context, t Turn) ([]Reply, error) {
 				}
 			}
 			out = append(out, Reply{InReplyTo: m.ID, Text: fmt.Sprintf("echo: allocated %d MiB", len(held))})
+			continue
+		case "context":
+			var seen []string
+			for _, c := range t.Messages {
+				if !c.Trigger {
+					seen = append(seen, c.Content.Text)
+				}
+			}
+			out = append(out, Reply{InReplyTo: m.ID, Text: "echo: context: " + strings.Join(seen, " | ")})
 			continue
 		case "count":
 			v, _ := t.State.Get(ctx, "echo:turns")

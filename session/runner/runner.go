@@ -127,7 +127,9 @@ func Run(ctx context.Context, cfg Config) error {
 		if err != nil && ctx.Err() == nil {
 			cfg.Log.Warn("read inbound", "err", err)
 		}
-		if len(due) > 0 && ctx.Err() == nil {
+		// Context-only rows are no turn by themselves: they wait, with
+		// the runner asleep, for the next row that triggers one.
+		if sessiondb.Triggers(due) && ctx.Err() == nil {
 			if err := turn(ctx, cfg, db, state, due); err != nil && ctx.Err() == nil {
 				cfg.Log.Error("turn", "err", err)
 				time.Sleep(200 * time.Millisecond)

@@ -172,10 +172,11 @@ func pending(ctx context.Context, file string) ([]InMessage, error) {
 }
 
 // Busy reports whether the session has anything unfinished: a message
-// waiting for its answer, a reply waiting for delivery, or a failure its
-// sender has not been told. An unreadable database counts as busy.
+// waiting for its answer (context-only rows wait for no answer; see
+// Triggers), a reply waiting for delivery, or a failure its sender has
+// not been told. An unreadable database counts as busy.
 func (h Host) Busy(ctx context.Context) (bool, error) {
-	if open, err := h.Open(ctx); err != nil || len(open) > 0 {
+	if open, err := h.Open(ctx); err != nil || Triggers(open) {
 		return true, err
 	}
 	if und, err := h.Undelivered(ctx); err != nil || len(und) > 0 {

@@ -91,6 +91,19 @@ type InMessage struct {
 	Content      Content
 }
 
+// Triggers reports whether any of msgs triggers a turn. Context-only rows
+// (an accumulate wiring's chatter, berth's own notes to the agent) ride
+// along with the next message that does, and are never work on their own:
+// they neither run a turn, nor wake or keep a container.
+func Triggers(msgs []InMessage) bool {
+	for _, m := range msgs {
+		if m.Trigger {
+			return true
+		}
+	}
+	return false
+}
+
 // OutContent is the JSON body of an outbound message.
 type OutContent struct {
 	Text  string   `json:"text"`
