@@ -134,6 +134,50 @@ func TestRetryBacksOffThenFails(t *testing.T) {
 	}
 }
 
+// TestContextOnlyRowsKeepNothingBusy: a pending row that does not trigger (an
+// accumulate wiring's chatter, berth's own note to the agent) keeps no
+// session busy, yet is still due, to ride along with the next turn.
+func TestContextOnlyRowsKeepNothingBusy(t *testing.T) {
+	note := InMessage{ID: "n", Kind: KindSystem, ChannelType: "terminal", PlatformID: "local",
+		Content: Content{Event: "delivery_failed", Text: "Your reply could not be delivered"}}
+	chatter := chat("c", "chatter")
+	chatter.Trigger = false
+	tests := []struct {
+		name string
+		rows []InMessage
+		busy bool
+	}{
+		{"nothing", nil, false},
+		{"chatter", []InMessage{chatter}, false},
+		{"a note to the agent", []InMessage{note}, false},
+		{"chatter and a note", []InMessage{chatter, note}, false},
+		{"a message", []InMessage{chat("a", "one")}, true},
+		{"chatter, then a message", []InMessage{chatter, chat("a", "one")}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			h, c := newSession(t)
+			if len(tt.rows) > 0 {
+				if _, err := h.Append(ctx, tt.rows...); err != nil {
+					t.Fatal(err)
+				}
+			}
+			busy, err := h.Busy(ctx)
+			if err != nil || busy != tt.busy {
+				t.Fatalf("Busy = %v, %v; want %v", busy, err, tt.busy)
+			}
+			due, err := c.Due(ctx, time.Now(), time.Now())
+			if err != nil || len(due) != len(tt.rows) {
+				t.Fatalf("due = %+v, %v; want all %d rows, context ones too", due, err, len(tt.rows))
+			}
+			if got := Triggers(due); got != tt.busy {
+				t.Fatalf("Triggers = %v, want %v", got, tt.busy)
+			}
+		})
+	}
+}
+
 func TestHostRefusesPlantedSymlink(t *testing.T) {
 	ctx := context.Background()
 	h, _ := newSession(t)
