@@ -26,7 +26,7 @@ func newAnthropic(sock, model string) *anthropicModel {
 	)}
 }
 
-func (m *anthropicModel) next(ctx context.Context, system string, hist []histMsg, tools []toolSpec) (histMsg, usage, error) {
+func (m *anthropicModel) next(ctx context.Context, system string, hist []histMsg, tools []toolSpec, progress func(string)) (histMsg, usage, error) {
 	params := anthropic.MessageNewParams{
 		Model: anthropic.Model(m.model), MaxTokens: 4096,
 		System: []anthropic.TextBlockParam{{Text: system}},
@@ -68,6 +68,7 @@ func (m *anthropicModel) next(ctx context.Context, system string, hist []histMsg
 	if err != nil {
 		return histMsg{}, usage{}, err
 	}
+	progress("model answered")
 	out := histMsg{Role: "assistant"}
 	for _, b := range res.Content {
 		switch b.Type {

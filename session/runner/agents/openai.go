@@ -28,7 +28,7 @@ func newOpenAI(sock, model string) *openaiModel {
 	)}
 }
 
-func (m *openaiModel) next(ctx context.Context, system string, hist []histMsg, tools []toolSpec) (histMsg, usage, error) {
+func (m *openaiModel) next(ctx context.Context, system string, hist []histMsg, tools []toolSpec, progress func(string)) (histMsg, usage, error) {
 	params := openai.ChatCompletionNewParams{Model: m.model, Messages: []openai.ChatCompletionMessageParamUnion{openai.SystemMessage(system)}}
 	for _, t := range tools {
 		params.Tools = append(params.Tools, openai.ChatCompletionFunctionTool(shared.FunctionDefinitionParam{
@@ -59,6 +59,7 @@ func (m *openaiModel) next(ctx context.Context, system string, hist []histMsg, t
 	if err != nil {
 		return histMsg{}, usage{}, err
 	}
+	progress("model answered")
 	out := histMsg{Role: "assistant"}
 	if len(res.Choices) > 0 {
 		msg := res.Choices[0].Message
