@@ -56,13 +56,13 @@ type handle struct {
 
 	amu      sync.Mutex // guards activity, refused, oomSeen, targets, queued and claims
 	activity time.Time
+	queued   time.Time                 // when its oldest waiting message was accepted
+	refused  container.Refusals        // what the running container's limits refused it, as told
+	oomSeen  int64                     // memory kills seen in its cgroup, told once seen again
+	targets  map[string]progressTarget // inbound id -> what to tell the platform
 	// claims are the running container's claimed messages and when the
 	// host dates each one's turn from (see turnBegan).
-	claims  map[string]time.Time
-	queued  time.Time                 // when its oldest waiting message was accepted
-	refused container.Refusals        // what the running container's limits refused it, as told
-	oomSeen int64                     // memory kills seen in its cgroup, told once seen again
-	targets map[string]progressTarget // inbound id -> what to tell the platform
+	claims map[string]time.Time
 
 	delivering sync.Mutex // held by the one delivery pass; guards flood, recorded and addresses
 	flood      floodState
