@@ -59,6 +59,10 @@ type model interface {
 	next(ctx context.Context, system string, hist []histMsg, tools []toolSpec, progress func(string)) (histMsg, usage, error)
 }
 
+// errCutShort is a model's streamed answer that ended before the model
+// said it was done.
+var errCutShort = errors.New("the model's answer ended before it was complete")
+
 // maxHistory bounds what is kept and sent; older turns fall away.
 const maxHistory = 80
 

@@ -55,11 +55,27 @@ func (m *openaiModel) next(ctx context.Context, system string, hist []histMsg, t
 			params.Messages = append(params.Messages, openai.ToolMessage(h.Text, h.CallID))
 		}
 	}
-	res, err := m.client.Chat.Completions.New(ctx, params)
-	if err != nil {
+	// Streamed, so each chunk is progress: a long answer is not a hang.
+	params.StreamOptions.IncludeUsage = openai.Bool(true)
+	stream := m.client.Chat.Completions.NewStreaming(ctx, params)
+	defer func() { _ = stream.Close() }() // the answer is read; a close error changes nothing
+	var acc openai.ChatCompletionAccumulator
+	finished := false
+	for stream.Next() {
+		chunk := stream.Current()
+		acc.AddChunk(chunk)
+		for _, c := range chunk.Choices {
+			finished = finished || c.FinishReason != ""
+		}
+		progress("model chunk")
+	}
+	if err := stream.Err(); err != nil {
 		return histMsg{}, usage{}, err
 	}
-	progress("model answered")
+	if !finished {
+		return histMsg{}, usage{}, errCutShort
+	}
+	res := acc.ChatCompletion
 	out := histMsg{Role: "assistant"}
 	if len(res.Choices) > 0 {
 		msg := res.Choices[0].Message
