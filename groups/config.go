@@ -28,6 +28,12 @@ import (
 const (
 	// DefaultIdleTimeout is how long a container without work keeps running.
 	DefaultIdleTimeout = 10 * time.Minute
+	// DefaultTurnTimeout is the longest a turn may take, whatever progress
+	// it makes.
+	DefaultTurnTimeout = 15 * time.Minute
+	// DefaultStuckTimeout is the longest a turn may go without progress (a
+	// stream event, a tool call starting or ending, a CLI output line).
+	DefaultStuckTimeout = 3 * time.Minute
 	// DefaultMemory is a container's memory limit, in bytes.
 	DefaultMemory int64 = 1 << 30
 	// DefaultNanoCPUs is a container's CPU limit, in billionths of a CPU.
@@ -80,6 +86,10 @@ type Config struct {
 	Pids     int64
 	// IdleTimeout stops the group's containers after this long without work.
 	IdleTimeout time.Duration
+	// TurnTimeout and StuckTimeout stop a turn that runs longer, or goes
+	// without progress longer, than this; its messages fail, not retried.
+	TurnTimeout  time.Duration
+	StuckTimeout time.Duration
 	// Mounts are extra mounts asked for, each well-formed; the operator's
 	// mount allowlist decides at spawn which are granted.
 	Mounts         []mounts.Request
@@ -131,9 +141,9 @@ const maxModel = 200
 // ParseConfig parses and validates a group's provider, model and
 // container_config ("" is an empty object). It refuses unknown keys, a
 // value of the wrong type, a network other than "none", a limit or quota
-// that is not positive, a memory limit below MinMemory, an idle timeout
-// that is not a positive duration, an unknown permission mode, a negative
-// budget and a malformed mount request. The error is a *ConfigError
+// that is not positive, a memory limit below MinMemory, an idle, turn or
+// stuck timeout that is not a positive duration, an unknown permission
+// mode, a negative budget and a malformed mount request. The error is a *ConfigError
 // naming the first bad field found: the provider, the model, a key berth
 // does not know, a value of the wrong type, then the values, in the order
 // of Config's fields.
@@ -150,7 +160,7 @@ func ParseConfig(provider, model, containerConfig string) (Config, error) {
 		return Config{}, err
 	}
 	var (
-		network, idle, mode                            string
+		network, idle, turn, stuck, mode               string
 		memory, nanoCPUs, pids, diskQuotaMB, sessionMB *int64
 		budget                                         *int64
 	)
@@ -165,6 +175,8 @@ func ParseConfig(provider, model, containerConfig string) (Config, error) {
 		{"pids", &pids, "a number"},
 		{"network", &network, `the string "none"`},
 		{"idle_timeout", &idle, `a duration such as "15m"`},
+		{"turn_timeout", &turn, `a duration such as "15m"`},
+		{"stuck_timeout", &stuck, `a duration such as "3m"`},
 		{"mounts", &c.Mounts, `a list of {"host_path", "container_path", "read_write"}`},
 		{"permission_mode", &mode, "a string"},
 		{"disk_quota_mb", &diskQuotaMB, "a number of MiB"},
@@ -208,12 +220,23 @@ func ParseConfig(provider, model, containerConfig string) (Config, error) {
 	if memory != nil && *memory < MinMemory {
 		return Config{}, &ConfigError{"memory", fmt.Sprintf("is %d bytes; the least the engine accepts is %d (%d MiB)", *memory, MinMemory, MinMemory>>20)}
 	}
-	if idle != "" {
-		d, err := time.ParseDuration(idle)
-		if err != nil || d <= 0 {
-			return Config{}, &ConfigError{"idle_timeout", fmt.Sprintf("is %q; it must be a positive duration such as \"15m\"", truncate(idle, 64))}
+	for _, dur := range []struct {
+		key  string
+		v    string
+		into *time.Duration
+	}{
+		{"idle_timeout", idle, &c.IdleTimeout},
+		{"turn_timeout", turn, &c.TurnTimeout},
+		{"stuck_timeout", stuck, &c.StuckTimeout},
+	} {
+		if dur.v == "" {
+			continue
 		}
-		c.IdleTimeout = d
+		d, err := time.ParseDuration(dur.v)
+		if err != nil || d <= 0 {
+			return Config{}, &ConfigError{dur.key, fmt.Sprintf("is %q; it must be a positive duration such as \"15m\"", truncate(dur.v, 64))}
+		}
+		*dur.into = d
 	}
 	for i, req := range c.Mounts {
 		if err := req.Validate(); err != nil {

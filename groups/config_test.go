@@ -33,10 +33,10 @@ func TestParseConfig(t *testing.T) {
 		{name: "empty object", config: "{}"},
 		{name: "null", config: "null"},
 		{name: "every field", provider: "claude", model: "claude-sonnet-4-5", config: `{"image":"berth-agent:test","memory":67108864,"nano_cpus":500000000,"pids":64,
-			"network":"none","idle_timeout":"15m","mounts":[{"host_path":"/srv/data","container_path":"data","read_write":true}],
+			"network":"none","idle_timeout":"15m","turn_timeout":"20m","stuck_timeout":"90s","mounts":[{"host_path":"/srv/data","container_path":"data","read_write":true}],
 			"permission_mode":"plan","disk_quota_mb":20,"session_disk_quota_mb":5,"daily_budget_tokens":1000}`,
 			want: groups.Config{Provider: "claude", Model: "claude-sonnet-4-5", Image: "berth-agent:test", Memory: 64 << 20, NanoCPUs: 5e8, Pids: 64,
-				IdleTimeout: 15 * time.Minute, Mounts: []mounts.Request{{HostPath: "/srv/data", ContainerPath: "data", ReadWrite: true}},
+				IdleTimeout: 15 * time.Minute, TurnTimeout: 20 * time.Minute, StuckTimeout: 90 * time.Second, Mounts: []mounts.Request{{HostPath: "/srv/data", ContainerPath: "data", ReadWrite: true}},
 				PermissionMode: groups.PermissionPlan, DiskQuota: 20 << 20, SessionDiskQuota: 5 << 20, DailyBudgetTokens: 1000}},
 		{name: "network unset", config: `{"network":""}`},
 		{name: "null value", config: `{"memory":null}`},
@@ -62,6 +62,10 @@ func TestParseConfig(t *testing.T) {
 		{name: "negative duration", config: `{"idle_timeout":"-5m"}`, field: "idle_timeout"},
 		{name: "zero duration", config: `{"idle_timeout":"0s"}`, field: "idle_timeout"},
 		{name: "duration as number", config: `{"idle_timeout":600}`, field: "idle_timeout", err: "not valid JSON of the expected shape"},
+		{name: "bad turn timeout", config: `{"turn_timeout":"forever"}`, field: "turn_timeout", err: `"turn_timeout" is "forever"; it must be a positive duration`},
+		{name: "zero turn timeout", config: `{"turn_timeout":"0s"}`, field: "turn_timeout"},
+		{name: "negative stuck timeout", config: `{"stuck_timeout":"-1m"}`, field: "stuck_timeout", err: `"stuck_timeout" is "-1m"`},
+		{name: "stuck timeout as number", config: `{"stuck_timeout":180}`, field: "stuck_timeout", err: "not valid JSON of the expected shape"},
 		{name: "string limit", config: `{"pids":"many"}`, field: "pids", err: `"pids" is not valid JSON of the expected shape (a number): it is a string`},
 		{name: "fractional limit", config: `{"memory":1.5e9}`, field: "memory"},
 		{name: "permission mode", config: `{"permission_mode":"yolo"}`, field: "permission_mode", err: "the claude CLI knows acceptEdits"},
@@ -199,6 +203,8 @@ func TestREADMEDefaults(t *testing.T) {
 		fmt.Sprintf("| `nano_cpus` | `%d` (one CPU) |", groups.DefaultNanoCPUs),
 		fmt.Sprintf("| `pids` | `%d` |", groups.DefaultPids),
 		fmt.Sprintf("| `idle_timeout` | `--idle-timeout` (`%s`) |", idle),
+		fmt.Sprintf("| `turn_timeout` | `%s` |", strings.TrimSuffix(groups.DefaultTurnTimeout.String(), "0s")),
+		fmt.Sprintf("| `stuck_timeout` | `%s` |", strings.TrimSuffix(groups.DefaultStuckTimeout.String(), "0s")),
 		fmt.Sprintf("| `disk_quota_mb`, `session_disk_quota_mb` | `%d`, `%d` |", groups.DefaultDiskQuota>>20, groups.DefaultSessionDiskQuota>>20),
 		fmt.Sprintf("| `permission_mode` | `%s` |", groups.PermissionAcceptEdits),
 	} {
@@ -225,7 +231,7 @@ func FuzzParseConfig(f *testing.F) {
 			return
 		}
 		if c.Memory != 0 && c.Memory < groups.MinMemory || c.NanoCPUs < 0 || c.Pids < 0 || c.DiskQuota < 0 || c.SessionDiskQuota < 0 ||
-			c.IdleTimeout < 0 || c.DailyBudgetTokens < 0 {
+			c.IdleTimeout < 0 || c.TurnTimeout < 0 || c.StuckTimeout < 0 || c.DailyBudgetTokens < 0 {
 			t.Fatalf("accepted %q as %+v", config, c)
 		}
 		for _, m := range c.Mounts {

@@ -130,6 +130,8 @@ func TestDefaultsAreTheGroups(t *testing.T) {
 		got, want any
 	}{
 		{"IdleTimeout", c.IdleTimeout, groups.DefaultIdleTimeout},
+		{"TurnTimeout", c.TurnTimeout, groups.DefaultTurnTimeout},
+		{"StuckTimeout", c.StuckTimeout, groups.DefaultStuckTimeout},
 		{"Memory", c.Memory, groups.DefaultMemory},
 		{"NanoCPUs", c.NanoCPUs, groups.DefaultNanoCPUs},
 		{"Pids", c.Pids, groups.DefaultPids},

@@ -42,21 +42,27 @@ type handle struct {
 	db      sessiondb.Host
 	kick    chan struct{}
 
-	mu      sync.Mutex // serialises container lifecycle changes; guards running, ctrID, started and failed
+	mu      sync.Mutex // serialises container lifecycle changes; guards running, ctrID, started, failed and killing
 	running bool
 	ctrID   string
 	started time.Time
 	failed  int // consecutive failed wakes
+	// killing is why the sweep is stopping the running container (its turn
+	// passed a limit): its exit fails what it held with this reason, at once.
+	killing string
 	// backlog marks a session without a container that the sweep must
 	// still look at: a wake failed, or delivery left something behind.
 	backlog atomic.Bool
 
-	amu      sync.Mutex // guards activity, refused, oomSeen, targets and queued
+	amu      sync.Mutex // guards activity, refused, oomSeen, targets, queued and claims
 	activity time.Time
 	queued   time.Time                 // when its oldest waiting message was accepted
 	refused  container.Refusals        // what the running container's limits refused it, as told
 	oomSeen  int64                     // memory kills seen in its cgroup, told once seen again
 	targets  map[string]progressTarget // inbound id -> what to tell the platform
+	// claims are the running container's claimed messages and when the
+	// host dates each one's turn from (see turnBegan).
+	claims map[string]time.Time
 
 	delivering sync.Mutex // held by the one delivery pass; guards flood, recorded and addresses
 	flood      floodState
@@ -93,13 +99,25 @@ func (l *handle) touch() {
 // lastActivity is the later of the last noted activity and the agent's heartbeat.
 func (l *handle) lastActivity() time.Time {
 	l.amu.Lock()
-	defer l.amu.Unlock()
 	t := l.activity
-	// Lstat: the agent owns out/ and may plant a symlink there.
-	if fi, err := os.Lstat(filepath.Join(l.dir, sessiondb.OutDir, sessiondb.Heartbeat)); err == nil && fi.Mode().IsRegular() && fi.ModTime().After(t) {
-		t = fi.ModTime()
+	l.amu.Unlock()
+	if hb := l.heartbeat(); hb.After(t) {
+		t = hb
 	}
 	return t
+}
+
+// heartbeat is when the runner last reported progress: the heartbeat
+// file's modification time, or the zero time. The agent owns out/ and may
+// plant a symlink or anything else there: only a plain file counts, and
+// its time is the agent's word (a turn it keeps "alive" still ends at its
+// turn_timeout, which the host times itself).
+func (l *handle) heartbeat() time.Time {
+	fi, err := os.Lstat(filepath.Join(l.dir, sessiondb.OutDir, sessiondb.Heartbeat))
+	if err != nil || !fi.Mode().IsRegular() {
+		return time.Time{}
+	}
+	return fi.ModTime()
 }
 
 // setState records the container's state in the store; a failure is
@@ -230,7 +248,7 @@ func (l *handle) start(ctx context.Context) (container.Info, bool, error) {
 func (l *handle) adopt(info container.Info, adopted bool) {
 	l.running, l.ctrID, l.started = true, info.ID, time.Now()
 	l.amu.Lock()
-	l.refused, l.oomSeen = container.Refusals{}, 0
+	l.refused, l.oomSeen, l.claims = container.Refusals{}, 0, nil
 	l.amu.Unlock()
 	l.touch()
 	l.c.obs.Running(l.c.running.add(1))
@@ -375,7 +393,12 @@ func (l *handle) exited(id string, code int64, reason string, final bool) {
 		l.mu.Unlock()
 		return
 	}
-	l.running, l.ctrID = false, ""
+	if l.killing != "" {
+		// Stopped for a limit its turn passed: running it again would
+		// hang the same way.
+		reason, final = l.killing, true
+	}
+	l.running, l.ctrID, l.killing = false, "", ""
 	l.mu.Unlock()
 	ctx := context.WithoutCancel(l.c.ctx)
 	l.c.obs.Running(l.c.running.add(-1))
@@ -492,17 +515,63 @@ func (l *handle) stop(ctx context.Context, why string) {
 	l.exited(id, 0, "the agent's container was stopped while working on it", false)
 }
 
-// claimed reports whether the running container has taken one of open.
-func (l *handle) claimed(ctx context.Context, open []sessiondb.InMessage) bool {
+// turnBegan is when the running container's current turn began, as far
+// as the host can vouch: the earliest claim it still holds among open,
+// each dated when the host first saw it, or by its ack when that is
+// earlier, but never before started (the agent writes the ack, so it can
+// make its own turn look older, never younger). ok is false when the
+// container holds no claim.
+func (l *handle) turnBegan(ctx context.Context, open []sessiondb.InMessage, started time.Time) (began time.Time, ok bool, err error) {
 	acks, err := l.db.Acks(ctx)
 	if err != nil {
-		l.c.log.Warn("read acks", "session", l.id, "group", l.group.Folder, "err", err)
-		return false
+		return time.Time{}, false, fmt.Errorf("read acks: %w", err)
 	}
+	now := time.Now()
+	held := map[string]time.Time{}
+	l.amu.Lock()
+	defer l.amu.Unlock()
 	for _, msg := range open {
-		if a, ok := acks[msg.ID]; ok && a.Status == sessiondb.StatusProcessing {
-			return true
+		a, claimed := acks[msg.ID]
+		if !claimed || a.Status != sessiondb.StatusProcessing {
+			continue
+		}
+		at, seen := l.claims[msg.ID]
+		if !seen || at.Before(started) {
+			at = now
+			if a.Changed.After(started) && a.Changed.Before(now) {
+				at = a.Changed
+			}
+		}
+		held[msg.ID] = at
+		if !ok || at.Before(began) {
+			began, ok = at, true
 		}
 	}
-	return false
+	l.claims = held
+	return began, ok, nil
+}
+
+// kill stops the running container id at once because its turn passed a
+// limit; its exit then fails what it held with reason, not retried. A
+// kill already under way is not asked for again.
+func (l *handle) kill(ctx context.Context, id, limit, reason string) {
+	l.mu.Lock()
+	if !l.running || l.ctrID != id || l.killing != "" {
+		l.mu.Unlock()
+		return
+	}
+	l.killing = reason
+	l.mu.Unlock()
+	l.c.log.Warn("killed", "session", l.id, "group", l.group.Folder, "container", short(id), "reason", limit)
+	go func() {
+		// watchExit sees the exit and fails the claimed messages.
+		if err := l.c.rt.Stop(ctx, id, 0); err != nil {
+			l.c.log.Warn("stop container", "session", l.id, "group", l.group.Folder, "container", short(id), "err", err)
+			l.mu.Lock()
+			if l.ctrID == id {
+				l.killing = "" // the next sweep tries again
+			}
+			l.mu.Unlock()
+		}
+	}()
 }

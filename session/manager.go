@@ -41,7 +41,8 @@ type Config struct {
 	Images       []string          // more images groups may name (besides Image and the claude image)
 	Provider     string            // default provider for groups that name none
 	IdleTimeout  time.Duration     // stop a container with no work for this long; 0: groups.DefaultIdleTimeout
-	StuckTimeout time.Duration     // kill a container whose claimed turn shows no heartbeat for this long
+	TurnTimeout  time.Duration     // stop a turn that takes longer; 0: groups.DefaultTurnTimeout (a group's turn_timeout wins)
+	StuckTimeout time.Duration     // stop a turn that makes no progress for this long; 0: groups.DefaultStuckTimeout (a group's stuck_timeout wins)
 	StopGrace    time.Duration     // SIGTERM to SIGKILL
 	MaxTries     int               // container attempts per message before it fails
 	RetryBase    time.Duration     // retry backoff: RetryBase·2^tries
@@ -89,7 +90,8 @@ func (c *Config) defaults() {
 		}
 	}
 	set(&c.IdleTimeout, groups.DefaultIdleTimeout)
-	set(&c.StuckTimeout, 10*time.Minute)
+	set(&c.TurnTimeout, groups.DefaultTurnTimeout)
+	set(&c.StuckTimeout, groups.DefaultStuckTimeout)
 	set(&c.StopGrace, 5*time.Second)
 	set(&c.RetryBase, 5*time.Second)
 	set(&c.SendBase, time.Second)

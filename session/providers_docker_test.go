@@ -3,8 +3,10 @@ package session_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -25,17 +27,20 @@ import (
 const modelSecret = "sk-ant-test-SECRET-1234"
 
 // fakeModel is a TEST-ONLY model API (Anthropic Messages or OpenAI chat
-// completions shape) that answers from a script and records requests.
+// completions shape) that answers from a script, streamed when asked, and
+// records requests.
 type fakeModel struct {
-	mu       sync.Mutex
+	mu       sync.Mutex // guards requests, keys and pace
 	requests []map[string]any
 	keys     []string
+	pace     time.Duration // between two events of a streamed answer
 	answer   func(n int, req map[string]any) (int, any)
 	srv      *httptest.Server
+	closed   chan struct{} // closed when the test ends: a paced stream stops
 }
 
 func newFakeModel(t *testing.T, answer func(n int, req map[string]any) (int, any)) *fakeModel {
-	f := &fakeModel{answer: answer}
+	f := &fakeModel{answer: answer, closed: make(chan struct{})}
 	f.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
 		var req map[string]any
@@ -44,14 +49,91 @@ func newFakeModel(t *testing.T, answer func(n int, req map[string]any) (int, any
 		f.requests = append(f.requests, req)
 		f.keys = append(f.keys, r.Header.Get("x-api-key")+r.Header.Get("Authorization"))
 		n := len(f.requests)
+		pace := f.pace
 		f.mu.Unlock()
 		code, body := f.answer(n, req)
+		if stream, _ := req["stream"].(bool); stream && code == http.StatusOK {
+			writeStream(w, body, pace, f.closed)
+			return
+		}
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(code)
 		json.NewEncoder(w).Encode(body)
 	}))
 	t.Cleanup(f.srv.Close)
+	t.Cleanup(func() { close(f.closed) }) // first: Close waits for the handlers
 	return f
+}
+
+// writeStream sends a scripted answer as the API streams it (server-sent
+// events): an Anthropic message as message_start, a start, a delta and a
+// stop per content block, message_delta and message_stop; an OpenAI
+// completion as a chunk per choice, a finishing chunk, a usage chunk and
+// [DONE].
+func writeStream(w http.ResponseWriter, body any, pace time.Duration, closed <-chan struct{}) {
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.WriteHeader(http.StatusOK)
+	event := func(name string, data any) {
+		select {
+		case <-time.After(pace):
+		case <-closed:
+		}
+		b, _ := json.Marshal(data)
+		if name != "" {
+			fmt.Fprintf(w, "event: %s\n", name)
+		}
+		fmt.Fprintf(w, "data: %s\n\n", b)
+		w.(http.Flusher).Flush()
+	}
+	m, _ := body.(map[string]any)
+	if choices, ok := m["choices"].([]any); ok {
+		base := func(choices []any) map[string]any {
+			return map[string]any{"id": m["id"], "object": "chat.completion.chunk", "model": m["model"], "created": m["created"], "choices": choices}
+		}
+		for _, c := range choices {
+			c := c.(map[string]any)
+			delta := maps.Clone(c["message"].(map[string]any))
+			if calls, ok := delta["tool_calls"].([]any); ok {
+				for i, call := range calls {
+					call := maps.Clone(call.(map[string]any))
+					call["index"] = i
+					calls[i] = call
+				}
+			}
+			event("", base([]any{map[string]any{"index": c["index"], "delta": delta}}))
+			event("", base([]any{map[string]any{"index": c["index"], "delta": map[string]any{}, "finish_reason": c["finish_reason"]}}))
+		}
+		usage := base([]any{})
+		usage["usage"] = m["usage"]
+		event("", usage)
+		fmt.Fprint(w, "data: [DONE]\n\n")
+		return
+	}
+	content, _ := m["content"].([]any)
+	usage, _ := m["usage"].(map[string]any)
+	start := maps.Clone(m)
+	start["content"], start["stop_reason"] = []any{}, nil
+	start["usage"] = map[string]any{"input_tokens": usage["input_tokens"], "output_tokens": 0}
+	event("message_start", map[string]any{"type": "message_start", "message": start})
+	for i, b := range content {
+		b := b.(map[string]any)
+		var block, delta map[string]any
+		switch b["type"] {
+		case "text":
+			block = map[string]any{"type": "text", "text": ""}
+			delta = map[string]any{"type": "text_delta", "text": b["text"]}
+		case "tool_use":
+			in, _ := json.Marshal(b["input"])
+			block = map[string]any{"type": "tool_use", "id": b["id"], "name": b["name"], "input": map[string]any{}}
+			delta = map[string]any{"type": "input_json_delta", "partial_json": string(in)}
+		}
+		event("content_block_start", map[string]any{"type": "content_block_start", "index": i, "content_block": block})
+		event("content_block_delta", map[string]any{"type": "content_block_delta", "index": i, "delta": delta})
+		event("content_block_stop", map[string]any{"type": "content_block_stop", "index": i})
+	}
+	event("message_delta", map[string]any{"type": "message_delta", "delta": map[string]any{"stop_reason": m["stop_reason"]},
+		"usage": map[string]any{"output_tokens": usage["output_tokens"]}})
+	event("message_stop", map[string]any{"type": "message_stop"})
 }
 
 func (f *fakeModel) request(i int) map[string]any {
@@ -126,6 +208,9 @@ func TestAnthropicToolLoopThroughProxy(t *testing.T) {
 	if !strings.Contains(string(first), "Ann: make a file") || !strings.Contains(string(first), "Shared memory") {
 		t.Fatalf("first request lacks speaker or memory: %.600s", first)
 	}
+	if stream, _ := f.request(0)["stream"].(bool); !stream {
+		t.Error("the provider did not ask for a streamed answer: its events are the turn's progress")
+	}
 	for _, k := range f.keys {
 		if k != modelSecret {
 			t.Fatalf("upstream got key %q, want the host's", k)
@@ -161,6 +246,49 @@ func TestOpenAIConversationSurvivesRestart(t *testing.T) {
 	}
 	if k := f.keys[0]; k != "Bearer "+modelSecret {
 		t.Fatalf("upstream auth = %q", k)
+	}
+}
+
+// TestSlowStreamIsProgress: a model answer streamed slowly for longer
+// than stuck_timeout is answered, not stopped: the provider reports each
+// event as progress. A model that goes silent mid-answer is stopped at
+// stuck_timeout and the sender told (before, the heartbeat was a timer,
+// which a hung model call kept alive for good).
+func TestSlowStreamIsProgress(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		provider string
+		pace     time.Duration // between two streamed events
+		want     string        // the reply starts with it
+	}{
+		// 4 events (openai) or 8 (anthropic), 700ms apart: 2.8s or more in
+		// all, longer than stuck_timeout, each gap well inside it.
+		{"anthropic", 700 * time.Millisecond, "slow answer"},
+		{"openai", 700 * time.Millisecond, "slow answer"},
+		{"anthropic", time.Hour, "⚠️ Sorry, I could not answer your message: the agent made no progress for 2s (stuck_timeout)"},
+		{"openai", time.Hour, "⚠️ Sorry, I could not answer your message: the agent made no progress for 2s (stuck_timeout)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.provider+"/"+tt.pace.String(), func(t *testing.T) {
+			t.Parallel()
+			f := newFakeModel(t, func(n int, req map[string]any) (int, any) {
+				if tt.provider == "openai" {
+					return 200, map[string]any{"id": "c1", "object": "chat.completion", "model": "m", "created": 1,
+						"choices": []any{map[string]any{"index": 0, "finish_reason": "stop", "message": map[string]any{"role": "assistant", "content": "slow answer"}}},
+						"usage":   map[string]any{"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}}
+				}
+				return 200, anthropicText("slow answer")
+			})
+			f.mu.Lock()
+			f.pace = tt.pace
+			f.mu.Unlock()
+			g, ch := startWithProvider(t, tt.provider, f, modelSecret)
+			setGroupConfig(t, g, `{"stuck_timeout":"2s","turn_timeout":"60s"}`)
+			handle(t, g, msg("take your time"))
+			if got := ch.waitSent(t, 1, 90*time.Second); !strings.HasPrefix(got[0].Text, tt.want) {
+				t.Fatalf("reply = %q, want %q…", got[0].Text, tt.want)
+			}
+		})
 	}
 }
 

@@ -166,16 +166,49 @@ func (sv *supervisor) sweep(ctx context.Context) {
 			go l.stop(ctx, "idle-stopped")
 			continue
 		}
-		if len(open) > 0 && time.Since(started) > sv.cfg.StuckTimeout && time.Since(last) > sv.cfg.StuckTimeout && l.claimed(ctx, open) {
-			l.mu.Lock()
-			id := l.ctrID
-			l.mu.Unlock()
-			sv.log.Warn("killed", "session", l.id, "group", l.group.Folder, "container", short(id), "reason", "no heartbeat")
-			go func() {
-				if err := sv.rt.Stop(ctx, id, 0); err != nil {
-					sv.log.Warn("stop container", "session", l.id, "group", l.group.Folder, "container", short(id), "err", err)
-				}
-			}()
+		if len(open) > 0 {
+			sv.checkTurn(ctx, l, open, started)
 		}
 	}
+}
+
+// Limits a turn may pass, named as a group's config names them.
+const (
+	limitTurn  = "turn_timeout"
+	limitStuck = "stuck_timeout"
+)
+
+// checkTurn stops a running container whose turn has taken longer than
+// its group's turn_timeout, or gone without progress (the runner's
+// heartbeat) longer than its stuck_timeout. What the turn held fails with
+// the limit's name and how to raise it, and is not retried: a hang is not
+// a crash, and would hang again.
+func (sv *supervisor) checkTurn(ctx context.Context, l *handle, open []sessiondb.InMessage, started time.Time) {
+	began, ok, err := l.turnBegan(ctx, open, started)
+	if err != nil {
+		sv.log.Warn("read claims", "session", l.id, "group", l.group.Folder, "err", err)
+		return
+	}
+	if !ok {
+		return
+	}
+	turnLimit := cmp.Or(l.conf.TurnTimeout, sv.cfg.TurnTimeout)
+	stuckLimit := cmp.Or(l.conf.StuckTimeout, sv.cfg.StuckTimeout)
+	progress := began
+	if hb := l.heartbeat(); hb.After(progress) {
+		progress = hb
+	}
+	var limit, reason string
+	switch {
+	case time.Since(began) > turnLimit:
+		limit, reason = limitTurn, fmt.Sprintf("the agent's turn ran longer than %v (%s)", turnLimit, limitTurn)
+	case time.Since(progress) > stuckLimit:
+		limit, reason = limitStuck, fmt.Sprintf("the agent made no progress for %v (%s)", stuckLimit, limitStuck)
+	default:
+		return
+	}
+	l.mu.Lock()
+	id := l.ctrID
+	l.mu.Unlock()
+	l.kill(ctx, id, limit, reason+"; an admin can raise the limit in the group's config ("+limit+")")
 }

@@ -154,10 +154,10 @@ func (a *admin) groupsShow(c *commandLine) *ffcli.Command {
 // and their defaults.
 var configHelp = fmt.Sprintf("the group's container_config, a JSON object; every key is optional: "+
 	`image (an allowed image), memory (bytes; default %d MiB, at least %d MiB), nano_cpus (default %d; 1e9 is one CPU), `+
-	`pids (default %d), idle_timeout (default --idle-timeout, %v), network (only "none"), `+
+	`pids (default %d), idle_timeout (default --idle-timeout, %v), turn_timeout (default %v), stuck_timeout (default %v), network (only "none"), `+
 	`mounts ([{"host_path","container_path","read_write"}], granted by the mount allowlist), permission_mode (the claude CLI's), `+
 	`disk_quota_mb (default %d), session_disk_quota_mb (default %d), daily_budget_tokens (default 0: none)`,
-	groups.DefaultMemory>>20, groups.MinMemory>>20, groups.DefaultNanoCPUs, groups.DefaultPids, groups.DefaultIdleTimeout,
+	groups.DefaultMemory>>20, groups.MinMemory>>20, groups.DefaultNanoCPUs, groups.DefaultPids, groups.DefaultIdleTimeout, groups.DefaultTurnTimeout, groups.DefaultStuckTimeout,
 	groups.DefaultDiskQuota>>20, groups.DefaultSessionDiskQuota>>20)
 
 func (a *admin) groupsCreate(c *commandLine) *ffcli.Command {

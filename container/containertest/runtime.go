@@ -88,7 +88,8 @@ type Options struct {
 	// Poll is each runner's fallback poll (a retried message becomes due
 	// without any file changing); 0: 50ms.
 	Poll time.Duration
-	// Heartbeat is how often a runner touches its heartbeat mid-turn; 0: 200ms.
+	// Heartbeat is the least time between a runner's touches of its
+	// heartbeat on progress; 0: 200ms.
 	Heartbeat time.Duration
 }
 

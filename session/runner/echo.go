@@ -26,6 +26,8 @@ import (
 //	flood <n>                answer with n replies (a hostile agent)
 //	failbig <n>              fail the turn with an error of n bytes (a hostile agent)
 //	alloc <MiB>              allocate and touch that much memory, then answer (memory-limit tests)
+//	hang                     report no progress and never answer, until the turn is stopped (stuck_timeout tests)
+//	trickle <n> <interval>   report progress every interval, n times, then answer (stuck_timeout and turn_timeout tests)
 type Echo struct{}
 
 // Name implements Provider.
@@ -62,6 +64,30 @@ func (Echo) Turn(ctx context.Context, t Turn) ([]Reply, error) {
 			continue
 		case "fail":
 			return nil, errors.New("echo: failing as asked")
+		case "hang":
+			<-ctx.Done()
+			return nil, ctx.Err()
+		case "trickle":
+			var n int
+			var every time.Duration
+			f := strings.Fields(rest)
+			if len(f) == 2 {
+				n, _ = strconv.Atoi(f[0])
+				every, _ = time.ParseDuration(f[1])
+			}
+			if n <= 0 || n > 1<<20 || every <= 0 {
+				return nil, fmt.Errorf("echo: trickle needs a count and an interval, not %q", rest)
+			}
+			for i := range n {
+				select {
+				case <-time.After(every):
+				case <-ctx.Done():
+					return nil, ctx.Err()
+				}
+				t.Progressed(fmt.Sprintf("trickle %d/%d", i+1, n))
+			}
+			out = append(out, Reply{InReplyTo: m.ID, Text: fmt.Sprintf("echo: trickled %d", n)})
+			continue
 		case "crash":
 			if err := syscall.Kill(os.Getpid(), syscall.SIGKILL); err != nil {
 				return nil, fmt.Errorf("echo: crash: %w", err)

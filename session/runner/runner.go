@@ -1,7 +1,7 @@
 // Package runner is the agent runner: the process inside every agent
 // container. It reads pending messages from inbound.db oldest first, acks
 // them, asks its provider for replies, writes them to outbound.db and
-// touches the heartbeat file while it works.
+// touches the heartbeat file each time its provider reports progress.
 //
 // It imports neither the Docker client nor any channel adapter: the two
 // session databases are all it knows of the world.
@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
@@ -42,6 +43,20 @@ type Provider interface {
 type Turn struct {
 	Messages []sessiondb.InMessage
 	State    StateStore
+	// Progress reports that the turn is moving: what names the step (a
+	// stream event from the model, a tool call starting or ending, a line
+	// of a CLI's output). It is the heartbeat: a turn that reports nothing
+	// for its group's stuck_timeout is stopped and its messages fail. It
+	// is cheap (the runner rate-limits the touches) and safe to call from
+	// any goroutine. Call it through Progressed, which allows it to be nil.
+	Progress func(what string)
+}
+
+// Progressed calls t.Progress, if set.
+func (t Turn) Progressed(what string) {
+	if t.Progress != nil {
+		t.Progress(what)
+	}
 }
 
 // StateStore keeps small values across containers (a conversation id).
@@ -68,7 +83,9 @@ type Config struct {
 	// Poll is the fallback poll interval; file-system events wake the
 	// runner sooner.
 	Poll time.Duration
-	// Heartbeat is how often the heartbeat file is touched during a turn.
+	// Heartbeat is the least time between two touches of the heartbeat
+	// file on a provider's progress; progress reported sooner is not
+	// written (the host's limits are counted in seconds or minutes).
 	Heartbeat time.Duration
 }
 
@@ -78,7 +95,7 @@ func Run(ctx context.Context, cfg Config) error {
 		cfg.Poll = 2 * time.Second
 	}
 	if cfg.Heartbeat == 0 {
-		cfg.Heartbeat = 2 * time.Second
+		cfg.Heartbeat = 500 * time.Millisecond
 	}
 	db := sessiondb.Container{InDir: cfg.InDir, OutDir: cfg.OutDir}
 	if err := db.Init(ctx); err != nil {
@@ -160,22 +177,11 @@ func turn(ctx context.Context, cfg Config, db sessiondb.Container, state StateSt
 	if err := db.Claim(ctx, ids...); err != nil {
 		return err
 	}
-	touch(cfg.OutDir)
-	hbCtx, stopHB := context.WithCancel(ctx)
-	go func() {
-		t := time.NewTicker(cfg.Heartbeat)
-		defer t.Stop()
-		for {
-			select {
-			case <-hbCtx.Done():
-				return
-			case <-t.C:
-				touch(cfg.OutDir)
-			}
-		}
-	}()
-	replies, perr := cfg.Provider.Turn(ctx, Turn{Messages: due, State: state})
-	stopHB()
+	// The heartbeat is progress, not a timer: a provider that hangs stops
+	// touching it, and the host stops the turn after its stuck_timeout.
+	hb := &heartbeat{dir: cfg.OutDir, every: cfg.Heartbeat, log: cfg.Log}
+	hb.beat("claimed")
+	replies, perr := cfg.Provider.Turn(ctx, Turn{Messages: due, State: state, Progress: hb.progress})
 	if ctx.Err() != nil {
 		// Stopped mid-turn: leave the claim for the next container.
 		return nil
@@ -205,6 +211,40 @@ func turn(ctx context.Context, cfg Config, db sessiondb.Container, state StateSt
 	}
 	touch(cfg.OutDir)
 	return nil
+}
+
+// heartbeat touches the heartbeat file on a turn's progress, at most once
+// every so often.
+type heartbeat struct {
+	dir   string
+	every time.Duration
+	log   *slog.Logger
+
+	mu   sync.Mutex // guards last
+	last time.Time  // when the file was last touched
+}
+
+// progress is a Turn's Progress: it touches the file unless it was
+// touched less than h.every ago.
+func (h *heartbeat) progress(what string) {
+	h.mu.Lock()
+	if time.Since(h.last) < h.every {
+		h.mu.Unlock()
+		return
+	}
+	h.last = time.Now()
+	h.mu.Unlock()
+	h.log.Debug("progress", "what", what)
+	touch(h.dir)
+}
+
+// beat touches the file whenever it was last touched.
+func (h *heartbeat) beat(what string) {
+	h.mu.Lock()
+	h.last = time.Now()
+	h.mu.Unlock()
+	h.log.Debug("progress", "what", what)
+	touch(h.dir)
 }
 
 func touch(outDir string) {

@@ -53,10 +53,15 @@ type usage struct {
 }
 
 // model is one provider's API: given the conversation, the next
-// assistant message (text and/or tool calls).
+// assistant message (text and/or tool calls). It calls progress as the
+// answer comes (a non-nil func).
 type model interface {
-	next(ctx context.Context, system string, hist []histMsg, tools []toolSpec) (histMsg, usage, error)
+	next(ctx context.Context, system string, hist []histMsg, tools []toolSpec, progress func(string)) (histMsg, usage, error)
 }
+
+// errCutShort is a model's streamed answer that ended before the model
+// said it was done.
+var errCutShort = errors.New("the model's answer ended before it was complete")
 
 // maxHistory bounds what is kept and sent; older turns fall away.
 const maxHistory = 80
@@ -99,7 +104,7 @@ func (a *agent) Turn(ctx context.Context, t runner.Turn) ([]runner.Reply, error)
 	var total usage
 	var text strings.Builder
 	for step := 0; step < maxSteps; step++ {
-		msg, u, err := a.model.next(ctx, system, trim(hist), a.tools.specs())
+		msg, u, err := a.model.next(ctx, system, trim(hist), a.tools.specs(), t.Progressed)
 		total.Input, total.Output = total.Input+u.Input, total.Output+u.Output
 		if err != nil {
 			return nil, errors.New(explain(err))
@@ -115,7 +120,9 @@ func (a *agent) Turn(ctx context.Context, t runner.Turn) ([]runner.Reply, error)
 			break
 		}
 		for _, c := range msg.Calls {
-			out, isErr := a.tools.run(ctx, c)
+			t.Progressed("tool " + c.Name + " started")
+			out, isErr := a.tools.run(ctx, c, t.Progressed)
+			t.Progressed("tool " + c.Name + " ended")
 			hist = append(hist, histMsg{Role: "tool", CallID: c.ID, Text: out, IsError: isErr})
 		}
 	}

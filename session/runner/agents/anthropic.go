@@ -3,6 +3,7 @@ package agents
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 
 	"github.com/anthropics/anthropic-sdk-go"
 	"github.com/anthropics/anthropic-sdk-go/option"
@@ -26,7 +27,7 @@ func newAnthropic(sock, model string) *anthropicModel {
 	)}
 }
 
-func (m *anthropicModel) next(ctx context.Context, system string, hist []histMsg, tools []toolSpec) (histMsg, usage, error) {
+func (m *anthropicModel) next(ctx context.Context, system string, hist []histMsg, tools []toolSpec, progress func(string)) (histMsg, usage, error) {
 	params := anthropic.MessageNewParams{
 		Model: anthropic.Model(m.model), MaxTokens: 4096,
 		System: []anthropic.TextBlockParam{{Text: system}},
@@ -64,9 +65,24 @@ func (m *anthropicModel) next(ctx context.Context, system string, hist []histMsg
 			params.Messages = append(params.Messages, anthropic.NewUserMessage(blocks...))
 		}
 	}
-	res, err := m.client.Messages.New(ctx, params)
-	if err != nil {
+	// Streamed, so each event is progress: a long answer is not a hang.
+	stream := m.client.Messages.NewStreaming(ctx, params)
+	defer func() { _ = stream.Close() }() // the answer is read; a close error changes nothing
+	var res anthropic.Message
+	stopped := false
+	for stream.Next() {
+		ev := stream.Current()
+		if err := res.Accumulate(ev); err != nil {
+			return histMsg{}, usage{}, fmt.Errorf("read the model's answer: %w", err)
+		}
+		stopped = stopped || ev.Type == "message_stop"
+		progress("model " + ev.Type)
+	}
+	if err := stream.Err(); err != nil {
 		return histMsg{}, usage{}, err
+	}
+	if !stopped {
+		return histMsg{}, usage{}, errCutShort
 	}
 	out := histMsg{Role: "assistant"}
 	for _, b := range res.Content {

@@ -69,14 +69,16 @@ type streamLine struct {
 // crash mid-stream).
 var errNoResult = errors.New("claude ended without a result")
 
-// parseStream reads the CLI's stream-json output.
-func parseStream(r io.Reader) (claudeResult, error) {
+// parseStream reads the CLI's stream-json output. Every line, whatever it
+// holds, is progress: the CLI prints one per model event and tool step.
+func parseStream(r io.Reader, progress func(string)) (claudeResult, error) {
 	var res claudeResult
 	var assistant []string
 	sawResult := false
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 16<<20)
 	for sc.Scan() {
+		progress("claude output")
 		var l streamLine
 		if json.Unmarshal(sc.Bytes(), &l) != nil {
 			continue // a truncated or foreign line
@@ -129,13 +131,13 @@ func (c *claudeProvider) Turn(ctx context.Context, t runner.Turn) ([]runner.Repl
 	}
 	defer stop()
 	resume, _ := t.State.Get(ctx, "claude:session")
-	res, stderr, err := c.run(ctx, prompt.String(), systemPrompt(t.Messages), resume, base)
+	res, stderr, err := c.run(ctx, t.Progressed, prompt.String(), systemPrompt(t.Messages), resume, base)
 	if resume != "" && invalidResume(res, stderr, err) {
 		// A stale conversation id must not fail every later message.
 		if err := t.State.Set(ctx, "claude:session", ""); err != nil {
 			slog.Warn("forget claude session", "err", err)
 		}
-		res, stderr, err = c.run(ctx, prompt.String(), systemPrompt(t.Messages), "", base)
+		res, stderr, err = c.run(ctx, t.Progressed, prompt.String(), systemPrompt(t.Messages), "", base)
 	}
 	if res.SessionID != "" {
 		if err := t.State.Set(ctx, "claude:session", res.SessionID); err != nil {
@@ -156,7 +158,7 @@ func (c *claudeProvider) Turn(ctx context.Context, t runner.Turn) ([]runner.Repl
 	return []runner.Reply{{InReplyTo: last, Text: res.Text}}, nil
 }
 
-func (c *claudeProvider) run(ctx context.Context, prompt, system, resume, base string) (claudeResult, string, error) {
+func (c *claudeProvider) run(ctx context.Context, progress func(string), prompt, system, resume, base string) (claudeResult, string, error) {
 	mcpConfig, _ := json.Marshal(map[string]any{"mcpServers": map[string]any{"berth": map[string]any{
 		"type": "stdio", "command": "/usr/local/bin/berth-runner", "args": []string{"mcp", "--in", "/workspace/in", "--out", "/workspace/out"}}}})
 	args := []string{"-p", prompt, "--output-format", "stream-json", "--verbose", "--append-system-prompt", system,
@@ -183,7 +185,7 @@ func (c *claudeProvider) run(ctx context.Context, prompt, system, resume, base s
 	if err := cmd.Start(); err != nil {
 		return claudeResult{}, "", fmt.Errorf("start claude: %w", err)
 	}
-	res, perr := parseStream(out)
+	res, perr := parseStream(out, progress)
 	werr := cmd.Wait()
 	if perr != nil {
 		return res, stderr.String(), perr

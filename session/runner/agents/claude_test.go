@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/berth-dev/berth/session/runner"
@@ -88,17 +89,24 @@ func TestClaudeStream(t *testing.T) {
 		scenario, resume string
 		reply, err       string
 		calls            int
+		progress         int // one per line of output: the turn's heartbeat
 	}{
-		{"success", "", "There is one file, f.", "", 1},
-		{"error", "", "", "error_max_turns", 1},
-		{"truncated", "", "", "without a result", 1},
-		{"stale", "old-id", "There is one file, f.", "", 2}, // an invalid resume id starts afresh
+		{"success", "", "There is one file, f.", "", 1, 6},
+		{"error", "", "", "error_max_turns", 1, 2},
+		{"truncated", "", "", "without a result", 1, 2},
+		{"stale", "old-id", "There is one file, f.", "", 2, 6}, // an invalid resume id starts afresh
 	}
 	for _, tt := range tests {
 		t.Run(tt.scenario, func(t *testing.T) {
 			p, calls := fakeClaude(t, tt.scenario)
 			state := &memState{m: map[string]string{"claude:session": tt.resume}}
-			replies, err := p.Turn(context.Background(), claudeTurn(state))
+			turn := claudeTurn(state)
+			var progress atomic.Int64
+			turn.Progress = func(string) { progress.Add(1) }
+			replies, err := p.Turn(context.Background(), turn)
+			if n := progress.Load(); n != int64(tt.progress) {
+				t.Errorf("progress reported %d times, want %d (once per output line)", n, tt.progress)
+			}
 			if tt.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.err) {
 					t.Fatalf("err = %v, want %q", err, tt.err)
@@ -126,9 +134,13 @@ func TestClaudeStream(t *testing.T) {
 }
 
 func TestParseStreamLenient(t *testing.T) {
-	res, err := parseStream(strings.NewReader(`{"type":"assistant","message":{"content":[{"type":"text","text":"a"}]}}` + "\n" +
-		`not json` + "\n" + `{"type":"result","subtype":"success","is_error":false,"cost_usd":0.2}` + "\n"))
+	var lines int
+	res, err := parseStream(strings.NewReader(`{"type":"assistant","message":{"content":[{"type":"text","text":"a"}]}}`+"\n"+
+		`not json`+"\n"+`{"type":"result","subtype":"success","is_error":false,"cost_usd":0.2}`+"\n"), func(string) { lines++ })
 	if err != nil || res.Text != "a" || res.CostUSD != 0.2 {
 		t.Fatalf("%+v %v", res, err)
+	}
+	if lines != 3 {
+		t.Errorf("progress reported %d times, want 3: a foreign line is progress too", lines)
 	}
 }

@@ -28,7 +28,7 @@ func newOpenAI(sock, model string) *openaiModel {
 	)}
 }
 
-func (m *openaiModel) next(ctx context.Context, system string, hist []histMsg, tools []toolSpec) (histMsg, usage, error) {
+func (m *openaiModel) next(ctx context.Context, system string, hist []histMsg, tools []toolSpec, progress func(string)) (histMsg, usage, error) {
 	params := openai.ChatCompletionNewParams{Model: m.model, Messages: []openai.ChatCompletionMessageParamUnion{openai.SystemMessage(system)}}
 	for _, t := range tools {
 		params.Tools = append(params.Tools, openai.ChatCompletionFunctionTool(shared.FunctionDefinitionParam{
@@ -55,10 +55,27 @@ func (m *openaiModel) next(ctx context.Context, system string, hist []histMsg, t
 			params.Messages = append(params.Messages, openai.ToolMessage(h.Text, h.CallID))
 		}
 	}
-	res, err := m.client.Chat.Completions.New(ctx, params)
-	if err != nil {
+	// Streamed, so each chunk is progress: a long answer is not a hang.
+	params.StreamOptions.IncludeUsage = openai.Bool(true)
+	stream := m.client.Chat.Completions.NewStreaming(ctx, params)
+	defer func() { _ = stream.Close() }() // the answer is read; a close error changes nothing
+	var acc openai.ChatCompletionAccumulator
+	finished := false
+	for stream.Next() {
+		chunk := stream.Current()
+		acc.AddChunk(chunk)
+		for _, c := range chunk.Choices {
+			finished = finished || c.FinishReason != ""
+		}
+		progress("model chunk")
+	}
+	if err := stream.Err(); err != nil {
 		return histMsg{}, usage{}, err
 	}
+	if !finished {
+		return histMsg{}, usage{}, errCutShort
+	}
+	res := acc.ChatCompletion
 	out := histMsg{Role: "assistant"}
 	if len(res.Choices) > 0 {
 		msg := res.Choices[0].Message

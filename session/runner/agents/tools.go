@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -45,15 +46,16 @@ func (tb *toolbox) specs() []toolSpec {
 	}
 }
 
-// run executes one call and returns its result and whether it failed.
-func (tb *toolbox) run(ctx context.Context, c toolCall) (string, bool) {
+// run executes one call and returns its result and whether it failed. A
+// command's output is progress (a long build is not a hang).
+func (tb *toolbox) run(ctx context.Context, c toolCall, progress func(string)) (string, bool) {
 	var in map[string]string
 	if err := json.Unmarshal(c.Input, &in); err != nil {
 		return "invalid input: " + err.Error(), true
 	}
 	switch c.Name {
 	case "bash":
-		return tb.bash(ctx, in["command"])
+		return tb.bash(ctx, in["command"], progress)
 	case "read_file":
 		p, err := tb.path(in["path"], true)
 		if err != nil {
@@ -88,13 +90,14 @@ func (tb *toolbox) run(ctx context.Context, c toolCall) (string, bool) {
 	return "no such tool: " + c.Name, true
 }
 
-func (tb *toolbox) bash(ctx context.Context, command string) (string, bool) {
+func (tb *toolbox) bash(ctx context.Context, command string, progress func(string)) (string, bool) {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "/bin/sh", "-c", command)
 	cmd.Dir = tb.workdir
 	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
+	w := &progressWriter{w: &out, progress: progress}
+	cmd.Stdout, cmd.Stderr = w, w
 	err := cmd.Run()
 	s := out.String()
 	if len(s) > maxToolOutput {
@@ -104,6 +107,18 @@ func (tb *toolbox) bash(ctx context.Context, command string) (string, bool) {
 		return fmt.Sprintf("%s\n[%v]", s, err), true
 	}
 	return s + "\n[exit 0]", false
+}
+
+// progressWriter reports each write as progress; exec serialises the
+// writes of a command's stdout and stderr when both are the same pointer.
+type progressWriter struct {
+	w        io.Writer
+	progress func(string)
+}
+
+func (p *progressWriter) Write(b []byte) (int, error) {
+	p.progress("tool bash output")
+	return p.w.Write(b)
 }
 
 // path confines a tool's path to the working folder (and, for reading,
