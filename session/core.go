@@ -181,7 +181,7 @@ func (c *core) wake(ctx context.Context, sessionID string) error {
 // wakeAsync wakes a session in its own goroutine, logging a failure.
 func (c *core) wakeAsync(l *handle) {
 	go func() {
-		if err := c.wake(c.ctx, l.id); err != nil && c.ctx.Err() == nil && !errors.Is(err, errClosed) {
+		if err := c.wake(c.ctx, l.id); err != nil && c.ctx.Err() == nil && !errors.Is(err, ErrClosed) {
 			c.log.Warn("wake failed", "session", l.id, "group", l.group.Folder, "err", err)
 		}
 	}()

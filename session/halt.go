@@ -25,8 +25,8 @@ const (
 	reasonReset   = "the session was reset (!reset) before the agent answered it; send it again if you still want an answer"
 )
 
-// errClosed is why a closed session is not woken.
-var errClosed = errors.New("the session is closed")
+// ErrClosed is why a closed session is not woken (Wake returns it).
+var ErrClosed = errors.New("the session is closed")
 
 // maxCancelledRead bounds how many of a session's cancelled messages its
 // delivery reads from inbound.db to drop late replies to: a late reply

@@ -176,7 +176,7 @@ func (l *handle) ensure(ctx context.Context) error {
 		return fmt.Errorf("wake session %s: %w", l.id, err)
 	} else if closed {
 		l.settleClosed(ctx)
-		return errClosed
+		return ErrClosed
 	}
 	if err := l.c.sup.refuseOverQuota(ctx, l); err != nil {
 		return err
@@ -203,7 +203,7 @@ func (l *handle) ensure(ctx context.Context) error {
 		// Reset while this wake waited for a slot; the reset settles what
 		// is left.
 		l.c.slots.release()
-		return errClosed
+		return ErrClosed
 	}
 	info, adopted, err := l.start(ctx)
 	if err != nil {
