@@ -35,33 +35,44 @@ const maxCancelledRead = 1000
 
 // halt cancels the turn the session's agent is working on and stops its
 // container; the session stays, and its next message starts a new turn.
-// A container is stopped even when the turn could not be cancelled: a
-// person who asked to stop it wants it stopped.
+// The container is stopped in the background, on the manager's context:
+// a platform's handler may have only a few seconds to answer the person,
+// and a stop may take the whole grace, yet a person who asked for it wants
+// it done. Nothing of the cancelled turn can run again meanwhile.
 func (l *handle) halt(ctx context.Context, reason string) (groups.Halted, error) {
-	var h groups.Halted
 	// Under the lifecycle lock, so no wake starts a container meanwhile.
 	l.mu.Lock()
 	n, err := l.cancelClaimed(ctx, reason)
+	running := l.running
 	l.mu.Unlock()
-	h.Cancelled = n
-	h.Container = l.stop(ctx, "stopped")
-	if err != nil {
-		return h, fmt.Errorf("cancel the turn of session %s: %w", l.id, err)
+	if running {
+		go l.stop(l.c.ctx, "stopped")
 	}
-	return h, nil
+	if err != nil {
+		return groups.Halted{Cancelled: n, Container: running}, fmt.Errorf("cancel the turn of session %s: %w", l.id, err)
+	}
+	return groups.Halted{Cancelled: n, Container: running}, nil
 }
 
 // reset closes the session for good, after the store has: its turn is
-// cancelled, its container stopped, and what waits in it fails.
-func (l *handle) reset(ctx context.Context) (groups.Halted, error) {
-	l.closed.Store(true)
-	h, err := l.halt(ctx, reasonReset)
-	// Now that no runner is left, a claim made after the first look is
-	// cancelled too, and the rest fails.
+// cancelled, what waits in it fails, and its container is stopped (in the
+// background, as halt does); once it is gone, what its runner claimed
+// before it went is cancelled too.
+func (l *handle) reset(ctx context.Context) groups.Halted {
+	l.closed.Store(true) // from here on no wake starts a container
 	cancelled, failed := l.settleClosed(ctx)
-	h.Cancelled += cancelled
-	h.Failed = failed
-	return h, err
+	l.mu.Lock()
+	running := l.running
+	l.mu.Unlock()
+	if running {
+		l.resetting.Store(true)
+		go func() {
+			defer l.resetting.Store(false)
+			l.stop(l.c.ctx, "stopped")
+			l.settleClosed(l.c.ctx)
+		}()
+	}
+	return groups.Halted{Cancelled: cancelled, Failed: failed, Container: running}
 }
 
 // cancelClaimed cancels the messages the session's turn has claimed, so
@@ -128,6 +139,13 @@ func (l *handle) settleClosed(ctx context.Context) (cancelled, failed int) {
 		l.c.log.Warn("fail the messages of a closed session", "session", l.id, "group", l.group.Folder, "err", err)
 		l.backlog.Store(true)
 	}
+	// A runner still going may have claimed one of them just now: its
+	// late answer is dropped as a cancelled one's would be.
+	l.amu.Lock()
+	for _, id := range done {
+		l.cancelled[id] = true
+	}
+	l.amu.Unlock()
 	for _, id := range done {
 		l.c.obs.Failed()
 		l.c.log.Warn("failed", "session", l.id, "group", l.group.Folder, "message", id, "reason", reasonReset)

@@ -81,9 +81,8 @@ func TestStopCancelsTheTurnInProcess(t *testing.T) {
 	if st, why := inStatus(t, g, s, id); st != sessiondb.StatusCancelled || !strings.Contains(why, "stopped") {
 		t.Fatalf("stopped message is %s (%q), want cancelled", st, why)
 	}
-	if n := rt.Live(); n != 0 {
-		t.Fatalf("%d containers running after the stop, want 0 (nothing else waits)", n)
-	}
+	// Stopped in the background; nothing else waits, so nothing wakes it.
+	waitUntil(t, "the container still runs after the stop", func() bool { return rt.Live() == 0 })
 	// A second stop finds nothing running.
 	if h, err := g.Manager.StopTurn(ctx, s.ID); err != nil || h != (groups.Halted{}) {
 		t.Fatalf("second StopTurn = %+v, %v; want nothing done", h, err)

@@ -53,6 +53,9 @@ type handle struct {
 	// closed marks a session that was closed (!reset): nothing wakes it
 	// again, and what is left in it is cancelled or failed, never run.
 	closed atomic.Bool
+	// resetting is set while the reset stops the container, so the sweep
+	// does not stop it a second time.
+	resetting atomic.Bool
 
 	amu      sync.Mutex // guards activity, refused, oomSeen, targets, queued, cancelled and cancelledRead
 	activity time.Time

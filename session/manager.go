@@ -280,9 +280,10 @@ var _ groups.Sessions = (*Manager)(nil)
 // StopTurn cancels the turn a session's agent is working on (!stop): the
 // messages it claimed are marked cancelled in inbound.db, never retried
 // nor answered (a reply the agent still writes to one is dropped), and its
-// container is stopped. The session keeps its state; its next message
-// starts a fresh turn, in a new container. A session this process has not
-// loaded has no container nor turn here.
+// container is stopped (in the background: it returns once the turn is
+// cancelled). The session keeps its state; its next message starts a
+// fresh turn, in a new container. A session this process has not loaded
+// has no container nor turn here.
 func (m *Manager) StopTurn(ctx context.Context, sessionID string) (groups.Halted, error) {
 	l := m.lookup(sessionID)
 	if l == nil {
@@ -309,7 +310,7 @@ func (m *Manager) ResetSession(ctx context.Context, sessionID string) (groups.Ha
 	if err != nil {
 		return groups.Halted{}, fmt.Errorf("reset session %s: %w", s.ID, err)
 	}
-	return l.reset(ctx)
+	return l.reset(ctx), nil
 }
 
 // WaitIdle blocks until every session this process knows has no message

@@ -162,9 +162,9 @@ func (sv *supervisor) sweep(ctx context.Context) {
 		if l.closed.Load() {
 			// Never woken: a container its reset could not stop is
 			// stopped now, and what is left is cancelled or failed.
-			if running {
+			if running && !l.resetting.Load() {
 				go l.stop(ctx, "stopped")
-			} else {
+			} else if !running {
 				l.settleClosed(ctx)
 			}
 			continue
