@@ -324,7 +324,7 @@ func TestChatResetStartsNewSession(t *testing.T) {
 	// stays and wakes again.
 	c.g.WaitIdle(30 * time.Second)
 	if got := c.say(operator, "dm", true, "!stop"); !strings.Contains(got, "Nothing was running in session "+active[0].ID[:8]) ||
-		!strings.Contains(got, "its idle container was stopped") {
+		!strings.Contains(got, "its idle container is being stopped") {
 		t.Fatalf("stop: %q", got)
 	}
 	c.waitStopped(active[0].ID)

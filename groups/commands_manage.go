@@ -198,7 +198,7 @@ func (c *Commands) stop(ctx context.Context, x *call) (string, error) {
 		case h.Cancelled > 0:
 			lines = append(lines, fmt.Sprintf("Stopped the turn of %s: %s will not be answered.", name, plural(h.Cancelled, "message")))
 		case h.Container:
-			lines = append(lines, "Nothing was running in "+name+"; its idle container was stopped.")
+			lines = append(lines, "Nothing was running in "+name+"; its idle container is being stopped.")
 		default:
 			return false, nil
 		}

@@ -552,7 +552,7 @@ func TestCommandsResetAndStop(t *testing.T) {
 	}{
 		{groups.Halted{Cancelled: 2, Container: true}, "Stopped the turn of " + name + ": 2 messages will not be answered."},
 		{groups.Halted{Cancelled: 1}, "Stopped the turn of " + name + ": 1 message will not be answered."},
-		{groups.Halted{Container: true}, "Nothing was running in " + name + "; its idle container was stopped."},
+		{groups.Halted{Container: true}, "Nothing was running in " + name + "; its idle container is being stopped."},
 		{groups.Halted{}, "Nothing was running for this conversation."},
 	} {
 		u.stops.halted = tt.halted
