@@ -202,3 +202,41 @@ func TestResetNeverWakesInProcess(t *testing.T) {
 		t.Fatalf("active sessions %+v, want one new one", active)
 	}
 }
+
+// TestResetCutShortByACrashInProcess: berth dies after closing a session
+// but before its reset stopped the container. The next gateway removes
+// the container and settles what the session left (the turn cancelled,
+// the waiting message failed and told); nothing of it runs again.
+func TestResetCutShortByACrashInProcess(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	rt := newRuntime(t)
+	ch := newFakeChannel()
+	g := startInProc(t, rt, ch, "", nil)
+	g.Wire("fake", "room", berthWireDM)
+	handle(t, g, msg("sleep 1m slow"))
+	s := onlySession(t, g)
+	id := claimedID(t, g, s)
+	waiting := msg("behind it")
+	handle(t, g, waiting)
+	if err := g.Store.CloseSession(ctx, s.ID); err != nil { // the reset's first step, then the crash
+		t.Fatal(err)
+	}
+	g.Crash()
+
+	again := startInProc(t, rt, ch, g.Home, nil)
+	told := ch.waitSent(t, 1, inProcTimeout)[0]
+	if !strings.Contains(told.Text, "the session was reset") || told.ReplyTo != waiting.MessageID {
+		t.Errorf("the waiting message's sender was told %+v", told)
+	}
+	if st, _ := inStatus(t, again, s, id); st != sessiondb.StatusCancelled {
+		t.Errorf("the turn's message is %s after the restart, want cancelled", st)
+	}
+	time.Sleep(20 * 50 * time.Millisecond) // twenty sweeps
+	if cs := again.Containers(s.ID); len(cs) != 0 {
+		t.Errorf("the closed session has containers: %+v", cs)
+	}
+	if n := rt.Started(); n != 1 {
+		t.Errorf("%d containers started, want the one before the crash", n)
+	}
+}
