@@ -262,7 +262,7 @@ func (m *Manager) ReleaseHeld(ctx context.Context, groupID, senderID string) (in
 }
 
 // Wake makes sure the session's container is running. Concurrent wakes of
-// one session share one attempt.
+// one session share one attempt. A closed session is not woken: ErrClosed.
 func (m *Manager) Wake(ctx context.Context, sessionID string) error { return m.wake(ctx, sessionID) }
 
 // StopSession stops a session's container now, as a crash would: what
