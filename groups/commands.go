@@ -14,13 +14,29 @@ import (
 	"github.com/berth-dev/berth/data"
 )
 
-// Sessions controls session containers; session.Manager implements it.
+// Sessions controls sessions' turns and containers; session.Manager
+// implements it.
 type Sessions interface {
-	// StopSession stops a session's container now; the session stays.
-	StopSession(ctx context.Context, sessionID string) error
+	// StopTurn cancels what a session's agent is working on (!stop): the
+	// messages its turn claimed are cancelled, never retried nor answered,
+	// and its container is stopped. The session and its state stay; the
+	// next message starts a fresh turn.
+	StopTurn(ctx context.Context, sessionID string) (Halted, error)
+	// ResetSession closes a session for good (!reset): its turn is
+	// cancelled, its container stopped, the messages still waiting in it
+	// fail (their senders told), and nothing wakes it again. The
+	// conversation's next message starts a new session.
+	ResetSession(ctx context.Context, sessionID string) (Halted, error)
 	// ReleaseHeld routes the messages held for groupID from userID, in
 	// every conversation, and reports how many it passed on.
 	ReleaseHeld(ctx context.Context, groupID, userID string) (int, error)
+}
+
+// Halted is what stopping a session's work did, for the person's answer.
+type Halted struct {
+	Cancelled int  // messages of the running turn cancelled: never answered
+	Failed    int  // messages still waiting that failed, their senders told (a reset)
+	Container bool // a running container was stopped
 }
 
 // Commands handles chat commands ("!help", "!register team", …) on the
@@ -50,7 +66,7 @@ func NewCommands(store *data.Store, layout Layout, sessions Sessions, log *slog.
 		{name: "help", summary: "the commands you can use", run: c.help},
 		{name: "status", summary: "this channel's wirings and sessions", need: data.RoleMember, scoped: true, run: c.status},
 		{name: "reset", summary: "start a fresh session for this channel or thread", need: data.RoleMember, scoped: true, run: c.reset},
-		{name: "stop", summary: "stop this session's container now", need: data.RoleMember, scoped: true, run: c.stop},
+		{name: "stop", summary: "stop what the agent is working on now; the session stays", need: data.RoleMember, scoped: true, run: c.stop},
 		{name: "groups", summary: "agent groups and the channels wired to each", need: data.RoleAdmin, run: c.groups},
 		{name: "register", args: "<name>", flags: wireFlags, min: 1, max: 1, need: data.RoleAdmin,
 			summary: "create agent group <name> and wire this channel to it", run: c.register},

@@ -2,6 +2,7 @@ package groups_test
 
 import (
 	"context"
+	"database/sql"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -16,6 +17,7 @@ import (
 	"github.com/berth-dev/berth/groups"
 	"github.com/berth-dev/berth/session"
 	"github.com/berth-dev/berth/session/gateway/gatewaytest"
+	"github.com/berth-dev/berth/session/sessiondb"
 )
 
 // chatChannel is a TEST-ONLY channel of type "terminal": the test injects
@@ -318,14 +320,14 @@ func TestChatResetStartsNewSession(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(paths.Home(c.g.Home).Session(old.AgentGroupID, old.ID), "in", "inbound.db")); err != nil {
 		t.Errorf("the old session folder is gone: %v", err)
 	}
-	// !stop stops the container now; the session stays and wakes again.
+	// !stop with nothing running stops the idle container; the session
+	// stays and wakes again.
 	c.g.WaitIdle(30 * time.Second)
-	if got := c.say(operator, "dm", true, "!stop"); !strings.Contains(got, "Stopped the container of session "+active[0].ID[:8]) {
+	if got := c.say(operator, "dm", true, "!stop"); !strings.Contains(got, "Nothing was running in session "+active[0].ID[:8]) ||
+		!strings.Contains(got, "its idle container is being stopped") {
 		t.Fatalf("stop: %q", got)
 	}
-	if cs := c.g.Containers(active[0].ID); len(cs) > 0 && cs[0].Running() {
-		t.Errorf("container still running after !stop: %+v", cs)
-	}
+	c.waitStopped(active[0].ID)
 	n = c.ch.count()
 	c.say(operator, "dm", true, "three")
 	c.ch.waitFor(t, n, "echo: three", 60*time.Second)
@@ -387,5 +389,181 @@ func TestChatBadInputChangesNothing(t *testing.T) {
 	}
 	if n := len(c.g.Containers("")); n != 0 {
 		t.Errorf("%d containers started by commands", n)
+	}
+}
+
+// sessionFiles is the session's two databases.
+func (c *chat) sessionFiles(s data.Session) sessiondb.Host {
+	return sessiondb.Host{Dir: paths.Home(c.g.Home).Session(s.AgentGroupID, s.ID)}
+}
+
+// claimed waits until the session's runner claims a message, and returns
+// its id and when the claim was acked.
+func (c *chat) claimed(s data.Session, timeout time.Duration) (string, time.Time) {
+	c.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		acks, err := c.sessionFiles(s).Acks(context.Background())
+		if err == nil {
+			for id, a := range acks {
+				if a.Status == sessiondb.StatusProcessing {
+					return id, a.Changed
+				}
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	c.t.Fatalf("no message of session %s claimed after %v", s.ID, timeout)
+	return "", time.Time{}
+}
+
+// waitStopped waits until no container of the session runs (!stop stops
+// it in the background, so the answer does not wait for the grace), and
+// returns how long that took.
+func (c *chat) waitStopped(sessionID string) time.Duration {
+	c.t.Helper()
+	start := time.Now()
+	for deadline := start.Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		running := false
+		for _, ct := range c.g.Containers(sessionID) {
+			running = running || ct.Running()
+		}
+		if !running {
+			return time.Since(start)
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("a container of session %s still runs 20 s after !stop: %+v", sessionID, c.g.Containers(sessionID))
+		}
+	}
+}
+
+// peek runs one read-only query on a session database (TEST-ONLY: berth
+// reads outbound.db only through its hostile-file defences).
+func peek(t *testing.T, file, q string, args []any, dest ...any) {
+	t.Helper()
+	db, err := sql.Open("sqlite3", "file:"+file+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.QueryRow(q, args...).Scan(dest...); err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+}
+
+// TestChatStopCancelsTheTurn: !stop during a long turn answers "stopped";
+// the message is cancelled, never answered and never run again (its claim
+// is not renewed, though a fresh container runs the session's next
+// message), and the next message is answered in the same session with the
+// runner's state kept.
+func TestChatStopCancelsTheTurn(t *testing.T) {
+	t.Parallel()
+	c := startChat(t)
+	c.say(operator, "dm", true, "!register solo")
+	n := c.ch.count()
+	c.say(operator, "dm", true, "count")
+	c.ch.waitFor(t, n, "echo: turn 1", 60*time.Second)
+	s := c.sessionsOf("solo")[0]
+
+	const turn = 8 * time.Second // the stopped turn would answer after this
+	n = c.ch.count()
+	c.say(operator, "dm", true, "sleep "+turn.String()+" slow")
+	id, at := c.claimed(s, 60*time.Second)
+	asked := time.Now()
+	got := c.say(operator, "dm", true, "!stop")
+	answered := time.Since(asked)
+	if !strings.Contains(got, "Stopped the turn of session "+s.ID[:8]) || !strings.Contains(got, "1 message will not be answered") {
+		t.Fatalf("stop: %q", got)
+	}
+	gone := answered + c.waitStopped(s.ID)
+	t.Logf("!stop answered in %v; its container stopped %v after it was asked", answered.Round(time.Millisecond), gone.Round(time.Millisecond))
+	var status, why string
+	peek(t, c.sessionFiles(s).InboundPath(), `SELECT status, error FROM messages_in WHERE id = ?`, []any{id}, &status, &why)
+	if sessiondb.Status(status) != sessiondb.StatusCancelled {
+		t.Fatalf("stopped message is %s (%q), want cancelled", status, why)
+	}
+
+	m := c.ch.count()
+	c.say(operator, "dm", true, "count")
+	c.ch.waitFor(t, m, "echo: turn 2", 60*time.Second)
+	if ss := c.sessionsOf("solo"); len(ss) != 1 || ss[0].ID != s.ID {
+		t.Fatalf("sessions after !stop: %+v, want only %s", ss, s.ID)
+	}
+	// Past the time the stopped turn would have answered in, even had it
+	// been run again at once.
+	time.Sleep(time.Until(at.Add(turn + 2*time.Second)))
+	for _, o := range c.ch.since(n) {
+		if strings.Contains(o.Text, "echo: slow") {
+			t.Errorf("the stopped message was answered: %q", o.Text)
+		}
+	}
+	var ack, changed string
+	peek(t, c.sessionFiles(s).OutboundPath(), `SELECT status, status_changed FROM processing_ack WHERE message_id = ?`, []any{id}, &ack, &changed)
+	if ts, err := time.Parse(time.RFC3339Nano, changed); sessiondb.Status(ack) != sessiondb.StatusProcessing || err != nil || !ts.Equal(at) {
+		t.Errorf("the stopped message's ack is %s at %s; want the one claim at %s: it ran again", ack, changed, at.UTC())
+	}
+	peek(t, c.sessionFiles(s).InboundPath(), `SELECT status FROM messages_in WHERE id = ?`, []any{id}, &status)
+	if sessiondb.Status(status) != sessiondb.StatusCancelled {
+		t.Errorf("stopped message is %s after the next turn", status)
+	}
+}
+
+// TestChatResetDuringATurn: !reset during a turn closes the session: its
+// container goes and no new one is ever started for it, the message
+// waiting behind the turn fails with the reason told, and the next
+// message opens a new session.
+func TestChatResetDuringATurn(t *testing.T) {
+	t.Parallel()
+	c := startChat(t)
+	c.say(operator, "dm", true, "!register solo")
+	n := c.ch.count()
+	c.say(operator, "dm", true, "sleep 1m slow")
+	old := c.sessionsOf("solo")[0]
+	id, _ := c.claimed(old, 60*time.Second)
+	c.say(operator, "dm", true, "behind it")
+	got := c.say(operator, "dm", true, "!reset")
+	for _, want := range []string{"Closed session " + old.ID[:8], "The turn it was working on was stopped",
+		"1 message waiting for it will not be answered either"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("reset: %q lacks %q", got, want)
+		}
+	}
+	c.ch.waitFor(t, n, "the session was reset", 30*time.Second)
+	var status string
+	peek(t, c.sessionFiles(old).InboundPath(), `SELECT status FROM messages_in WHERE id = ?`, []any{id}, &status)
+	if sessiondb.Status(status) != sessiondb.StatusCancelled {
+		t.Errorf("the reset turn's message is %s, want cancelled", status)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for len(c.g.Containers(old.ID)) > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the old session's container still exists: %+v", c.g.Containers(old.ID))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	m := c.ch.count()
+	c.say(operator, "dm", true, "two")
+	c.ch.waitFor(t, m, "echo: two", 60*time.Second)
+	// Through many sweeps (every 500 ms here), nothing wakes the old one.
+	for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(250 * time.Millisecond) {
+		if cs := c.g.Containers(old.ID); len(cs) > 0 {
+			t.Fatalf("a container for the closed session: %+v", cs)
+		}
+	}
+	if s, _ := c.g.Store.Session(context.Background(), old.ID); s.Status != data.SessionClosed {
+		t.Errorf("old session status %s", s.Status)
+	}
+	for _, s := range c.sessionsOf("solo") {
+		if s.ID != old.ID && s.Status != data.SessionActive {
+			t.Errorf("new session %s is %s", s.ID, s.Status)
+		}
+	}
+	if len(c.sessionsOf("solo")) != 2 {
+		t.Errorf("sessions %+v, want the old and one new", c.sessionsOf("solo"))
+	}
+	for _, o := range c.ch.since(n) {
+		if strings.Contains(o.Text, "echo: slow") || strings.Contains(o.Text, "echo: behind it") {
+			t.Errorf("the closed session answered: %q", o.Text)
+		}
 	}
 }

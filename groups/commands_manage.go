@@ -156,15 +156,16 @@ func (c *Commands) eachSession(ctx context.Context, x *call, fn func(w wired, s 
 }
 
 func (c *Commands) reset(ctx context.Context, x *call) (string, error) {
+	var stopped, failed int
 	done, err := c.eachSession(ctx, x, func(w wired, s data.Session) (bool, error) {
-		// Closed first, so the conversation's next message resolves a new session.
-		if err := c.store.CloseSession(ctx, s.ID); err != nil {
-			return false, fmt.Errorf("close session %s: %w", s.ID, err)
+		h, err := c.sessions.ResetSession(ctx, s.ID)
+		if err != nil {
+			return false, fmt.Errorf("reset session %s: %w", s.ID, err)
 		}
-		if err := c.sessions.StopSession(ctx, s.ID); err != nil {
-			c.log.Warn("stop session container", "session", s.ID, "group", w.g.Folder, "err", err)
-		}
-		c.log.Info("session reset", "channel", x.in.ChannelType, "group", w.g.Folder, "session", s.ID, "user", x.user)
+		stopped += h.Cancelled
+		failed += h.Failed
+		c.log.Info("session reset", "channel", x.in.ChannelType, "group", w.g.Folder, "session", s.ID, "user", x.user,
+			"cancelled", h.Cancelled, "failed", h.Failed)
 		return true, nil
 	})
 	if err != nil {
@@ -173,27 +174,53 @@ func (c *Commands) reset(ctx context.Context, x *call) (string, error) {
 	if len(done) == 0 {
 		return "There is no session here to reset; the next message starts a new one.", nil
 	}
-	return "Closed session " + strings.Join(done, ", ") + "; its folder is kept. The next message starts a fresh session.", nil
+	var b strings.Builder
+	b.WriteString("Closed session " + strings.Join(done, ", ") + "; its folder is kept.")
+	if stopped > 0 {
+		b.WriteString(" The turn it was working on was stopped and will not be answered.")
+	}
+	if failed > 0 {
+		fmt.Fprintf(&b, " %s waiting for it will not be answered either; each sender was told.", plural(failed, "message"))
+	}
+	b.WriteString(" The next message starts a fresh session.")
+	return b.String(), nil
 }
 
 func (c *Commands) stop(ctx context.Context, x *call) (string, error) {
-	done, err := c.eachSession(ctx, x, func(w wired, s data.Session) (bool, error) {
-		if s.ContainerState == data.ContainerStopped {
-			return false, nil
-		}
-		if err := c.sessions.StopSession(ctx, s.ID); err != nil {
+	var lines []string
+	_, err := c.eachSession(ctx, x, func(w wired, s data.Session) (bool, error) {
+		h, err := c.sessions.StopTurn(ctx, s.ID)
+		if err != nil {
 			return false, fmt.Errorf("stop session %s: %w", s.ID, err)
 		}
-		c.log.Info("session stopped", "channel", x.in.ChannelType, "group", w.g.Folder, "session", s.ID, "user", x.user)
+		name := fmt.Sprintf("session %s (group %s)", shortID(s.ID), w.g.Folder)
+		switch {
+		case h.Cancelled > 0:
+			lines = append(lines, fmt.Sprintf("Stopped the turn of %s: %s will not be answered.", name, plural(h.Cancelled, "message")))
+		case h.Container:
+			lines = append(lines, "Nothing was running in "+name+"; its idle container is being stopped.")
+		default:
+			return false, nil
+		}
+		c.log.Info("session stopped", "channel", x.in.ChannelType, "group", w.g.Folder, "session", s.ID, "user", x.user,
+			"cancelled", h.Cancelled, "container", h.Container)
 		return true, nil
 	})
 	if err != nil {
 		return "", err
 	}
-	if len(done) == 0 {
-		return "No container is running for this conversation.", nil
+	if len(lines) == 0 {
+		return "Nothing was running for this conversation.", nil
 	}
-	return "Stopped the container of session " + strings.Join(done, ", ") + ". The next message starts it again.", nil
+	return strings.Join(lines, "\n") + "\nThe next message starts a fresh turn, in the same session.", nil
+}
+
+// plural counts n of a noun: "1 message", "2 messages".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 func (c *Commands) groups(ctx context.Context, x *call) (string, error) {

@@ -247,11 +247,15 @@ func TestPairCode(t *testing.T) {
 	}
 }
 
-// fakeSessions is a TEST-ONLY Sessions: it records the sessions whose
-// containers were stopped and the held messages released.
+// fakeSessions is a TEST-ONLY Sessions: it records the sessions stopped
+// and reset and the held messages released, answers with halted, and
+// closes a reset session in store as the manager does.
 type fakeSessions struct {
+	store    *data.Store
 	mu       sync.Mutex
+	halted   groups.Halted
 	stopped  []string
+	reset    []string
 	released []string // "group user"
 }
 
@@ -262,11 +266,18 @@ func (f *fakeSessions) ReleaseHeld(ctx context.Context, groupID, userID string) 
 	return 0, nil
 }
 
-func (f *fakeSessions) StopSession(ctx context.Context, id string) error {
+func (f *fakeSessions) StopTurn(ctx context.Context, id string) (groups.Halted, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.stopped = append(f.stopped, id)
-	return nil
+	return f.halted, nil
+}
+
+func (f *fakeSessions) ResetSession(ctx context.Context, id string) (groups.Halted, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.reset = append(f.reset, id)
+	return f.halted, f.store.CloseSession(ctx, id)
 }
 
 // unit drives the command handler directly, without a gateway.
@@ -280,7 +291,8 @@ type unit struct {
 
 func newUnit(t *testing.T) *unit {
 	root := t.TempDir()
-	u := &unit{t: t, store: openStore(t), layout: groups.Layout{Root: paths.Home(root).Groups(), UID: -1}, stops: &fakeSessions{}}
+	u := &unit{t: t, store: openStore(t), layout: groups.Layout{Root: paths.Home(root).Groups(), UID: -1}}
+	u.stops = &fakeSessions{store: u.store}
 	u.layout.InitGlobal()
 	u.cmds = groups.NewCommands(u.store, u.layout, u.stops, nil)
 	return u
@@ -532,17 +544,38 @@ func TestCommandsResetAndStop(t *testing.T) {
 	if got := u.say(operator, "room", false, "!reset"); !strings.Contains(got, "no session here") {
 		t.Errorf("reset outside the thread: %s", got)
 	}
-	if got := thread("!stop"); !strings.Contains(got, "Stopped the container of session "+s.ID[:8]) {
-		t.Errorf("stop: %s", got)
+	// !stop answers with what stopping did.
+	name := "session " + s.ID[:8] + " (group team)"
+	for _, tt := range []struct {
+		halted groups.Halted
+		want   string
+	}{
+		{groups.Halted{Cancelled: 2, Container: true}, "Stopped the turn of " + name + ": 2 messages will not be answered."},
+		{groups.Halted{Cancelled: 1}, "Stopped the turn of " + name + ": 1 message will not be answered."},
+		{groups.Halted{Container: true}, "Nothing was running in " + name + "; its idle container is being stopped."},
+		{groups.Halted{}, "Nothing was running for this conversation."},
+	} {
+		u.stops.halted = tt.halted
+		if got := thread("!stop"); !strings.Contains(got, tt.want) {
+			t.Errorf("stop after %+v: %q, want %q", tt.halted, got, tt.want)
+		}
 	}
-	if got := thread("!reset"); !strings.Contains(got, "Closed session "+s.ID[:8]) {
-		t.Errorf("reset: %s", got)
+	u.stops.halted = groups.Halted{Cancelled: 1, Failed: 2, Container: true}
+	got := thread("!reset")
+	for _, want := range []string{"Closed session " + s.ID[:8], "The turn it was working on was stopped and will not be answered.",
+		"2 messages waiting for it will not be answered either; each sender was told."} {
+		if !strings.Contains(got, want) {
+			t.Errorf("reset: %q lacks %q", got, want)
+		}
 	}
 	if after, _ := u.store.Session(ctx, s.ID); after.Status != "closed" {
 		t.Errorf("session status %s after reset", after.Status)
 	}
-	if want := []string{s.ID, s.ID}; !reflect.DeepEqual(u.stops.stopped, want) {
+	if want := []string{s.ID, s.ID, s.ID, s.ID}; !reflect.DeepEqual(u.stops.stopped, want) {
 		t.Errorf("stopped %v, want %v", u.stops.stopped, want)
+	}
+	if want := []string{s.ID}; !reflect.DeepEqual(u.stops.reset, want) {
+		t.Errorf("reset %v, want %v", u.stops.reset, want)
 	}
 	if got := thread("!reset"); !strings.Contains(got, "no session here") {
 		t.Errorf("second reset: %s", got)

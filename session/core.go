@@ -111,7 +111,7 @@ func (c *core) session(ctx context.Context, s data.Session) (*handle, error) {
 	conf, confErr := groups.LoadConfig(g)
 	dir := c.sessionDir(s)
 	l := &handle{c: c, id: s.ID, group: g, conf: conf, confErr: confErr, dir: dir, db: sessiondb.Host{Dir: dir}, kick: make(chan struct{}, 1),
-		targets: map[string]progressTarget{}, activity: time.Now(), passes: rate.NewLimiter(rate.Limit(c.cfg.PassRate), c.cfg.PassBurst)}
+		targets: map[string]progressTarget{}, cancelled: map[string]bool{}, activity: time.Now(), passes: rate.NewLimiter(rate.Limit(c.cfg.PassRate), c.cfg.PassBurst)}
 	routing := sessiondb.InMessage{ThreadID: s.ThreadID}
 	if s.MessagingGroupID != "" {
 		mg, err := c.store.MessagingGroupByID(ctx, s.MessagingGroupID)
@@ -181,7 +181,7 @@ func (c *core) wake(ctx context.Context, sessionID string) error {
 // wakeAsync wakes a session in its own goroutine, logging a failure.
 func (c *core) wakeAsync(l *handle) {
 	go func() {
-		if err := c.wake(c.ctx, l.id); err != nil && c.ctx.Err() == nil {
+		if err := c.wake(c.ctx, l.id); err != nil && c.ctx.Err() == nil && !errors.Is(err, ErrClosed) {
 			c.log.Warn("wake failed", "session", l.id, "group", l.group.Folder, "err", err)
 		}
 	}()

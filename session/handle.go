@@ -53,8 +53,14 @@ type handle struct {
 	// backlog marks a session without a container that the sweep must
 	// still look at: a wake failed, or delivery left something behind.
 	backlog atomic.Bool
+	// closed marks a session that was closed (!reset): nothing wakes it
+	// again, and what is left in it is cancelled or failed, never run.
+	closed atomic.Bool
+	// resetting is set while the reset stops the container, so the sweep
+	// does not stop it a second time.
+	resetting atomic.Bool
 
-	amu      sync.Mutex // guards activity, refused, oomSeen, targets, queued and claims
+	amu      sync.Mutex // guards activity, refused, oomSeen, targets, queued, claims, cancelled and cancelledRead
 	activity time.Time
 	queued   time.Time                 // when its oldest waiting message was accepted
 	refused  container.Refusals        // what the running container's limits refused it, as told
@@ -63,6 +69,11 @@ type handle struct {
 	// claims are the running container's claimed messages and when the
 	// host dates each one's turn from (see turnBegan).
 	claims map[string]time.Time
+	// cancelled holds the ids of the session's cancelled messages, whose
+	// replies are dropped: those cancelled by this process, and once
+	// cancelledRead, the newest ones inbound.db records.
+	cancelled     map[string]bool
+	cancelledRead bool
 
 	delivering sync.Mutex // held by the one delivery pass; guards flood, recorded and addresses
 	flood      floodState
@@ -182,6 +193,12 @@ func (l *handle) ensure(ctx context.Context) error {
 	if running {
 		return nil
 	}
+	if closed, err := l.closedNow(ctx); err != nil {
+		return fmt.Errorf("wake session %s: %w", l.id, err)
+	} else if closed {
+		l.settleClosed(ctx)
+		return ErrClosed
+	}
 	if err := l.c.sup.refuseOverQuota(ctx, l); err != nil {
 		return err
 	}
@@ -202,6 +219,12 @@ func (l *handle) ensure(ctx context.Context) error {
 	if l.running {
 		l.c.slots.release()
 		return nil
+	}
+	if l.closed.Load() {
+		// Reset while this wake waited for a slot; the reset settles what
+		// is left.
+		l.c.slots.release()
+		return ErrClosed
 	}
 	info, adopted, err := l.start(ctx)
 	if err != nil {
@@ -409,6 +432,12 @@ func (l *handle) exited(id string, code int64, reason string, final bool) {
 	if l.c.ctx.Err() != nil {
 		return
 	}
+	if l.closed.Load() {
+		// Never requeued nor woken: the reset (or the sweep) cancels and
+		// fails what the closed session left.
+		l.backlog.Store(true)
+		return
+	}
 	l.requeue(ctx, reason, final)
 	l.wakeIfOpen(ctx)
 }
@@ -417,6 +446,9 @@ func (l *handle) exited(id string, code int64, reason string, final bool) {
 // trigger a turn (context-only rows wait for the next one that does);
 // when they cannot be read, the sweep looks again.
 func (l *handle) wakeIfOpen(ctx context.Context) {
+	if l.closed.Load() {
+		return
+	}
 	open, err := l.db.Open(ctx)
 	if err != nil {
 		l.c.log.Warn("read waiting messages", "session", l.id, "group", l.group.Folder, "err", err)
@@ -497,22 +529,24 @@ func (l *handle) failPending(ctx context.Context, reason string) {
 	l.poke()
 }
 
-// stop asks a session's container to stop and waits for it to go.
-func (l *handle) stop(ctx context.Context, why string) {
+// stop asks a session's container to stop and waits for it to go. It
+// reports whether it stopped one.
+func (l *handle) stop(ctx context.Context, why string) bool {
 	l.mu.Lock()
 	id := l.ctrID
 	running := l.running
 	l.mu.Unlock()
 	if !running {
-		return
+		return false
 	}
 	l.setState(ctx, data.ContainerStopping, id)
 	if err := l.c.rt.Stop(ctx, id, l.c.cfg.StopGrace); err != nil {
 		l.c.log.Warn("stop container", "session", l.id, "container", short(id), "err", err)
-		return
+		return false
 	}
 	l.c.log.Info(why, "session", l.id, "group", l.group.Folder, "container", short(id))
 	l.exited(id, 0, "the agent's container was stopped while working on it", false)
+	return true
 }
 
 // turnBegan is when the running container's current turn began, as far

@@ -6,6 +6,7 @@ package session
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -263,15 +264,55 @@ func (m *Manager) ReleaseHeld(ctx context.Context, groupID, senderID string) (in
 }
 
 // Wake makes sure the session's container is running. Concurrent wakes of
-// one session share one attempt.
+// one session share one attempt. A closed session is not woken: ErrClosed.
 func (m *Manager) Wake(ctx context.Context, sessionID string) error { return m.wake(ctx, sessionID) }
 
-// StopSession stops a session's container now (operator or !stop).
+// StopSession stops a session's container now, as a crash would: what
+// its turn claimed is retried. A person's !stop is StopTurn.
 func (m *Manager) StopSession(ctx context.Context, sessionID string) error {
 	if l := m.lookup(sessionID); l != nil {
 		l.stop(ctx, "stopped")
 	}
 	return nil
+}
+
+// The chat commands stop turns and reset sessions through the manager.
+var _ groups.Sessions = (*Manager)(nil)
+
+// StopTurn cancels the turn a session's agent is working on (!stop): the
+// messages it claimed are marked cancelled in inbound.db, never retried
+// nor answered (a reply the agent still writes to one is dropped), and its
+// container is stopped (in the background: it returns once the turn is
+// cancelled). The session keeps its state; its next message starts a
+// fresh turn, in a new container. A session this process has not loaded
+// has no container nor turn here.
+func (m *Manager) StopTurn(ctx context.Context, sessionID string) (groups.Halted, error) {
+	l := m.lookup(sessionID)
+	if l == nil {
+		return groups.Halted{}, nil
+	}
+	return l.halt(ctx, reasonStopped)
+}
+
+// ResetSession closes a session for good (!reset). The store closes it
+// first, so the conversation's next message starts a new session; then
+// its turn is cancelled as StopTurn does, its container stopped, and the
+// messages still waiting in it fail, their senders told to send them
+// again: they were asked of a conversation the person chose to leave.
+// Nothing wakes a closed session again.
+func (m *Manager) ResetSession(ctx context.Context, sessionID string) (groups.Halted, error) {
+	s, err := m.store.Session(ctx, sessionID)
+	if err != nil {
+		return groups.Halted{}, fmt.Errorf("reset session %s: %w", sessionID, err)
+	}
+	if err := m.store.CloseSession(ctx, s.ID); err != nil {
+		return groups.Halted{}, fmt.Errorf("close session %s: %w", s.ID, err)
+	}
+	l, err := m.session(ctx, s)
+	if err != nil {
+		return groups.Halted{}, fmt.Errorf("reset session %s: %w", s.ID, err)
+	}
+	return l.reset(ctx), nil
 }
 
 // WaitIdle blocks until every session this process knows has no message

@@ -65,11 +65,26 @@ const (
 )
 
 // guardReply decides whether a reply the agent wrote may be delivered. A
-// reply addressed outside its session's conversation is refused and the
-// agent told; one past the reply caps is held back and the person told
-// once. Either way it is recorded, so it is never retried. l.delivering
-// is held.
+// reply to a cancelled message is dropped; one addressed outside its
+// session's conversation is refused and the agent told; one past the
+// reply caps is held back and the person told once. Each is recorded, so
+// it is never retried. l.delivering is held.
 func (d *delivery) guardReply(ctx context.Context, l *handle, msg sessiondb.OutMessage) guardVerdict {
+	if msg.InReplyTo != "" {
+		cancelled, err := d.answersCancelled(ctx, l, msg.InReplyTo)
+		if err != nil {
+			d.log.Warn("check reply", "session", l.id, "group", l.group.Folder, "reply", msg.ID, "err", err)
+			return guardLater
+		}
+		if cancelled {
+			// The person stopped that turn and was told so: a late answer
+			// to it would only confuse.
+			d.log.Info("reply-dropped", "channel", msg.ChannelType, "session", l.id, "group", l.group.Folder, "reply", msg.ID,
+				"reason", "it answers a cancelled message")
+			d.record(ctx, l, msg, sessiondb.DeliveryCancelled, "it answers a cancelled message")
+			return guardHeld
+		}
+	}
 	addr := sessiondb.Address{ChannelType: msg.ChannelType, PlatformID: msg.PlatformID, ThreadID: msg.ThreadID}
 	ok := l.addresses[addr]
 	if !ok {

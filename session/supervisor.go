@@ -72,6 +72,9 @@ func (sv *supervisor) recover(ctx context.Context) error {
 		if err != nil || s.Status != data.SessionActive || !c.Running() || live[sid] {
 			sv.log.Info("removed", "session", sid, "container", short(c.ID), "reason", "orphan")
 			sv.remove(ctx, sid, c.ID)
+			if err == nil && s.Status == data.SessionClosed {
+				sv.finishReset(ctx, s)
+			}
 			continue
 		}
 		l, err := sv.session(ctx, s)
@@ -116,6 +119,19 @@ func (sv *supervisor) recover(ctx context.Context) error {
 	return nil
 }
 
+// finishReset settles a closed session whose container outlived it: a
+// reset cut short by a crash. What it left is cancelled or failed, never
+// run.
+func (sv *supervisor) finishReset(ctx context.Context, s data.Session) {
+	l, err := sv.session(ctx, s)
+	if err != nil {
+		sv.log.Warn("recover closed session", "session", s.ID, "err", err)
+		return
+	}
+	l.closed.Store(true)
+	l.settleClosed(ctx)
+}
+
 // remove removes a container berth will not adopt. One it cannot remove
 // is logged: its name stays taken, so the session's next wake adopts it or
 // fails, and nothing runs twice.
@@ -143,6 +159,16 @@ func (sv *supervisor) sweep(ctx context.Context) {
 			continue
 		}
 		l.poke()
+		if l.closed.Load() {
+			// Never woken: a container its reset could not stop is
+			// stopped now, and what is left is cancelled or failed.
+			if running && !l.resetting.Load() {
+				go l.stop(ctx, "stopped")
+			} else if !running {
+				l.settleClosed(ctx)
+			}
+			continue
+		}
 		open, err := l.db.Open(ctx)
 		if err != nil {
 			sv.log.Warn("read waiting messages", "session", l.id, "group", l.group.Folder, "err", err)

@@ -358,6 +358,46 @@ func (h Host) Retry(ctx context.Context, id string, backoff func(tries int) time
 	return failed, err
 }
 
+// End settles pending messages for good, as cancelled or failed with
+// reason, and reports the ids it changed; a message no longer pending is
+// left as it is. A failed one's sender is told (FailedUnnotified), a
+// cancelled one's is not: whoever cancelled it was answered.
+func (h Host) End(ctx context.Context, status Status, reason string, ids ...string) ([]string, error) {
+	if status != StatusCancelled && status != StatusFailed {
+		return nil, fmt.Errorf("end messages as %q: not a final status berth sets", status)
+	}
+	var changed []string
+	err := withWrite(ctx, h.InboundPath(), inboundSchema, func(tx *sql.Tx) error {
+		for _, id := range ids {
+			res, err := tx.ExecContext(ctx, `UPDATE messages_in SET status = ?, error = ? WHERE id = ? AND status = 'pending'`, status, reason, id)
+			if err != nil {
+				return err
+			}
+			n, err := res.RowsAffected()
+			if err != nil {
+				return err
+			}
+			if n == 1 {
+				changed = append(changed, id)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("end messages in %s as %s: %w", h.InboundPath(), status, err)
+	}
+	return changed, nil
+}
+
+// Cancelled lists the ids of the newest cancelled messages, at most limit
+// of them, newest first.
+func (h Host) Cancelled(ctx context.Context, limit int) ([]string, error) {
+	return query(ctx, h.InboundPath(), func(rows *sql.Rows) (string, error) {
+		var id string
+		return id, rows.Scan(&id)
+	}, `SELECT id FROM messages_in WHERE status = 'cancelled' ORDER BY seq DESC LIMIT ?`, limit)
+}
+
 // Undelivered lists, in seq order, at most BatchSize messages_out rows
 // after the last one recorded in delivered. A caller drains the backlog by
 // calling it again after recording (BeginDelivery, RecordDelivery) what it
@@ -414,6 +454,7 @@ const (
 	DeliverySkipped   DeliveryStatus = "skipped"   // berth's own system message: not for a platform
 	DeliveryRefused   DeliveryStatus = "refused"   // addressed outside the session's conversation
 	DeliveryCapped    DeliveryStatus = "capped"    // past the reply caps
+	DeliveryCancelled DeliveryStatus = "cancelled" // answers a message whose turn was cancelled
 )
 
 // BeginDelivery records that a reply is about to be sent, so a crash

@@ -52,6 +52,11 @@ const (
 	StatusProcessing Status = "processing"
 	StatusCompleted  Status = "completed"
 	StatusFailed     Status = "failed"
+	// StatusCancelled is an inbound message's only, recorded by the host
+	// when a person stopped the turn working on it (!stop, !reset): it is
+	// never retried nor answered, and a reply the agent still wrote to it
+	// is not delivered. An ack with this status means nothing.
+	StatusCancelled Status = "cancelled"
 )
 
 // Content is the JSON body of an inbound message.

@@ -228,3 +228,91 @@ func TestDiskFull(t *testing.T) {
 		}
 	}
 }
+
+func TestEndSettlesOnlyPendingMessages(t *testing.T) {
+	ctx := context.Background()
+	tests := []struct {
+		name    string
+		status  Status
+		ids     []string
+		changed []string // ids End reports
+		wantErr bool
+	}{
+		{"cancel the claimed one", StatusCancelled, []string{"claimed"}, []string{"claimed"}, false},
+		{"fail every waiting one", StatusFailed, []string{"claimed", "waiting"}, []string{"claimed", "waiting"}, false},
+		{"a finished one stays finished", StatusCancelled, []string{"done", "claimed"}, []string{"claimed"}, false},
+		{"an unknown id changes nothing", StatusFailed, []string{"nope"}, nil, false},
+		{"pending is no final status", StatusPending, []string{"claimed"}, nil, true},
+		{"completed is the agent's to say", StatusCompleted, []string{"claimed"}, nil, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h, c := newSession(t)
+			if _, err := h.Append(ctx, chat("done", "one"), chat("claimed", "two"), chat("waiting", "three")); err != nil {
+				t.Fatal(err)
+			}
+			if err := c.Finish(ctx, []string{"done"}, StatusCompleted, ""); err != nil {
+				t.Fatal(err)
+			}
+			acks, _ := h.Acks(ctx)
+			if _, err := h.Finish(ctx, acks); err != nil {
+				t.Fatal(err)
+			}
+			if err := c.Claim(ctx, "claimed"); err != nil {
+				t.Fatal(err)
+			}
+			changed, err := h.End(ctx, tt.status, "why", tt.ids...)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("End: %v, want error %v", err, tt.wantErr)
+			}
+			if strings.Join(changed, ",") != strings.Join(tt.changed, ",") {
+				t.Errorf("changed %v, want %v", changed, tt.changed)
+			}
+			// What End changed is no longer pending: no runner sees it due
+			// and the host reads no ack of it.
+			open, _ := h.Open(ctx)
+			due, _ := c.Due(ctx, time.Now().Add(time.Hour), time.Now()) // every claim is stale: due again if pending
+			for _, id := range changed {
+				for _, m := range append(open, due...) {
+					if m.ID == id {
+						t.Errorf("%s still pending after End", id)
+					}
+				}
+			}
+			failed, _ := h.FailedUnnotified(ctx)
+			cancelled, _ := h.Cancelled(ctx, 10)
+			if tt.status == StatusFailed && len(failed) != len(changed) {
+				t.Errorf("%d failures to tell, want %d", len(failed), len(changed))
+			}
+			if tt.status == StatusCancelled {
+				if len(failed) != 0 {
+					t.Errorf("a cancelled message is told as failed: %+v", failed)
+				}
+				if strings.Join(cancelled, ",") != strings.Join(changed, ",") {
+					t.Errorf("Cancelled = %v, want %v", cancelled, changed)
+				}
+			}
+		})
+	}
+}
+
+func TestCancelledNewestFirstBounded(t *testing.T) {
+	ctx := context.Background()
+	h, _ := newSession(t)
+	for i := range 5 {
+		id := fmt.Sprint("m", i)
+		if _, err := h.Append(ctx, chat(id, "x")); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := h.End(ctx, StatusCancelled, "stopped", id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := h.Cancelled(ctx, 3)
+	if err != nil || strings.Join(got, ",") != "m4,m3,m2" {
+		t.Fatalf("Cancelled(3) = %v, %v; want the newest three", got, err)
+	}
+	if got, err := (Host{Dir: t.TempDir()}).Cancelled(ctx, 3); err != nil || len(got) != 0 {
+		t.Fatalf("Cancelled without inbound.db = %v, %v", got, err)
+	}
+}
