@@ -190,7 +190,13 @@ func (d *delivery) send(ctx context.Context, l *handle, msg sessiondb.OutMessage
 		d.log.Warn("record delivery", "session", l.id, "err", err)
 		return false // tried again on the next pass
 	}
-	pid, err := d.sendWithRetry(ctx, msg.ChannelType, d.outbound(ctx, l, msg))
+	var pid string
+	var err error
+	if len(msg.Content.Files) > 0 {
+		pid, err = d.sendFiles(ctx, l, msg)
+	} else {
+		pid, err = d.sendWithRetry(ctx, msg.ChannelType, d.outbound(ctx, l, msg))
+	}
 	if ctx.Err() != nil {
 		return false // not recorded: the next process delivers it
 	}
@@ -204,6 +210,7 @@ func (d *delivery) send(ctx context.Context, l *handle, msg sessiondb.OutMessage
 	if err := l.db.RecordDelivery(ctx, msg, pid, sessiondb.DeliveryDelivered, ""); err != nil {
 		d.log.Error("record delivery", "session", l.id, "err", err)
 	}
+	d.clearOutbox(l, msg)
 	l.touch()
 	d.obs.Delivered(msg.ChannelType, d.roundTrip(ctx, l, msg))
 	d.log.Info("delivered", "channel", msg.ChannelType, "session", l.id, "group", l.group.Folder, "reply", msg.ID,
@@ -220,14 +227,13 @@ func (d *delivery) outbound(ctx context.Context, l *handle, msg sessiondb.OutMes
 // platform is asked whether it arrived; when it cannot say, the reply is
 // not sent again, because a duplicate is worse than the rare loss.
 func (d *delivery) resolveDoubt(ctx context.Context, l *handle, msg sessiondb.OutMessage) {
-	c, ok := d.channel(msg.ChannelType).(channels.Confirmer)
+	pid, found, ok, err := d.confirm(ctx, l, msg)
 	if !ok {
 		d.log.Warn("delivery-failed", "channel", msg.ChannelType, "session", l.id, "group", l.group.Folder, "reply", msg.ID,
 			"reason", "outcome unknown after a crash; not resent to avoid a duplicate")
 		d.record(ctx, l, msg, sessiondb.DeliveryUnknown, "outcome unknown after a crash")
 		return
 	}
-	pid, found, err := c.Confirm(ctx, d.outbound(ctx, l, msg))
 	if err != nil {
 		d.log.Warn("confirm delivery", "channel", msg.ChannelType, "session", l.id, "err", err)
 		return // asked again on the next pass
@@ -236,6 +242,7 @@ func (d *delivery) resolveDoubt(ctx context.Context, l *handle, msg sessiondb.Ou
 		if err := l.db.RecordDelivery(ctx, msg, pid, sessiondb.DeliveryDelivered, ""); err != nil {
 			d.log.Warn("record delivery", "session", l.id, "group", l.group.Folder, "reply", msg.ID, "err", err)
 		}
+		d.clearOutbox(l, msg)
 		d.log.Info("delivered", "channel", msg.ChannelType, "session", l.id, "group", l.group.Folder, "reply", msg.ID, "confirmed", true)
 		return
 	}

@@ -133,6 +133,7 @@ func (d *delivery) record(ctx context.Context, l *handle, msg sessiondb.OutMessa
 	if err := l.db.RecordDelivery(ctx, msg, "", status, why); err != nil {
 		d.log.Warn("record delivery", "session", l.id, "group", l.group.Folder, "reply", msg.ID, "err", err)
 	}
+	d.clearOutbox(l, msg) // settled: its files are not sent later
 }
 
 // tellAgent leaves the agent a context-only system message in its own

@@ -23,18 +23,7 @@ func (a *Adapter) Send(ctx context.Context, out channels.Outbound) (string, erro
 	}
 	var first string
 	for i, c := range chunks {
-		opts := []slack.MsgOption{
-			slack.MsgOptionText(c, false),
-			slack.MsgOptionBlocks(slack.NewMarkdownBlock("", c)),
-			slack.MsgOptionDisableLinkUnfurl(),
-			// Slack's defaults, stated so a changed default cannot turn
-			// a plain "@channel" into a ping.
-			slack.MsgOptionParse(false),
-			slack.MsgOptionLinkNames(false),
-		}
-		if out.ThreadID != "" {
-			opts = append(opts, slack.MsgOptionTS(out.ThreadID))
-		}
+		opts := messageOptions(c, out.ThreadID)
 		if i == 0 && out.Key != "" {
 			// Lets Confirm find this reply after a crash.
 			opts = append(opts, slack.MsgOptionMetadata(slack.SlackMetadata{EventType: "berth_reply", EventPayload: map[string]any{"key": out.Key}}))
@@ -48,6 +37,24 @@ func (a *Adapter) Send(ctx context.Context, out channels.Outbound) (string, erro
 		}
 	}
 	return first, nil
+}
+
+// messageOptions posts c, an escaped part, as a Markdown block with a
+// plain-text fallback, in thread threadTS if set.
+func messageOptions(c, threadTS string) []slack.MsgOption {
+	opts := []slack.MsgOption{
+		slack.MsgOptionText(c, false),
+		slack.MsgOptionBlocks(slack.NewMarkdownBlock("", c)),
+		slack.MsgOptionDisableLinkUnfurl(),
+		// Slack's defaults, stated so a changed default cannot turn
+		// a plain "@channel" into a ping.
+		slack.MsgOptionParse(false),
+		slack.MsgOptionLinkNames(false),
+	}
+	if threadTS != "" {
+		opts = append(opts, slack.MsgOptionTS(threadTS))
+	}
+	return opts
 }
 
 // post sends one message, waiting out rate limits and retrying brief

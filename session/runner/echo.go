@@ -28,6 +28,7 @@ import (
 //	alloc <MiB>              allocate and touch that much memory, then answer (memory-limit tests)
 //	hang                     report no progress and never answer, until the turn is stopped (stuck_timeout tests)
 //	trickle <n> <interval>   report progress every interval, n times, then answer (stuck_timeout and turn_timeout tests)
+//	file, filesize, filelink, dirlink  answer with a file (see echoFile)
 type Echo struct{}
 
 // Name implements Provider.
@@ -61,6 +62,13 @@ func (Echo) Turn(ctx context.Context, t Turn) ([]Reply, error) {
 				return nil, fmt.Errorf("echo: bad length %q", rest)
 			}
 			out = append(out, Reply{InReplyTo: m.ID, Text: longText(n)})
+			continue
+		case "file", "filesize", "filelink", "dirlink":
+			r, err := echoFile(t.OutDir, m.ID, word, rest)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, r)
 			continue
 		case "fail":
 			return nil, errors.New("echo: failing as asked")

@@ -50,6 +50,9 @@ type Turn struct {
 	// is cheap (the runner rate-limits the touches) and safe to call from
 	// any goroutine. Call it through Progressed, which allows it to be nil.
 	Progress func(what string)
+	// OutDir is the session's out/ folder; a reply's files are staged
+	// in its outbox (see StageFile).
+	OutDir string
 }
 
 // Progressed calls t.Progress, if set.
@@ -67,8 +70,13 @@ type StateStore interface {
 
 // Reply is one message for the conversation.
 type Reply struct {
+	// ID is the reply's message id, set when files were staged for it
+	// (ReplyID); "" lets the database choose.
+	ID        string
 	InReplyTo string // inbound message id
 	Text      string
+	// Files were staged in out/outbox/<ID>/ and go with Text as their comment.
+	Files []sessiondb.OutFile
 	// To addresses the reply somewhere else than the message it answers.
 	// Only the TEST-ONLY echo directive "sendto" sets it, to act as a
 	// hostile agent would; berth refuses any address outside the session.
@@ -181,7 +189,7 @@ func turn(ctx context.Context, cfg Config, db sessiondb.Container, state StateSt
 	// touching it, and the host stops the turn after its stuck_timeout.
 	hb := &heartbeat{dir: cfg.OutDir, every: cfg.Heartbeat, log: cfg.Log}
 	hb.beat("claimed")
-	replies, perr := cfg.Provider.Turn(ctx, Turn{Messages: due, State: state, Progress: hb.progress})
+	replies, perr := cfg.Provider.Turn(ctx, Turn{Messages: due, State: state, Progress: hb.progress, OutDir: cfg.OutDir})
 	if ctx.Err() != nil {
 		// Stopped mid-turn: leave the claim for the next container.
 		return nil
@@ -189,8 +197,8 @@ func turn(ctx context.Context, cfg Config, db sessiondb.Container, state StateSt
 	chType, platformID, threadID, _ := db.Routing(ctx)
 	out := make([]sessiondb.OutMessage, 0, len(replies))
 	for _, r := range replies {
-		m := sessiondb.OutMessage{InReplyTo: r.InReplyTo, Kind: sessiondb.KindChat, ChannelType: chType, PlatformID: platformID,
-			ThreadID: threadID, Content: sessiondb.OutContent{Text: r.Text}}
+		m := sessiondb.OutMessage{ID: r.ID, InReplyTo: r.InReplyTo, Kind: sessiondb.KindChat, ChannelType: chType, PlatformID: platformID,
+			ThreadID: threadID, Content: sessiondb.OutContent{Text: r.Text, Files: r.Files}}
 		for _, in := range due {
 			if in.ID == r.InReplyTo && in.PlatformID != "" {
 				m.ChannelType, m.PlatformID, m.ThreadID = in.ChannelType, in.PlatformID, in.ThreadID

@@ -111,9 +111,22 @@ func Triggers(msgs []InMessage) bool {
 
 // OutContent is the JSON body of an outbound message.
 type OutContent struct {
-	Text  string   `json:"text"`
-	Files []string `json:"files,omitempty"` // names under out/outbox/<id>/
+	Text  string    `json:"text"`
+	Files []OutFile `json:"files,omitempty"` // under out/outbox/<message id>/, uploaded with Text as their comment
 }
+
+// OutFile is a file a reply carries: out/outbox/<message id>/<Name>. The
+// agent writes Size and Type for its own record; the host trusts neither
+// (it reads the size from the file it opens).
+type OutFile struct {
+	Name string `json:"name"`
+	Size int64  `json:"size,omitempty"`
+	Type string `json:"type,omitempty"` // a MIME type, if known
+}
+
+// OutboxDir is the folder under out/ where a reply's files wait, each
+// reply's in a folder named by its message id.
+const OutboxDir = "outbox"
 
 // OutMessage is one row of messages_out.
 type OutMessage struct {

@@ -7,7 +7,6 @@ package discordtest
 
 import (
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"sort"
@@ -35,6 +34,7 @@ type Sent struct {
 	// AllowedMentions is the allowed_mentions object as sent, nil when
 	// absent (then Discord pings whatever the content mentions).
 	AllowedMentions *AllowedMentions
+	Files           []SentFile // attachments, with their bytes
 }
 
 // AllowedMentions is what a message lets Discord ping.
@@ -360,7 +360,11 @@ func (s *Server) RateLimitNext(k int, retryAfter float64) {
 }
 
 func (s *Server) postMessage(w http.ResponseWriter, r *http.Request) {
-	b, _ := io.ReadAll(r.Body)
+	b, files, err := readMessage(r)
+	if err != nil {
+		reply(w, 400, map[string]any{"message": "bad body: " + err.Error(), "code": 50109})
+		return
+	}
 	s.mu.Lock()
 	if s.rateLeft > 0 {
 		s.rateLeft--
@@ -380,12 +384,12 @@ func (s *Server) postMessage(w http.ResponseWriter, r *http.Request) {
 	}
 	json.Unmarshal(b, &in)
 	cid := r.PathValue("cid")
-	sent := Sent{ID: s.nextID(), ChannelID: cid, Content: in.Content, AllowedMentions: in.AllowedMentions}
+	sent := Sent{ID: s.nextID(), ChannelID: cid, Content: in.Content, AllowedMentions: in.AllowedMentions, Files: files}
 	if in.Ref != nil {
 		sent.ReplyTo = in.Ref.MessageID
 	}
 	m := map[string]any{"id": sent.ID, "channel_id": cid, "content": in.Content, "author": user(BotID, "berth", true),
-		"timestamp": time.Now().UTC().Format(time.RFC3339Nano), "type": 0}
+		"timestamp": time.Now().UTC().Format(time.RFC3339Nano), "type": 0, "attachments": s.attachments(files)}
 	s.mu.Lock()
 	s.sent = append(s.sent, sent)
 	s.messages[cid] = append(s.messages[cid], m)

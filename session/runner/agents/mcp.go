@@ -19,9 +19,23 @@ type SendOut struct {
 	Sent bool `json:"sent"`
 }
 
+// SendFileIn is the send_file tool's input.
+type SendFileIn struct {
+	Path    string `json:"path" jsonschema:"the file: a path relative to /workspace/group, or under /workspace/out/outbox"`
+	Comment string `json:"comment,omitempty" jsonschema:"a message to go with it, Markdown"`
+}
+
+// SendFileOut is the send_file tool's result.
+type SendFileOut struct {
+	Sent string `json:"sent"`
+}
+
 // MCPServer returns the MCP server that gives the Claude Code CLI berth's
-// tools (send_message); it writes to outbound.db like every provider.
-func MCPServer(db sessiondb.Container) *mcp.Server {
+// tools (send_message, send_file); it writes to outbound.db like every provider.
+func MCPServer(db sessiondb.Container) *mcp.Server { return mcpServer(db, GroupDir) }
+
+// mcpServer is MCPServer with the working folder send_file reads from.
+func mcpServer(db sessiondb.Container, workdir string) *mcp.Server {
 	s := mcp.NewServer(&mcp.Implementation{Name: "berth", Version: "v1"}, nil)
 	mcp.AddTool(s, &mcp.Tool{Name: "send_message", Description: "Send a message to the conversation now, before your final answer."},
 		func(ctx context.Context, _ *mcp.CallToolRequest, in SendIn) (*mcp.CallToolResult, SendOut, error) {
@@ -34,6 +48,11 @@ func MCPServer(db sessiondb.Container) *mcp.Server {
 			}
 			err = db.Send(ctx, sessiondb.OutMessage{ChannelType: ct, PlatformID: pid, ThreadID: thread, Content: sessiondb.OutContent{Text: in.Text}})
 			return nil, SendOut{Sent: err == nil}, err
+		})
+	mcp.AddTool(s, &mcp.Tool{Name: "send_file", Description: sendFileDoc},
+		func(ctx context.Context, _ *mcp.CallToolRequest, in SendFileIn) (*mcp.CallToolResult, SendFileOut, error) {
+			out, err := sendFile(ctx, db, workdir, in.Path, in.Comment)
+			return nil, SendFileOut{Sent: out}, err
 		})
 	return s
 }

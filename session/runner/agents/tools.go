@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/berth-dev/berth/session/runner"
 	"github.com/berth-dev/berth/session/sessiondb"
 )
 
@@ -43,6 +44,9 @@ func (tb *toolbox) specs() []toolSpec {
 			map[string]any{"path": str("a path relative to your working folder"), "content": str("the whole new content")}, []string{"path", "content"}},
 		{"send_message", "Send a message to the conversation now, before your final answer.",
 			map[string]any{"text": str("the message, Markdown")}, []string{"text"}},
+		{"send_file", sendFileDoc,
+			map[string]any{"path": str("the file: a path relative to your working folder, or under " + OutboxDir), "comment": str("a message to go with it, Markdown")},
+			[]string{"path"}},
 	}
 }
 
@@ -86,8 +90,32 @@ func (tb *toolbox) run(ctx context.Context, c toolCall, progress func(string)) (
 			return err.Error(), true
 		}
 		return "sent", false
+	case "send_file":
+		out, err := sendFile(ctx, tb.db, tb.workdir, in["path"], in["comment"])
+		if err != nil {
+			return err.Error(), true
+		}
+		return out, false
 	}
 	return "no such tool: " + c.Name, true
+}
+
+// sendFileDoc describes the send_file tool to a model.
+const sendFileDoc = "Send a file to the conversation now (a person sees it as an attachment), with an optional comment. " +
+	"Write it in your working folder or " + OutboxDir + " first."
+
+// sendFile is the send_file tool: the file, confined to the working folder
+// or the outbox, is copied into the outbox for a reply that carries it.
+func sendFile(ctx context.Context, db sessiondb.Container, workdir, path, comment string) (string, error) {
+	p, err := (&toolbox{workdir: workdir}).path(path, false)
+	if err != nil {
+		return "", err
+	}
+	f, err := runner.SendFile(ctx, db, p, comment)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("sent %s (%d bytes)", f.Name, f.Size), nil
 }
 
 func (tb *toolbox) bash(ctx context.Context, command string, progress func(string)) (string, bool) {
