@@ -18,6 +18,7 @@ type fakeChannel struct {
 	n     int
 	ready chan struct{} // signalled on every send
 	fail  int           // fail this many sends before succeeding
+	files map[string][]sentFile // reply key -> the files sent with it (fakefiles_test.go)
 }
 
 func newFakeChannel() *fakeChannel { return &fakeChannel{ready: make(chan struct{}, 1000)} }

@@ -381,3 +381,39 @@ func TestDailyBudgetStopsNewTurns(t *testing.T) {
 		t.Fatalf("over budget reply = %q", got[1].Text)
 	}
 }
+
+// The model asks for send_file in the tool loop: the file it wrote in its
+// folder reaches the conversation with its comment and its bytes, and the
+// model sees the tool's result.
+func TestAnthropicSendFileTool(t *testing.T) {
+	t.Parallel()
+	f := newFakeModel(t, func(n int, req map[string]any) (int, any) {
+		if n == 1 {
+			return 200, map[string]any{"id": "msg_1", "type": "message", "role": "assistant", "model": "m", "stop_reason": "tool_use",
+				"content": []any{
+					map[string]any{"type": "tool_use", "id": "toolu_1", "name": "write_file", "input": map[string]any{"path": "report.csv", "content": "a,b\n1,2\n"}},
+					map[string]any{"type": "tool_use", "id": "toolu_2", "name": "send_file", "input": map[string]any{"path": "report.csv", "comment": "here it is"}},
+				},
+				"usage": map[string]any{"input_tokens": 10, "output_tokens": 5}}
+		}
+		return 200, anthropicText("done")
+	})
+	g, ch := startWithProvider(t, "anthropic", f, modelSecret)
+	handle(t, g, msg("give me that as a CSV"))
+	got := ch.waitSent(t, 2, 90*time.Second)
+	if got[0].Text != "here it is" || got[1].Text != "done" {
+		t.Fatalf("replies = %q, %q", got[0].Text, got[1].Text)
+	}
+	files := ch.Files(got[0].Key)
+	if len(files) != 1 || files[0].Name != "report.csv" || string(files[0].Bytes) != "a,b\n1,2\n" {
+		t.Fatalf("files = %+v", files)
+	}
+	second, _ := json.Marshal(f.request(1))
+	if !strings.Contains(string(second), "sent report.csv (8 bytes)") {
+		t.Fatalf("the model did not see send_file's result: %.600s", second)
+	}
+	first, _ := json.Marshal(f.request(0))
+	if !strings.Contains(string(first), `"send_file"`) {
+		t.Fatalf("send_file is not among the tools offered: %.600s", first)
+	}
+}
