@@ -16,8 +16,8 @@ type fakeChannel struct {
 	mu    sync.Mutex
 	sent  []channels.Outbound
 	n     int
-	ready chan struct{} // signalled on every send
-	fail  int           // fail this many sends before succeeding
+	ready chan struct{}         // signalled on every send
+	fail  int                   // fail this many sends before succeeding
 	files map[string][]sentFile // reply key -> the files sent with it (fakefiles_test.go)
 }
 
