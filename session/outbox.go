@@ -8,6 +8,7 @@ import (
 	"mime"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -63,6 +64,9 @@ func (o *outFiles) close() error {
 func openOutFiles(outDir string, msg sessiondb.OutMessage, limit int64, canSend bool) *outFiles {
 	o := &outFiles{}
 	note := func(name, why string) {
+		if sessiondb.ValidFileName(name) != nil {
+			name = strconv.Quote(name) // shown as the agent wrote it, controls and all
+		}
 		o.notes = append(o.notes, fmt.Sprintf("%s was not sent: %s", truncate(name, 80), why))
 	}
 	if !canSend {

@@ -74,15 +74,18 @@ func SendFile(ctx context.Context, db sessiondb.Container, src, comment string) 
 	id := ReplyID()
 	f, err := StageFile(db.OutDir, id, src)
 	if err != nil {
-		return f, err
+		return f, errors.Join(err, os.RemoveAll(filepath.Join(db.OutDir, sessiondb.OutboxDir, id)))
 	}
 	ct, pid, thread, err := db.Routing(ctx)
-	if err != nil {
-		return f, fmt.Errorf("read routing: %w", err)
+	if err == nil {
+		err = db.Send(ctx, sessiondb.OutMessage{ID: id, ChannelType: ct, PlatformID: pid, ThreadID: thread,
+			Content: sessiondb.OutContent{Text: comment, Files: []sessiondb.OutFile{f}}})
 	}
-	err = db.Send(ctx, sessiondb.OutMessage{ID: id, ChannelType: ct, PlatformID: pid, ThreadID: thread,
-		Content: sessiondb.OutContent{Text: comment, Files: []sessiondb.OutFile{f}}})
-	return f, err
+	if err != nil {
+		// No reply lists the copy: the host would never remove it.
+		return f, errors.Join(fmt.Errorf("send file: %w", err), os.RemoveAll(filepath.Join(db.OutDir, sessiondb.OutboxDir, id)))
+	}
+	return f, nil
 }
 
 // echoFile runs the TEST-ONLY echo directives that send files:
