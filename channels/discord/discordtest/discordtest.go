@@ -68,6 +68,7 @@ type Server struct {
 	rateLeft  int
 	rateAfter float64
 	closeNext int // close code for the next Identify
+	slowFiles slowFiles // upload.go
 
 	ids        atomic.Int64
 	seq        atomic.Int64
@@ -397,6 +398,9 @@ func (s *Server) postMessage(w http.ResponseWriter, r *http.Request) {
 	select {
 	case s.notify <- struct{}{}:
 	default:
+	}
+	if len(files) > 0 && !s.slowFiles.wait(r) {
+		return // the client gave up (a timeout, a crash): the message stays posted
 	}
 	reply(w, 200, m)
 }

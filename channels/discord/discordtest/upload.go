@@ -6,7 +6,45 @@ import (
 	"mime/multipart"
 	"net/http"
 	"strings"
+	"sync"
+	"time"
 )
+
+// slowFiles delays the answers to message posts with files.
+type slowFiles struct {
+	mu   sync.Mutex // guards left and d
+	left int
+	d    time.Duration
+}
+
+// wait waits out a delay due to this post; false if the client went away.
+func (sf *slowFiles) wait(r *http.Request) bool {
+	sf.mu.Lock()
+	d := time.Duration(0)
+	if sf.left > 0 {
+		sf.left--
+		d = sf.d
+	}
+	sf.mu.Unlock()
+	if d == 0 {
+		return true
+	}
+	select {
+	case <-time.After(d):
+		return true
+	case <-r.Context().Done():
+		return false
+	}
+}
+
+// SlowNextFiles makes the next k message posts with files post the
+// message but answer only after d: an upload cut off (by a timeout, or a
+// crash of berth) after Discord took it.
+func (s *Server) SlowNextFiles(k int, d time.Duration) {
+	s.slowFiles.mu.Lock()
+	defer s.slowFiles.mu.Unlock()
+	s.slowFiles.left, s.slowFiles.d = k, d
+}
 
 // SentFile is a file attached to a message berth sent.
 type SentFile struct {
