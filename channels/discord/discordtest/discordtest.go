@@ -67,7 +67,7 @@ type Server struct {
 	conns     map[*websocket.Conn]*conn
 	rateLeft  int
 	rateAfter float64
-	closeNext int // close code for the next Identify
+	closeNext int       // close code for the next Identify
 	slowFiles slowFiles // upload.go
 
 	ids        atomic.Int64
