@@ -22,6 +22,7 @@ import (
 type outFiles struct {
 	files []channels.File
 	open  []*os.File // parallel to files
+	dir   *os.File   // the reply's outbox folder, the files opened in it; nil if none
 	notes []string   // one line per file not sent, with the reason
 }
 
@@ -50,7 +51,10 @@ func (o *outFiles) close() error {
 	for _, f := range o.open {
 		errs = append(errs, f.Close())
 	}
-	o.open = nil
+	if o.dir != nil {
+		errs = append(errs, o.dir.Close())
+	}
+	o.open, o.dir = nil, nil
 	return errors.Join(errs...)
 }
 
@@ -82,7 +86,7 @@ func openOutFiles(outDir string, msg sessiondb.OutMessage, limit int64, canSend 
 		}
 		return o
 	}
-	defer dir.Close()
+	o.dir = dir
 	seen := map[string]bool{}
 	for i, f := range msg.Content.Files {
 		switch {
@@ -197,11 +201,10 @@ func removeOutbox(outDir, id string) error {
 	if err != nil {
 		return fmt.Errorf("open out folder: %w", err)
 	}
-	defer root.Close()
 	if err := root.RemoveAll(filepath.Join(sessiondb.OutboxDir, id)); err != nil {
-		return fmt.Errorf("remove outbox %s: %w", id, err)
+		return errors.Join(fmt.Errorf("remove outbox %s: %w", id, err), root.Close())
 	}
-	return nil
+	return root.Close()
 }
 
 func humanSize(n int64) string {

@@ -51,10 +51,10 @@ func TestSlackUploadCutByCrashNotDoubledInProcess(t *testing.T) {
 
 	again := startInProc(t, fake, rt, g.Home, nil)
 	fake.DM("D1", "U1", "file b.txt second")
-	ups := fake.WaitUploads(t, 2, 30*time.Second)
+	fake.WaitUploads(t, 2, 30*time.Second)
 	again.WaitIdle(30 * time.Second)
 	time.Sleep(300 * time.Millisecond) // a doubled upload would come now
-	ups = fake.Uploads()
+	ups := fake.Uploads()
 	if n := countFiles(ups); len(ups) != 2 || n["a.txt"] != 1 || n["b.txt"] != 1 {
 		t.Fatalf("uploads after a crash mid-upload: %v in %d uploads, want a.txt and b.txt once each", n, len(ups))
 	}

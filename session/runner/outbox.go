@@ -21,12 +21,12 @@ func ReplyID() string { return strings.ToLower(rand.Text()) }
 
 // StageFile copies the file at src into out/outbox/<id>/ under its base
 // name, for the reply id to carry. The host uploads only from there.
-func StageFile(outDir, id, src string) (sessiondb.OutFile, error) {
+func StageFile(outDir, id, src string) (_ sessiondb.OutFile, err error) {
 	f, err := os.Open(src)
 	if err != nil {
 		return sessiondb.OutFile{}, fmt.Errorf("open %s: %w", src, err)
 	}
-	defer f.Close()
+	defer func() { err = errors.Join(err, f.Close()) }()
 	st, err := f.Stat()
 	if err != nil {
 		return sessiondb.OutFile{}, fmt.Errorf("stat %s: %w", src, err)
