@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/berth-dev/berth/channels/slack/slacktest"
 	"github.com/berth-dev/berth/session/sessiondb"
 )
 
@@ -45,12 +46,12 @@ func TestSlackOutboxSymlinkNotUploaded(t *testing.T) {
 		t.Fatal(err)
 	}
 	fake.DM("D1", "U1", "filelink secret.txt "+filepath.Join(decoy, "secret.txt"))
-	posts := fake.WaitPosted(t, 1, 90*time.Second)
+	posts := waitAnswers(t, fake, 1, secret)
 	if !strings.Contains(posts[0].Text, "secret.txt was not sent: it is a symbolic link") {
 		t.Fatalf("reply = %q, want the file refused as a symlink", posts[0].Text)
 	}
 	fake.DM("D1", "U1", "dirlink secret.txt "+decoy)
-	posts = fake.WaitPosted(t, 2, 60*time.Second)
+	posts = waitAnswers(t, fake, 2, secret)
 	if !strings.Contains(posts[1].Text, "secret.txt was not sent: its folder") || !strings.Contains(posts[1].Text, "symbolic link") {
 		t.Fatalf("reply = %q, want the reply's folder refused as a symlink", posts[1].Text)
 	}
@@ -87,6 +88,29 @@ func TestSlackFileOverLimitRefused(t *testing.T) {
 	}
 	if n := len(fake.Uploads()); n != 0 {
 		t.Fatalf("%d uploads of a file over the limit", n)
+	}
+}
+
+// waitAnswers waits until n text replies were posted, failing at once
+// if an upload carries the secret.
+func waitAnswers(t *testing.T, fake *slacktest.Server, n int, secret string) []slacktest.Post {
+	t.Helper()
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		for _, u := range fake.Uploads() {
+			for _, f := range u.Files {
+				if strings.Contains(string(f.Bytes), secret) {
+					t.Fatalf("the decoy was uploaded: %+v", u)
+				}
+			}
+		}
+		if p := fake.Posted(); len(p) >= n {
+			return p
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d replies, want %d; uploads %+v", len(fake.Posted()), n, fake.Uploads())
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 
