@@ -209,7 +209,9 @@ func TestSlackQueuedBehindTheCap(t *testing.T) {
 	if got := replies(posts, root); len(got) != 1 || got[0] != "echo: waited my turn" {
 		t.Fatalf("replies in the second thread %q", got)
 	}
-	waitFor(t, 30*time.Second, reactions, func() bool { return has("add white_check_mark " + second) })
+	waitFor(t, 30*time.Second, reactions, func() bool {
+		return has("remove eyes "+second) && slices.Contains(fake.Statuses(), "C1 "+root+" ")
+	})
 	// In order: queued, (starting, if the boot was slow,) working, done;
 	// each reaction replaced by the next.
 	var mine []string
