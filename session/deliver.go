@@ -203,6 +203,7 @@ func (d *delivery) send(ctx context.Context, l *handle, msg sessiondb.OutMessage
 		d.log.Error("delivery-failed", "channel", msg.ChannelType, "session", l.id, "group", l.group.Folder, "reply", msg.ID, "err", err)
 		d.record(ctx, l, msg, sessiondb.DeliveryFailed, err.Error())
 		d.tellAgent(ctx, l, "delivery-failed-"+msg.ID, "delivery_failed", "Your reply could not be delivered: "+err.Error())
+		l.tell(ctx, channels.Status{State: channels.StateFailed, Detail: "its answer could not be delivered: " + err.Error()}, nil, msg.InReplyTo)
 		return true
 	}
 	if err := l.db.RecordDelivery(ctx, msg, pid, sessiondb.DeliveryDelivered, ""); err != nil {

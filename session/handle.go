@@ -174,12 +174,13 @@ func (l *handle) ensure(ctx context.Context) error {
 	// Wait for a slot without holding the session's lock: the sweep must
 	// still be able to look at this session meanwhile.
 	queued := func(ahead int) {
-		l.setPhase(ctx, channels.Status{State: channels.StateQueued, Ahead: ahead}, nil, "", channels.StateQueued)
+		l.setPhase(ctx, channels.Status{State: channels.StateQueued, Ahead: ahead}, nil)
 	}
 	if err := l.c.slots.acquireQueued(ctx, since, queued); err != nil {
 		return err
 	}
-	// A boot that takes a while is shown; a quick one is not.
+	// A boot that takes a while is shown; a quick one is not. (Only from
+	// queued or nothing: a timer that fires as the boot ends changes nothing.)
 	boot := time.AfterFunc(startingAfter, func() {
 		l.setPhase(ctx, channels.Status{State: channels.StateStarting}, nil, "", channels.StateQueued)
 	})

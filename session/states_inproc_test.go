@@ -111,13 +111,14 @@ func TestStatesInProcess(t *testing.T) {
 		fail  int           // sends that fail before one succeeds
 		text  string
 		want  []string
-		reply string // in the one reply
+		reply string // in the one reply; "": none arrives
 	}{
 		{"answered", 0, 0, "hello", []string{"working", "done"}, "echo: hello"},
 		// Shown only because the boot takes longer than about a second.
 		{"slow boot shows starting", 1500 * time.Millisecond, 0, "hello", []string{"starting", "working", "done"}, "echo: hello"},
 		{"crash is retrying, then failed", 0, 0, "crash", []string{"working", "retrying", "working", "failed"}, "could not answer"},
 		{"a failed send is retrying", 0, 1, "hello", []string{"working", "retrying", "working", "done"}, "echo: hello"},
+		{"an answer that cannot be delivered is failed", 0, 4, "hello", []string{"working", "retrying", "failed"}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -140,8 +141,10 @@ func TestStatesInProcess(t *testing.T) {
 			if !slices.Equal(got, tt.want) {
 				t.Errorf("states %q, want %q", got, tt.want)
 			}
-			if sent := ch.waitSent(t, 1, inProcTimeout); !strings.Contains(sent[0].Text, tt.reply) {
-				t.Errorf("reply %q, want %q in it", sent[0].Text, tt.reply)
+			if tt.reply != "" {
+				if sent := ch.waitSent(t, 1, inProcTimeout); !strings.Contains(sent[0].Text, tt.reply) {
+					t.Errorf("reply %q, want %q in it", sent[0].Text, tt.reply)
+				}
 			}
 			logged := stateEvents(t, logs)
 			for _, s := range tt.want {
