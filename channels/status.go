@@ -130,9 +130,9 @@ func (q *StatusQueue) run(ctx context.Context, t Target, sl *statusSlot) {
 	}
 }
 
-// Len is how many messages the queue still remembers (for tests: a
-// message shown as final is forgotten).
-func (q *StatusQueue) Len() int {
+// size is how many messages the queue still remembers; one shown as
+// final is forgotten.
+func (q *StatusQueue) size() int {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	return len(q.m)

@@ -90,9 +90,9 @@ func TestStatusQueue(t *testing.T) {
 	s.began(t, "b") // done
 	s.release["b"] <- struct{}{}
 	deadline := time.Now().Add(10 * time.Second)
-	for q.Len() != 0 {
+	for q.size() != 0 {
 		if time.Now().After(deadline) {
-			t.Fatalf("queue remembers %d messages after both were shown done", q.Len())
+			t.Fatalf("queue remembers %d messages after both were shown done", q.size())
 		}
 		time.Sleep(time.Millisecond)
 	}
