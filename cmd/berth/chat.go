@@ -40,6 +40,9 @@ func cmdChat(ctx context.Context, cfg config, group string, stdin io.Reader, std
 		user = "operator"
 	}
 	term := terminal.New(stdin, stdout, stderr, interactive, user)
+	if interactive && isTerminal(stdout) {
+		term.ShowStatus() // a status line only where a person watches it
+	}
 	g, closeAll, err := openGateway(ctx, cfg, stderr, func(*slog.Logger) ([]channels.Channel, error) {
 		return []channels.Channel{term}, nil
 	})
@@ -63,7 +66,8 @@ func cmdChat(ctx context.Context, cfg config, group string, stdin io.Reader, std
 	})
 }
 
-func isTerminal(r io.Reader) bool {
-	f, ok := r.(*os.File)
+// isTerminal reports whether v (stdin, stdout) is a terminal.
+func isTerminal(v any) bool {
+	f, ok := v.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
 }
