@@ -161,11 +161,11 @@ func Open(ctx context.Context, cfg Config) (_ *Gateway, err error) {
 	}
 	g.rt = cfg.Runtime
 	if g.rt == nil {
-		if g.docker, err = container.NewDocker(cfg.DockerHost); err != nil {
+		if g.docker, _, err = ConnectEngine(ctx, cfg.DockerHost); err != nil {
+			if e, ok := errors.AsType[*EngineError](err); ok {
+				g.log.Debug("docker engine", "host", e.Host, "problem", string(e.Problem), "err", e.Err)
+			}
 			return nil, err
-		}
-		if _, err := g.docker.Ping(ctx); err != nil {
-			return nil, fmt.Errorf("%w\n  is the Docker engine running, and may this user use it? (try: docker info)", err)
 		}
 		img := ImageConfig{Home: cfg.Home, Image: cfg.Image, RunnerBin: cfg.RunnerBin, Busybox: cfg.Busybox}
 		if err := EnsureImage(ctx, g.docker, img, cmpWriter(cfg.Progress), false); err != nil {
