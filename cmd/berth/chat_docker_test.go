@@ -38,6 +38,13 @@ func TestChatPipe(t *testing.T) {
 	if string(out) != "echo: hi\n" {
 		t.Fatalf("stdout = %q", out)
 	}
+	// The image is there: the first container's start and who answers,
+	// on stderr, nothing more.
+	wantErr := "berth: starting the agent's container…\n" +
+		"berth: the echo provider answers (it repeats what you type); for a real model: " + echoSwitch + "\n"
+	if stderr.String() != wantErr {
+		t.Errorf("stderr = %q\nwant     %q", stderr.String(), wantErr)
+	}
 	assertNoContainers(t, home)
 }
 
