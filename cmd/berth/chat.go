@@ -15,6 +15,7 @@ import (
 	"github.com/berth-dev/berth/channels"
 	"github.com/berth-dev/berth/channels/terminal"
 	"github.com/berth-dev/berth/data"
+	"github.com/berth-dev/berth/data/paths"
 )
 
 // defaultGroup is the agent group `berth chat` talks to.
@@ -115,7 +116,7 @@ func providerLine(ag data.AgentGroup, cfg config) string {
 		}
 	}
 	if keyVar != "" && key == "" {
-		line += ", but " + keyVar + " is not set: set it in the environment or $BERTH_HOME/config"
+		line += fmt.Sprintf(", but %s is not set: export it, or put it in %s", keyVar, paths.Home(cfg.Home).Config())
 	}
 	return line
 }

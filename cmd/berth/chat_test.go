@@ -7,7 +7,7 @@ import (
 )
 
 func TestProviderLine(t *testing.T) {
-	base := config{Provider: "echo", AnthropicURL: defaultAnthropicURL, OpenAIURL: defaultOpenAIURL}
+	base := config{Home: "/home/me/.local/share/berth", Provider: "echo", AnthropicURL: defaultAnthropicURL, OpenAIURL: defaultOpenAIURL}
 	with := func(f func(*config)) config {
 		c := base
 		f(&c)
@@ -26,11 +26,11 @@ func TestProviderLine(t *testing.T) {
 		{"anthropic with its key", data.AgentGroup{Folder: "main"}, with(func(c *config) { c.Provider, c.AnthropicKey = "anthropic", "sk-test" }),
 			"berth: the anthropic provider answers"},
 		{"anthropic without its key", data.AgentGroup{Folder: "main"}, with(func(c *config) { c.Provider = "anthropic" }),
-			"berth: the anthropic provider answers, but ANTHROPIC_API_KEY is not set: set it in the environment or $BERTH_HOME/config"},
+			"berth: the anthropic provider answers, but ANTHROPIC_API_KEY is not set: export it, or put it in /home/me/.local/share/berth/config"},
 		{"group's model", data.AgentGroup{Folder: "main", Provider: "claude", Model: "claude-x"}, with(func(c *config) { c.AnthropicKey = "sk-test" }),
 			"berth: the claude provider answers (model claude-x)"},
 		{"openai without key, default endpoint", data.AgentGroup{Folder: "main", Provider: "openai"}, base,
-			"berth: the openai provider answers, but OPENAI_API_KEY is not set: set it in the environment or $BERTH_HOME/config"},
+			"berth: the openai provider answers, but OPENAI_API_KEY is not set: export it, or put it in /home/me/.local/share/berth/config"},
 		{"openai without key, local server", data.AgentGroup{Folder: "main", Provider: "openai"}, with(func(c *config) { c.OpenAIURL = "http://127.0.0.1:11434/v1" }),
 			"berth: the openai provider answers"},
 	}
