@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -20,33 +19,6 @@ import (
 	"github.com/berth-dev/berth/container"
 	"github.com/berth-dev/berth/session/gateway/gatewaytest"
 )
-
-var (
-	binOnce sync.Once
-	binPath string
-	binErr  error
-)
-
-// berthBinary builds the berth command once per test run.
-func berthBinary(t *testing.T) string {
-	t.Helper()
-	binOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "berth-bin-")
-		if err != nil {
-			binErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "berth")
-		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
-		if err != nil {
-			binErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if binErr != nil {
-		t.Fatal(binErr)
-	}
-	return binPath
-}
 
 func berthCmd(t *testing.T, home string, args ...string) *exec.Cmd {
 	d := gatewaytest.RequireDocker(t)
@@ -69,6 +41,13 @@ func TestChatPipe(t *testing.T) {
 	}
 	if string(out) != "echo: hi\n" {
 		t.Fatalf("stdout = %q", out)
+	}
+	// The image is there: the first container's start and who answers,
+	// on stderr, nothing more.
+	wantErr := "berth: starting the agent's container…\n" +
+		"berth: the echo provider answers (it repeats what you type); for a real model: " + echoSwitch + "\n"
+	if stderr.String() != wantErr {
+		t.Errorf("stderr = %q\nwant     %q", stderr.String(), wantErr)
 	}
 	assertNoContainers(t, home)
 }
