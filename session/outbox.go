@@ -246,7 +246,8 @@ func (d *delivery) fileReply(ctx context.Context, l *handle, msg sessiondb.OutMe
 // sendFiles delivers a reply that carries files: uploaded with the text
 // as their comment when the channel takes files, else the text alone. A
 // file left out is noted for the person (in the text) and the agent.
-func (d *delivery) sendFiles(ctx context.Context, l *handle, msg sessiondb.OutMessage) (string, error) {
+// retrying (if not nil) is called before each try after the first.
+func (d *delivery) sendFiles(ctx context.Context, l *handle, msg sessiondb.OutMessage, retrying func()) (string, error) {
 	out, of, fs := d.fileReply(ctx, l, msg)
 	defer func() {
 		if err := of.close(); err != nil {
@@ -260,7 +261,7 @@ func (d *delivery) sendFiles(ctx context.Context, l *handle, msg sessiondb.OutMe
 			"Some files of your reply were not sent:\n"+strings.Join(of.notes, "\n"))
 	}
 	if fs == nil || len(of.files) == 0 {
-		return d.sendWithRetry(ctx, msg.ChannelType, out)
+		return d.sendRetrying(ctx, msg.ChannelType, out, retrying)
 	}
 	var total int64
 	for _, f := range of.files {
@@ -272,6 +273,9 @@ func (d *delivery) sendFiles(ctx context.Context, l *handle, msg sessiondb.OutMe
 	for attempt := 0; attempt < d.cfg.SendTries; attempt++ {
 		if attempt > 0 {
 			d.log.Info("retried", "channel", msg.ChannelType, "attempt", attempt+1, "err", err)
+			if retrying != nil {
+				retrying()
+			}
 			select {
 			case <-ctx.Done():
 				return "", ctx.Err()
