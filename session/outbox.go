@@ -67,6 +67,12 @@ func (o *outFiles) close() error {
 // sent. With canSend false nothing is opened: the channel takes no files.
 func openOutFiles(outDir string, msg sessiondb.OutMessage, limit int64, canSend bool) *outFiles {
 	o := &outFiles{}
+	files := msg.Content.Files
+	if extra := len(files) - sessiondb.MaxReplyFiles; extra > 0 {
+		// One line for the rest, however many the agent listed.
+		o.notes = append(o.notes, fmt.Sprintf("%d more files were not sent: a reply carries at most %d files", extra, sessiondb.MaxReplyFiles))
+		files = files[:sessiondb.MaxReplyFiles]
+	}
 	note := func(name, why string) {
 		if sessiondb.ValidFileName(name) != nil {
 			name = strconv.Quote(name) // shown as the agent wrote it, controls and all
@@ -74,26 +80,22 @@ func openOutFiles(outDir string, msg sessiondb.OutMessage, limit int64, canSend 
 		o.notes = append(o.notes, fmt.Sprintf("%s was not sent: %s", truncate(name, 80), why))
 	}
 	if !canSend {
-		for _, f := range msg.Content.Files {
+		for _, f := range files {
 			note(f.Name, "this channel cannot take files")
 		}
 		return o
 	}
 	dir, err := openOutbox(outDir, msg.ID)
 	if err != nil {
-		for _, f := range msg.Content.Files {
+		for _, f := range files {
 			note(f.Name, err.Error())
 		}
 		return o
 	}
 	o.dir = dir
 	seen := map[string]bool{}
-	for i, f := range msg.Content.Files {
-		switch {
-		case i >= sessiondb.MaxReplyFiles:
-			note(f.Name, fmt.Sprintf("a reply carries at most %d files", sessiondb.MaxReplyFiles))
-			continue
-		case seen[f.Name]:
+	for _, f := range files {
+		if seen[f.Name] {
 			note(f.Name, "it is listed twice")
 			continue
 		}

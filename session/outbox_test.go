@@ -59,7 +59,9 @@ func TestOpenOutFiles(t *testing.T) {
 			for i := range sessiondb.MaxReplyFiles + 1 {
 				stage(string(rune('a'+i))+".txt", "x")(t, out)
 			}
-		}, names(sessiondb.MaxReplyFiles + 1), names(sessiondb.MaxReplyFiles), []string{"at most 10 files"}},
+		}, names(sessiondb.MaxReplyFiles + 1), names(sessiondb.MaxReplyFiles), []string{"1 more files were not sent: a reply carries at most 10 files"}},
+		{"thousands listed", stage("a.txt", "hello"), repeat("a.txt", 5001), []string{"a.txt"},
+			append([]string{"4991 more files were not sent"}, repeat("a.txt was not sent: it is listed twice", 9)...)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out := t.TempDir()
@@ -105,6 +107,14 @@ func TestOpenOutFiles(t *testing.T) {
 			}
 		})
 	}
+}
+
+func repeat(s string, n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = s
+	}
+	return out
 }
 
 func names(n int) []string {
