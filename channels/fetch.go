@@ -2,6 +2,7 @@ package channels
 
 import (
 	"context"
+	"errors"
 	"io"
 )
 
@@ -13,7 +14,10 @@ type Fetcher interface {
 	// Fetch writes the attachment's bytes to w, at most max+1 of them (so
 	// the caller can tell a file over max from one exactly max long). It
 	// follows no redirect to a host other than the platform's file hosts.
-	// An error wrapping ErrPermanent (a refused redirect, a 404) is not
+	// An error wrapping ErrUnfetchable (a refused redirect, a 404) is not
 	// worth retrying.
 	Fetch(ctx context.Context, att Attachment, w io.Writer, max int64) error
 }
+
+// ErrUnfetchable marks a download that retrying will not mend.
+var ErrUnfetchable = errors.New("the file cannot be fetched")

@@ -40,10 +40,10 @@ func (a *Adapter) fileHost(u *url.URL) bool {
 func (a *Adapter) fileClient() *http.Client {
 	return &http.Client{Transport: http.DefaultTransport, CheckRedirect: func(req *http.Request, via []*http.Request) error {
 		if len(via) >= maxRedirects {
-			return fmt.Errorf("%w: more than %d redirects", channels.ErrPermanent, maxRedirects)
+			return fmt.Errorf("%w: more than %d redirects", channels.ErrUnfetchable, maxRedirects)
 		}
 		if !a.fileHost(req.URL) {
-			return fmt.Errorf("%w: redirect to %s refused (not a Discord file host)", channels.ErrPermanent, req.URL.Host)
+			return fmt.Errorf("%w: redirect to %s refused (not a Discord file host)", channels.ErrUnfetchable, req.URL.Host)
 		}
 		return nil
 	}}
@@ -54,7 +54,7 @@ func (a *Adapter) fileClient() *http.Client {
 func (a *Adapter) Fetch(ctx context.Context, att channels.Attachment, w io.Writer, max int64) error {
 	u, err := url.Parse(att.URL)
 	if err != nil || !a.fileHost(u) {
-		return fmt.Errorf("fetch attachment: %w: its address is not on a Discord file host", channels.ErrPermanent)
+		return fmt.Errorf("fetch attachment: %w: its address is not on a Discord file host", channels.ErrUnfetchable)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
@@ -63,7 +63,7 @@ func (a *Adapter) Fetch(ctx context.Context, att channels.Attachment, w io.Write
 	resp, err := a.fileClient().Do(req)
 	if err != nil {
 		var ue *url.Error
-		if errors.As(err, &ue) && errors.Is(ue.Err, channels.ErrPermanent) {
+		if errors.As(err, &ue) && errors.Is(ue.Err, channels.ErrUnfetchable) {
 			return fmt.Errorf("fetch attachment: %w", ue.Err)
 		}
 		return fmt.Errorf("fetch attachment: %w", err)
@@ -74,7 +74,7 @@ func (a *Adapter) Fetch(ctx context.Context, att channels.Attachment, w io.Write
 	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500:
 		return fmt.Errorf("fetch attachment: Discord answered %s", resp.Status)
 	default:
-		return fmt.Errorf("fetch attachment: %w: Discord answered %s", channels.ErrPermanent, resp.Status)
+		return fmt.Errorf("fetch attachment: %w: Discord answered %s", channels.ErrUnfetchable, resp.Status)
 	}
 	if _, err := io.Copy(w, io.LimitReader(resp.Body, max+1)); err != nil {
 		return fmt.Errorf("fetch attachment: %w", err)

@@ -48,7 +48,7 @@ func TestAttachmentIsFetched(t *testing.T) {
 		{"missing", channels.Attachment{Name: "x", URL: fake.APIURL() + "/attachments/1/9/x"}, "404"},
 	} {
 		err := a.Fetch(context.Background(), tc.att, &bytes.Buffer{}, 1<<20)
-		if err == nil || !strings.Contains(err.Error(), tc.want) || !errors.Is(err, channels.ErrPermanent) {
+		if err == nil || !strings.Contains(err.Error(), tc.want) || !errors.Is(err, channels.ErrUnfetchable) {
 			t.Errorf("%s: err = %v", tc.name, err)
 		}
 	}

@@ -46,10 +46,10 @@ func (a *Adapter) fileClient() *http.Client {
 	}
 	return &http.Client{Transport: rt, CheckRedirect: func(req *http.Request, via []*http.Request) error {
 		if len(via) >= maxRedirects {
-			return fmt.Errorf("%w: more than %d redirects", channels.ErrPermanent, maxRedirects)
+			return fmt.Errorf("%w: more than %d redirects", channels.ErrUnfetchable, maxRedirects)
 		}
 		if !a.fileHost(req.URL) {
-			return fmt.Errorf("%w: redirect to %s refused (not a Slack file host)", channels.ErrPermanent, req.URL.Host)
+			return fmt.Errorf("%w: redirect to %s refused (not a Slack file host)", channels.ErrUnfetchable, req.URL.Host)
 		}
 		return nil
 	}}
@@ -60,7 +60,7 @@ func (a *Adapter) fileClient() *http.Client {
 func (a *Adapter) Fetch(ctx context.Context, att channels.Attachment, w io.Writer, max int64) error {
 	u, err := url.Parse(att.URL)
 	if err != nil || !a.fileHost(u) {
-		return fmt.Errorf("fetch file: %w: its address is not on a Slack file host", channels.ErrPermanent)
+		return fmt.Errorf("fetch file: %w: its address is not on a Slack file host", channels.ErrUnfetchable)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
@@ -70,7 +70,7 @@ func (a *Adapter) Fetch(ctx context.Context, att channels.Attachment, w io.Write
 	resp, err := a.fileClient().Do(req)
 	if err != nil {
 		var ue *url.Error
-		if errors.As(err, &ue) && errors.Is(ue.Err, channels.ErrPermanent) {
+		if errors.As(err, &ue) && errors.Is(ue.Err, channels.ErrUnfetchable) {
 			return fmt.Errorf("fetch file: %w", ue.Err)
 		}
 		return fmt.Errorf("fetch file: %s", a.scrub(err))
@@ -81,12 +81,12 @@ func (a *Adapter) Fetch(ctx context.Context, att channels.Attachment, w io.Write
 	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500:
 		return fmt.Errorf("fetch file: Slack answered %s", resp.Status)
 	default:
-		return fmt.Errorf("fetch file: %w: Slack answered %s", channels.ErrPermanent, resp.Status)
+		return fmt.Errorf("fetch file: %w: Slack answered %s", channels.ErrUnfetchable, resp.Status)
 	}
 	// Without files:read Slack answers a file's address with its sign-in
 	// page, 200 and HTML: that is not the file.
 	if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt == "text/html" && !strings.Contains(att.ContentType, "html") {
-		return fmt.Errorf("fetch file: %w: Slack answered with a web page, not the file (does the app have the files:read scope?)", channels.ErrPermanent)
+		return fmt.Errorf("fetch file: %w: Slack answered with a web page, not the file (does the app have the files:read scope?)", channels.ErrUnfetchable)
 	}
 	if _, err := io.Copy(w, io.LimitReader(resp.Body, max+1)); err != nil {
 		return fmt.Errorf("fetch file: %s", a.scrub(err))

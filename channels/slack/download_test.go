@@ -77,7 +77,7 @@ func TestFetchRefusals(t *testing.T) {
 			t.Fatal(err)
 		}
 		err = b.Fetch(context.Background(), tc.att, &bytes.Buffer{}, 1<<20)
-		if err == nil || !strings.Contains(err.Error(), tc.want) || errors.Is(err, channels.ErrPermanent) != tc.permanent {
+		if err == nil || !strings.Contains(err.Error(), tc.want) || errors.Is(err, channels.ErrUnfetchable) != tc.permanent {
 			t.Errorf("%s: err = %v", tc.name, err)
 		}
 		if err != nil && strings.Contains(err.Error(), botToken) {
@@ -91,7 +91,7 @@ func TestFetchRefusals(t *testing.T) {
 	flaky := fake.ShareFile(slacktest.File{Name: "f.txt", Mimetype: "text/plain", Body: []byte("ok")})
 	fake.FailDownloads(flaky, 1)
 	err := a.Fetch(context.Background(), url(flaky), &bytes.Buffer{}, 100)
-	if err == nil || errors.Is(err, channels.ErrPermanent) {
+	if err == nil || errors.Is(err, channels.ErrUnfetchable) {
 		t.Fatalf("a 500: %v, want a failure worth retrying", err)
 	}
 	var buf bytes.Buffer

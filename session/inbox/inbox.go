@@ -198,7 +198,7 @@ func (b Inbox) download(ctx context.Context, att channels.Attachment, f *os.File
 		}
 		last = err
 		b.Log.Warn("fetch file", "file", filepath.Base(f.Name()), "try", try, "err", err)
-		if errors.Is(err, channels.ErrPermanent) || ctx.Err() != nil {
+		if errors.Is(err, channels.ErrUnfetchable) || ctx.Err() != nil {
 			break
 		}
 	}

@@ -41,7 +41,7 @@ func (f *fetcher) Fetch(_ context.Context, att channels.Attachment, w io.Writer,
 	f.mu.Unlock()
 	b, ok := f.body[att.URL]
 	if !ok {
-		return fmt.Errorf("%w: 404", channels.ErrPermanent)
+		return fmt.Errorf("%w: 404", channels.ErrUnfetchable)
 	}
 	_, err := io.Copy(w, io.LimitReader(bytes.NewReader(b), max+1))
 	return err
@@ -139,7 +139,7 @@ func TestFetchRetriesThenNotes(t *testing.T) {
 	f.body["flaky"], f.body["down"] = []byte("finally"), []byte("never")
 	f.fails["flaky"], f.left["flaky"] = errors.New("connection reset"), 2
 	f.fails["down"], f.left["down"] = errors.New("connection reset"), 99
-	f.fails["gone"], f.left["gone"] = fmt.Errorf("%w: redirect to evil.example refused", channels.ErrPermanent), 99
+	f.fails["gone"], f.left["gone"] = fmt.Errorf("%w: redirect to evil.example refused", channels.ErrUnfetchable), 99
 	b := newInbox(t, f, roomy)
 	res, err := b.Fetch(context.Background(), "m1", []channels.Attachment{
 		{Name: "flaky.txt", URL: "flaky"}, {Name: "down.txt", URL: "down"}, {Name: "gone.txt", URL: "gone"},

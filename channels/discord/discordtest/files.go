@@ -2,6 +2,7 @@ package discordtest
 
 import (
 	"net/http"
+	"net/url"
 	"strconv"
 	"sync"
 )
@@ -34,7 +35,7 @@ func (s *Server) Attach(a Attachment) map[string]any {
 	s.files.byID[id] = a
 	s.files.mu.Unlock()
 	return map[string]any{"id": id, "filename": a.Name, "content_type": a.ContentType, "size": len(a.Body),
-		"url": s.srv.URL + "/attachments/1/" + id + "/" + a.Name, "proxy_url": s.srv.URL + "/attachments/1/" + id + "/" + a.Name}
+		"url": s.srv.URL + "/attachments/1/" + id + "/" + url.PathEscape(a.Name), "proxy_url": s.srv.URL + "/attachments/1/" + id + "/" + url.PathEscape(a.Name)}
 }
 
 // Fetches reports how often an attachment (from Attach) was downloaded.

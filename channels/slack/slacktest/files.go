@@ -2,6 +2,7 @@ package slacktest
 
 import (
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -51,7 +52,7 @@ func (s *Server) ShareFile(f File) map[string]any {
 		size = int64(len(f.Body))
 	}
 	return map[string]any{"id": id, "name": f.Name, "title": f.Name, "mimetype": f.Mimetype, "size": size,
-		"url_private": s.srv.URL + "/files-pri/T1-" + id + "/" + f.Name, "mode": "hosted"}
+		"url_private": s.srv.URL + "/files-pri/T1-" + id + "/" + url.PathEscape(f.Name), "mode": "hosted"}
 }
 
 // FailDownloads makes the next k downloads of a file answer 500.

@@ -32,11 +32,11 @@ func filesTurn(t *testing.T) (runner.Turn, string) {
 	}
 	long := strings.Repeat("0123456789abcdef", maxInlineText/16+10)
 	files := map[string][]byte{
-		"shot.png":   pngBytes,                              // an image, whatever it is called
-		"data.csv":   []byte("id,name\n1,Ann\n2,Bob\n"),     // text by its type
+		"shot.png":   pngBytes,                               // an image, whatever it is called
+		"data.csv":   []byte("id,name\n1,Ann\n2,Bob\n"),      // text by its type
 		"notes":      []byte("plain words, no type given\n"), // text by sniffing
-		"big.log":    []byte(long),                          // text, cut
-		"archive.gz": {0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3},  // binary: named only
+		"big.log":    []byte(long),                           // text, cut
+		"archive.gz": {0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3},   // binary: named only
 	}
 	types := map[string]string{"shot.png": "application/octet-stream", "data.csv": "text/csv", "big.log": "text/plain", "archive.gz": "application/gzip"}
 	var atts []sessiondb.Attachment

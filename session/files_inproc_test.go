@@ -1,0 +1,117 @@
+package session_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/berth-dev/berth/channels/slack"
+	"github.com/berth-dev/berth/channels/slack/slacktest"
+	"github.com/berth-dev/berth/session/gateway/gatewaytest"
+	"github.com/berth-dev/berth/session/sessiondb"
+)
+
+const slackBot = "xoxb-files-SECRET-1234"
+
+// startSlackInProc runs the real Slack adapter against a fake Slack, a DM
+// D1 wired, on the in-process runtime.
+func startSlackInProc(t *testing.T) (*slacktest.Server, *slack.Adapter, *gatewaytest.Gateway) {
+	t.Helper()
+	fake := slacktest.New(t)
+	a, err := slack.New(slack.Config{BotToken: slackBot, AppToken: "xapp-files", APIURL: fake.URL(), PingTimeout: 3 * time.Second},
+		slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := startInProc(t, newRuntime(t), a, "", nil)
+	g.Wire("slack", "D1", gatewaytest.Wire{IsDM: true})
+	return fake, a, g
+}
+
+func digest(b []byte) string {
+	sum := sha256.Sum256(b)
+	return fmt.Sprintf("%d %x", len(b), sum[:6])
+}
+
+// TestAttachmentsReachTheRunnerInProcess: files shared in Slack are
+// fetched by the host with the bot token into the session's inbox before
+// the row is written; the row names each; the runner reads their bytes;
+// a file over the default 20 MB limit is not fetched, the person is told
+// once, and the message is still answered. Backfilled messages get their
+// files too.
+func TestAttachmentsReachTheRunnerInProcess(t *testing.T) {
+	t.Parallel()
+	fake, a, g := startSlackInProc(t)
+	png := append([]byte("\x89PNG\r\n\x1a\n"), bytes.Repeat([]byte{3}, 200)...)
+	notes := []byte("line one\nline two\n")
+	files := []map[string]any{
+		fake.ShareFile(slacktest.File{Name: "shot.png", Mimetype: "image/png", Body: png}),
+		fake.ShareFile(slacktest.File{Name: "../notes.txt", Mimetype: "text/plain", Body: notes}),
+		fake.ShareFile(slacktest.File{Name: "big.bin", Mimetype: "application/octet-stream", Size: 25 << 20}),
+	}
+	fake.FileMessage("D1", "U1", "files", true, files...)
+	posts := fake.WaitPosted(t, 2, inProcTimeout)
+	var note, answer string
+	for _, p := range posts {
+		if strings.HasPrefix(p.Text, "berth:") {
+			note = p.Text
+		} else {
+			answer = p.Text
+		}
+	}
+	if !strings.Contains(note, "big.bin (25 MB): it is 25 MB, over the limit of 20 MB a file (max_file_bytes)") ||
+		strings.Contains(note, "shot.png") {
+		t.Fatalf("note to the person = %q", note)
+	}
+	for _, want := range []string{"/shot.png " + digest(png), "/notes.txt " + digest(notes),
+		"big.bin not fetched: it is 25 MB, over the limit of 20 MB a file (max_file_bytes)"} {
+		if !strings.Contains(answer, want) {
+			t.Fatalf("answer %q lacks %q", answer, want)
+		}
+	}
+	downloads := fake.Downloads()
+	if len(downloads) != 2 {
+		t.Fatalf("downloads = %+v, want 2 (the big file never fetched)", downloads)
+	}
+	for _, d := range downloads {
+		if d.Token != slackBot {
+			t.Fatalf("a download without the bot token: %+v", d)
+		}
+	}
+	// The files sit in the session's inbox, under in/ (read-only in a
+	// container), named as the row says.
+	s := onlySession(t, g)
+	inDir := sessiondb.Host{Dir: filepath.Join(g.Home, "sessions", s.AgentGroupID, s.ID)}.InDir()
+	var stored []string
+	filepath.WalkDir(filepath.Join(inDir, sessiondb.InboxDir), func(p string, d os.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			stored = append(stored, filepath.Base(p))
+		}
+		return nil
+	})
+	if strings.Join(stored, ",") != "notes.txt,shot.png" {
+		t.Fatalf("inbox holds %v", stored)
+	}
+
+	// A file posted while berth was away arrives through the catch-up.
+	csv := []byte("a,b\n1,2\n")
+	fake.FileMessage("D1", "U1", "files", false, fake.ShareFile(slacktest.File{Name: "later.csv", Mimetype: "text/csv", Body: csv}))
+	if err := g.Manager.Backfill(context.Background(), a); err != nil {
+		t.Fatal(err)
+	}
+	posts = fake.WaitPosted(t, 3, inProcTimeout)
+	if got := posts[2].Text; !strings.Contains(got, "/later.csv "+digest(csv)) {
+		t.Fatalf("backfilled answer = %q", got)
+	}
+	g.WaitIdle(inProcTimeout)
+	if n := len(fake.Posted()); n != 3 {
+		t.Fatalf("%d posts, want 3: the note is told once", n)
+	}
+}
