@@ -193,3 +193,22 @@ func TestProvidersSendFiles(t *testing.T) {
 		})
 	}
 }
+
+// The claude CLI gets the files' paths in its prompt (it opens them with
+// its own tools), not their bytes.
+func TestClaudePromptNamesFiles(t *testing.T) {
+	p, calls := fakeClaude(t, "success")
+	turn, in := filesTurn(t)
+	if _, err := p.Turn(context.Background(), turn); err != nil {
+		t.Fatal(err)
+	}
+	prompt := (*calls)[0]
+	for _, want := range []string{filepath.Join(in, "inbox/m1/shot.png"), filepath.Join(in, "inbox/m1/data.csv"), "huge.mov", "max_file_bytes"} {
+		if !strings.Contains(prompt, want) {
+			t.Errorf("prompt lacks %q: %.800s", want, prompt)
+		}
+	}
+	if strings.Contains(prompt, "1,Ann") {
+		t.Error("the CSV's content was inlined for the CLI")
+	}
+}
