@@ -5,13 +5,16 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/berth-dev/berth/channels"
 	"github.com/berth-dev/berth/channels/slack"
 	"github.com/berth-dev/berth/channels/slack/slacktest"
 	"github.com/berth-dev/berth/session/gateway/gatewaytest"
@@ -113,5 +116,65 @@ func TestAttachmentsReachTheRunnerInProcess(t *testing.T) {
 	g.WaitIdle(inProcTimeout)
 	if n := len(fake.Posted()); n != 3 {
 		t.Fatalf("%d posts, want 3: the note is told once", n)
+	}
+}
+
+// fetchChannel is a TEST-ONLY fake channel that can fetch attachments,
+// slowly, counting the downloads.
+type fetchChannel struct {
+	*fakeChannel
+	fmu     sync.Mutex // guards fetches
+	fetches int
+}
+
+var _ channels.Fetcher = (*fetchChannel)(nil)
+
+func (f *fetchChannel) Fetch(ctx context.Context, att channels.Attachment, w io.Writer, max int64) error {
+	f.fmu.Lock()
+	f.fetches++
+	f.fmu.Unlock()
+	select {
+	case <-time.After(200 * time.Millisecond): // long enough for a redelivery to race it
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	_, err := io.WriteString(w, "body of "+att.URL)
+	return err
+}
+
+// A platform redelivering a message while its files download (Slack
+// redelivers after 3 s) gets one download, one row and one answer.
+func TestRedeliveryDuringDownloadFetchesOnce(t *testing.T) {
+	t.Parallel()
+	ch := &fetchChannel{fakeChannel: newFakeChannel()}
+	g := startInProc(t, newRuntime(t), ch, "", nil)
+	g.Wire("fake", "room", gatewaytest.Wire{IsDM: true})
+	in := msg("files")
+	in.Attachments = []channels.Attachment{{Name: "a.txt", ContentType: "text/plain", Size: 12, URL: "u1"}}
+	var wg sync.WaitGroup
+	errs := make([]error, 3)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = g.Manager.Handle(context.Background(), in)
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := ch.waitSent(t, 1, inProcTimeout)
+	if !strings.Contains(got[0].Text, "/a.txt "+digest([]byte("body of u1"))) {
+		t.Fatalf("answer = %q", got[0].Text)
+	}
+	g.WaitIdle(inProcTimeout)
+	ch.fmu.Lock()
+	n := ch.fetches
+	ch.fmu.Unlock()
+	if n != 1 || len(ch.Sent()) != 1 {
+		t.Fatalf("%d downloads and %d answers for one message delivered three times", n, len(ch.Sent()))
 	}
 }
