@@ -29,8 +29,7 @@ type router struct {
 	*core
 	commands Commands
 	access   accessState // notices told and rate buckets, per sender and conversation; guarded inside
-
-	files    keyedMutex // one routing at a time stores a message with files; guarded inside
+	files    keyedMutex  // one routing at a time stores a message with files; guarded inside
 
 	mu       sync.Mutex           // guards hints and catching
 	hints    map[string]time.Time // unwired-channel hints sent, per channel

@@ -32,11 +32,11 @@ type event struct {
 	ThreadTS    string `json:"thread_ts"`
 	Channel     string `json:"channel"`
 	ChannelType string `json:"channel_type"`
-	Files       []eventFile `json:"files"`
+	Files       []file `json:"files"`
 }
 
-// eventFile is the part of a shared file berth reads.
-type eventFile struct {
+// file is the part of a shared file berth reads.
+type file struct {
 	Name       string `json:"name"`
 	Mimetype   string `json:"mimetype"`
 	Size       int64  `json:"size"`
@@ -45,10 +45,10 @@ type eventFile struct {
 
 // historyFiles are the files of a message read from history (the
 // catch-up), as an event carries them.
-func historyFiles(fs []slack.File) []eventFile {
-	var out []eventFile
+func historyFiles(fs []slack.File) []file {
+	var out []file
 	for _, f := range fs {
-		out = append(out, eventFile{Name: f.Name, Mimetype: f.Mimetype, Size: int64(f.Size), URLPrivate: f.URLPrivate})
+		out = append(out, file{Name: f.Name, Mimetype: f.Mimetype, Size: int64(f.Size), URLPrivate: f.URLPrivate})
 	}
 	return out
 }
