@@ -79,12 +79,14 @@ type Target struct {
 	MessageID  string
 }
 
-// Progress is implemented by adapters that can show a person the agent is
-// working (a typing indicator, a reaction). Working is called when a message
-// is handed to an agent; Done when its reply has been delivered or it failed.
+// Progress is implemented by adapters that can show a person what is
+// happening to their message (reactions, a typing indicator, a status
+// line). Status is called on every change, in order, per message, from
+// the message's acceptance until it is answered (StateDone) or failed
+// (StateFailed); it must not block (a platform call is made in the
+// background, see StatusQueue).
 type Progress interface {
-	Working(ctx context.Context, t Target)
-	Done(ctx context.Context, t Target, ok bool)
+	Status(ctx context.Context, t Target, s Status)
 }
 
 // Confirmer is implemented by adapters that can tell whether a reply was

@@ -64,6 +64,7 @@ func (d *delivery) deliver(ctx context.Context, l *handle) error {
 	if len(finished) > 0 {
 		l.touch()
 	}
+	d.claims(ctx, l, acks)
 	// Holding l.delivering, no send of ours is in flight: a reply still
 	// marked "sending" was cut off by a crash.
 	doubt, err := l.db.InDoubt(ctx)
@@ -102,7 +103,7 @@ func (d *delivery) deliver(ctx context.Context, l *handle) error {
 		if acks[id].Status == sessiondb.StatusFailed {
 			continue // told below, with the reason
 		}
-		d.done(ctx, l, id, true)
+		d.done(ctx, l, id, true, "")
 	}
 	failed, err := l.db.FailedUnnotified(ctx)
 	if err != nil {
@@ -125,7 +126,7 @@ func (d *delivery) deliver(ctx context.Context, l *handle) error {
 		if err := l.db.MarkNotified(ctx, f.ID); err != nil {
 			return err
 		}
-		d.done(ctx, l, f.ID, false)
+		d.done(ctx, l, f.ID, false, f.Error)
 	}
 	return nil
 }
@@ -190,7 +191,10 @@ func (d *delivery) send(ctx context.Context, l *handle, msg sessiondb.OutMessage
 		d.log.Warn("record delivery", "session", l.id, "err", err)
 		return false // tried again on the next pass
 	}
-	pid, err := d.sendWithRetry(ctx, msg.ChannelType, d.outbound(ctx, l, msg))
+	retrying := func() {
+		l.tell(ctx, channels.Status{State: channels.StateRetrying, Detail: "sending the answer failed; trying again"}, nil, msg.InReplyTo)
+	}
+	pid, err := d.sendRetrying(ctx, msg.ChannelType, d.outbound(ctx, l, msg), retrying)
 	if ctx.Err() != nil {
 		return false // not recorded: the next process delivers it
 	}
@@ -199,12 +203,14 @@ func (d *delivery) send(ctx context.Context, l *handle, msg sessiondb.OutMessage
 		d.log.Error("delivery-failed", "channel", msg.ChannelType, "session", l.id, "group", l.group.Folder, "reply", msg.ID, "err", err)
 		d.record(ctx, l, msg, sessiondb.DeliveryFailed, err.Error())
 		d.tellAgent(ctx, l, "delivery-failed-"+msg.ID, "delivery_failed", "Your reply could not be delivered: "+err.Error())
+		l.tell(ctx, channels.Status{State: channels.StateFailed, Detail: "its answer could not be delivered: " + err.Error()}, nil, msg.InReplyTo)
 		return true
 	}
 	if err := l.db.RecordDelivery(ctx, msg, pid, sessiondb.DeliveryDelivered, ""); err != nil {
 		d.log.Error("record delivery", "session", l.id, "err", err)
 	}
 	l.touch()
+	l.tell(ctx, channels.Status{State: channels.StateWorking}, []channels.State{channels.StateRetrying}, msg.InReplyTo)
 	d.obs.Delivered(msg.ChannelType, d.roundTrip(ctx, l, msg))
 	d.log.Info("delivered", "channel", msg.ChannelType, "session", l.id, "group", l.group.Folder, "reply", msg.ID,
 		"platform_message", pid, "ms", time.Since(start).Milliseconds())
@@ -267,7 +273,14 @@ func (d *delivery) platformMessageID(ctx context.Context, l *handle, inID string
 	return ""
 }
 
+// sendWithRetry sends out, trying again after a failure that may pass.
 func (d *delivery) sendWithRetry(ctx context.Context, channelType string, out channels.Outbound) (string, error) {
+	return d.sendRetrying(ctx, channelType, out, nil)
+}
+
+// sendRetrying is sendWithRetry that calls retrying (if not nil) before
+// each try after the first.
+func (d *delivery) sendRetrying(ctx context.Context, channelType string, out channels.Outbound, retrying func()) (string, error) {
 	ch := d.channel(channelType)
 	if ch == nil {
 		return "", fmt.Errorf("%s: %w", channelType, errNoChannel)
@@ -277,6 +290,9 @@ func (d *delivery) sendWithRetry(ctx context.Context, channelType string, out ch
 	for attempt := 0; attempt < d.cfg.SendTries; attempt++ {
 		if attempt > 0 {
 			d.log.Info("retried", "channel", channelType, "attempt", attempt+1, "err", err)
+			if retrying != nil {
+				retrying()
+			}
 			select {
 			case <-ctx.Done():
 				return "", ctx.Err()
@@ -305,32 +321,6 @@ func (d *delivery) sendWithRetry(ctx context.Context, channelType string, out ch
 		}
 	}
 	return "", err
-}
-
-// working tells the platform, if it can show it, that msgID is being
-// worked on, and notes where to tell it that it is done.
-func (d *delivery) working(ctx context.Context, l *handle, msgID string, in channels.Inbound) {
-	t := channels.Target{PlatformID: in.PlatformID, ThreadID: in.ThreadID, MessageID: in.MessageID}
-	l.amu.Lock()
-	l.targets[msgID] = progressTarget{channel: in.ChannelType, t: t, at: time.Now()}
-	l.amu.Unlock()
-	if p, ok := d.channel(in.ChannelType).(channels.Progress); ok {
-		p.Working(ctx, t)
-	}
-}
-
-// done tells the platform that msgID is answered (or failed).
-func (d *delivery) done(ctx context.Context, l *handle, msgID string, ok bool) {
-	l.amu.Lock()
-	pt, found := l.targets[msgID]
-	delete(l.targets, msgID)
-	l.amu.Unlock()
-	if !found {
-		return
-	}
-	if p, isP := d.channel(pt.channel).(channels.Progress); isP {
-		p.Done(ctx, pt.t, ok)
-	}
 }
 
 // errNoChannel is why a reply for a channel type with no running adapter

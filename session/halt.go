@@ -102,7 +102,7 @@ func (l *handle) cancelClaimed(ctx context.Context, reason string) (int, error) 
 	l.amu.Unlock()
 	for _, id := range done {
 		l.c.log.Info("cancelled", "session", l.id, "group", l.group.Folder, "message", id, "reason", reason)
-		l.c.dlv.done(ctx, l, id, false)
+		l.c.dlv.done(ctx, l, id, false, reason)
 	}
 	return len(done), nil
 }

@@ -60,12 +60,13 @@ type handle struct {
 	// does not stop it a second time.
 	resetting atomic.Bool
 
-	amu      sync.Mutex // guards activity, refused, oomSeen, targets, queued, claims, cancelled and cancelledRead
+	amu      sync.Mutex // guards activity, refused, oomSeen, targets, phase, queued, claims, cancelled and cancelledRead
 	activity time.Time
 	queued   time.Time                 // when its oldest waiting message was accepted
 	refused  container.Refusals        // what the running container's limits refused it, as told
 	oomSeen  int64                     // memory kills seen in its cgroup, told once seen again
-	targets  map[string]progressTarget // inbound id -> what to tell the platform
+	targets  map[string]progressTarget // inbound id -> where its states are shown, and the last shown
+	phase    channels.Status           // what its messages waiting for the container show (progress.go)
 	// claims are the running container's claimed messages and when the
 	// host dates each one's turn from (see turnBegan).
 	claims map[string]time.Time
@@ -74,6 +75,9 @@ type handle struct {
 	// cancelledRead, the newest ones inbound.db records.
 	cancelled     map[string]bool
 	cancelledRead bool
+	// tellMu is held while a state change is told, so the platform hears
+	// a message's changes in the order they were made.
+	tellMu sync.Mutex
 
 	delivering sync.Mutex // held by the one delivery pass; guards flood, recorded and addresses
 	flood      floodState
@@ -82,14 +86,6 @@ type handle struct {
 	// session's own; they only ever grow, so a known one needs no read.
 	addresses map[sessiondb.Address]bool
 	passes    *rate.Limiter // delivery passes; bounds what a churning out/ folder costs
-}
-
-// progressTarget is where the platform is told that a message is being
-// worked on, and then that it is done.
-type progressTarget struct {
-	channel string
-	t       channels.Target
-	at      time.Time // when the message was accepted
 }
 
 // poke asks the session's delivery loop for a pass.
@@ -191,6 +187,7 @@ func (l *handle) ensure(ctx context.Context) error {
 	running := l.running
 	l.mu.Unlock()
 	if running {
+		l.setPhase(ctx, channels.Status{State: channels.StateWorking}, unseen)
 		return nil
 	}
 	if closed, err := l.closedNow(ctx); err != nil {
@@ -211,13 +208,23 @@ func (l *handle) ensure(ctx context.Context) error {
 	}
 	// Wait for a slot without holding the session's lock: the sweep must
 	// still be able to look at this session meanwhile.
-	if err := l.c.slots.acquire(ctx, since); err != nil {
+	queued := func(ahead int) {
+		l.setPhase(ctx, channels.Status{State: channels.StateQueued, Ahead: ahead}, nil)
+	}
+	if err := l.c.slots.acquireQueued(ctx, since, queued); err != nil {
 		return err
 	}
+	// A boot that takes a while is shown; a quick one is not. (Only from
+	// queued or nothing: a timer that fires as the boot ends changes nothing.)
+	boot := time.AfterFunc(startingAfter, func() {
+		l.setPhase(ctx, channels.Status{State: channels.StateStarting}, nil, "", channels.StateQueued)
+	})
+	defer boot.Stop()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.running {
 		l.c.slots.release()
+		l.setPhase(ctx, channels.Status{State: channels.StateWorking}, unseen)
 		return nil
 	}
 	if l.closed.Load() {
@@ -228,6 +235,8 @@ func (l *handle) ensure(ctx context.Context) error {
 	}
 	info, adopted, err := l.start(ctx)
 	if err != nil {
+		boot.Stop()
+		l.setPhase(ctx, channels.Status{}, nil)
 		l.c.slots.release()
 		l.backlog.Store(true) // the sweep tries again
 		l.failed++
@@ -248,6 +257,8 @@ func (l *handle) ensure(ctx context.Context) error {
 	l.c.obs.Woke(!adopted, time.Since(began))
 	l.c.log.Info("woke", "session", l.id, "group", l.group.Folder, "container", short(info.ID), "cold", !adopted, "ms", time.Since(began).Milliseconds())
 	l.adopt(info, adopted)
+	boot.Stop()
+	l.setPhase(ctx, channels.Status{State: channels.StateWorking}, unseen)
 	return nil
 }
 
@@ -424,6 +435,7 @@ func (l *handle) exited(id string, code int64, reason string, final bool) {
 	l.running, l.ctrID, l.killing = false, "", ""
 	l.mu.Unlock()
 	ctx := context.WithoutCancel(l.c.ctx)
+	l.setPhase(ctx, channels.Status{}, nil) // what waits now waits for the next container
 	l.c.obs.Running(l.c.running.add(-1))
 	l.c.slots.release()
 	l.setState(ctx, data.ContainerStopped, "")
@@ -476,6 +488,9 @@ func (l *handle) requeue(ctx context.Context, reason string, final bool) {
 	if _, err := l.db.Finish(ctx, acks); err != nil {
 		l.c.log.Warn("record acks", "session", l.id, "err", err)
 	}
+	// A claim the container made and died on before any delivery pass saw
+	// it is still shown: the person sees the try that is being retried.
+	l.c.dlv.claims(ctx, l, acks)
 	open, err := l.db.Open(ctx)
 	if err != nil {
 		l.c.log.Warn("read waiting messages", "session", l.id, "group", l.group.Folder, "err", err)
@@ -499,6 +514,7 @@ func (l *handle) requeue(ctx context.Context, reason string, final bool) {
 		} else {
 			l.c.obs.Retried()
 			l.c.log.Info("retried", "channel", msg.ChannelType, "session", l.id, "group", l.group.Folder, "message", msg.ID, "tries", msg.Tries+1)
+			l.tell(ctx, channels.Status{State: channels.StateRetrying, Detail: reason}, nil, msg.ID)
 		}
 	}
 }

@@ -119,3 +119,4 @@ func (nopObs) DeliveryFailed(string)           {}
 func (nopObs) Retried()                        {}
 func (nopObs) Failed()                         {}
 func (nopObs) Running(int)                     {}
+func (nopObs) StateChanged(channels.State)     {}

@@ -3,6 +3,7 @@ package session
 import (
 	"time"
 
+	"github.com/berth-dev/berth/channels"
 	"github.com/berth-dev/berth/data"
 	"github.com/berth-dev/berth/mounts"
 )
@@ -17,6 +18,8 @@ type Observer interface {
 	Retried()
 	Failed()
 	Running(n int)
+	// StateChanged is told each time a message enters a state a person is shown.
+	StateChanged(state channels.State)
 }
 
 // nopObserver is used when none is configured.
@@ -30,6 +33,7 @@ func (nopObserver) DeliveryFailed(string)           {}
 func (nopObserver) Retried()                        {}
 func (nopObserver) Failed()                         {}
 func (nopObserver) Running(int)                     {}
+func (nopObserver) StateChanged(channels.State)     {}
 
 // Extras adds per-group mounts and environment to a session's container
 // (the credential proxy's socket folder, allowlisted extra mounts). It must

@@ -398,7 +398,7 @@ func (r *router) routeTo(ctx context.Context, in channels.Inbound, mg data.Messa
 		l.queued = time.Now()
 	}
 	l.amu.Unlock()
-	r.dlv.working(ctx, l, msg.ID, in)
+	r.dlv.accepted(ctx, l, msg.ID, in)
 	r.wakeAsync(l)
 	return true, notes, nil
 }

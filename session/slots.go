@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -19,11 +20,19 @@ type slots struct {
 type waiter struct {
 	since time.Time
 	ready chan struct{}
+	moved chan struct{} // 1-buffered: its place in the queue may have changed
 }
 
 func newSlots(max int) *slots { return &slots{max: max} }
 
+// acquire takes a running slot, waiting in line (by since) while none is free.
 func (s *slots) acquire(ctx context.Context, since time.Time) error {
+	return s.acquireQueued(ctx, since, nil)
+}
+
+// acquireQueued is acquire that, while it waits, calls queued (if not nil)
+// with how many wait before it, at first and whenever that changes.
+func (s *slots) acquireQueued(ctx context.Context, since time.Time, queued func(ahead int)) error {
 	if s.max <= 0 {
 		return nil
 	}
@@ -33,27 +42,51 @@ func (s *slots) acquire(ctx context.Context, since time.Time) error {
 		s.mu.Unlock()
 		return nil
 	}
-	w := &waiter{since: since, ready: make(chan struct{})}
+	w := &waiter{since: since, ready: make(chan struct{}), moved: make(chan struct{}, 1)}
 	i := sort.Search(len(s.waiters), func(i int) bool { return s.waiters[i].since.After(since) })
 	s.waiters = append(s.waiters, nil)
 	copy(s.waiters[i+1:], s.waiters[i:])
 	s.waiters[i] = w
+	s.movedLocked(i + 1)
 	s.mu.Unlock()
-	select {
-	case <-w.ready:
-		return nil
-	case <-ctx.Done():
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		for i, x := range s.waiters {
-			if x == w {
-				s.waiters = append(s.waiters[:i], s.waiters[i+1:]...)
-				return ctx.Err()
+	told := -1
+	for {
+		if queued != nil {
+			s.mu.Lock()
+			ahead := slices.Index(s.waiters, w)
+			s.mu.Unlock()
+			if ahead >= 0 && ahead != told {
+				queued(ahead)
+				told = ahead
 			}
 		}
-		// Granted while cancelling: pass it on.
-		s.releaseLocked()
-		return ctx.Err()
+		select {
+		case <-w.ready:
+			return nil
+		case <-w.moved:
+		case <-ctx.Done():
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			if i := slices.Index(s.waiters, w); i >= 0 {
+				s.waiters = slices.Delete(s.waiters, i, i+1)
+				s.movedLocked(i)
+				return ctx.Err()
+			}
+			// Granted while cancelling: pass it on.
+			s.releaseLocked()
+			return ctx.Err()
+		}
+	}
+}
+
+// movedLocked tells the waiters from index i on that their place changed.
+// s.mu is held.
+func (s *slots) movedLocked(i int) {
+	for _, w := range s.waiters[i:] {
+		select {
+		case w.moved <- struct{}{}:
+		default:
+		}
 	}
 }
 
@@ -71,6 +104,7 @@ func (s *slots) releaseLocked() {
 		w := s.waiters[0]
 		s.waiters = s.waiters[1:]
 		close(w.ready) // the slot passes straight to the next waiter
+		s.movedLocked(0)
 		return
 	}
 	s.used--

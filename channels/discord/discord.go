@@ -66,6 +66,8 @@ type Adapter struct {
 	typing   map[string]context.CancelFunc
 	fatal    chan error
 	connects int
+
+	shown *channels.StatusQueue // each message's reaction, shown in order
 }
 
 // The capabilities the gateway looks for, checked at compile time.
@@ -107,6 +109,7 @@ func New(cfg Config, logger *slog.Logger) (*Adapter, error) {
 	a := &Adapter{cfg: cfg, log: logger.With("channel", Type), s: s, ready: make(chan struct{}),
 		parents: map[string]string{}, roles: map[string]map[string]bool{}, seen: map[string]time.Time{},
 		typing: map[string]context.CancelFunc{}, fatal: make(chan error, 1)}
+	a.shown = channels.NewStatusQueue(a.show)
 	s.AddHandler(a.onReady)
 	s.AddHandler(a.onConnect)
 	s.AddHandler(a.onDisconnect)
@@ -538,9 +541,47 @@ func (a *Adapter) Missed(ctx context.Context, platformID, after string, since ti
 	return out, nil
 }
 
-// Working shows Discord's typing indicator until Done, refreshed before
-// its ~10 s expiry.
-func (a *Adapter) Working(ctx context.Context, t channels.Target) {
+// reactions are what a message shows in each state: ⏳ queued, ⚙️
+// starting, 👀 working, 🔁 retrying, ❌ failed, ✅ done.
+var reactions = map[channels.State]string{
+	channels.StateQueued: "\u23f3", channels.StateStarting: "\u2699\ufe0f", channels.StateWorking: "\U0001f440",
+	channels.StateRetrying: "\U0001f501", channels.StateFailed: "\u274c", channels.StateDone: "\u2705",
+}
+
+// Status implements channels.Progress: the message's reaction follows its
+// state, and Discord's typing indicator shows while it is worked on.
+// Discord is called in the background.
+func (a *Adapter) Status(ctx context.Context, t channels.Target, s channels.Status) {
+	if s.State == channels.StateWorking {
+		a.typingOn(ctx, t)
+	} else {
+		a.typingOff(t)
+	}
+	a.shown.Set(ctx, t, s)
+}
+
+// show replaces prev's reaction on the message with next's.
+func (a *Adapter) show(ctx context.Context, t channels.Target, prev, next channels.Status) {
+	r, old := reactions[next.State], reactions[prev.State]
+	if r == old {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	// The new reaction first, so the message never shows none.
+	if err := a.s.MessageReactionAdd(t.PlatformID, t.MessageID, r, discordgo.WithContext(ctx)); err != nil {
+		a.log.Debug("reaction", "err", a.scrub(err))
+	}
+	if old != "" {
+		if err := a.s.MessageReactionRemove(t.PlatformID, t.MessageID, old, "@me", discordgo.WithContext(ctx)); err != nil {
+			a.log.Debug("reaction", "err", a.scrub(err))
+		}
+	}
+}
+
+// typingOn shows Discord's typing indicator until typingOff, refreshed
+// before its ~10 s expiry.
+func (a *Adapter) typingOn(ctx context.Context, t channels.Target) {
 	key := t.PlatformID + "/" + t.MessageID
 	tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Minute)
 	a.mu.Lock()
@@ -564,8 +605,8 @@ func (a *Adapter) Working(ctx context.Context, t channels.Target) {
 	}()
 }
 
-// Done stops the typing indicator.
-func (a *Adapter) Done(ctx context.Context, t channels.Target, ok bool) {
+// typingOff stops the typing indicator for t, if it shows.
+func (a *Adapter) typingOff(t channels.Target) {
 	key := t.PlatformID + "/" + t.MessageID
 	a.mu.Lock()
 	cancel := a.typing[key]

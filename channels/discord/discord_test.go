@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -185,23 +186,46 @@ func TestDisallowedIntentStops(t *testing.T) {
 	}
 }
 
-func TestTypingUntilDone(t *testing.T) {
+// Each state replaces the message's reaction with its own; typing shows
+// only while the message is worked on.
+func TestStatusReactionsAndTyping(t *testing.T) {
 	t.Parallel()
 	fake, a, _, _ := start(t)
-	target := channels.Target{PlatformID: "C9", MessageID: "1"}
-	a.Working(context.Background(), target)
-	deadline := time.Now().Add(5 * time.Second)
-	for len(fake.Typing()) == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("no typing")
+	target := channels.Target{PlatformID: "C9", MessageID: "77"}
+	var want []string
+	for _, c := range []struct {
+		state  channels.State
+		add    string
+		remove string
+	}{
+		{channels.StateQueued, "\u23f3", ""},
+		{channels.StateStarting, "\u2699\ufe0f", "\u23f3"},
+		{channels.StateWorking, "\U0001f440", "\u2699\ufe0f"},
+		{channels.StateRetrying, "\U0001f501", "\U0001f440"},
+		{channels.StateWorking, "\U0001f440", "\U0001f501"},
+		{channels.StateDone, "\u2705", "\U0001f440"},
+	} {
+		typed := len(fake.Typing())
+		a.Status(context.Background(), target, channels.Status{State: c.state})
+		want = append(want, "add "+c.add+" 77")
+		if c.remove != "" {
+			want = append(want, "remove "+c.remove+" 77")
 		}
-		time.Sleep(10 * time.Millisecond)
+		deadline := time.Now().Add(5 * time.Second)
+		for len(fake.Reactions()) < len(want) || (c.state == channels.StateWorking && len(fake.Typing()) == typed) {
+			if time.Now().After(deadline) {
+				t.Fatalf("after %s: reactions %q, typing %d times; want reactions %q and typing while working", c.state, fake.Reactions(), len(fake.Typing()), want)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		if got := fake.Reactions(); !slices.Equal(got, want) {
+			t.Fatalf("after %s: reactions %q, want %q", c.state, got, want)
+		}
 	}
-	a.Done(context.Background(), target, true)
 	n := len(fake.Typing())
 	time.Sleep(200 * time.Millisecond)
 	if len(fake.Typing()) != n {
-		t.Fatal("typing went on after Done")
+		t.Fatal("typing went on after done")
 	}
 }
 

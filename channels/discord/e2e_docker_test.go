@@ -1,7 +1,9 @@
 package discord_test
 
 import (
+	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +13,7 @@ import (
 	"github.com/berth-dev/berth/channels/discord"
 	"github.com/berth-dev/berth/channels/discord/discordtest"
 	"github.com/berth-dev/berth/data"
+	"github.com/berth-dev/berth/session"
 	"github.com/berth-dev/berth/session/gateway/gatewaytest"
 )
 
@@ -18,12 +21,18 @@ import (
 // to a fake Discord: channel C1 wired on mention, per thread, and a DM D1.
 func gateway(t *testing.T) (*discordtest.Server, *gatewaytest.Gateway) {
 	t.Helper()
+	return gatewayWith(t, nil)
+}
+
+// gatewayWith is gateway with the session manager's configuration adjusted.
+func gatewayWith(t *testing.T, cfg func(*session.Config)) (*discordtest.Server, *gatewaytest.Gateway) {
+	t.Helper()
 	fake := discordtest.New(t)
 	a, err := discord.New(discord.Config{Token: "e2e-token", APIURL: fake.APIURL()}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := gatewaytest.Start(t, gatewaytest.Options{Channels: []channels.Channel{a}})
+	g := gatewaytest.Start(t, gatewaytest.Options{Channels: []channels.Channel{a}, Config: cfg})
 	g.Wire("discord", "C1", gatewaytest.Wire{Engage: data.EngageMention, SessionMode: data.SessionPerThread})
 	g.Wire("discord", "D1", gatewaytest.Wire{IsDM: true})
 	return fake, g
@@ -128,5 +137,63 @@ func TestDiscordAgentMentionsDoNotPing(t *testing.T) {
 	fake.Mention("C1", "G1", "201", "still here")
 	if got := fake.WaitSent(t, 2, 60*time.Second)[1]; got.Content != "echo: still here" {
 		t.Fatalf("other conversation got %+v", got)
+	}
+}
+
+// waitFor polls cond until it holds, failing after timeout with what.
+func waitFor(t *testing.T, timeout time.Duration, what func() string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("after %v: %s", timeout, what())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// With --max-running 1 and one conversation's turn holding the slot, a
+// message in a second conversation is shown queued (⏳, no typing) until
+// it gets the slot, then worked on (👀, typing) and answered (✅).
+func TestDiscordQueuedBehindTheCap(t *testing.T) {
+	t.Parallel()
+	fake, _ := gatewayWith(t, func(c *session.Config) {
+		c.MaxRunning = 1
+		c.IdleTimeout = time.Second // the first conversation makes room soon after its answer
+	})
+	const (
+		queued, starting, working, done = "\u23f3", "\u2699\ufe0f", "\U0001f440", "\u2705"
+	)
+	first := fake.DM("D1", "200", "sleep 4s holding the slot")
+	has := func(r string) bool { return slices.Contains(fake.Reactions(), r) }
+	state := func() string { return fmt.Sprintf("reactions %q, typing in %q", fake.Reactions(), fake.Typing()) }
+	waitFor(t, 60*time.Second, state, func() bool { return has("add " + working + " " + first) })
+	second := fake.Mention("C1", "G1", "201", "waited my turn")
+	waitFor(t, 30*time.Second, state, func() bool { return has("add " + queued + " " + second) })
+	if has("add "+working+" "+second) || slices.Contains(fake.Typing(), "C1") {
+		t.Fatalf("the second message was worked on while the first held the only slot: %s", state())
+	}
+	sent := fake.WaitSent(t, 2, 90*time.Second)
+	if sent[1].ChannelID != "C1" || sent[1].Content != "echo: waited my turn" {
+		t.Fatalf("second reply %+v", sent[1])
+	}
+	waitFor(t, 30*time.Second, state, func() bool { return has("remove " + working + " " + second) })
+	if !slices.Contains(fake.Typing(), "C1") {
+		t.Fatalf("no typing while the second message was worked on: %s", state())
+	}
+	// In order: queued, (starting, if the boot was slow,) working, done;
+	// each reaction replaced by the next.
+	var mine []string
+	for _, r := range fake.Reactions() {
+		if strings.HasSuffix(r, " "+second) && !strings.Contains(r, " "+starting+" ") {
+			mine = append(mine, strings.TrimSuffix(r, " "+second))
+		}
+	}
+	want := []string{"add " + queued, "add " + working, "remove " + queued, "add " + done, "remove " + working}
+	if has("add " + starting + " " + second) { // a slow boot: ⚙️ came between ⏳ and 👀 (and is left out above)
+		want = []string{"add " + queued, "remove " + queued, "add " + working, "add " + done, "remove " + working}
+	}
+	if !slices.Equal(mine, want) {
+		t.Fatalf("the second message's reactions %q, want %q", mine, want)
 	}
 }

@@ -1,7 +1,9 @@
 package slack_test
 
 import (
+	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -19,13 +21,19 @@ import (
 // a fake Slack, a channel C1 wired mention-sticky per-thread and a DM D1.
 func gateway(t *testing.T) (*slacktest.Server, *gatewaytest.Gateway) {
 	t.Helper()
+	return gatewayWith(t, nil)
+}
+
+// gatewayWith is gateway with the session manager's configuration adjusted.
+func gatewayWith(t *testing.T, cfg func(*session.Config)) (*slacktest.Server, *gatewaytest.Gateway) {
+	t.Helper()
 	fake := slacktest.New(t)
 	a, err := slack.New(slack.Config{BotToken: "xoxb-e2e", AppToken: "xapp-e2e", APIURL: fake.URL(), PingTimeout: 3 * time.Second},
 		slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := gatewaytest.Start(t, gatewaytest.Options{Channels: []channels.Channel{a}})
+	g := gatewaytest.Start(t, gatewaytest.Options{Channels: []channels.Channel{a}, Config: cfg})
 	g.Wire("slack", "C1", gatewaytest.Wire{Engage: data.EngageMentionSticky, SessionMode: data.SessionPerThread})
 	g.Wire("slack", "D1", gatewaytest.Wire{IsDM: true})
 	return fake, g
@@ -160,5 +168,72 @@ func TestSlackSendTimeoutNotDoubled(t *testing.T) {
 	time.Sleep(500 * time.Millisecond)
 	if n := len(fake.Posted()); n != 1 {
 		t.Fatalf("%d posts after a send that timed out, want 1", n)
+	}
+}
+
+// waitFor polls cond until it holds, failing after timeout with what.
+func waitFor(t *testing.T, timeout time.Duration, what func() string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("after %v: %s", timeout, what())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// With --max-running 1 and one conversation's turn holding the slot, a
+// message in a second conversation is shown queued (⏳ and, in its
+// thread, the assistant status line "is queued (next in line)…") until
+// it gets the slot, then worked on (👀) and answered (✅), the line
+// cleared.
+func TestSlackQueuedBehindTheCap(t *testing.T) {
+	t.Parallel()
+	fake, _ := gatewayWith(t, func(c *session.Config) {
+		c.MaxRunning = 1
+		c.IdleTimeout = time.Second // the first conversation makes room soon after its answer
+	})
+	fake.AllowAssistantStatus()
+	first := fake.DM("D1", "U1", "sleep 4s holding the slot")
+	has := func(r string) bool { return slices.Contains(fake.Reactions(), r) }
+	reactions := func() string { return fmt.Sprintf("reactions %q, status lines %q", fake.Reactions(), fake.Statuses()) }
+	waitFor(t, 60*time.Second, reactions, func() bool { return has("add eyes " + first) })
+	root := fake.NextTS()
+	second := fake.ThreadReply("C1", root, "U2", "waited my turn", true)
+	waitFor(t, 30*time.Second, reactions, func() bool { return has("add hourglass_flowing_sand " + second) })
+	if has("add eyes " + second) {
+		t.Fatalf("the second message was worked on while the first held the only slot: %s", reactions())
+	}
+	posts := fake.WaitPosted(t, 2, 90*time.Second)
+	if got := replies(posts, root); len(got) != 1 || got[0] != "echo: waited my turn" {
+		t.Fatalf("replies in the second thread %q", got)
+	}
+	waitFor(t, 30*time.Second, reactions, func() bool {
+		return has("remove eyes "+second) && slices.Contains(fake.Statuses(), "C1 "+root+" ")
+	})
+	// In order: queued, (starting, if the boot was slow,) working, done;
+	// each reaction replaced by the next.
+	var mine []string
+	for _, r := range fake.Reactions() {
+		if strings.HasSuffix(r, " "+second) && !strings.Contains(r, " gear ") {
+			mine = append(mine, strings.TrimSuffix(r, " "+second))
+		}
+	}
+	want := []string{"add hourglass_flowing_sand", "add eyes", "remove hourglass_flowing_sand", "add white_check_mark", "remove eyes"}
+	if has("add gear " + second) { // a slow boot: ⚙️ came between ⏳ and 👀 (and is left out above)
+		want = []string{"add hourglass_flowing_sand", "remove hourglass_flowing_sand", "add eyes", "add white_check_mark", "remove eyes"}
+	}
+	if !slices.Equal(mine, want) {
+		t.Fatalf("the second message's reactions %q, want %q", mine, want)
+	}
+	var lines []string
+	for _, l := range fake.Statuses() {
+		if rest, ok := strings.CutPrefix(l, "C1 "+root+" "); ok && !strings.Contains(rest, "starting") {
+			lines = append(lines, rest)
+		}
+	}
+	if want := []string{"is queued (next in line)…", "is thinking…", ""}; !slices.Equal(lines, want) {
+		t.Fatalf("status lines of the second thread %q, want %q", lines, want)
 	}
 }

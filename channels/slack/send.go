@@ -84,49 +84,87 @@ func permanent(err error) bool {
 	return isAuthError(err)
 }
 
-// Working shows the person their message is being worked on: 👀 on it,
-// and the assistant status where the app has that scope.
-func (a *Adapter) Working(ctx context.Context, t channels.Target) {
-	go func() {
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		defer cancel()
-		ref := slack.NewRefToMessage(t.PlatformID, t.MessageID)
-		if err := a.api.AddReactionContext(ctx, "eyes", ref); err != nil && apiError(err) != "already_reacted" {
-			a.log.Debug("reaction", "err", a.scrub(err))
-		}
-		a.mu.Lock()
-		noStat := a.noStat
-		a.mu.Unlock()
-		if noStat || t.ThreadID == "" {
-			return
-		}
-		err := a.api.SetAssistantThreadsStatusContext(ctx, slack.AssistantThreadsSetStatusParameters{
-			ChannelID: t.PlatformID, ThreadTS: t.ThreadID, Status: "is thinking…"})
-		if err != nil {
-			// Most apps lack the assistant scope: stop asking.
-			a.mu.Lock()
-			a.noStat = true
-			a.mu.Unlock()
-			a.log.Debug("assistant status unavailable", "err", a.scrub(err))
-		}
-	}()
+// reactions are what a message shows in each state: ⏳ queued, ⚙️
+// starting, 👀 working, 🔁 retrying, ❌ failed, ✅ done.
+var reactions = map[channels.State]string{
+	channels.StateQueued: "hourglass_flowing_sand", channels.StateStarting: "gear", channels.StateWorking: "eyes",
+	channels.StateRetrying: "repeat", channels.StateFailed: "x", channels.StateDone: "white_check_mark",
 }
 
-// Done replaces 👀 with ✅, or ❌ when the message failed.
-func (a *Adapter) Done(ctx context.Context, t channels.Target, ok bool) {
-	go func() {
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		defer cancel()
-		ref := slack.NewRefToMessage(t.PlatformID, t.MessageID)
-		a.api.RemoveReactionContext(ctx, "eyes", ref)
-		mark := "white_check_mark"
-		if !ok {
-			mark = "x"
-		}
-		if err := a.api.AddReactionContext(ctx, mark, ref); err != nil && apiError(err) != "already_reacted" {
+// Status implements channels.Progress: the message's reaction follows its
+// state and, in a thread, so does the assistant status line ("berth is
+// thinking…") where the app may set it. Slack is called in the background.
+func (a *Adapter) Status(ctx context.Context, t channels.Target, s channels.Status) {
+	a.shown.Set(ctx, t, s)
+}
+
+// show replaces prev's reaction with next's and updates the status line.
+func (a *Adapter) show(ctx context.Context, t channels.Target, prev, next channels.Status) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	ref := slack.NewRefToMessage(t.PlatformID, t.MessageID)
+	// The new reaction first, so the message never shows none.
+	if r, old := reactions[next.State], reactions[prev.State]; r != old {
+		if err := a.api.AddReactionContext(ctx, r, ref); err != nil && apiError(err) != "already_reacted" {
 			a.log.Debug("reaction", "err", a.scrub(err))
 		}
-	}()
+		if old != "" {
+			if err := a.api.RemoveReactionContext(ctx, old, ref); err != nil && apiError(err) != "no_reaction" {
+				a.log.Debug("reaction", "err", a.scrub(err))
+			}
+		}
+	}
+	a.statusLine(ctx, t, prev, next)
+}
+
+// statusText is the assistant status line for s: Slack shows it after the
+// app's name ("berth is queued (2 ahead)…"); "" clears it.
+func statusText(s channels.Status) string {
+	switch s.State {
+	case channels.StateQueued:
+		if s.Ahead == 0 {
+			return "is queued (next in line)…"
+		}
+		return fmt.Sprintf("is queued (%d ahead)…", s.Ahead)
+	case channels.StateStarting:
+		return "is starting up…"
+	case channels.StateWorking:
+		return "is thinking…"
+	case channels.StateRetrying:
+		return "is retrying…"
+	}
+	return ""
+}
+
+// statusLine sets the assistant status line of t's thread. It exists only
+// in assistant threads, and only for apps with the assistant:write scope:
+// once Slack refuses the app the method, berth stops asking.
+func (a *Adapter) statusLine(ctx context.Context, t channels.Target, prev, next channels.Status) {
+	text := statusText(next)
+	if t.ThreadID == "" || text == statusText(prev) {
+		return
+	}
+	a.mu.Lock()
+	noStat := a.noStat
+	a.mu.Unlock()
+	if noStat {
+		return
+	}
+	err := a.api.SetAssistantThreadsStatusContext(ctx, slack.AssistantThreadsSetStatusParameters{
+		ChannelID: t.PlatformID, ThreadTS: t.ThreadID, Status: text})
+	switch apiError(err) {
+	case "":
+		if err != nil {
+			a.log.Debug("assistant status", "err", a.scrub(err))
+		}
+	case "missing_scope", "not_allowed_token_type", "no_permission", "not_allowed", "access_denied", "unknown_method":
+		a.mu.Lock()
+		a.noStat = true
+		a.mu.Unlock()
+		a.log.Debug("assistant status unavailable to this app; not asked again", "err", a.scrub(err))
+	default:
+		a.log.Debug("assistant status", "err", a.scrub(err)) // not an assistant thread, say
+	}
 }
 
 // Confirm looks for a reply berth may have posted before a crash, by the

@@ -50,12 +50,14 @@ type Adapter struct {
 	api  *slack.Client
 	seen *seenSet
 
-	mu     sync.Mutex
+	mu     sync.Mutex // guards me, state, names and noStat
 	me     bot
 	state  State
 	ready  chan struct{} // closed once connected with a known identity
 	names  map[string]cachedName
 	noStat bool // assistant.threads.setStatus is not available to this app
+
+	shown *channels.StatusQueue // each message's state, shown in order
 }
 
 // The capabilities the gateway looks for, checked at compile time.
@@ -100,10 +102,12 @@ func New(cfg Config, logger *slog.Logger) (*Adapter, error) {
 		opts = append(opts, slack.OptionHTTPClient(cfg.HTTPClient))
 	}
 	opts = append(opts, slack.OptionRetry(3)) // after the HTTP client: 429s wait for Retry-After
-	return &Adapter{
+	a := &Adapter{
 		cfg: cfg, log: logger.With("channel", Type), api: slack.New(cfg.BotToken, opts...),
 		seen: newSeenSet(10000, 24*time.Hour), ready: make(chan struct{}), names: map[string]cachedName{},
-	}, nil
+	}
+	a.shown = channels.NewStatusQueue(a.show)
+	return a, nil
 }
 
 // Type implements channels.Channel.

@@ -3,6 +3,7 @@ package slack
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -276,5 +277,63 @@ func TestSlashCommandBecomesChatCommand(t *testing.T) {
 	got := rec.Wait(t, 1)
 	if got[0].Text != "!status" || !got[0].Mentioned || got[0].PlatformID != "C1" || got[0].Sender.ID != "U1" {
 		t.Fatalf("slash command = %+v", got[0])
+	}
+}
+
+// Each state replaces the message's reaction with its own, and in a
+// thread sets the assistant status line, cleared when the message is done.
+func TestStatusReactionsAndStatusLine(t *testing.T) {
+	t.Parallel()
+	fake, a, _, _ := start(t, nil)
+	fake.AllowAssistantStatus()
+	target := channels.Target{PlatformID: "C1", ThreadID: "100.1", MessageID: "100.2"}
+	var reacts, lines []string
+	for _, c := range []struct {
+		s           channels.Status
+		add, remove string
+		line        string
+	}{
+		{channels.Status{State: channels.StateQueued, Ahead: 2}, "hourglass_flowing_sand", "", "is queued (2 ahead)…"},
+		{channels.Status{State: channels.StateQueued, Ahead: 1}, "", "", "is queued (1 ahead)…"},
+		{channels.Status{State: channels.StateStarting}, "gear", "hourglass_flowing_sand", "is starting up…"},
+		{channels.Status{State: channels.StateWorking}, "eyes", "gear", "is thinking…"},
+		{channels.Status{State: channels.StateRetrying, Detail: "the container exited"}, "repeat", "eyes", "is retrying…"},
+		{channels.Status{State: channels.StateFailed, Detail: "out of memory"}, "x", "repeat", ""},
+	} {
+		a.Status(context.Background(), target, c.s)
+		if c.add != "" {
+			reacts = append(reacts, "add "+c.add+" 100.2")
+		}
+		if c.remove != "" {
+			reacts = append(reacts, "remove "+c.remove+" 100.2")
+		}
+		lines = append(lines, "C1 100.1 "+c.line)
+		waitFor(t, func() bool { return len(fake.Reactions()) >= len(reacts) && len(fake.Statuses()) >= len(lines) })
+		if got := fake.Reactions(); !slices.Equal(got, reacts) {
+			t.Fatalf("after %v: reactions %q, want %q", c.s, got, reacts)
+		}
+		if got := fake.Statuses(); !slices.Equal(got, lines) {
+			t.Fatalf("after %v: status lines %q, want %q", c.s, got, lines)
+		}
+	}
+}
+
+// An app Slack refuses the assistant status line is asked once, not on
+// every change; a message outside a thread has no status line.
+func TestStatusLineRefusedAskedOnce(t *testing.T) {
+	t.Parallel()
+	fake, a, _, _ := start(t, nil)
+	top := channels.Target{PlatformID: "C1", MessageID: "200.1"}
+	threaded := channels.Target{PlatformID: "C1", ThreadID: "200.1", MessageID: "200.2"}
+	n := 0
+	for _, tg := range []channels.Target{top, threaded, {PlatformID: "C1", ThreadID: "200.1", MessageID: "200.3"}} {
+		for _, st := range []channels.State{channels.StateWorking, channels.StateDone} {
+			a.Status(context.Background(), tg, channels.Status{State: st})
+			n += map[channels.State]int{channels.StateWorking: 1, channels.StateDone: 2}[st] // add; add and remove
+			waitFor(t, func() bool { return len(fake.Reactions()) == n })
+		}
+	}
+	if got := fake.Statuses(); len(got) != 1 || got[0] != "C1 200.1 is thinking…" {
+		t.Fatalf("status lines asked for %q, want one, for the thread", got)
 	}
 }

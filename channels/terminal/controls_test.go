@@ -73,3 +73,56 @@ func TestSendStripsControls(t *testing.T) {
 		}
 	}
 }
+
+// On a terminal the status line takes the prompt's place, overwritten in
+// place as the state changes and cleared when the reply prints; piped, or
+// without ShowStatus, nothing but the reply is printed.
+func TestStatusLine(t *testing.T) {
+	for _, c := range []struct {
+		name              string
+		interactive, show bool
+		want              string
+	}{
+		{"terminal", true, true, "\r\x1b[Kberth: queued, next in line…" + "\r\x1b[Kberth: starting the agent…" +
+			"\r\x1b[Kberth: working…" + "\r\x1b[Kecho: hi\nyou> " +
+			"\r\x1b[Kberth: retrying: a]0;t…" + "\r\x1b[Kyou> "},
+		{"piped", false, true, "echo: hi\n"},
+		{"terminal without ShowStatus", true, false, "\recho: hi\nyou> "},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var out bytes.Buffer
+			ch := New(strings.NewReader(""), &out, &out, c.interactive, "op")
+			if c.show {
+				ch.ShowStatus()
+			}
+			ctx := context.Background()
+			a, b := channels.Target{PlatformID: PlatformID, MessageID: "a"}, channels.Target{PlatformID: PlatformID, MessageID: "b"}
+			for _, s := range []channels.State{channels.StateQueued, channels.StateStarting, channels.StateWorking, channels.StateWorking} {
+				ch.Status(ctx, a, channels.Status{State: s}) // the same state twice prints once
+			}
+			if _, err := ch.Send(ctx, channels.Outbound{PlatformID: PlatformID, Text: "echo: hi"}); err != nil {
+				t.Fatal(err)
+			}
+			ch.Status(ctx, a, channels.Status{State: channels.StateDone}) // already cleared by the reply
+			// Agent text in a reason is stripped of controls and cut short.
+			ch.Status(ctx, b, channels.Status{State: channels.StateRetrying, Detail: "a\x1b]0;t" + strings.Repeat("x", 100)})
+			ch.Status(ctx, b, channels.Status{State: channels.StateFailed})
+			got := out.String()
+			if c.name == "terminal" {
+				// The retrying line is cut at maxStatus characters: compare its head.
+				i := strings.Index(got, "berth: retrying")
+				j := strings.LastIndex(got, "\r\x1b[Kyou> ")
+				if i < 0 || j < i || utf8.RuneCountInString(got[i:j]) != maxStatus {
+					t.Fatalf("printed %q: no retrying line of %d characters", got, maxStatus)
+				}
+				if strings.ContainsRune(got[i:j], 0x1b) {
+					t.Fatalf("an escape from the reason reached the terminal: %q", got[i:j])
+				}
+				got = got[:i] + "berth: retrying: a]0;t…" + got[j:]
+			}
+			if got != c.want {
+				t.Errorf("printed\n%q\nwant\n%q", got, c.want)
+			}
+		})
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -35,12 +36,19 @@ type Channel struct {
 	interactive bool
 	userName    string
 
-	mu     sync.Mutex
-	prefix string // distinguishes message ids across runs
-	n      int
+	mu      sync.Mutex // guards prefix, n, status, line, pending, order and writes to out
+	prefix  string     // distinguishes message ids across runs
+	n       int
+	status  bool                       // show a status line (out is a terminal)
+	line    string                     // the status line shown now, in the prompt's place; "": none
+	pending map[string]channels.Status // message id -> its state, until final
+	order   []string                   // pending's ids, oldest first
 }
 
-var _ channels.Channel = (*Channel)(nil)
+var (
+	_ channels.Channel  = (*Channel)(nil)
+	_ channels.Progress = (*Channel)(nil)
+)
 
 // New returns a terminal channel. With interactive set it shows a prompt.
 func New(in io.Reader, out, errOut io.Writer, interactive bool, userName string) *Channel {
@@ -119,7 +127,64 @@ func (c *Channel) prompt() {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.line != "" {
+		return // the status line stands in the prompt's place until it clears
+	}
 	fmt.Fprint(c.out, "you> ")
+}
+
+// ShowStatus turns on the status line: while a message waits for its
+// answer, the prompt's line shows its state ("berth: queued, 1 ahead…"),
+// overwritten in place and cleared when the reply prints. Call it before
+// Run, and only when the channel is interactive and out is a terminal: a
+// pipe gets nothing but the replies.
+func (c *Channel) ShowStatus() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.status = c.interactive
+	c.pending = map[string]channels.Status{}
+}
+
+// maxStatus is the most characters of a status line: short enough not to
+// wrap, since a carriage return only goes back to the start of its row.
+const maxStatus = 70
+
+// Status implements channels.Progress: with ShowStatus, the newest
+// unanswered message's state is the status line.
+func (c *Channel) Status(ctx context.Context, t channels.Target, s channels.Status) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.status {
+		return
+	}
+	if _, ok := c.pending[t.MessageID]; !ok && !s.State.Final() {
+		c.order = append(c.order, t.MessageID)
+	}
+	if s.State.Final() {
+		delete(c.pending, t.MessageID)
+		c.order = slices.DeleteFunc(c.order, func(id string) bool { return id == t.MessageID })
+	} else {
+		c.pending[t.MessageID] = s
+	}
+	line := ""
+	if n := len(c.order); n > 0 {
+		line = "berth: " + c.pending[c.order[n-1]].String()
+		if r := []rune(StripControls(strings.ReplaceAll(line, "\n", " "))); len(r) > maxStatus {
+			line = string(r[:maxStatus-1])
+		} else {
+			line = string(r)
+		}
+		line += "…"
+	}
+	if line == c.line {
+		return
+	}
+	if line == "" {
+		fmt.Fprint(c.out, "\r\x1b[Kyou> ") // the prompt back in its place
+	} else {
+		fmt.Fprint(c.out, "\r\x1b[K"+line)
+	}
+	c.line = line
 }
 
 // Send implements channels.Channel: it prints the reply, with the
@@ -129,9 +194,14 @@ func (c *Channel) Send(ctx context.Context, out channels.Outbound) (string, erro
 	defer c.mu.Unlock()
 	text := strings.TrimRight(StripControls(out.Text), "\n")
 	var err error
-	if c.interactive {
+	switch {
+	case c.line != "":
+		// Over the status line, which the reply clears.
+		_, err = fmt.Fprintf(c.out, "\r\x1b[K%s\nyou> ", text)
+		c.line = ""
+	case c.interactive:
 		_, err = fmt.Fprintf(c.out, "\r%s\nyou> ", text)
-	} else {
+	default:
 		_, err = fmt.Fprintln(c.out, text)
 	}
 	if err != nil {

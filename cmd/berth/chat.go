@@ -14,6 +14,8 @@ import (
 
 	"github.com/berth-dev/berth/channels"
 	"github.com/berth-dev/berth/channels/terminal"
+	"github.com/berth-dev/berth/data"
+	"github.com/berth-dev/berth/data/paths"
 )
 
 // defaultGroup is the agent group `berth chat` talks to.
@@ -40,6 +42,9 @@ func cmdChat(ctx context.Context, cfg config, group string, stdin io.Reader, std
 		user = "operator"
 	}
 	term := terminal.New(stdin, stdout, stderr, interactive, user)
+	if interactive && isTerminal(stdout) {
+		term.ShowStatus() // a status line only where a person watches it
+	}
 	g, closeAll, err := openGateway(ctx, cfg, stderr, func(*slog.Logger) ([]channels.Channel, error) {
 		return []channels.Channel{term}, nil
 	})
@@ -50,8 +55,20 @@ func cmdChat(ctx context.Context, cfg config, group string, stdin io.Reader, std
 		return errors.Join(err, closeAll())
 	}
 	return runGateway(ctx, g, closeAll, func(ctx context.Context) error {
+		// The prompt comes once the agent is ready to answer.
+		if err := g.WarmTerminal(ctx, group); err != nil {
+			if ctx.Err() != nil {
+				return nil // interrupted
+			}
+			return err
+		}
+		ag, err := g.Store().Group(ctx, group)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(stderr, providerLine(ag, cfg))
 		if interactive {
-			fmt.Fprintf(stdout, "berth: talking to agent group %q (provider %s). Ctrl-D to quit.\n", group, cfg.Provider)
+			fmt.Fprintf(stderr, "berth: talking to agent group %q; Ctrl-D to quit\n", group)
 		}
 		if err := term.Run(ctx, g.Manager().Handle); err != nil {
 			return err
@@ -63,7 +80,47 @@ func cmdChat(ctx context.Context, cfg config, group string, stdin io.Reader, std
 	})
 }
 
-func isTerminal(r io.Reader) bool {
-	f, ok := r.(*os.File)
+// isTerminal reports whether v (stdin, stdout) is a terminal.
+func isTerminal(v any) bool {
+	f, ok := v.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// echoSwitch is how to leave the echo provider for a real model.
+const echoSwitch = "ANTHROPIC_API_KEY=… berth chat --provider anthropic"
+
+// providerLine says which provider answers in group ag and, for the echo
+// provider, how to talk to a real model instead; for a model API, whether
+// its key is missing.
+func providerLine(ag data.AgentGroup, cfg config) string {
+	provider, own := ag.Provider, true
+	if provider == "" {
+		provider, own = cfg.Provider, false
+	}
+	line := "berth: the " + provider + " provider answers"
+	if ag.Model != "" {
+		line += " (model " + ag.Model + ")"
+	}
+	var key, keyVar string
+	switch provider {
+	case "echo":
+		if own {
+			return line + fmt.Sprintf(" (group %q names it; it repeats what you type)", ag.Folder)
+		}
+		return line + " (it repeats what you type); for a real model: " + echoSwitch
+	case "anthropic", "claude":
+		key, keyVar = cfg.AnthropicKey, "ANTHROPIC_API_KEY"
+		if cfg.AnthropicURL != defaultAnthropicURL {
+			return line // another endpoint may need no key
+		}
+	case "openai":
+		key, keyVar = cfg.OpenAIKey, "OPENAI_API_KEY"
+		if cfg.OpenAIURL != defaultOpenAIURL {
+			return line // Ollama and other local servers need none
+		}
+	}
+	if keyVar != "" && key == "" {
+		line += fmt.Sprintf(", but %s is not set: export it, or put it in %s", keyVar, paths.Home(cfg.Home).Config())
+	}
+	return line
 }

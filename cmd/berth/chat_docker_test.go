@@ -7,43 +7,18 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/berth-dev/berth/container"
 	"github.com/berth-dev/berth/session/gateway/gatewaytest"
 )
-
-var (
-	binOnce sync.Once
-	binPath string
-	binErr  error
-)
-
-// berthBinary builds the berth command once per test run.
-func berthBinary(t *testing.T) string {
-	t.Helper()
-	binOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "berth-bin-")
-		if err != nil {
-			binErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "berth")
-		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
-		if err != nil {
-			binErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if binErr != nil {
-		t.Fatal(binErr)
-	}
-	return binPath
-}
 
 func berthCmd(t *testing.T, home string, args ...string) *exec.Cmd {
 	d := gatewaytest.RequireDocker(t)
@@ -66,6 +41,13 @@ func TestChatPipe(t *testing.T) {
 	}
 	if string(out) != "echo: hi\n" {
 		t.Fatalf("stdout = %q", out)
+	}
+	// The image is there: the first container's start and who answers,
+	// on stderr, nothing more.
+	wantErr := "berth: starting the agent's container…\n" +
+		"berth: the echo provider answers (it repeats what you type); for a real model: " + echoSwitch + "\n"
+	if stderr.String() != wantErr {
+		t.Errorf("stderr = %q\nwant     %q", stderr.String(), wantErr)
 	}
 	assertNoContainers(t, home)
 }
@@ -206,4 +188,93 @@ func TestSecondGatewayOnSameHomeRefuses(t *testing.T) {
 	if err := first.Wait(); err != nil {
 		t.Fatalf("first gateway: %v", err)
 	}
+}
+
+// openPTY opens a pseudo-terminal: the side a test drives, and the
+// terminal a program is given as stdin and stdout.
+func openPTY(t *testing.T) (ctl, tty *os.File) {
+	t.Helper()
+	ctl, err := os.OpenFile("/dev/ptmx", os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatalf("open a pseudo-terminal: %v", err)
+	}
+	t.Cleanup(func() { ctl.Close() })
+	if err := unix.IoctlSetPointerInt(int(ctl.Fd()), unix.TIOCSPTLCK, 0); err != nil {
+		t.Fatalf("unlock pseudo-terminal: %v", err)
+	}
+	n, err := unix.IoctlGetUint32(int(ctl.Fd()), unix.TIOCGPTN)
+	if err != nil {
+		t.Fatalf("pseudo-terminal number: %v", err)
+	}
+	tty, err = os.OpenFile("/dev/pts/"+strconv.Itoa(int(n)), os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatalf("open pseudo-terminal: %v", err)
+	}
+	return ctl, tty
+}
+
+// On a terminal, `berth chat` shows a message's state in a status line in
+// the prompt's place, and the reply prints over it (TestChatPipe: piped,
+// nothing but the reply).
+func TestChatTTYStatusLine(t *testing.T) {
+	t.Parallel()
+	home := t.TempDir()
+	ctl, tty := openPTY(t)
+	cmd := berthCmd(t, home, "chat", "--provider", "echo")
+	cmd.Stdin, cmd.Stdout = tty, tty
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	tty.Close() // the child holds it now
+	var mu sync.Mutex
+	var screen bytes.Buffer
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, err := ctl.Read(buf)
+			mu.Lock()
+			screen.Write(buf[:n])
+			mu.Unlock()
+			if err != nil {
+				return
+			}
+		}
+	}()
+	shown := func() string {
+		mu.Lock()
+		defer mu.Unlock()
+		return screen.String()
+	}
+	waitShown := func(want string) {
+		t.Helper()
+		deadline := time.Now().Add(90 * time.Second)
+		for !strings.Contains(shown(), want) {
+			if time.Now().After(deadline) {
+				t.Fatalf("the terminal never showed %q; it shows %q\nstderr: %s", want, shown(), stderr.String())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	waitShown("Ctrl-D to quit")
+	if _, err := ctl.Write([]byte("sleep 1s hi\n")); err != nil {
+		t.Fatal(err)
+	}
+	waitShown("echo: hi")
+	waitShown("you> ")
+	if _, err := ctl.Write([]byte{4}); err != nil { // Ctrl-D: the input ends
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("berth chat: %v\n%s", err, stderr.String())
+	}
+	got := shown()
+	working := strings.Index(got, "\r\x1b[Kberth: working…")
+	reply := strings.Index(got, "\r\x1b[Kecho: hi\r\nyou> ") // the terminal turns \n into \r\n
+	if working < 0 || reply < working {
+		t.Fatalf("no status line \"berth: working…\" replaced by the reply: the terminal showed %q", got)
+	}
+	t.Logf("the terminal showed %q", got)
+	assertNoContainers(t, home)
 }

@@ -44,13 +44,7 @@ func (c *commandLine) root() *ffcli.Command {
 			a.pair(c),
 			c.group("discord", "discord invite-url", "the link that adds the Discord bot to a server with the permissions berth needs",
 				c.discordInviteCommand()),
-			{
-				Name: "version", ShortUsage: "berth version", ShortHelp: "print the version of berth", FlagSet: c.flagSet("version"), UsageFunc: usageText,
-				Exec: func(context.Context, []string) error {
-					fmt.Fprintln(c.stdout, "berth", version())
-					return nil
-				},
-			},
+			c.versionCommand(),
 		},
 	}
 	root.Exec = func(_ context.Context, args []string) error {

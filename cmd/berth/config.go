@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime/debug"
 	"strings"
 	"time"
 
@@ -130,6 +129,13 @@ func (l *imageList) Set(v string) error {
 	return nil
 }
 
+// The model APIs' endpoints when ANTHROPIC_BASE_URL and OPENAI_BASE_URL
+// name none.
+const (
+	defaultAnthropicURL = "https://api.anthropic.com"
+	defaultOpenAIURL    = "https://api.openai.com/v1"
+)
+
 // credentials declares what berth reads from the environment and the
 // config file under their own names. They are not flags: on a command
 // line a token would show in ps.
@@ -142,9 +148,9 @@ func (c *config) credentials() *flag.FlagSet {
 	fs.StringVar(&c.DiscordAPIURL, "discord-api-url", "", "")
 	fs.StringVar(&c.DiscordGateway, "discord-gateway-url", "", "")
 	fs.StringVar(&c.AnthropicKey, "anthropic-api-key", "", "")
-	fs.StringVar(&c.AnthropicURL, "anthropic-base-url", "https://api.anthropic.com", "")
+	fs.StringVar(&c.AnthropicURL, "anthropic-base-url", defaultAnthropicURL, "")
 	fs.StringVar(&c.OpenAIKey, "openai-api-key", "", "")
-	fs.StringVar(&c.OpenAIURL, "openai-base-url", "https://api.openai.com/v1", "")
+	fs.StringVar(&c.OpenAIURL, "openai-base-url", defaultOpenAIURL, "")
 	return fs
 }
 
@@ -240,11 +246,4 @@ func readDotenv(path string) (map[string]string, error) {
 		return nil
 	})
 	return out, err
-}
-
-func version() string {
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
-		return bi.Main.Version
-	}
-	return "devel"
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/berth-dev/berth/data"
 	"github.com/berth-dev/berth/data/paths"
 	"github.com/berth-dev/berth/mounts"
+	"github.com/berth-dev/berth/session/gateway"
 )
 
 // minFreeDisk is the free space under BERTH_HOME below which doctor warns.
@@ -92,22 +93,18 @@ func doctor(ctx context.Context, cfg config) []checkResult {
 
 func checkDocker(ctx context.Context, cfg config) (*container.Docker, checkResult) {
 	r := checkResult{name: "docker"}
-	fix := "start the Docker engine (e.g. sudo systemctl start docker) and make sure this user may use it\n" +
-		"(docker info works; add the user to the docker group), or name another engine with --docker-host or DOCKER_HOST"
-	d, err := container.NewDocker(cfg.DockerHost)
-	if err != nil {
-		r.status, r.detail, r.fix = checkFail, err.Error(), fix
+	// The same check, and so the same fix, as berth chat and berth run.
+	d, api, err := gateway.ConnectEngine(ctx, cfg.DockerHost)
+	if e, ok := errors.AsType[*gateway.EngineError](err); ok {
+		r.status, r.detail, r.fix = checkFail, e.Detail(), e.Fix()
 		return nil, r
 	}
-	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	v, err := d.Ping(pctx)
 	if err != nil {
-		d.Close()
-		r.status, r.detail, r.fix = checkFail, err.Error(), fix
+		r.status, r.detail = checkFail, err.Error()
+		r.fix = "check the engine with docker info, or name another with --docker-host or DOCKER_HOST"
 		return nil, r
 	}
-	r.status, r.detail = checkOK, "reachable, API version "+v
+	r.status, r.detail = checkOK, "reachable, API version "+api
 	return d, r
 }
 

@@ -37,9 +37,8 @@ func TestDoctorDockerUnreachable(t *testing.T) {
 	got := out.String()
 	for _, want := range []string{
 		"FAIL  docker",
-		"/tmp/nonexistent.sock",
-		"fix: start the Docker engine",
-		"--docker-host",
+		"no Docker engine at unix:///tmp/nonexistent.sock",
+		"fix: install Docker Engine (https://docs.docker.com/engine/install/) and start it, or set DOCKER_HOST to a running one",
 		"skip  image",
 		"ok    state",
 		"ok    store       not created yet",

@@ -43,7 +43,7 @@ func gatewayConfig(cfg config, chans []channels.Channel, log *slog.Logger, progr
 	return gateway.Config{
 		Home: paths.Home(cfg.Home), Image: cfg.Image, Images: cfg.Images, Provider: cfg.Provider,
 		IdleTimeout: cfg.IdleTimeout, MaxRunning: cfg.MaxRunning,
-		DockerHost: cfg.DockerHost, RunnerBin: cfg.RunnerBin, Busybox: cfg.Busybox, Progress: progress,
+		DockerHost: cfg.DockerHost, RunnerBin: cfg.RunnerBin, Busybox: cfg.Busybox, Progress: progress, BuildOutput: buildOutput(cfg, progress),
 		AllowlistFile: allowlistPath(),
 		Upstreams: []credproxy.Upstream{
 			{Name: "anthropic", BaseURL: cfg.AnthropicURL, Header: "x-api-key", Key: cfg.AnthropicKey, KeyVar: "ANTHROPIC_API_KEY"},
@@ -54,6 +54,16 @@ func gatewayConfig(cfg config, chans []channels.Channel, log *slog.Logger, progr
 		Observe:     observe(cfg, log),
 		Log:         log,
 	}
+}
+
+// buildOutput is where the image build's own output goes: with -v, where
+// progress goes; else nowhere (the steps are said, and a failed step's
+// error carries the compiler's or the engine's last words).
+func buildOutput(cfg config, progress io.Writer) io.Writer {
+	if cfg.Verbose {
+		return progress
+	}
+	return nil
 }
 
 // observe is the gateway.Config.Observe hook that starts cmd/berth's

@@ -71,6 +71,7 @@ type Runtime struct {
 	log       *slog.Logger
 	poll      time.Duration
 	heartbeat time.Duration
+	boot      time.Duration
 
 	mu      sync.Mutex // guards byID, byName, started and peak
 	byID    map[string]*ctr
@@ -91,6 +92,9 @@ type Options struct {
 	// Heartbeat is the least time between a runner's touches of its
 	// heartbeat on progress; 0: 200ms.
 	Heartbeat time.Duration
+	// Boot is how long each Ensure takes, as a slow engine or a cold
+	// image would; 0: no time.
+	Boot time.Duration
 }
 
 // New returns an empty runtime.
@@ -99,6 +103,7 @@ func New(opts Options) *Runtime {
 		log:       cmp.Or(opts.Log, slog.New(slog.DiscardHandler)),
 		poll:      cmp.Or(opts.Poll, 50*time.Millisecond),
 		heartbeat: cmp.Or(opts.Heartbeat, 200*time.Millisecond),
+		boot:      opts.Boot,
 		byID:      map[string]*ctr{},
 		byName:    map[string]*ctr{},
 	}
@@ -146,6 +151,13 @@ func (r *Runtime) Ensure(ctx context.Context, spec container.Spec) (container.In
 	in, out, err := folders(spec)
 	if err != nil {
 		return container.Info{}, false, fmt.Errorf("create container %s: %w", spec.Name, err)
+	}
+	if r.boot > 0 {
+		select {
+		case <-time.After(r.boot):
+		case <-ctx.Done():
+			return container.Info{}, false, ctx.Err()
+		}
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()

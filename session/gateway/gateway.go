@@ -55,15 +55,22 @@ type Config struct {
 	MaxRunning  int           // cap on running containers; 0: session.DefaultMaxRunning
 
 	// Runtime runs the agent containers. nil: the Docker engine at
-	// DockerHost, which Open pings, building the agent image when it is
-	// missing (see EnsureImage, with RunnerBin, Busybox and Progress).
+	// DockerHost, which Open checks (ConnectEngine), building the default
+	// agent image from RunnerBin and Busybox when it is missing.
 	// Tests may pass a wrapped engine or container/containertest's
 	// TEST-ONLY in-process runtime; Open then neither pings nor builds.
 	Runtime    session.Runtime
 	DockerHost string
-	RunnerBin  string    // a prebuilt static berth-runner; "": compile from source
-	Busybox    string    // a static busybox; "": container.FindBusybox's default
-	Progress   io.Writer // image build output; nil: discarded
+	RunnerBin  string // a prebuilt static berth-runner; "": compile from source
+	Busybox    string // a static busybox; "": container.FindBusybox's default
+
+	// Progress is told, a short line each, what a first start does that
+	// takes a while: building the agent image, starting the terminal's
+	// first container (WarmTerminal). nil: discarded.
+	Progress io.Writer
+	// BuildOutput is the image build's own output, the compiler's and
+	// the engine's. nil: discarded.
+	BuildOutput io.Writer
 
 	// AllowlistFile is the mount allowlist (mounts.Load); "": no extra
 	// mounts are allowed.
@@ -161,14 +168,13 @@ func Open(ctx context.Context, cfg Config) (_ *Gateway, err error) {
 	}
 	g.rt = cfg.Runtime
 	if g.rt == nil {
-		if g.docker, err = container.NewDocker(cfg.DockerHost); err != nil {
+		if g.docker, _, err = ConnectEngine(ctx, cfg.DockerHost); err != nil {
+			if e, ok := errors.AsType[*EngineError](err); ok {
+				g.log.Debug("docker engine", "host", e.Host, "problem", string(e.Problem), "err", e.Err)
+			}
 			return nil, err
 		}
-		if _, err := g.docker.Ping(ctx); err != nil {
-			return nil, fmt.Errorf("%w\n  is the Docker engine running, and may this user use it? (try: docker info)", err)
-		}
-		img := ImageConfig{Home: cfg.Home, Image: cfg.Image, RunnerBin: cfg.RunnerBin, Busybox: cfg.Busybox}
-		if err := EnsureImage(ctx, g.docker, img, cmpWriter(cfg.Progress), false); err != nil {
+		if err := g.prepareImage(ctx); err != nil {
 			return nil, err
 		}
 		g.rt = g.docker

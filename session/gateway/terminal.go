@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/berth-dev/berth/channels"
 	"github.com/berth-dev/berth/channels/terminal"
@@ -50,4 +51,48 @@ func (g *Gateway) WireTerminal(ctx context.Context, folder string) error {
 		return err
 	}
 	return store.Grant(ctx, data.Role{UserID: operator, Role: data.RoleOwner, GrantedBy: "berth"})
+}
+
+// WarmTerminal starts the container of the terminal conversation with
+// the group in folder before its first message, so that `berth chat`
+// shows its prompt once the agent is ready and the first reply does not
+// wait for a container. A session new to the conversation says so on
+// Config.Progress; an existing one starts quietly. WireTerminal first.
+func (g *Gateway) WarmTerminal(ctx context.Context, folder string) error {
+	store := g.store
+	ag, err := store.Group(ctx, folder)
+	if err != nil {
+		return err
+	}
+	mg, err := store.EnsureMessagingGroup(ctx, terminal.Type, terminal.PlatformID, "terminal", true)
+	if err != nil {
+		return err
+	}
+	ws, err := store.Wirings(ctx, mg.ID)
+	if err != nil {
+		return err
+	}
+	for _, w := range ws {
+		if w.AgentGroupID != ag.ID {
+			continue
+		}
+		// The session the terminal's next message would be routed to.
+		in := channels.Inbound{ChannelType: terminal.Type, PlatformID: terminal.PlatformID, IsDM: true}
+		key, err := data.ConversationKey(in, mg, w)
+		if err != nil {
+			return err
+		}
+		s, created, err := store.ResolveSession(ctx, key)
+		if err != nil {
+			return err
+		}
+		if created {
+			g.say("starting the agent's container…")
+		}
+		if err := g.mgr.Wake(ctx, s.ID); err != nil {
+			return fmt.Errorf("start the agent's container: %w", err)
+		}
+		return nil
+	}
+	return fmt.Errorf("the terminal is not wired to group %s", folder)
 }

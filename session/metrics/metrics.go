@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/berth-dev/berth/channels"
 	"github.com/berth-dev/berth/session"
 )
 
@@ -31,6 +32,7 @@ type Metrics struct {
 	retries        prometheus.Counter
 	failures       prometheus.Counter
 	dropped        *prometheus.CounterVec
+	states         *prometheus.CounterVec
 }
 
 var _ session.Observer = (*Metrics)(nil)
@@ -64,9 +66,11 @@ func New() *Metrics {
 			Help: "Messages that failed for good; their senders are told."}),
 		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "berth_dropped_total",
 			Help: "Messages dropped before reaching a session, by channel and reason."}, []string{"channel", "reason"}),
+		states: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "berth_message_states_total",
+			Help: "Messages entering a state shown to people (queued, starting, working, retrying, failed, done), by state."}, []string{"state"}),
 	}
 	m.reg.MustRegister(m.messagesIn, m.messagesOut, m.roundTrip, m.wakes, m.coldStarts, m.wakeSeconds, m.running,
-		m.deliveryFailed, m.retries, m.failures, m.dropped,
+		m.deliveryFailed, m.retries, m.failures, m.dropped, m.states,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -119,6 +123,9 @@ func (m *Metrics) Failed() { m.failures.Inc() }
 
 // Running implements session.Observer.
 func (m *Metrics) Running(n int) { m.running.Set(float64(n)) }
+
+// StateChanged implements session.Observer.
+func (m *Metrics) StateChanged(state channels.State) { m.states.WithLabelValues(string(state)).Inc() }
 
 // Reason turns a drop reason into a label value: the text before any
 // detail in parentheses or after a colon, lower case, at most 40 bytes.

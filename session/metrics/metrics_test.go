@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/berth-dev/berth/channels"
 )
 
 func TestCountersMove(t *testing.T) {
@@ -26,6 +28,9 @@ func TestCountersMove(t *testing.T) {
 	m.Dropped("slack", "message is too long (70000 bytes; the limit is 65536)")
 	m.Dropped("slack", "message is too long (80000 bytes; the limit is 65536)")
 	m.Dropped("discord", "unwired channel")
+	m.StateChanged(channels.StateQueued)
+	m.StateChanged(channels.StateWorking)
+	m.StateChanged(channels.StateWorking)
 
 	tests := []struct {
 		name string
@@ -43,6 +48,8 @@ func TestCountersMove(t *testing.T) {
 		{"failures", testutil.ToFloat64(m.failures), 1},
 		{"dropped too long", testutil.ToFloat64(m.dropped.WithLabelValues("slack", "message is too long")), 2},
 		{"dropped unwired", testutil.ToFloat64(m.dropped.WithLabelValues("discord", "unwired channel")), 1},
+		{"states queued", testutil.ToFloat64(m.states.WithLabelValues("queued")), 1},
+		{"states working", testutil.ToFloat64(m.states.WithLabelValues("working")), 2},
 		{"round trips timed", float64(testutil.CollectAndCount(m.roundTrip)), 1},
 	}
 	for _, tt := range tests {
@@ -56,6 +63,7 @@ func TestHandler(t *testing.T) {
 	m := New()
 	m.Routed("terminal")
 	m.Delivered("terminal", time.Second)
+	m.StateChanged(channels.StateDone)
 	rec := httptest.NewRecorder()
 	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 	body, _ := io.ReadAll(rec.Body)
@@ -63,6 +71,7 @@ func TestHandler(t *testing.T) {
 		`berth_messages_in_total{channel="terminal"} 1`,
 		`berth_messages_out_total{channel="terminal"} 1`,
 		`berth_round_trip_seconds_count{channel="terminal"} 1`,
+		`berth_message_states_total{state="done"} 1`,
 		`go_goroutines`,
 	} {
 		if !strings.Contains(string(body), want) {

@@ -60,6 +60,7 @@ type Server struct {
 	sent      []Sent
 	responses []Sent // interaction responses; ID is the interaction's
 	typing    []string
+	reactions []string                    // "add 👀 <message id>", "remove 👀 <message id>", in order
 	messages  map[string][]map[string]any // channel -> messages (user and bot)
 	threads   map[string]string           // thread id -> parent
 	roles     []string                    // the bot's roles
@@ -129,6 +130,18 @@ func New(t testing.TB) *Server {
 		s.mu.Unlock()
 		w.WriteHeader(204)
 	})
+	for method, verb := range map[string]string{"PUT": "add", "DELETE": "remove"} {
+		mux.HandleFunc(method+" /api/v9/channels/{cid}/messages/{mid}/reactions/{emoji}/{user}", func(w http.ResponseWriter, r *http.Request) {
+			if r.PathValue("user") != "@me" {
+				reply(w, 403, map[string]any{"message": "Missing Permissions", "code": 50013})
+				return
+			}
+			s.mu.Lock()
+			s.reactions = append(s.reactions, verb+" "+r.PathValue("emoji")+" "+r.PathValue("mid"))
+			s.mu.Unlock()
+			w.WriteHeader(204)
+		})
+	}
 	mux.HandleFunc("GET /api/v9/channels/{cid}", func(w http.ResponseWriter, r *http.Request) {
 		cid := r.PathValue("cid")
 		s.mu.Lock()
@@ -435,6 +448,14 @@ func (s *Server) Typing() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]string(nil), s.typing...)
+}
+
+// Reactions returns the bot's reactions added and removed, in order, as
+// "add 👀 <message id>".
+func (s *Server) Reactions() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.reactions...)
 }
 
 // Identifies counts Identify frames; Resumes counts Resume frames.

@@ -47,6 +47,8 @@ type Server struct {
 	mu        sync.Mutex
 	posts     []Post
 	reactions []string // "add eyes 1700.1" …
+	statuses  []string // assistant status lines asked for: "C1 1700.1 is thinking…"
+	assistant bool     // assistant.threads.setStatus is allowed
 	history   map[string][]map[string]any
 	acks      []string
 	envelopes map[string][]byte // event id -> envelope, for redelivery
@@ -100,7 +102,16 @@ func New(t testing.TB) *Server {
 		})
 	}
 	mux.HandleFunc("/assistant.threads.setStatus", func(w http.ResponseWriter, r *http.Request) {
-		reply(w, map[string]any{"ok": false, "error": "missing_scope"})
+		f := readForm(r)
+		s.mu.Lock()
+		allowed := s.assistant
+		s.statuses = append(s.statuses, f.Get("channel_id")+" "+f.Get("thread_ts")+" "+f.Get("status"))
+		s.mu.Unlock()
+		if !allowed {
+			reply(w, map[string]any{"ok": false, "error": "missing_scope"})
+			return
+		}
+		reply(w, map[string]any{"ok": true})
 	})
 	mux.HandleFunc("/conversations.history", func(w http.ResponseWriter, r *http.Request) {
 		f := readForm(r)
@@ -494,6 +505,22 @@ func (s *Server) Reactions() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]string(nil), s.reactions...)
+}
+
+// AllowAssistantStatus lets the app set assistant status lines (as with
+// the assistant:write scope); by default Slack refuses with missing_scope.
+func (s *Server) AllowAssistantStatus() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.assistant = true
+}
+
+// Statuses returns the assistant status lines asked for (set, once
+// allowed), in order, each as "channel thread_ts status" ("" clears it).
+func (s *Server) Statuses() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.statuses...)
 }
 
 func readForm(r *http.Request) url.Values {
