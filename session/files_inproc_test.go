@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/berth-dev/berth/channels"
+	"github.com/berth-dev/berth/channels/discord"
+	"github.com/berth-dev/berth/channels/discord/discordtest"
 	"github.com/berth-dev/berth/channels/slack"
 	"github.com/berth-dev/berth/channels/slack/slacktest"
 	"github.com/berth-dev/berth/session/gateway/gatewaytest"
@@ -176,5 +178,37 @@ func TestRedeliveryDuringDownloadFetchesOnce(t *testing.T) {
 	ch.fmu.Unlock()
 	if n != 1 || len(ch.Sent()) != 1 {
 		t.Fatalf("%d downloads and %d answers for one message delivered three times", n, len(ch.Sent()))
+	}
+}
+
+// TestDiscordAttachmentsWithinGroupLimitsInProcess: attachments on
+// Discord are fetched from the CDN address into the inbox, and a group's
+// own limit (max_files_per_message 1) leaves the second out, noted.
+func TestDiscordAttachmentsWithinGroupLimitsInProcess(t *testing.T) {
+	t.Parallel()
+	fake := discordtest.New(t)
+	a, err := discord.New(discord.Config{Token: "files-token", APIURL: fake.APIURL()}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := startInProc(t, newRuntime(t), a, "", nil)
+	w := g.Wire("discord", "D1", gatewaytest.Wire{IsDM: true})
+	if err := g.Store.UpdateGroupConfig(context.Background(), w.AgentGroupID, "", "", `{"max_files_per_message":1}`); err != nil {
+		t.Fatal(err)
+	}
+	csv := []byte("a,b\n1,2\n")
+	first := fake.Attach(discordtest.Attachment{Name: "table.csv", ContentType: "text/csv", Body: csv})
+	second := fake.Attach(discordtest.Attachment{Name: "more.csv", ContentType: "text/csv", Body: csv})
+	fake.MessageWith("D1", "", "200", "files", map[string]any{"attachments": []any{first, second}})
+	sent := fake.WaitSent(t, 2, inProcTimeout)
+	all := sent[0].Content + "\n" + sent[1].Content
+	for _, want := range []string{"/table.csv " + digest(csv), "more.csv not fetched: a message may bring at most 1 (max_files_per_message)",
+		"berth: not every file reached the agent:\n- more.csv (8 B): a message may bring at most 1 (max_files_per_message)"} {
+		if !strings.Contains(all, want) {
+			t.Fatalf("sent %q lacks %q", all, want)
+		}
+	}
+	if fake.Fetches(first) != 1 || fake.Fetches(second) != 0 {
+		t.Fatalf("fetches %d, %d; want 1, 0", fake.Fetches(first), fake.Fetches(second))
 	}
 }

@@ -106,7 +106,7 @@ func (b Inbox) Fetch(ctx context.Context, msgID string, atts []channels.Attachme
 		why := ""
 		switch {
 		case i >= b.Limits.MaxFiles:
-			why = fmt.Sprintf("a message may bring at most %d files (max_files_per_message)", b.Limits.MaxFiles)
+			why = fmt.Sprintf("a message may bring at most %d (max_files_per_message)", b.Limits.MaxFiles)
 		case att.Size > b.Limits.MaxFileBytes:
 			why = fmt.Sprintf("it is %s, over the limit of %s a file (max_file_bytes)", Bytes(att.Size), Bytes(b.Limits.MaxFileBytes))
 		case used+a.Size > b.Limits.MaxInboxBytes:

@@ -113,7 +113,7 @@ func TestFetchLimits(t *testing.T) {
 		"a=inbox/m1/a|",
 		"big=|not fetched: it is 201 B, over the limit of 200 B a file (max_file_bytes)",
 		"liar=|not fetched: it is over the limit of 150 B (more came than the platform said)",
-		"d=|not fetched: a message may bring at most 3 files (max_files_per_message)",
+		"d=|not fetched: a message may bring at most 3 (max_files_per_message)",
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("files:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
