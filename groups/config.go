@@ -44,6 +44,13 @@ const (
 	DefaultDiskQuota int64 = 1 << 30
 	// DefaultSessionDiskQuota is what a session's out/ folder may hold, in bytes.
 	DefaultSessionDiskQuota int64 = 256 << 20
+	// DefaultMaxFileBytes is the largest file a person may attach that
+	// berth fetches for the agent.
+	DefaultMaxFileBytes int64 = 20 << 20
+	// DefaultMaxFilesPerMessage is how many files of one message berth fetches.
+	DefaultMaxFilesPerMessage = 10
+	// DefaultMaxInboxBytes is what a session's in/inbox may hold.
+	DefaultMaxInboxBytes int64 = 100 << 20
 	// MinMemory is the smallest memory limit the engine accepts.
 	MinMemory int64 = 6 << 20
 )
@@ -102,6 +109,27 @@ type Config struct {
 	// DailyBudgetTokens is how many model tokens the group may spend a
 	// day (UTC); 0: no budget.
 	DailyBudgetTokens int64
+	// MaxFileBytes, MaxFilesPerMessage and MaxInboxBytes bound the files
+	// people attach that berth fetches into a session's inbox: a file, the
+	// files of one message, and all of a session's inbox.
+	MaxFileBytes       int64
+	MaxFilesPerMessage int64
+	MaxInboxBytes      int64
+}
+
+// FileLimits are the group's file limits, the defaults where unset.
+func (c Config) FileLimits() (maxFile int64, maxFiles int, maxInbox int64) {
+	maxFile, maxFiles, maxInbox = DefaultMaxFileBytes, DefaultMaxFilesPerMessage, DefaultMaxInboxBytes
+	if c.MaxFileBytes > 0 {
+		maxFile = c.MaxFileBytes
+	}
+	if c.MaxFilesPerMessage > 0 {
+		maxFiles = int(min(c.MaxFilesPerMessage, 1000))
+	}
+	if c.MaxInboxBytes > 0 {
+		maxInbox = c.MaxInboxBytes
+	}
+	return maxFile, maxFiles, maxInbox
 }
 
 // Field names of a group's configuration, as ConfigError reports them.
@@ -143,7 +171,8 @@ const maxModel = 200
 // value of the wrong type, a network other than "none", a limit or quota
 // that is not positive, a memory limit below MinMemory, an idle, turn or
 // stuck timeout that is not a positive duration, an unknown permission
-// mode, a negative budget and a malformed mount request. The error is a *ConfigError
+// mode, a negative budget, a file limit that is not positive and a
+// malformed mount request. The error is a *ConfigError
 // naming the first bad field found: the provider, the model, a key berth
 // does not know, a value of the wrong type, then the values, in the order
 // of Config's fields.
@@ -163,6 +192,7 @@ func ParseConfig(provider, model, containerConfig string) (Config, error) {
 		network, idle, turn, stuck, mode               string
 		memory, nanoCPUs, pids, diskQuotaMB, sessionMB *int64
 		budget                                         *int64
+		maxFile, maxFiles, maxInbox                    *int64
 	)
 	// Each key is decoded on its own, so a value of the wrong shape is
 	// reported with its key, and a key no field has is refused by name
@@ -182,6 +212,9 @@ func ParseConfig(provider, model, containerConfig string) (Config, error) {
 		{"disk_quota_mb", &diskQuotaMB, "a number of MiB"},
 		{"session_disk_quota_mb", &sessionMB, "a number of MiB"},
 		{"daily_budget_tokens", &budget, "a number of tokens"},
+		{"max_file_bytes", &maxFile, "a number of bytes"},
+		{"max_files_per_message", &maxFiles, "a number"},
+		{"max_inbox_bytes", &maxInbox, "a number of bytes"},
 	}
 	if err := refuseUnknown(raw, fields); err != nil {
 		return Config{}, err
@@ -208,6 +241,9 @@ func ParseConfig(provider, model, containerConfig string) (Config, error) {
 		{"pids", pids, &c.Pids, 1},
 		{"disk_quota_mb", diskQuotaMB, &c.DiskQuota, 1 << 20},
 		{"session_disk_quota_mb", sessionMB, &c.SessionDiskQuota, 1 << 20},
+		{"max_file_bytes", maxFile, &c.MaxFileBytes, 1},
+		{"max_files_per_message", maxFiles, &c.MaxFilesPerMessage, 1},
+		{"max_inbox_bytes", maxInbox, &c.MaxInboxBytes, 1},
 	} {
 		if lim.v == nil {
 			continue

@@ -43,6 +43,8 @@ func TestParseConfig(t *testing.T) {
 		{name: "zero budget", config: `{"daily_budget_tokens":0}`},
 		{name: "huge quota", config: `{"disk_quota_mb":9223372036854775807}`, want: groups.Config{DiskQuota: math.MaxInt64 >> 20 << 20}},
 		{name: "least memory", config: `{"memory":6291456}`, want: groups.Config{Memory: groups.MinMemory}},
+		{name: "file limits", config: `{"max_file_bytes":1048576,"max_files_per_message":2,"max_inbox_bytes":5242880}`,
+			want: groups.Config{MaxFileBytes: 1 << 20, MaxFilesPerMessage: 2, MaxInboxBytes: 5 << 20}},
 
 		{name: "unknown field", config: `{"pids":64,"memroy":1}`, field: "memroy", err: `"memroy" is not a setting berth knows`},
 		{name: "unknown fields, first named", config: `{"zz":1,"aa":1}`, field: "aa"},
@@ -58,6 +60,9 @@ func TestParseConfig(t *testing.T) {
 		{name: "negative disk quota", config: `{"disk_quota_mb":-1}`, field: "disk_quota_mb"},
 		{name: "zero session quota", config: `{"session_disk_quota_mb":0}`, field: "session_disk_quota_mb"},
 		{name: "negative budget", config: `{"daily_budget_tokens":-1}`, field: "daily_budget_tokens", err: "0 (no budget) or more"},
+		{name: "zero file size", config: `{"max_file_bytes":0}`, field: "max_file_bytes", err: `"max_file_bytes" is 0; it must be a positive number`},
+		{name: "negative files", config: `{"max_files_per_message":-1}`, field: "max_files_per_message"},
+		{name: "inbox as text", config: `{"max_inbox_bytes":"100MB"}`, field: "max_inbox_bytes", err: "a number of bytes"},
 		{name: "bad duration", config: `{"idle_timeout":"soon"}`, field: "idle_timeout", err: `"idle_timeout" is "soon"; it must be a positive duration`},
 		{name: "negative duration", config: `{"idle_timeout":"-5m"}`, field: "idle_timeout"},
 		{name: "zero duration", config: `{"idle_timeout":"0s"}`, field: "idle_timeout"},
@@ -240,4 +245,24 @@ func FuzzParseConfig(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestFileLimits(t *testing.T) {
+	for _, tc := range []struct {
+		c           groups.Config
+		file, inbox int64
+		files       int
+	}{
+		{groups.Config{}, groups.DefaultMaxFileBytes, groups.DefaultMaxInboxBytes, groups.DefaultMaxFilesPerMessage},
+		{groups.Config{MaxFileBytes: 5, MaxFilesPerMessage: 2, MaxInboxBytes: 9}, 5, 9, 2},
+		{groups.Config{MaxFilesPerMessage: 1 << 40}, groups.DefaultMaxFileBytes, groups.DefaultMaxInboxBytes, 1000},
+	} {
+		file, files, inbox := tc.c.FileLimits()
+		if file != tc.file || files != tc.files || inbox != tc.inbox {
+			t.Errorf("%+v: limits %d, %d, %d; want %d, %d, %d", tc.c, file, files, inbox, tc.file, tc.files, tc.inbox)
+		}
+	}
+	if groups.DefaultMaxFileBytes != 20<<20 || groups.DefaultMaxFilesPerMessage != 10 || groups.DefaultMaxInboxBytes != 100<<20 {
+		t.Error("the documented defaults changed: update the README's table")
+	}
 }

@@ -231,9 +231,11 @@ func (r *router) releaseHeld(ctx context.Context, groupID, senderID string) (int
 		case tg.w.ID == "":
 			r.drop(ctx, in, "held message: the conversation is no longer wired to the group")
 		default:
-			if _, err := r.routeTo(ctx, in, tg.mg, tg.w, true); err != nil {
+			_, notes, err := r.routeTo(ctx, in, tg.mg, tg.w, true)
+			if err != nil {
 				return n, fmt.Errorf("release held message %s: %w", h.MessageID, err)
 			}
+			r.tellFiles(ctx, in, notes)
 			n++
 		}
 		if err := r.store.DeleteHeld(ctx, h.ID); err != nil {

@@ -29,6 +29,7 @@ type router struct {
 	*core
 	commands Commands
 	access   accessState // notices told and rate buckets, per sender and conversation; guarded inside
+	files    keyedMutex  // one routing at a time stores a message with files; guarded inside
 
 	mu       sync.Mutex           // guards hints and catching
 	hints    map[string]time.Time // unwired-channel hints sent, per channel
@@ -47,6 +48,11 @@ func (r *router) handle(ctx context.Context, in channels.Inbound) error {
 	in.Text = text
 	if problem == problemEmpty && len(in.Attachments) > 0 {
 		problem = "" // a file with no words is still a message
+	}
+	if len(in.Attachments) > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = r.filesContext(ctx)
+		defer cancel()
 	}
 	if problem != "" {
 		log.Info("dropped", "reason", problem)
@@ -292,9 +298,10 @@ func (r *router) route(ctx context.Context, in channels.Inbound, log *slog.Logge
 
 	routed := false
 	var failed []error
-	var failedNames []string
+	var failedNames, notes []string
 	for _, p := range picks {
-		ok, err := r.routeTo(ctx, in, mg, p.w, p.engaged)
+		ok, left, err := r.routeTo(ctx, in, mg, p.w, p.engaged)
+		notes = append(notes, left...)
 		if err != nil {
 			folder := r.folder(ctx, p.w.AgentGroupID)
 			log.Warn("not stored", "group", folder, "err", err)
@@ -313,6 +320,7 @@ func (r *router) route(ctx context.Context, in channels.Inbound, log *slog.Logge
 		r.reply(ctx, in, "berth: your message was not accepted by agent group "+strings.Join(failedNames, ", ")+": "+why)
 		return fmt.Errorf("route message: %w", errors.Join(failed...))
 	}
+	r.tellFiles(ctx, in, notes)
 	if !routed && !decided && !in.IsDM {
 		r.drop(ctx, in, "trigger not matched")
 	}
@@ -327,21 +335,23 @@ func (r *router) folder(ctx context.Context, groupID string) string {
 	return groupID
 }
 
-// routeTo stores in in the session w keys it to, and wakes that session
-// when the message engages. It reports whether it woke one; a message
-// already stored (a redelivery) is not stored or woken again.
-func (r *router) routeTo(ctx context.Context, in channels.Inbound, mg data.MessagingGroup, w data.Wiring, engaged bool) (bool, error) {
+// routeTo stores in in the session w keys it to, its files fetched into
+// the session's inbox first, and wakes that session when the message
+// engages. It reports whether it woke one, and a line per file left out
+// (for the person, told once by the caller); a message already stored (a
+// redelivery) is not stored or woken again.
+func (r *router) routeTo(ctx context.Context, in channels.Inbound, mg data.MessagingGroup, w data.Wiring, engaged bool) (bool, []string, error) {
 	key, err := data.ConversationKey(in, mg, w)
 	if err != nil {
-		return false, fmt.Errorf("resolve session: %w", err)
+		return false, nil, fmt.Errorf("resolve session: %w", err)
 	}
 	s, created, err := r.store.ResolveSession(ctx, key)
 	if err != nil {
-		return false, err
+		return false, nil, err
 	}
 	l, err := r.session(ctx, s)
 	if err != nil {
-		return false, err
+		return false, nil, err
 	}
 	msg := sessiondb.InMessage{
 		ID: inboundID(in, w.AgentGroupID), Kind: sessiondb.KindChat, Timestamp: in.Time, Trigger: engaged,
@@ -353,12 +363,25 @@ func (r *router) routeTo(ctx context.Context, in channels.Inbound, mg data.Messa
 	if msg.ThreadID == "" && key.Opens {
 		msg.ThreadID = key.ThreadID // the agent answers in the thread the message opens
 	}
+	var notes []string
+	if len(in.Attachments) > 0 {
+		unlock := r.files.lock(s.ID + "/" + msg.ID)
+		defer unlock()
+		fresh, left, err := r.fetchFiles(ctx, l, &msg, in)
+		if err != nil {
+			return false, nil, fmt.Errorf("fetch files for session %s: %w", s.ID, err)
+		}
+		if !fresh {
+			return false, nil, nil // a redelivery already stored, with its files
+		}
+		notes = left
+	}
 	ids, err := l.db.Append(ctx, msg)
 	if err != nil {
-		return false, fmt.Errorf("store message for session %s: %w", s.ID, err)
+		return false, nil, fmt.Errorf("store message for session %s: %w", s.ID, err)
 	}
 	if len(ids) == 0 {
-		return false, nil // a redelivery already stored
+		return false, nil, nil // a redelivery already stored
 	}
 	if err := r.store.TouchSession(ctx, s.ID); err != nil {
 		r.log.Warn("touch session", "session", s.ID, "group", l.group.Folder, "err", err)
@@ -366,7 +389,7 @@ func (r *router) routeTo(ctx context.Context, in channels.Inbound, mg data.Messa
 	r.log.Info("routed", "channel", in.ChannelType, "group", l.group.Folder, "session", s.ID, "message", msg.ID,
 		"engaged", engaged, "new_session", created)
 	if !engaged {
-		return false, nil // context only: it puts off no idle stop either
+		return false, notes, nil // context only: it puts off no idle stop either
 	}
 	l.touch()
 	r.obs.Routed(in.ChannelType)
@@ -377,7 +400,7 @@ func (r *router) routeTo(ctx context.Context, in channels.Inbound, mg data.Messa
 	l.amu.Unlock()
 	r.dlv.accepted(ctx, l, msg.ID, in)
 	r.wakeAsync(l)
-	return true, nil
+	return true, notes, nil
 }
 
 // engages reports whether a wiring's engage rule takes the message.

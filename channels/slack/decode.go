@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/slack-go/slack"
+
 	"github.com/berth-dev/berth/channels"
 )
 
@@ -30,12 +32,25 @@ type event struct {
 	ThreadTS    string `json:"thread_ts"`
 	Channel     string `json:"channel"`
 	ChannelType string `json:"channel_type"`
-	Files       []struct {
-		Name       string `json:"name"`
-		Mimetype   string `json:"mimetype"`
-		Size       int64  `json:"size"`
-		URLPrivate string `json:"url_private"`
-	} `json:"files"`
+	Files       []file `json:"files"`
+}
+
+// file is the part of a shared file berth reads.
+type file struct {
+	Name       string `json:"name"`
+	Mimetype   string `json:"mimetype"`
+	Size       int64  `json:"size"`
+	URLPrivate string `json:"url_private"`
+}
+
+// historyFiles are the files of a message read from history (the
+// catch-up), as an event carries them.
+func historyFiles(fs []slack.File) []file {
+	var out []file
+	for _, f := range fs {
+		out = append(out, file{Name: f.Name, Mimetype: f.Mimetype, Size: int64(f.Size), URLPrivate: f.URLPrivate})
+	}
+	return out
 }
 
 // bot is who the adapter is on Slack, from auth.test.

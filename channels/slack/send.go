@@ -226,7 +226,7 @@ func (a *Adapter) Missed(ctx context.Context, platformID, after string, since ti
 		}
 		for _, m := range r.Messages {
 			ev := event{Type: "message", Subtype: m.SubType, User: m.User, BotID: m.BotID, Text: m.Text, TS: m.Timestamp,
-				ThreadTS: m.ThreadTimestamp, Channel: platformID}
+				ThreadTS: m.ThreadTimestamp, Channel: platformID, Files: historyFiles(m.Files)}
 			if strings.HasPrefix(platformID, "D") {
 				ev.ChannelType = "im"
 			}

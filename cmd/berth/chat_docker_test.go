@@ -257,7 +257,7 @@ func TestChatTTYStatusLine(t *testing.T) {
 			time.Sleep(20 * time.Millisecond)
 		}
 	}
-	waitShown("Ctrl-D to quit")
+	waitShown("you> ") // the prompt: "Ctrl-D to quit" goes to stderr
 	if _, err := ctl.Write([]byte("sleep 1s hi\n")); err != nil {
 		t.Fatal(err)
 	}

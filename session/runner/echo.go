@@ -2,9 +2,11 @@ package runner
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -22,6 +24,7 @@ import (
 //	crash                    kill the runner mid-turn (SIGKILL)
 //	count                    answer with how many turns this session has had
 //	context                  answer with the texts of the context-only rows that rode along, oldest first
+//	files                    answer with each attachment: its name, size and SHA-256 as read from the inbox, or its note
 //	sendto <channel> <id> <text>  address the answer to another conversation (a hostile agent)
 //	flood <n>                answer with n replies (a hostile agent)
 //	failbig <n>              fail the turn with an error of n bytes (a hostile agent)
@@ -143,6 +146,9 @@ func (Echo) Turn(ctx context.Context, t Turn) ([]Reply, error) {
 			}
 			out = append(out, Reply{InReplyTo: m.ID, Text: "echo: context: " + strings.Join(seen, " | ")})
 			continue
+		case "files":
+			out = append(out, Reply{InReplyTo: m.ID, Text: "echo: files: " + echoFiles(t.InDir, m.Content.Attachments)})
+			continue
 		case "count":
 			v, _ := t.State.Get(ctx, "echo:turns")
 			n, _ := strconv.Atoi(v)
@@ -179,4 +185,24 @@ func longText(n int) string {
 	}
 	s := b.String()[:n]
 	return s
+}
+
+// echoFiles describes attachments as the files directive answers: the
+// bytes are read from the inbox, so a test sees what reached the runner.
+func echoFiles(inDir string, atts []sessiondb.Attachment) string {
+	var parts []string
+	for _, a := range atts {
+		if a.Path == "" {
+			parts = append(parts, a.Name+" "+a.Note)
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(inDir, filepath.FromSlash(a.Path)))
+		if err != nil {
+			parts = append(parts, a.Name+" unreadable: "+err.Error())
+			continue
+		}
+		sum := sha256.Sum256(b)
+		parts = append(parts, fmt.Sprintf("%s %d %x", a.Path, len(b), sum[:6]))
+	}
+	return strings.Join(parts, " | ")
 }

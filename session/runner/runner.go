@@ -50,6 +50,9 @@ type Turn struct {
 	// is cheap (the runner rate-limits the touches) and safe to call from
 	// any goroutine. Call it through Progressed, which allows it to be nil.
 	Progress func(what string)
+	// InDir is the session's in/ folder as the runner sees it
+	// (/workspace/in in a container): attachments' paths are relative to it.
+	InDir string
 	// OutDir is the session's out/ folder; a reply's files are staged
 	// in its outbox (see StageFile).
 	OutDir string
@@ -189,7 +192,7 @@ func turn(ctx context.Context, cfg Config, db sessiondb.Container, state StateSt
 	// touching it, and the host stops the turn after its stuck_timeout.
 	hb := &heartbeat{dir: cfg.OutDir, every: cfg.Heartbeat, log: cfg.Log}
 	hb.beat("claimed")
-	replies, perr := cfg.Provider.Turn(ctx, Turn{Messages: due, State: state, Progress: hb.progress, OutDir: cfg.OutDir})
+	replies, perr := cfg.Provider.Turn(ctx, Turn{Messages: due, State: state, Progress: hb.progress, InDir: cfg.InDir, OutDir: cfg.OutDir})
 	if ctx.Err() != nil {
 		// Stopped mid-turn: leave the claim for the next container.
 		return nil

@@ -19,6 +19,9 @@ type Host struct {
 	Dir string // the session folder
 }
 
+// InDir is the session's in/ folder (mounted read-only at /workspace/in).
+func (h Host) InDir() string { return filepath.Join(h.Dir, InDir) }
+
 // InboundPath is the path of in/inbound.db.
 func (h Host) InboundPath() string { return filepath.Join(h.Dir, InDir, InboundFile) }
 
@@ -27,7 +30,7 @@ func (h Host) OutboundPath() string { return filepath.Join(h.Dir, OutDir, Outbou
 
 // Create makes the session folder and an empty inbound.db. It is idempotent.
 func (h Host) Create(ctx context.Context, routing InMessage) error {
-	for _, d := range []string{InDir, OutDir, filepath.Join(InDir, "inbox"), filepath.Join(OutDir, "outbox")} {
+	for _, d := range []string{InDir, OutDir, filepath.Join(InDir, InboxDir), filepath.Join(OutDir, "outbox")} {
 		if err := os.MkdirAll(filepath.Join(h.Dir, d), 0o755); err != nil {
 			return fmt.Errorf("create session folder: %w", err)
 		}
@@ -38,6 +41,19 @@ func (h Host) Create(ctx context.Context, routing InMessage) error {
 			routing.ChannelType, routing.PlatformID, routing.ThreadID)
 		return err
 	})
+}
+
+// Stored reports whether messages_in holds a message with this id.
+func (h Host) Stored(ctx context.Context, id string) (bool, error) {
+	var found bool
+	err := withWrite(ctx, h.InboundPath(), inboundSchema, func(tx *sql.Tx) error {
+		err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM messages_in WHERE id = ?)`, id).Scan(&found)
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("look up message %s: %w", id, err)
+	}
+	return found, nil
 }
 
 // Append writes messages to messages_in with the next even seq numbers.

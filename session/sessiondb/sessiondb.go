@@ -30,6 +30,9 @@ const (
 	InboundFile  = "inbound.db"
 	OutboundFile = "outbound.db"
 	Heartbeat    = ".heartbeat"
+	// InboxDir, under InDir, holds the files people attached, one folder
+	// per inbound message id: in/inbox/<message id>/<safe name>.
+	InboxDir = "inbox"
 )
 
 // Kind is what a message is, in both databases' kind column.
@@ -73,10 +76,15 @@ type Content struct {
 
 // Attachment is a file that came with a message.
 type Attachment struct {
-	Name        string `json:"name"`
+	Name        string `json:"name"` // as the person named it (cleaned)
 	ContentType string `json:"content_type,omitempty"`
-	Size        int64  `json:"size,omitempty"`
-	Path        string `json:"path,omitempty"` // relative to the session's in/ folder once fetched
+	Size        int64  `json:"size,omitempty"` // bytes fetched; the platform's figure when not fetched
+	// Path is where the file is, relative to the session's in/ folder
+	// (inbox/<message id>/<safe name>); "" when it was not fetched.
+	Path string `json:"path,omitempty"`
+	// Note says why a file was not fetched (over a limit, a download that
+	// failed); "" when it was.
+	Note string `json:"note,omitempty"`
 }
 
 // InMessage is one row of messages_in.

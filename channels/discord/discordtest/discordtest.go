@@ -76,6 +76,7 @@ type Server struct {
 	identifies atomic.Int64
 	resumes    atomic.Int64
 	notify     chan struct{}
+	files      attachments // attachments and their downloads; guarded inside
 }
 
 type conn struct {
@@ -110,6 +111,7 @@ func New(t testing.TB) *Server {
 		reply(w, 200, map[string]any{"id": BotID, "name": "berth"})
 	})
 	mux.HandleFunc("POST /api/v9/channels/{cid}/messages", s.postMessage)
+	mux.HandleFunc("GET /attachments/{cid}/{id}/{name}", s.serveAttachment)
 	mux.HandleFunc("GET /api/v9/channels/{cid}/messages", func(w http.ResponseWriter, r *http.Request) {
 		after := r.URL.Query().Get("after")
 		s.mu.Lock()

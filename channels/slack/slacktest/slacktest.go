@@ -63,6 +63,7 @@ type Server struct {
 	live      atomic.Int64
 	opens     atomic.Int64
 	notify    chan struct{}
+	files     files   // shared files and their downloads; guarded inside
 	up        uploads // the external upload flow (upload.go)
 }
 
@@ -91,6 +92,7 @@ func New(t testing.TB) *Server {
 			"real_name": "Real " + id, "profile": map[string]any{"display_name": "Name" + id}}})
 	})
 	mux.HandleFunc("/chat.postMessage", s.postMessage)
+	mux.HandleFunc("GET /files-pri/{id}/{name}", s.serveFile)
 	s.serveUploads(mux)
 	for _, m := range []string{"/reactions.add", "/reactions.remove"} {
 		mux.HandleFunc(m, func(w http.ResponseWriter, r *http.Request) {

@@ -37,6 +37,8 @@ type histMsg struct {
 	Calls   []toolCall `json:"calls,omitempty"`   // the assistant's tool calls
 	CallID  string     `json:"call_id,omitempty"` // which call a tool result answers
 	IsError bool       `json:"is_error,omitempty"`
+	// Images are the images a person attached to a user message.
+	Images []histImage `json:"images,omitempty"`
 }
 
 type toolCall struct {
@@ -95,7 +97,8 @@ func (a *agent) Turn(ctx context.Context, t runner.Turn) ([]runner.Reply, error)
 			hist = append(hist, histMsg{Role: "user", Text: "[berth] " + m.Content.Text})
 			continue
 		}
-		hist = append(hist, histMsg{Role: "user", Text: speaker(m) + m.Content.Text})
+		files, images := describeFiles(t.InDir, m, true)
+		hist = append(hist, histMsg{Role: "user", Text: speaker(m) + m.Content.Text + files, Images: images})
 		if m.Trigger {
 			last = m.ID
 		}

@@ -37,11 +37,21 @@ func (m *anthropicModel) next(ctx context.Context, system string, hist []histMsg
 		tp.OfTool.Description = anthropic.String(t.Description)
 		params.Tools = append(params.Tools, tp)
 	}
+	send := sendImages(hist)
 	for i := 0; i < len(hist); i++ {
 		h := hist[i]
 		switch h.Role {
 		case "user":
-			params.Messages = append(params.Messages, anthropic.NewUserMessage(anthropic.NewTextBlock(h.Text)))
+			blocks := []anthropic.ContentBlockParamUnion{anthropic.NewTextBlock(h.Text)}
+			for j, img := range h.Images {
+				if !send[[2]int{i, j}] {
+					continue // an older image: the text names its path
+				}
+				if data, ok := imageData(img); ok {
+					blocks = append(blocks, anthropic.NewImageBlockBase64(img.Type, data))
+				}
+			}
+			params.Messages = append(params.Messages, anthropic.NewUserMessage(blocks...))
 		case "assistant":
 			var blocks []anthropic.ContentBlockParamUnion
 			if h.Text != "" {

@@ -123,7 +123,8 @@ func (c *claudeProvider) Turn(ctx context.Context, t runner.Turn) ([]runner.Repl
 		if m.Trigger {
 			last = m.ID
 		}
-		fmt.Fprintf(&prompt, "%s%s\n", speaker(m), m.Content.Text)
+		files, _ := describeFiles(t.InDir, m, false)
+		fmt.Fprintf(&prompt, "%s%s%s\n", speaker(m), m.Content.Text, files)
 	}
 	base, stop, err := c.forward()
 	if err != nil {

@@ -36,10 +36,24 @@ func (m *openaiModel) next(ctx context.Context, system string, hist []histMsg, t
 			Parameters: shared.FunctionParameters{"type": "object", "properties": t.Params, "required": t.Required},
 		}))
 	}
-	for _, h := range hist {
+	send := sendImages(hist)
+	for i, h := range hist {
 		switch h.Role {
 		case "user":
-			params.Messages = append(params.Messages, openai.UserMessage(h.Text))
+			if len(h.Images) == 0 {
+				params.Messages = append(params.Messages, openai.UserMessage(h.Text))
+				continue
+			}
+			parts := []openai.ChatCompletionContentPartUnionParam{openai.TextContentPart(h.Text)}
+			for j, img := range h.Images {
+				if !send[[2]int{i, j}] {
+					continue // an older image: the text names its path
+				}
+				if data, ok := imageData(img); ok {
+					parts = append(parts, openai.ImageContentPart(openai.ChatCompletionContentPartImageImageURLParam{URL: "data:" + img.Type + ";base64," + data}))
+				}
+			}
+			params.Messages = append(params.Messages, openai.UserMessage(parts))
 		case "assistant":
 			a := openai.ChatCompletionAssistantMessageParam{}
 			if h.Text != "" {
