@@ -183,6 +183,12 @@ func short(id string) string {
 // ensure makes sure the session's container is running: within the
 // supervisor's disk quota and running cap, started or adopted.
 func (l *handle) ensure(ctx context.Context) error {
+	// A closed session's container may still be stopping: it is not
+	// running for anyone any more.
+	if l.closed.Load() {
+		l.settleClosed(ctx)
+		return ErrClosed
+	}
 	l.mu.Lock()
 	running := l.running
 	l.mu.Unlock()
