@@ -62,7 +62,7 @@ type Config struct {
 	Runtime    session.Runtime
 	DockerHost string
 	RunnerBin  string    // a prebuilt static berth-runner; "": compile from source
-	Busybox    string    // a static busybox; "": container.FindBusybox's default
+	Busybox    string    // a static busybox to prefer for the shell; "": none
 	Progress   io.Writer // image build output; nil: discarded
 
 	// AllowlistFile is the mount allowlist (mounts.Load); "": no extra
