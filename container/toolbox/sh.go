@@ -20,15 +20,20 @@ import (
 func newRunner(stdin io.Reader, stdout, stderr io.Writer, opts ...interp.RunnerOption) (*interp.Runner, error) {
 	opts = append([]interp.RunnerOption{
 		interp.StdIO(stdin, stdout, stderr),
+		interp.CallHandler(callHandler),
 		// The interpreter ends the chain with its DefaultExecHandler.
-		interp.ExecHandlers(recoverPanic, ExecHandler, coreutils.ExecHandler),
+		interp.ExecHandlers(guard, ExecHandler, coreutils.ExecHandler),
 	}, opts...)
 	return interp.New(opts...)
 }
 
-// recoverPanic makes a panic in an in-process command (a bug: u-root's
-// xargs -n1 has one) fail that command, exit code 2, not the whole shell.
-func recoverPanic(next interp.ExecHandlerFunc) interp.ExecHandlerFunc {
+// guard makes a command's failure to run fail that command, not the
+// shell: a panic in an in-process one (a bug: u-root's xargs -n1 has one)
+// exits 2, a program that could not be started (fork refused at the pids
+// limit) 126, each with a message, as a traditional shell goes on after
+// "fork: Resource temporarily unavailable". Only cancellation (the
+// tool's time limit) still stops the shell.
+func guard(next interp.ExecHandlerFunc) interp.ExecHandlerFunc {
 	return func(ctx context.Context, args []string) (err error) {
 		defer func() {
 			if p := recover(); p != nil {
@@ -36,7 +41,13 @@ func recoverPanic(next interp.ExecHandlerFunc) interp.ExecHandlerFunc {
 				err = interp.ExitStatus(2)
 			}
 		}()
-		return next(ctx, args)
+		err = next(ctx, args)
+		var es interp.ExitStatus
+		if err == nil || errors.As(err, &es) || ctx.Err() != nil {
+			return err
+		}
+		fmt.Fprintf(interp.HandlerCtx(ctx).Stderr, "%s: %v\n", args[0], err)
+		return interp.ExitStatus(126)
 	}
 }
 
@@ -146,9 +157,19 @@ func exitCode(stderr io.Writer, err error) int {
 }
 
 // standalone runs a command started by its own name (/bin/grep,
-// /bin/echo): through the interpreter, so builtins, u-root's commands and
-// the in-process ones all run as they do in a script.
+// /bin/echo). An in-process command runs directly (a forked one must: the
+// shell would start it from PATH again, which is this); a builtin or a
+// u-root command runs through the interpreter, as in a script.
 func standalone(ctx context.Context, name string, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if cmd, ok := commands[name]; ok {
+		dir, err := os.Getwd()
+		if err != nil {
+			fmt.Fprintf(stderr, "%s: %v\n", name, err)
+			return 2
+		}
+		return cmd(&call{ctx: ctx, name: name, stdin: stdin, stdout: stdout, stderr: stderr,
+			dir: dir, lookupEnv: os.LookupEnv, environ: os.Environ}, args)
+	}
 	return runScript(ctx, strings.NewReader(`"$@"`), name, nil, append([]string{name}, args...), stdin, stdout, stderr)
 }
 

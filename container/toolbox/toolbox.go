@@ -26,6 +26,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"syscall"
 
 	"mvdan.cc/sh/v3/interp"
@@ -43,6 +44,12 @@ func init() {
 	// commands up and so refer to this map.
 	commands = map[string]command{
 		"cat":      cat,
+		"dd":       dd,
+		"kill":     kill,
+		"ln":       ln,
+		"mkfifo":   mkfifo,
+		"pidof":    pidof,
+		"ulimit":   ulimit,
 		"find":     find,
 		"mkdir":    mkdir,
 		"grep":     grep,
@@ -107,18 +114,44 @@ func Main(args []string) (code int, ok bool) {
 	return standalone(ctx, name, args[1:], os.Stdin, os.Stdout, os.Stderr), true
 }
 
+// shadowPrefix marks a command whose name is one of the interpreter's
+// builtins that it does not implement (kill, ulimit): callHandler renames
+// the call so that it reaches ExecHandler instead.
+const shadowPrefix = "berth-toolbox-"
+
+// shadowed are the builtins the interpreter names but does not implement.
+var shadowed = map[string]bool{"kill": true, "ulimit": true}
+
+// forked are the commands the shell starts as their own process (from
+// PATH, where the image links them to the toolbox), as a traditional shell
+// would: `sleep 9 &` is then a process the container's pids limit counts
+// and `kill` can signal.
+var forked = map[string]bool{"sleep": true}
+
+// callHandler renames calls of shadowed builtins for ExecHandler.
+func callHandler(_ context.Context, args []string) ([]string, error) {
+	if shadowed[args[0]] {
+		args = append([]string{shadowPrefix + args[0]}, args[1:]...)
+	}
+	return args, nil
+}
+
 // ExecHandler is the interpreter middleware that runs the in-process
-// commands and u-root's core commands, handing anything else to next.
+// commands, handing anything else to next.
 func ExecHandler(next interp.ExecHandlerFunc) interp.ExecHandlerFunc {
 	return func(ctx context.Context, args []string) error {
-		cmd, ok := commands[args[0]]
-		if !ok {
+		name := args[0]
+		if n, ok := strings.CutPrefix(name, shadowPrefix); ok && shadowed[n] {
+			name = n
+		}
+		cmd, ok := commands[name]
+		if !ok || forked[name] {
 			return next(ctx, args)
 		}
 		hc := interp.HandlerCtx(ctx)
 		c := &call{
 			ctx:    ctx,
-			name:   args[0],
+			name:   name,
 			stdin:  hc.Stdin,
 			stdout: hc.Stdout,
 			stderr: hc.Stderr,
