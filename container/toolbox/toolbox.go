@@ -7,9 +7,9 @@
 // first among the in-process commands here (grep, sed, find, head, …),
 // then among u-root's core commands (ls, cp, mv, rm, …, through
 // mvdan.cc/sh/moreinterp/coreutils), then on PATH, so a real binary still
-// runs. cat, find and mkdir are here although u-root has them: its find
-// prints absolute names, its mkdir exits 0 when it fails, its cat has no
-// -n. echo, printf, test, pwd, true and false are the interpreter's
+// runs. cat, cp, find, mkdir and mv are here although u-root has them:
+// its find prints absolute names, its mkdir exits 0 when it fails, its mv
+// cannot cross file systems, its cp and cat lack -a and -n. echo, printf, test, pwd, true and false are the interpreter's
 // builtins; started by those names, the toolbox runs them through the
 // interpreter.
 //
@@ -44,10 +44,12 @@ func init() {
 	// commands up and so refer to this map.
 	commands = map[string]command{
 		"cat":      cat,
+		"cp":       cp,
 		"dd":       dd,
 		"kill":     kill,
 		"ln":       ln,
 		"mkfifo":   mkfifo,
+		"mv":       mv,
 		"pidof":    pidof,
 		"ulimit":   ulimit,
 		"find":     find,
@@ -76,8 +78,8 @@ func init() {
 
 // coreNames are the commands mvdan.cc/sh/moreinterp/coreutils runs (u-root's
 // pkg/core).
-var coreNames = []string{"base64", "chmod", "cp", "gunzip", "gzcat", "gzip",
-	"ls", "mktemp", "mv", "rm", "shasum", "tar", "touch", "xargs"}
+var coreNames = []string{"base64", "chmod", "gunzip", "gzcat", "gzip",
+	"ls", "mktemp", "rm", "shasum", "tar", "touch", "xargs"}
 
 // builtinNames are the interpreter's builtins that also exist as programs,
 // so /bin/echo and /bin/[ work too.
