@@ -88,7 +88,8 @@ func eachFile(c *call, files []string, headed bool, fn func(out *outWriter, r io
 	}
 	out := output(c.stdout)
 	code := 0
-	for i, name := range files {
+	first := true
+	for _, name := range files {
 		if out.err != nil {
 			break
 		}
@@ -99,9 +100,10 @@ func eachFile(c *call, files []string, headed bool, fn func(out *outWriter, r io
 			continue
 		}
 		if headed {
-			if i > 0 {
+			if !first {
 				out.WriteString("\n")
 			}
+			first = false
 			shown := name
 			if name == "-" {
 				shown = "standard input"

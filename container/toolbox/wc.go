@@ -2,6 +2,7 @@ package toolbox
 
 import (
 	"bufio"
+	"fmt"
 	"io"
 	"strconv"
 	"strings"
@@ -73,8 +74,7 @@ func wc(c *call, args []string) int {
 	for _, r := range rows {
 		var fields []string
 		for _, l := range cols {
-			n := strconv.FormatInt(r.counts[l], 10)
-			fields = append(fields, strings.Repeat(" ", width-len(n))+n)
+			fields = append(fields, fmt.Sprintf("%*d", width, r.counts[l]))
 		}
 		if named {
 			fields = append(fields, r.name)
