@@ -22,7 +22,12 @@ func mv(c *call, args []string) int {
 		if _, err := os.Lstat(to); err == nil && o.has('n') {
 			return nil
 		}
-		err := os.Rename(from, to)
+		// syscall's, not os.Rename, which refuses any folder as the
+		// destination: rename(2) replaces an empty one, as mv -T should.
+		err := syscall.Rename(from, to)
+		if err != nil {
+			err = &os.LinkError{Op: "rename", Old: src, New: dst, Err: err}
+		}
 		if errors.Is(err, syscall.EXDEV) {
 			err = copyPath(from, to, copyOpts{recursive: true, preserve: true}, false)
 			if err == nil {
