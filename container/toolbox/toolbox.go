@@ -7,9 +7,10 @@
 // first among the in-process commands here (grep, sed, find, head, …),
 // then among u-root's core commands (ls, cp, mv, rm, …, through
 // mvdan.cc/sh/moreinterp/coreutils), then on PATH, so a real binary still
-// runs. cat, cp, find, mkdir and mv are here although u-root has them:
-// its find prints absolute names, its mkdir exits 0 when it fails, its mv
-// cannot cross file systems, its cp and cat lack -a and -n. echo, printf, test, pwd, true and false are the interpreter's
+// runs. cat, cp, find, mkdir, mv and xargs are here although u-root has
+// them: its find prints absolute names, its mkdir exits 0 when it fails,
+// its mv cannot cross file systems, its cp, cat and xargs lack -a, -n
+// and -I (and its xargs -n1 panics). echo, printf, test, pwd, true and false are the interpreter's
 // builtins; started by those names, the toolbox runs them through the
 // interpreter.
 //
@@ -73,13 +74,14 @@ func init() {
 		"date":     date,
 		"seq":      seq,
 		"which":    which,
+		"xargs":    xargs,
 	}
 }
 
 // coreNames are the commands mvdan.cc/sh/moreinterp/coreutils runs (u-root's
 // pkg/core).
 var coreNames = []string{"base64", "chmod", "gunzip", "gzcat", "gzip",
-	"ls", "mktemp", "rm", "shasum", "tar", "touch", "xargs"}
+	"ls", "mktemp", "rm", "shasum", "tar", "touch"}
 
 // builtinNames are the interpreter's builtins that also exist as programs,
 // so /bin/echo and /bin/[ work too.
