@@ -5,12 +5,12 @@
 //
 // The shell is mvdan.cc/sh/v3's interpreter. A command it runs is looked up
 // first among the in-process commands here (grep, sed, find, head, …),
-// then among u-root's core commands (ls, cp, mv, rm, …, through
+// then among u-root's core commands (rm, touch, chmod, tar, …, through
 // mvdan.cc/sh/moreinterp/coreutils), then on PATH, so a real binary still
-// runs. cat, cp, find, mkdir, mv and xargs are here although u-root has
-// them: its find prints absolute names, its mkdir exits 0 when it fails,
-// its mv cannot cross file systems, its cp, cat and xargs lack -a, -n
-// and -I (and its xargs -n1 panics). echo, printf, test, pwd, true and false are the interpreter's
+// runs. cat, cp, find, ls, mkdir, mv and xargs are here although u-root
+// has them: its find and ls -R print absolute names, its mkdir and ls
+// exit 0 when they fail, its mv cannot cross file systems, its cp, cat,
+// ls and xargs lack -a, -n, -1 and -I (and its xargs -n1 panics). echo, printf, test, pwd, true and false are the interpreter's
 // builtins; started by those names, the toolbox runs them through the
 // interpreter.
 //
@@ -49,6 +49,7 @@ func init() {
 		"dd":       dd,
 		"kill":     kill,
 		"ln":       ln,
+		"ls":       ls,
 		"mkfifo":   mkfifo,
 		"mv":       mv,
 		"pidof":    pidof,
@@ -81,7 +82,7 @@ func init() {
 // coreNames are the commands mvdan.cc/sh/moreinterp/coreutils runs (u-root's
 // pkg/core).
 var coreNames = []string{"base64", "chmod", "gunzip", "gzcat", "gzip",
-	"ls", "mktemp", "rm", "shasum", "tar", "touch"}
+	"mktemp", "rm", "shasum", "tar", "touch"}
 
 // builtinNames are the interpreter's builtins that also exist as programs,
 // so /bin/echo and /bin/[ work too.
