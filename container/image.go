@@ -17,8 +17,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/berth-dev/berth/container/toolbox"
-
 	"github.com/docker/docker/api/types/build"
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/pkg/jsonmessage"
@@ -52,6 +50,13 @@ type ImageSource struct {
 // skips the build when an image with the same content already exists.
 // Progress goes to progress.
 func (d *Docker) BuildImage(ctx context.Context, tag string, src ImageSource, progress io.Writer) error {
+	// A busybox named but missing is a mistake to report, never a reason
+	// to build without it.
+	if src.Busybox != "" {
+		if _, err := os.Stat(src.Busybox); err != nil {
+			return fmt.Errorf("build image: the busybox given (%s) is not usable: %w", src.Busybox, err)
+		}
+	}
 	if err := requireStatic(src.Runner); err != nil {
 		return fmt.Errorf("build image: berth-runner: %w", err)
 	}
@@ -62,9 +67,6 @@ func (d *Docker) BuildImage(ctx context.Context, tag string, src ImageSource, pr
 	var busybox []byte
 	var applets []string
 	if src.Busybox != "" {
-		if _, err := os.Stat(src.Busybox); err != nil {
-			return fmt.Errorf("build image: the busybox given (%s) is not usable: %w", src.Busybox, err)
-		}
 		if err := requireStatic(src.Busybox); err != nil {
 			return fmt.Errorf("build image: busybox: %w", err)
 		}
@@ -107,8 +109,12 @@ ENTRYPOINT ["/usr/local/bin/berth-runner"]
 	dir("rootfs/home", 0o755, 0)
 	dir("rootfs/home/agent", 0o755, AgentUID)
 	add("rootfs/usr/local/bin/berth-runner", 0o755, runnerBin)
+	names, err := toolboxNames(src.Runner)
+	if err != nil {
+		return fmt.Errorf("build image: %w", err)
+	}
 	links := map[string]string{}
-	for _, name := range toolbox.Names() {
+	for _, name := range names {
 		links[name] = "/usr/local/bin/berth-runner"
 	}
 	if busybox != nil {
@@ -120,8 +126,7 @@ ENTRYPOINT ["/usr/local/bin/berth-runner"]
 			links[a] = "busybox"
 		}
 	}
-	names := slices.Sorted(maps.Keys(links))
-	for _, name := range names {
+	for _, name := range slices.Sorted(maps.Keys(links)) {
 		write(&tar.Header{Name: "rootfs/bin/" + name, Typeflag: tar.TypeSymlink, Linkname: links[name], Mode: 0o777}, nil)
 	}
 	add("rootfs/etc/passwd", 0o644, []byte(fmt.Sprintf("root:x:0:0:root:/root:/bin/sh\nagent:x:%d:%d:agent:/home/agent:/bin/sh\n", AgentUID, AgentUID)))
@@ -193,6 +198,32 @@ func requireStatic(path string) error {
 	}
 	return nil
 }
+
+// toolboxNames asks the runner at path which names its toolbox answers to
+// (container/toolbox): the image links each in /bin to it.
+func toolboxNames(path string) ([]string, error) {
+	cmd := exec.Command(path, "--list")
+	cmd.Args[0] = toolboxListName
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("list the runner's toolbox commands: %w", err)
+	}
+	names := strings.Fields(string(out))
+	if !slices.Contains(names, "sh") {
+		return nil, fmt.Errorf("list the runner's toolbox commands: %s has no sh; is it berth-runner?", path)
+	}
+	for _, n := range names {
+		if strings.ContainsAny(n, "/\x00") || n == "." || n == ".." {
+			return nil, fmt.Errorf("list the runner's toolbox commands: %q is not a file name", n)
+		}
+	}
+	return names, nil
+}
+
+// toolboxListName is toolbox.ListName, which this package does not import
+// so that the host binary does not link the toolbox (container/toolbox's
+// tests check the two agree).
+const toolboxListName = "berth-toolbox"
 
 func busyboxApplets(path string) ([]string, error) {
 	out, err := exec.Command(path, "--list").Output()

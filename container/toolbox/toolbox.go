@@ -101,6 +101,12 @@ func Names() []string {
 	return slices.Compact(names)
 }
 
+// ListName is the name to start the runner as for `--list`, which prints
+// Names, one a line, as `busybox --list` prints its applets: the image
+// builder asks the runner it packs which links to make, so the host
+// binary need not link the toolbox.
+const ListName = "berth-toolbox"
+
 // Main runs the toolbox command named by the base name of args[0] and
 // returns its exit code with ok true; ok is false when that name is not a
 // toolbox command, and then nothing ran.
@@ -109,6 +115,16 @@ func Main(args []string) (code int, ok bool) {
 		return 0, false
 	}
 	name := filepath.Base(args[0])
+	if name == ListName {
+		if len(args) != 2 || args[1] != "--list" {
+			fmt.Fprintln(os.Stderr, "usage: "+ListName+" --list")
+			return 2, true
+		}
+		if _, err := fmt.Println(strings.Join(Names(), "\n")); err != nil {
+			return 1, true
+		}
+		return 0, true
+	}
 	if !slices.Contains(Names(), name) {
 		return 0, false
 	}
