@@ -16,13 +16,13 @@ import (
 
 // newRunner returns an interpreter on the given streams whose commands
 // are, in order: the in-process ones, u-root's core commands, programs on
-// PATH.
+// PATH (startProgram).
 func newRunner(stdin io.Reader, stdout, stderr io.Writer, opts ...interp.RunnerOption) (*interp.Runner, error) {
 	opts = append([]interp.RunnerOption{
 		interp.StdIO(stdin, stdout, stderr),
 		interp.CallHandler(callHandler),
 		// The interpreter ends the chain with its DefaultExecHandler.
-		interp.ExecHandlers(guard, ExecHandler, coreutils.ExecHandler),
+		interp.ExecHandlers(guard, ExecHandler, coreutils.ExecHandler, startProgram),
 	}, opts...)
 	return interp.New(opts...)
 }
@@ -46,8 +46,20 @@ func guard(next interp.ExecHandlerFunc) interp.ExecHandlerFunc {
 		if err == nil || errors.As(err, &es) || ctx.Err() != nil {
 			return err
 		}
-		fmt.Fprintf(interp.HandlerCtx(ctx).Stderr, "%s: %v\n", args[0], err)
+		diagnose(interp.HandlerCtx(ctx).Stderr, fmt.Sprintf("%s: %v\n", args[0], err))
 		return interp.ExitStatus(126)
+	}
+}
+
+// diagnose writes a shell diagnostic to stderr, or, when that is closed,
+// to the shell's own standard error. A background job's stderr is closed
+// early when it is a pipe (`for …; do cmd & done 2>&1 | tail`): the
+// interpreter closes a pipeline's writing end when its left side ends,
+// not when the jobs it started do, so "fork refused" would be lost.
+func diagnose(stderr io.Writer, msg string) {
+	if _, err := io.WriteString(stderr, msg); err != nil {
+		// Nowhere else to report to: the shell's own stderr is the last.
+		_, _ = io.WriteString(os.Stderr, msg)
 	}
 }
 

@@ -181,15 +181,7 @@ func ExecHandler(next interp.ExecHandlerFunc) interp.ExecHandlerFunc {
 				v := hc.Env.Get(k)
 				return v.String(), v.IsSet() && v.Exported
 			},
-			environ: func() []string {
-				var kv []string
-				for name, v := range hc.Env.Each {
-					if v.IsSet() && v.Exported {
-						kv = append(kv, name+"="+v.String())
-					}
-				}
-				return kv
-			},
+			environ: func() []string { return exported(hc.Env) },
 		}
 		if code := cmd(c, args[1:]); code != 0 {
 			return interp.ExitStatus(uint8(code))
