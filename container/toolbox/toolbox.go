@@ -4,15 +4,20 @@
 // looks at the name it was started as.
 //
 // The shell is mvdan.cc/sh/v3's interpreter. A command it runs is looked up
-// first among the in-process commands here (grep, sed, find, head, …),
+// first among the in-process commands here (grep, sed, find, ls, head, …),
 // then among u-root's core commands (rm, touch, chmod, tar, …, through
 // mvdan.cc/sh/moreinterp/coreutils), then on PATH, so a real binary still
-// runs. cat, cp, find, ls, mkdir, mv and xargs are here although u-root
-// has them: its find and ls -R print absolute names, its mkdir and ls
-// exit 0 when they fail, its mv cannot cross file systems, its cp, cat,
-// ls and xargs lack -a, -n, -1 and -I (and its xargs -n1 panics). echo, printf, test, pwd, true and false are the interpreter's
+// runs (startProgram). cat, cp, find, ls, mkdir, mv and xargs are here
+// although u-root has them: its find and ls -R print absolute names, its
+// mkdir and ls exit 0 when they fail, its mv cannot cross file systems,
+// its cp, cat, ls and xargs lack -a, -n, -1 and -I (and its xargs -n1
+// panics). echo, printf, test, pwd, true and false are the interpreter's
 // builtins; started by those names, the toolbox runs them through the
-// interpreter.
+// interpreter. kill and ulimit, which it names but lacks, are here.
+//
+// Two differences from a traditional shell remain: a background job is a
+// goroutine (its $! is not a process id, and jobs a pipeline's left side
+// starts end with the shell), and only sleep runs as a process of its own.
 //
 // Nothing here is bounded beyond what the container's own memory and pids
 // limits bound.
