@@ -17,7 +17,8 @@
 //
 // Two differences from a traditional shell remain: a background job is a
 // goroutine (its $! is not a process id, and jobs a pipeline's left side
-// starts end with the shell), and only sleep runs as a process of its own.
+// starts end with the shell), and of the commands here only sleep runs as
+// a process of its own.
 //
 // Nothing here is bounded beyond what the container's own memory and pids
 // limits bound.
