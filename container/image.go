@@ -10,9 +10,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/docker/docker/api/types/build"
@@ -31,33 +33,49 @@ const AgentUID = 65532
 // build is skipped.
 const LabelImageHash = "berth.image-hash"
 
-// ImageSource is what the agent image is built from: two static binaries.
+// ImageSource is what the agent image is built from: a static
+// berth-runner, which is also the agent's shell and commands
+// (container/toolbox), and optionally a static busybox.
 type ImageSource struct {
-	Runner  string // a static berth-runner
-	Busybox string // a static busybox, for a shell
+	Runner string // a static berth-runner
+	// Busybox, when set, is a static busybox added to the image and
+	// preferred for /bin/sh and its applets. "" leaves it out: the image
+	// then holds nothing from the host but what berth built.
+	Busybox string
 }
 
 // BuildImage builds the agent image tagged tag from src, locally, with no
-// registry: FROM scratch, the runner, busybox and its applet links. It
+// registry: FROM scratch, the runner, and /bin/sh and /bin/<command>
+// linked to it (to busybox for busybox's applets, when src has one). It
 // skips the build when an image with the same content already exists.
 // Progress goes to progress.
 func (d *Docker) BuildImage(ctx context.Context, tag string, src ImageSource, progress io.Writer) error {
-	for name, p := range map[string]string{"berth-runner": src.Runner, "busybox": src.Busybox} {
-		if err := requireStatic(p); err != nil {
-			return fmt.Errorf("build image: %s: %w", name, err)
+	// A busybox named but missing is a mistake to report, never a reason
+	// to build without it.
+	if src.Busybox != "" {
+		if _, err := os.Stat(src.Busybox); err != nil {
+			return fmt.Errorf("build image: the busybox given (%s) is not usable: %w", src.Busybox, err)
 		}
+	}
+	if err := requireStatic(src.Runner); err != nil {
+		return fmt.Errorf("build image: berth-runner: %w", err)
 	}
 	runnerBin, err := os.ReadFile(src.Runner)
 	if err != nil {
 		return fmt.Errorf("build image: %w", err)
 	}
-	busybox, err := os.ReadFile(src.Busybox)
-	if err != nil {
-		return fmt.Errorf("build image: %w", err)
-	}
-	applets, err := busyboxApplets(src.Busybox)
-	if err != nil {
-		return fmt.Errorf("build image: %w", err)
+	var busybox []byte
+	var applets []string
+	if src.Busybox != "" {
+		if err := requireStatic(src.Busybox); err != nil {
+			return fmt.Errorf("build image: busybox: %w", err)
+		}
+		if busybox, err = os.ReadFile(src.Busybox); err != nil {
+			return fmt.Errorf("build image: %w", err)
+		}
+		if applets, err = busyboxApplets(src.Busybox); err != nil {
+			return fmt.Errorf("build image: %w", err)
+		}
 	}
 	dockerfile := fmt.Sprintf(`FROM scratch
 COPY rootfs/ /
@@ -66,25 +84,23 @@ ENV HOME=/home/agent PATH=/usr/local/bin:/bin
 WORKDIR /workspace
 ENTRYPOINT ["/usr/local/bin/berth-runner"]
 `, AgentUID, AgentUID)
-	h := sha256.New()
-	h.Write(runnerBin)
-	h.Write(busybox)
-	h.Write([]byte(dockerfile))
-	hash := hex.EncodeToString(h.Sum(nil))[:16]
-
-	if img, err := d.cli.ImageInspect(ctx, tag); err == nil && img.Config != nil && img.Config.Labels[LabelImageHash] == hash {
-		fmt.Fprintf(progress, "image %s is up to date (%s)\n", tag, hash)
-		return nil
-	}
 
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
+	var werr error
+	write := func(h *tar.Header, b []byte) {
+		if werr == nil {
+			werr = tw.WriteHeader(h)
+		}
+		if werr == nil && len(b) > 0 {
+			_, werr = tw.Write(b)
+		}
+	}
 	add := func(name string, mode int64, b []byte) {
-		tw.WriteHeader(&tar.Header{Name: name, Mode: mode, Size: int64(len(b)), Typeflag: tar.TypeReg})
-		tw.Write(b)
+		write(&tar.Header{Name: name, Mode: mode, Size: int64(len(b)), Typeflag: tar.TypeReg}, b)
 	}
 	dir := func(name string, mode int64, uid int) {
-		tw.WriteHeader(&tar.Header{Name: name + "/", Mode: mode, Typeflag: tar.TypeDir, Uid: uid, Gid: uid})
+		write(&tar.Header{Name: name + "/", Mode: mode, Typeflag: tar.TypeDir, Uid: uid, Gid: uid}, nil)
 	}
 	add("Dockerfile", 0o644, []byte(dockerfile))
 	for _, d := range []string{"rootfs", "rootfs/bin", "rootfs/usr", "rootfs/usr/local", "rootfs/usr/local/bin", "rootfs/etc", "rootfs/workspace", "rootfs/app"} {
@@ -93,19 +109,47 @@ ENTRYPOINT ["/usr/local/bin/berth-runner"]
 	dir("rootfs/home", 0o755, 0)
 	dir("rootfs/home/agent", 0o755, AgentUID)
 	add("rootfs/usr/local/bin/berth-runner", 0o755, runnerBin)
-	add("rootfs/bin/busybox", 0o755, busybox)
-	for _, a := range applets {
-		if a == "busybox" || strings.ContainsAny(a, "/ ") {
-			continue
+	names, err := toolboxNames(src.Runner)
+	if err != nil {
+		return fmt.Errorf("build image: %w", err)
+	}
+	links := map[string]string{}
+	for _, name := range names {
+		links[name] = "/usr/local/bin/berth-runner"
+	}
+	if busybox != nil {
+		add("rootfs/bin/busybox", 0o755, busybox)
+		for _, a := range applets {
+			if a == "busybox" || strings.ContainsAny(a, "/ ") {
+				continue
+			}
+			links[a] = "busybox"
 		}
-		tw.WriteHeader(&tar.Header{Name: "rootfs/bin/" + a, Typeflag: tar.TypeSymlink, Linkname: "busybox", Mode: 0o777})
+	}
+	for _, name := range slices.Sorted(maps.Keys(links)) {
+		write(&tar.Header{Name: "rootfs/bin/" + name, Typeflag: tar.TypeSymlink, Linkname: links[name], Mode: 0o777}, nil)
 	}
 	add("rootfs/etc/passwd", 0o644, []byte(fmt.Sprintf("root:x:0:0:root:/root:/bin/sh\nagent:x:%d:%d:agent:/home/agent:/bin/sh\n", AgentUID, AgentUID)))
 	add("rootfs/etc/group", 0o644, []byte(fmt.Sprintf("root:x:0:\nagent:x:%d:\n", AgentUID)))
-	if err := tw.Close(); err != nil {
-		return err
+	if werr == nil {
+		werr = tw.Close()
 	}
-	fmt.Fprintf(progress, "building image %s (runner %d KiB, busybox %d KiB)…\n", tag, len(runnerBin)>>10, len(busybox)>>10)
+	if werr != nil {
+		return fmt.Errorf("build image: pack the build context: %w", werr)
+	}
+	// The context is all the image is made of, and packing it is
+	// deterministic (no times), so its hash names the content.
+	sum := sha256.Sum256(buf.Bytes())
+	hash := hex.EncodeToString(sum[:])[:16]
+	if img, err := d.cli.ImageInspect(ctx, tag); err == nil && img.Config != nil && img.Config.Labels[LabelImageHash] == hash {
+		fmt.Fprintf(progress, "image %s is up to date (%s)\n", tag, hash)
+		return nil
+	}
+	shell := "berth-runner's toolbox"
+	if busybox != nil {
+		shell = fmt.Sprintf("busybox, %d KiB", len(busybox)>>10)
+	}
+	fmt.Fprintf(progress, "building image %s (runner %d KiB; shell: %s)…\n", tag, len(runnerBin)>>10, shell)
 	resp, err := d.cli.ImageBuild(ctx, &buf, build.ImageBuildOptions{
 		Tags: []string{tag}, Remove: true, ForceRemove: true, Version: build.BuilderV1,
 		Labels: map[string]string{LabelImageHash: hash, "berth.managed": "1"},
@@ -155,26 +199,38 @@ func requireStatic(path string) error {
 	return nil
 }
 
+// toolboxNames asks the runner at path which names its toolbox answers to
+// (container/toolbox): the image links each in /bin to it.
+func toolboxNames(path string) ([]string, error) {
+	cmd := exec.Command(path, "--list")
+	cmd.Args[0] = toolboxListName
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("list the runner's toolbox commands: %w", err)
+	}
+	names := strings.Fields(string(out))
+	if !slices.Contains(names, "sh") {
+		return nil, fmt.Errorf("list the runner's toolbox commands: %s has no sh; is it berth-runner?", path)
+	}
+	for _, n := range names {
+		if strings.ContainsAny(n, "/\x00") || n == "." || n == ".." {
+			return nil, fmt.Errorf("list the runner's toolbox commands: %q is not a file name", n)
+		}
+	}
+	return names, nil
+}
+
+// toolboxListName is toolbox.ListName, which this package does not import
+// so that the host binary does not link the toolbox (container/toolbox's
+// tests check the two agree).
+const toolboxListName = "berth-toolbox"
+
 func busyboxApplets(path string) ([]string, error) {
 	out, err := exec.Command(path, "--list").Output()
 	if err != nil {
 		return nil, fmt.Errorf("list busybox applets: %w", err)
 	}
 	return strings.Fields(string(out)), nil
-}
-
-// FindBusybox returns a static busybox: $BERTH_BUSYBOX if given, else the
-// one Debian's busybox-static package installs.
-func FindBusybox(given string) (string, error) {
-	for _, p := range []string{given, "/bin/busybox", "/usr/bin/busybox"} {
-		if p == "" {
-			continue
-		}
-		if _, err := os.Stat(p); err == nil && requireStatic(p) == nil {
-			return p, nil
-		}
-	}
-	return "", errors.New("no static busybox found: install it (apt-get install busybox-static) or set BERTH_BUSYBOX")
 }
 
 // BuildRunner compiles a static berth-runner from the berth source tree

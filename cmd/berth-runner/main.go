@@ -1,6 +1,7 @@
 // Command berth-runner is the agent runner that runs inside every berth
 // agent container. It talks to berth only through the session's two
-// SQLite files.
+// SQLite files. Started as sh, grep, ls, … (the image's /bin links to
+// it), it is the agent's shell and commands instead (container/toolbox).
 package main
 
 import (
@@ -12,12 +13,16 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/berth-dev/berth/container/toolbox"
 	"github.com/berth-dev/berth/session/runner"
 	"github.com/berth-dev/berth/session/runner/agents"
 	"github.com/berth-dev/berth/session/sessiondb"
 )
 
 func main() {
+	if code, ok := toolbox.Main(os.Args); ok {
+		os.Exit(code)
+	}
 	// `berth-runner mcp` is the MCP server the claude provider's CLI starts.
 	if len(os.Args) > 1 && os.Args[1] == "mcp" {
 		os.Args = append(os.Args[:1], os.Args[2:]...)

@@ -79,7 +79,7 @@ func (c *config) declare(fs *flag.FlagSet) {
 	fs.StringVar(&c.Image, flagImage, container.DefaultImage, "agent image")
 	fs.Var((*imageList)(&c.Images), flagAllowedImages, "comma-separated `images` a group's container_config may name besides the agent image and the claude image")
 	fs.StringVar(&c.RunnerBin, flagRunnerBin, "", "a prebuilt static berth-runner for the image (default: compile from source)")
-	fs.StringVar(&c.Busybox, flagBusybox, "", "a static busybox for the image (default: /bin/busybox from busybox-static)")
+	fs.StringVar(&c.Busybox, flagBusybox, "", "a static busybox to add to the image and prefer for its shell (default: none; the runner is the shell)")
 	fs.StringVar(&c.DockerHost, flagDockerHost, "", "Docker engine address (default $DOCKER_HOST or the local socket)")
 	fs.StringVar(&c.MetricsAddr, flagMetricsAddr, "", "serve Prometheus metrics at http://ADDR/metrics, e.g. 127.0.0.1:9464 (default: off)")
 }

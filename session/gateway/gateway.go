@@ -62,7 +62,7 @@ type Config struct {
 	Runtime    session.Runtime
 	DockerHost string
 	RunnerBin  string // a prebuilt static berth-runner; "": compile from source
-	Busybox    string // a static busybox; "": container.FindBusybox's default
+	Busybox    string // a static busybox to prefer for the shell; "": none
 
 	// Progress is told, a short line each, what a first start does that
 	// takes a while: building the agent image, starting the terminal's

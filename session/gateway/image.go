@@ -16,7 +16,7 @@ type ImageConfig struct {
 	Home      paths.Home // where a runner compiled from source is cached
 	Image     string     // the tag
 	RunnerBin string     // a prebuilt static berth-runner; "": compile from source
-	Busybox   string     // a static busybox; "": container.FindBusybox's default
+	Busybox   string     // a static busybox to prefer for the shell; "": none, the runner's toolbox
 }
 
 // EnsureImage builds the agent image when it is missing (or always, with
@@ -44,14 +44,10 @@ func EnsureImage(ctx context.Context, d *container.Docker, cfg ImageConfig, prog
 	return d.BuildImage(ctx, cfg.Image, src, progress)
 }
 
-// ImageSource finds the busybox and the runner an image is built from,
-// compiling the runner from this source tree into Home's cache when no
-// prebuilt one is named.
+// ImageSource finds the runner an image is built from (and the busybox,
+// only when one is named), compiling the runner from this source tree into
+// Home's cache when no prebuilt one is named.
 func ImageSource(ctx context.Context, cfg ImageConfig, progress io.Writer) (container.ImageSource, error) {
-	busybox, err := container.FindBusybox(cfg.Busybox)
-	if err != nil {
-		return container.ImageSource{}, err
-	}
 	runnerBin := cfg.RunnerBin
 	if runnerBin == "" {
 		wd, _ := os.Getwd()
@@ -67,5 +63,5 @@ func ImageSource(ctx context.Context, cfg ImageConfig, progress io.Writer) (cont
 			return container.ImageSource{}, err
 		}
 	}
-	return container.ImageSource{Runner: runnerBin, Busybox: busybox}, nil
+	return container.ImageSource{Runner: runnerBin, Busybox: cfg.Busybox}, nil
 }

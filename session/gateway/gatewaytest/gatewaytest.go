@@ -88,7 +88,8 @@ var (
 )
 
 // BuildImage builds the test agent image once per test binary; an
-// unchanged image is not rebuilt.
+// unchanged image is not rebuilt. Its shell is the runner's toolbox, or
+// the busybox at $BERTH_BUSYBOX when that is set.
 func BuildImage(t testing.TB, d *container.Docker) {
 	t.Helper()
 	imageOnce.Do(func() {
@@ -96,11 +97,6 @@ func BuildImage(t testing.TB, d *container.Docker) {
 		defer cancel()
 		wd, _ := os.Getwd()
 		src, err := container.SourceDir(wd)
-		if err != nil {
-			imageErr = err
-			return
-		}
-		busybox, err := container.FindBusybox(os.Getenv("BERTH_BUSYBOX"))
 		if err != nil {
 			imageErr = err
 			return
@@ -119,7 +115,9 @@ func BuildImage(t testing.TB, d *container.Docker) {
 		if imageErr = container.BuildRunner(ctx, src, bin, io.Discard); imageErr != nil {
 			return
 		}
-		imageErr = d.BuildImage(ctx, Image, container.ImageSource{Runner: bin, Busybox: busybox}, io.Discard)
+		// BERTH_BUSYBOX, when set, is a host busybox to prefer for the
+		// shell; unset (as in CI) the image's shell is the runner's own.
+		imageErr = d.BuildImage(ctx, Image, container.ImageSource{Runner: bin, Busybox: os.Getenv("BERTH_BUSYBOX")}, io.Discard)
 	})
 	if imageErr != nil {
 		t.Fatalf("build agent image: %v", imageErr)

@@ -36,7 +36,7 @@ const maxToolOutput = 16 << 10
 func (tb *toolbox) specs() []toolSpec {
 	str := func(desc string) map[string]any { return map[string]any{"type": "string", "description": desc} }
 	return []toolSpec{
-		{"bash", "Run a shell command (busybox sh) in your working folder; returns its output and exit code.",
+		{"bash", "Run a shell command (sh) in your working folder; returns its output and exit code.",
 			map[string]any{"command": str("the command line")}, []string{"command"}},
 		{"read_file", "Read a file in your working folder (or the shared global folder).",
 			map[string]any{"path": str("a path relative to your working folder")}, []string{"path"}},
