@@ -51,7 +51,7 @@ func ImageSource(ctx context.Context, cfg ImageConfig, progress io.Writer) (cont
 	runnerBin := cfg.RunnerBin
 	if runnerBin == "" {
 		wd, _ := os.Getwd()
-		srcDir, err := container.SourceDir(wd)
+		srcDir, err := container.RunnerSource(ctx, wd)
 		if err != nil {
 			return container.ImageSource{}, err
 		}
