@@ -36,8 +36,10 @@ func SafeName(name string) string {
 		}
 		return r
 	}, name)
-	name = strings.TrimSpace(name)
-	name = strings.TrimLeft(name, ".")
+	// Leading dots and spaces go together, in any order: a name is never
+	// hidden, and trimming again finds nothing more (". 0" is "0").
+	name = strings.TrimLeftFunc(name, func(r rune) bool { return r == '.' || unicode.IsSpace(r) })
+	name = strings.TrimRightFunc(name, unicode.IsSpace)
 	if strings.Trim(name, "_ ") == "" {
 		return "file"
 	}
