@@ -439,7 +439,10 @@ func (l *handle) exited(id string, code int64, reason string, final bool) {
 		reason, final = l.killing, true
 	}
 	l.running, l.ctrID, l.killing = false, "", ""
-	l.mu.Unlock()
+	// The lifecycle lock is held until what the dead container claimed is
+	// re-queued: until then its claim looks to a new runner like one it may
+	// take, so a container a wake started meanwhile (the sweep's) would run
+	// the message again without the try being counted, past MaxTries.
 	ctx := context.WithoutCancel(l.c.ctx)
 	l.setPhase(ctx, channels.Status{}, nil) // what waits now waits for the next container
 	l.c.obs.Running(l.c.running.add(-1))
@@ -448,15 +451,18 @@ func (l *handle) exited(id string, code int64, reason string, final bool) {
 	l.c.log.Info("exited", "session", l.id, "group", l.group.Folder, "container", short(id), "code", code)
 	l.poke() // deliver what it wrote before it went
 	if l.c.ctx.Err() != nil {
+		l.mu.Unlock()
 		return
 	}
 	if l.closed.Load() {
 		// Never requeued nor woken: the reset (or the sweep) cancels and
 		// fails what the closed session left.
 		l.backlog.Store(true)
+		l.mu.Unlock()
 		return
 	}
 	l.requeue(ctx, reason, final)
+	l.mu.Unlock()
 	l.wakeIfOpen(ctx)
 }
 
@@ -480,7 +486,7 @@ func (l *handle) wakeIfOpen(ctx context.Context) {
 
 // requeue retries, with backoff, every message a dead container had
 // claimed but not finished; after the last try (at once when final) the
-// message fails.
+// message fails. l.mu is held.
 func (l *handle) requeue(ctx context.Context, reason string, final bool) {
 	tries := l.c.cfg.MaxTries
 	if final {

@@ -112,7 +112,9 @@ func (sv *supervisor) recover(ctx context.Context) error {
 			sv.log.Warn("recover session", "session", s.ID, "err", err)
 			continue
 		}
+		l.mu.Lock()
 		l.requeue(ctx, "berth restarted while the agent was working on it", false)
+		l.mu.Unlock()
 		l.poke()
 		l.wakeIfOpen(ctx)
 	}

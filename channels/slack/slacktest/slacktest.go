@@ -63,8 +63,13 @@ type Server struct {
 	live      atomic.Int64
 	opens     atomic.Int64
 	notify    chan struct{}
-	files     files   // shared files and their downloads; guarded inside
-	up        uploads // the external upload flow (upload.go)
+
+	// dmu guards delivered. It is not mu: a socket's writer takes it
+	// while Inject holds mu and waits for room in that writer's queue.
+	dmu       sync.Mutex
+	delivered []string // envelope ids of the frames written to a socket, one per delivery
+	files     files    // shared files and their downloads; guarded inside
+	up        uploads  // the external upload flow (upload.go)
 }
 
 // New starts a fake Slack, stopped when the test ends.
@@ -147,10 +152,6 @@ func (s *Server) URL() string { return s.srv.URL + "/" }
 
 func (s *Server) socket(c *websocket.Conn) {
 	out := make(chan []byte, 64)
-	s.mu.Lock()
-	s.conns[c] = out
-	s.mu.Unlock()
-	s.live.Add(1)
 	defer func() {
 		s.mu.Lock()
 		delete(s.conns, c)
@@ -169,10 +170,6 @@ func (s *Server) socket(c *websocket.Conn) {
 		return c.WriteMessage(mt, b)
 	}
 	write(websocket.TextMessage, []byte(`{"type":"hello","num_connections":1,"connection_info":{"app_id":"A1"},"debug_info":{"host":"fake"}}`))
-	// Like Slack, retry what no client acknowledged.
-	for _, env := range s.unacked() {
-		out <- env
-	}
 	done := make(chan struct{})
 	defer close(done)
 	go func() {
@@ -190,9 +187,27 @@ func (s *Server) socket(c *websocket.Conn) {
 				if write(websocket.TextMessage, b) != nil {
 					return
 				}
+				var e struct {
+					EnvelopeID string `json:"envelope_id"`
+				}
+				if json.Unmarshal(b, &e) == nil && e.EnvelopeID != "" {
+					s.dmu.Lock()
+					s.delivered = append(s.delivered, e.EnvelopeID)
+					s.dmu.Unlock()
+				}
 			}
 		}
 	}()
+	// Like Slack, retry what no client acknowledged. The socket goes live
+	// in the same step, so an event injected meanwhile is sent once: by
+	// the replay or by Inject, never by both.
+	s.mu.Lock()
+	for _, env := range s.unackedLocked() {
+		out <- env
+	}
+	s.conns[c] = out
+	s.live.Add(1)
+	s.mu.Unlock()
 	for {
 		_, msg, err := c.ReadMessage()
 		if err != nil {
@@ -211,12 +226,22 @@ func (s *Server) socket(c *websocket.Conn) {
 
 // Inject sends a raw Socket Mode frame to every connected client.
 func (s *Server) Inject(frame []byte) {
+	s.waitLive()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.injectLocked(frame)
+}
+
+// waitLive waits a while for a client to connect.
+func (s *Server) waitLive() {
 	deadline := time.Now().Add(10 * time.Second)
 	for s.live.Load() == 0 && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+}
+
+// injectLocked sends frame to every connected client; s.mu is held.
+func (s *Server) injectLocked(frame []byte) {
 	for _, out := range s.conns {
 		out <- frame
 	}
@@ -236,13 +261,16 @@ func (s *Server) Event(ev map[string]any) string {
 		"event_time": time.Now().Unix(), "event": ev})
 	env, _ := json.Marshal(map[string]any{"type": "events_api", "envelope_id": "env-" + id, "accepts_response_payload": false,
 		"payload": json.RawMessage(cb)})
+	s.waitLive()
+	// Stored and sent in one step, so a socket connecting meanwhile does
+	// not also replay it as unacknowledged.
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.envelopes[id] = env
 	if ch, _ := ev["channel"].(string); ch != "" && ev["type"] == "message" {
 		s.history[ch] = append(s.history[ch], ev)
 	}
-	s.mu.Unlock()
-	s.Inject(env)
+	s.injectLocked(env)
 	return id
 }
 
@@ -307,10 +335,9 @@ func (s *Server) Redeliver(eventID string) {
 	s.Inject(b)
 }
 
-// unacked returns the envelopes no client acknowledged, marked as retries.
-func (s *Server) unacked() [][]byte {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+// unackedLocked returns the envelopes no client acknowledged, marked as
+// retries; s.mu is held.
+func (s *Server) unackedLocked() [][]byte {
 	acked := map[string]bool{}
 	for _, a := range s.acks {
 		acked[a] = true
@@ -493,6 +520,14 @@ func (s *Server) WaitPosted(t testing.TB, n int, timeout time.Duration) []Post {
 			t.Fatalf("slack: %d posts after %v, want %d: %+v", len(s.Posted()), timeout, n, s.Posted())
 		}
 	}
+}
+
+// Delivered returns the envelope ids of the frames written to a client,
+// one per delivery (a redelivery or a replay on reconnect adds one).
+func (s *Server) Delivered() []string {
+	s.dmu.Lock()
+	defer s.dmu.Unlock()
+	return append([]string(nil), s.delivered...)
 }
 
 // Acks returns the envelope ids the client acknowledged.
