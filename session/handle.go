@@ -494,7 +494,10 @@ func (l *handle) requeue(ctx context.Context, reason string, final bool) {
 	}
 	acks, err := l.db.Acks(ctx)
 	if err != nil {
+		// The sweep looks again; until the claim is requeued, its try
+		// must not be taken by the next runner uncounted.
 		l.c.log.Warn("read acks", "session", l.id, "err", err)
+		l.backlog.Store(true)
 		return
 	}
 	if _, err := l.db.Finish(ctx, acks); err != nil {
