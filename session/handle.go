@@ -42,11 +42,14 @@ type handle struct {
 	db      sessiondb.Host
 	kick    chan struct{}
 
-	mu      sync.Mutex // serialises container lifecycle changes; guards running, ctrID, started, failed and killing
+	mu      sync.Mutex // serialises container lifecycle changes; guards running, ctrID, started, failed, killing and unrequeued
 	running bool
 	ctrID   string
 	started time.Time
 	failed  int // consecutive failed wakes
+	// unrequeued is the reason a dead container's claims still wait to
+	// be requeued (its acks could not be read); "": none wait.
+	unrequeued string
 	// killing is why the sweep is stopping the running container (its turn
 	// passed a limit): its exit fails what it held with this reason, at once.
 	killing string
@@ -238,6 +241,13 @@ func (l *handle) ensure(ctx context.Context) error {
 		// is left.
 		l.c.slots.release()
 		return ErrClosed
+	}
+	if l.unrequeued != "" {
+		l.requeue(ctx, l.unrequeued, false)
+		if l.unrequeued != "" {
+			l.c.slots.release()
+			return fmt.Errorf("wake session %s: the last container's claims are not requeued yet", l.id)
+		}
 	}
 	info, adopted, err := l.start(ctx)
 	if err != nil {
@@ -494,12 +504,14 @@ func (l *handle) requeue(ctx context.Context, reason string, final bool) {
 	}
 	acks, err := l.db.Acks(ctx)
 	if err != nil {
-		// The sweep looks again; until the claim is requeued, its try
-		// must not be taken by the next runner uncounted.
+		// The next wake requeues first (ensure), so the claim's try is
+		// counted before another runner can take it.
 		l.c.log.Warn("read acks", "session", l.id, "err", err)
+		l.unrequeued = reason
 		l.backlog.Store(true)
 		return
 	}
+	l.unrequeued = ""
 	if _, err := l.db.Finish(ctx, acks); err != nil {
 		l.c.log.Warn("record acks", "session", l.id, "err", err)
 	}
