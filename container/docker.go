@@ -107,17 +107,36 @@ func (d *Docker) Ping(ctx context.Context) (string, error) {
 	return p.APIVersion, nil
 }
 
+// ErrNameTaken is why Ensure gave up: for NameWait the session's
+// container name stayed held by a container that was still being created
+// or removed. The engine is slow, not broken: the caller may try again.
+var ErrNameTaken = errors.New("name stayed taken")
+
+// NameWait bounds how long Ensure waits for a container that holds the
+// name while it is being created or removed. Generous: under heavy load
+// the engine takes many seconds to create or remove a container, and
+// giving up early fails a wake that only had to wait.
+const NameWait = 2 * time.Minute
+
+// maxNamePause caps the pause between looks at a held name.
+const maxNamePause = time.Second
+
 // Ensure makes sure the container named spec.Name is running, creating and
 // starting it if needed. The engine's name uniqueness is what guarantees one
 // container per session across goroutines, restarts and processes: a create
 // that conflicts adopts the container that holds the name. It reports
-// whether an existing container was adopted.
+// whether an existing container was adopted. A holder still being created
+// or removed is waited for, NameWait at most (then ErrNameTaken).
 func (d *Docker) Ensure(ctx context.Context, spec Spec) (Info, bool, error) {
-	for attempt := 0; attempt < 30; attempt++ {
+	deadline := time.Now().Add(NameWait)
+	var held error // why the holder could not be removed, last time
+	for attempt := 0; ; attempt++ {
 		id, err := d.create(ctx, spec)
 		if err == nil {
 			if err := d.cli.ContainerStart(ctx, id, ctypes.StartOptions{}); err != nil {
-				d.cli.ContainerRemove(context.WithoutCancel(ctx), id, ctypes.RemoveOptions{Force: true})
+				if rerr := d.Remove(context.WithoutCancel(ctx), id); rerr != nil {
+					err = errors.Join(err, rerr)
+				}
 				return Info{}, false, fmt.Errorf("start container %s: %w", spec.Name, err)
 			}
 			info, err := d.Inspect(ctx, id)
@@ -126,19 +145,28 @@ func (d *Docker) Ensure(ctx context.Context, spec Spec) (Info, bool, error) {
 		if !errdefs.IsConflict(err) {
 			return Info{}, false, fmt.Errorf("create container %s: %w", spec.Name, err)
 		}
+		if !time.Now().Before(deadline) {
+			if held != nil {
+				return Info{}, false, fmt.Errorf("create container %s: %w (waited %v): %w", spec.Name, ErrNameTaken, NameWait, held)
+			}
+			return Info{}, false, fmt.Errorf("create container %s: %w (waited %v)", spec.Name, ErrNameTaken, NameWait)
+		}
 		info, err := d.Inspect(ctx, spec.Name)
 		if errdefs.IsNotFound(err) {
 			// The engine reserves a name before the container can be
-			// inspected, and frees it after removal: wait and try again.
+			// inspected (a create under way, maybe by a process that
+			// has since died), and frees it once a removal is done:
+			// wait and try again.
+			pause := min(time.Duration(attempt+1)*20*time.Millisecond, maxNamePause)
 			select {
 			case <-ctx.Done():
 				return Info{}, false, ctx.Err()
-			case <-time.After(time.Duration(attempt+1) * 20 * time.Millisecond):
+			case <-time.After(pause):
 			}
 			continue
 		}
 		if err != nil {
-			return Info{}, false, err
+			return Info{}, false, fmt.Errorf("inspect holder of %s: %w", spec.Name, err)
 		}
 		switch info.State {
 		case "running":
@@ -152,12 +180,20 @@ func (d *Docker) Ensure(ctx context.Context, spec Spec) (Info, bool, error) {
 			info, err := d.Inspect(ctx, info.ID)
 			return info, true, err
 		default:
-			// Exited or being removed: its name frees up once it is gone.
-			d.cli.ContainerRemove(ctx, info.ID, ctypes.RemoveOptions{Force: true})
-			d.waitGone(ctx, info.ID)
+			// Exited or being removed: its name frees up once it is
+			// gone. Remove waits for a removal already under way.
+			// A removal the engine could not finish (a busy mount
+			// under load) is tried again until the deadline.
+			if err := d.Remove(ctx, info.ID); err != nil {
+				held = err
+				select {
+				case <-ctx.Done():
+					return Info{}, false, ctx.Err()
+				case <-time.After(maxNamePause):
+				}
+			}
 		}
 	}
-	return Info{}, false, fmt.Errorf("create container %s: name stayed taken", spec.Name)
 }
 
 func (d *Docker) create(ctx context.Context, spec Spec) (string, error) {

@@ -42,7 +42,7 @@ type handle struct {
 	db      sessiondb.Host
 	kick    chan struct{}
 
-	mu      sync.Mutex // serialises container lifecycle changes; guards running, ctrID, started, failed, killing and unrequeued
+	mu      sync.Mutex // serialises container lifecycle changes; guards running, ctrID, started, failed, slow, slowSince, retryAt, killing and unrequeued
 	running bool
 	ctrID   string
 	started time.Time
@@ -50,6 +50,12 @@ type handle struct {
 	// unrequeued is the reason a dead container's claims still wait to
 	// be requeued (its acks could not be read); "": none wait.
 	unrequeued string
+	// slow counts the consecutive wakes that failed only because the
+	// engine was slow (see transientWake), since slowSince; the sweep
+	// tries again from retryAt.
+	slow      int
+	slowSince time.Time
+	retryAt   time.Time
 	// killing is why the sweep is stopping the running container (its turn
 	// passed a limit): its exit fails what it held with this reason, at once.
 	killing string
@@ -141,6 +147,33 @@ func (l *handle) setState(ctx context.Context, state data.ContainerState, ctrID 
 // maxWakeFailures is how many wakes in a row may fail before the waiting
 // messages are failed and their senders told.
 const maxWakeFailures = 5
+
+// A wake that failed only because the engine was slow (transientWake) does
+// not count towards maxWakeFailures: the sweep tries again after a pause
+// that doubles from minWakeBackoff up to maxWakeBackoff, and the waiting
+// messages fail only once such wakes have failed for maxSlowWakes.
+const (
+	minWakeBackoff = 2 * time.Second
+	maxWakeBackoff = 30 * time.Second
+	maxSlowWakes   = 10 * time.Minute
+)
+
+// transientWake reports whether a wake failed because the engine was slow
+// rather than broken: the session's container name stayed held by a
+// container still being created or removed (a crash's leftovers under
+// load). Trying again later succeeds; failing the messages would lose them.
+func transientWake(err error) bool {
+	return errors.Is(err, container.ErrNameTaken)
+}
+
+// wakeBackoff is the pause before the sweep tries again after n slow wakes.
+func wakeBackoff(n int) time.Duration {
+	d := minWakeBackoff
+	for i := 1; i < n && d < maxWakeBackoff; i++ {
+		d *= 2
+	}
+	return min(d, maxWakeBackoff)
+}
 
 // ContainerName is the one name a session's container may have. The
 // engine refuses a second container with it, which is what makes "one
@@ -255,18 +288,13 @@ func (l *handle) ensure(ctx context.Context) error {
 		l.setPhase(ctx, channels.Status{}, nil)
 		l.c.slots.release()
 		l.backlog.Store(true) // the sweep tries again
-		l.failed++
 		l.setState(context.WithoutCancel(ctx), data.ContainerStopped, "")
-		// A refused configuration fails the same way every time: tell the
-		// person now rather than after maxWakeFailures wakes.
-		var ce *groups.ConfigError
-		if errors.As(err, &ce) || l.failed >= maxWakeFailures {
+		if l.countFailure(err, time.Now()) {
 			l.failPending(context.WithoutCancel(ctx), "the agent's container could not be started: "+err.Error())
-			l.failed = 0
 		}
 		return fmt.Errorf("wake session %s: %w", l.id, err)
 	}
-	l.failed = 0
+	l.failed, l.slow, l.slowSince, l.retryAt = 0, 0, time.Time{}, time.Time{}
 	l.amu.Lock()
 	l.queued = time.Time{}
 	l.amu.Unlock()
@@ -276,6 +304,36 @@ func (l *handle) ensure(ctx context.Context) error {
 	boot.Stop()
 	l.setPhase(ctx, channels.Status{State: channels.StateWorking}, unseen)
 	return nil
+}
+
+// countFailure records a failed wake at now and reports whether the
+// waiting messages are to fail (the count then starts again). A refused
+// configuration fails the same way every time: the person is told at once
+// rather than after maxWakeFailures wakes. A slow engine (transientWake)
+// delays the next try instead, and fails the messages only after
+// maxSlowWakes. l.mu is held.
+func (l *handle) countFailure(err error, now time.Time) bool {
+	var ce *groups.ConfigError
+	switch {
+	case errors.As(err, &ce):
+	case transientWake(err):
+		if l.slow == 0 {
+			l.slowSince = now
+		}
+		l.slow++
+		if now.Sub(l.slowSince) < maxSlowWakes {
+			l.retryAt = now.Add(wakeBackoff(l.slow))
+			return false
+		}
+	default:
+		l.failed++
+		l.retryAt = time.Time{}
+		if l.failed < maxWakeFailures {
+			return false
+		}
+	}
+	l.failed, l.slow, l.slowSince, l.retryAt = 0, 0, time.Time{}, time.Time{}
+	return true
 }
 
 // start asks the runtime for the session's container. l.mu is held.

@@ -153,7 +153,7 @@ func (sv *supervisor) sweep(ctx context.Context) {
 			return
 		}
 		l.mu.Lock()
-		running, started := l.running, l.started
+		running, started, retryAt := l.running, l.started, l.retryAt
 		l.mu.Unlock()
 		// A stopped session with nothing left is not touched: its files
 		// change only when a message is routed, which wakes it anyway.
@@ -182,7 +182,12 @@ func (sv *supervisor) sweep(ctx context.Context) {
 		// whose container goes idle meanwhile.
 		work := sessiondb.Triggers(open)
 		if !running {
-			if work {
+			switch {
+			case work && time.Now().Before(retryAt):
+				// Its last wake found the engine slow: it pauses
+				// before the next try, and is looked at again then.
+				l.backlog.Store(true)
+			case work:
 				sv.wakeAsync(l)
 			}
 			continue

@@ -132,8 +132,23 @@ func TestCrashNothingLostNothingDoubled(t *testing.T) {
 				missing = append(missing, fmt.Sprintf("m%03d×%d", i, n))
 			}
 		}
+		// What the senders were told instead, and the log's warnings:
+		// a failed wake says why, a slow one says nothing.
+		var told []string
+		for _, p := range fake.Posted() {
+			if !strings.HasPrefix(p.Text, "echo: ") {
+				told = append(told, p.Text)
+			}
+		}
 		b, _ := os.ReadFile(paths.Home(home).GatewayLog())
-		t.Fatalf("not exactly once: %s\n(last log lines: %s)", strings.Join(missing, " "), tail(string(b), 15))
+		var warned []string
+		for _, line := range strings.Split(string(b), "\n") {
+			if strings.Contains(line, `"level":"WARN"`) || strings.Contains(line, `"level":"ERROR"`) {
+				warned = append(warned, line)
+			}
+		}
+		t.Fatalf("not exactly once: %s\n(%d other posts, first: %q)\n(%d warnings, last: %s)\n(last log lines: %s)",
+			strings.Join(missing, " "), len(told), told[:min(3, len(told))], len(warned), tail(strings.Join(warned, "\n"), 8), tail(string(b), 15))
 	}
 	if maxPerSession > 1 {
 		t.Errorf("a session had %d containers at once", maxPerSession)
