@@ -1,13 +1,17 @@
 package slack_test
 
 import (
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/berth-dev/berth/channels"
+	"github.com/berth-dev/berth/channels/slack"
 	"github.com/berth-dev/berth/channels/slack/slacktest"
+	"github.com/berth-dev/berth/session/gateway/gatewaytest"
 	"github.com/berth-dev/berth/session/sessiondb"
 )
 
@@ -130,5 +134,39 @@ func waitEmpty(t *testing.T, dir string) {
 			t.Fatalf("%s still holds %v", dir, ents)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// berth crashes after Slack took an upload but before berth recorded it,
+// with the reply written by a real container: the next gateway, on the
+// same home, confirms the shared message and does not upload it again.
+func TestSlackUploadCutByCrashNotDoubled(t *testing.T) {
+	t.Parallel()
+	fake := slacktest.New(t)
+	start := func(home string) *gatewaytest.Gateway {
+		a, err := slack.New(slack.Config{BotToken: "xoxb-e2e", AppToken: "xapp-e2e", APIURL: fake.URL()}, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return gatewaytest.Start(t, gatewaytest.Options{Home: home, Channels: []channels.Channel{a}})
+	}
+	g := start("")
+	g.Wire("slack", "D1", gatewaytest.Wire{IsDM: true})
+	fake.SlowNextUpload(1, time.Minute)
+	fake.DM("D1", "U1", "file a.txt first")
+	fake.WaitUploads(t, 1, 90*time.Second) // Slack has it; berth's call hangs
+	g.Crash()
+
+	again := start(g.Home)
+	fake.DM("D1", "U1", "file b.txt second")
+	fake.WaitUploads(t, 2, 90*time.Second)
+	again.WaitIdle(60 * time.Second)
+	time.Sleep(time.Second) // a doubled upload would come now
+	ups := fake.Uploads()
+	if n := countFiles(ups); len(ups) != 2 || n["a.txt"] != 1 || n["b.txt"] != 1 {
+		t.Fatalf("uploads after a crash mid-upload: %v in %d uploads, want a.txt and b.txt once each", n, len(ups))
+	}
+	if string(ups[0].Files[0].Bytes) != "first" || string(ups[1].Files[0].Bytes) != "second" {
+		t.Fatalf("bytes = %q, %q", ups[0].Files[0].Bytes, ups[1].Files[0].Bytes)
 	}
 }
