@@ -198,6 +198,17 @@ func (h Host) Busy(ctx context.Context) (bool, error) {
 	if und, err := h.Undelivered(ctx); err != nil || len(und) > 0 {
 		return true, err
 	}
+	// A reply being sent is past Undelivered's mark, yet not settled.
+	var sending bool
+	err := withRead(ctx, h.InboundPath(), func(db *sql.DB) error {
+		return db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM delivered WHERE status = ?)`, DeliverySending).Scan(&sending)
+	})
+	if err != nil && !errors.Is(err, ErrNoFile) && !isNoTable(err) {
+		return true, err
+	}
+	if sending {
+		return true, nil
+	}
 	f, err := h.FailedUnnotified(ctx)
 	return err != nil || len(f) > 0, err
 }

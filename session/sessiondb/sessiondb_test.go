@@ -178,6 +178,45 @@ func TestContextOnlyRowsKeepNothingBusy(t *testing.T) {
 	}
 }
 
+// A reply being sent keeps its session busy until its outcome is
+// recorded: it is past Undelivered's mark, but not settled.
+func TestSendingReplyKeepsBusy(t *testing.T) {
+	ctx := context.Background()
+	h, c := newSession(t)
+	if _, err := h.Append(ctx, chat("a", "one")); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Finish(ctx, []string{"a"}, StatusCompleted, "", OutMessage{InReplyTo: "a", Content: OutContent{Text: "echo: one"}}); err != nil {
+		t.Fatal(err)
+	}
+	acks, err := h.Acks(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.Finish(ctx, acks); err != nil {
+		t.Fatal(err)
+	}
+	out, err := h.Undelivered(ctx)
+	if err != nil || len(out) != 1 {
+		t.Fatalf("undelivered = %+v, %v; want the reply", out, err)
+	}
+	busy := func(want bool, when string) {
+		t.Helper()
+		if b, err := h.Busy(ctx); err != nil || b != want {
+			t.Fatalf("%s: Busy = %v, %v; want %v", when, b, err, want)
+		}
+	}
+	busy(true, "reply written")
+	if err := h.BeginDelivery(ctx, out[0]); err != nil {
+		t.Fatal(err)
+	}
+	busy(true, "reply being sent")
+	if err := h.RecordDelivery(ctx, out[0], "p1", DeliveryDelivered, ""); err != nil {
+		t.Fatal(err)
+	}
+	busy(false, "reply delivered")
+}
+
 func TestHostRefusesPlantedSymlink(t *testing.T) {
 	ctx := context.Background()
 	h, _ := newSession(t)
