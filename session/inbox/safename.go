@@ -40,10 +40,11 @@ func SafeName(name string) string {
 	// hidden, and trimming again finds nothing more (". 0" is "0").
 	name = strings.TrimLeftFunc(name, func(r rune) bool { return r == '.' || unicode.IsSpace(r) })
 	name = strings.TrimRightFunc(name, unicode.IsSpace)
-	if strings.Trim(name, "_ ") == "" {
+	// Checked after the cut, which may leave only placeholders.
+	if name = fit(name, MaxName); strings.Trim(name, "_ ") == "" {
 		return "file"
 	}
-	return fit(name, MaxName)
+	return name
 }
 
 // fit cuts name to at most n bytes on a rune boundary, keeping a short
@@ -61,7 +62,7 @@ func fit(name string, n int) string {
 	for keep > 0 && !utf8.RuneStart(stem[keep]) {
 		keep--
 	}
-	stem = strings.TrimRight(stem[:keep], " .")
+	stem = strings.TrimRightFunc(stem[:keep], func(r rune) bool { return r == '.' || unicode.IsSpace(r) })
 	if stem == "" {
 		stem = "file"
 	}
