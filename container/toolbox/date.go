@@ -58,6 +58,22 @@ func parseDate(s string) (time.Time, error) {
 	return time.Time{}, fmt.Errorf("invalid date %q", s)
 }
 
+// layouts are the verbs that are a Go time layout as they stand.
+var layouts = map[byte]string{
+	'a': "Mon",
+	'A': "Monday",
+	'b': "Jan",
+	'h': "Jan",
+	'B': "January",
+	'p': "PM",
+	'Z': "MST",
+	'z': "-0700",
+	'T': "15:04:05",
+	'R': "15:04",
+	'D': "01/02/06",
+	'F': "2006-01-02",
+}
+
 // strftime formats t; an unknown conversion is printed as it is.
 func strftime(t time.Time, f string) string {
 	var b strings.Builder
@@ -67,6 +83,10 @@ func strftime(t time.Time, f string) string {
 			continue
 		}
 		i++
+		if layout, ok := layouts[f[i]]; ok {
+			b.WriteString(t.Format(layout))
+			continue
+		}
 		switch f[i] {
 		case 'Y':
 			b.WriteString(strconv.Itoa(t.Year()))
@@ -94,20 +114,6 @@ func strftime(t time.Time, f string) string {
 			b.WriteString(strconv.FormatInt(t.Unix(), 10))
 		case 'j':
 			fmt.Fprintf(&b, "%03d", t.YearDay())
-		case 'a':
-			b.WriteString(t.Format("Mon"))
-		case 'A':
-			b.WriteString(t.Format("Monday"))
-		case 'b', 'h':
-			b.WriteString(t.Format("Jan"))
-		case 'B':
-			b.WriteString(t.Format("January"))
-		case 'p':
-			b.WriteString(t.Format("PM"))
-		case 'Z':
-			b.WriteString(t.Format("MST"))
-		case 'z':
-			b.WriteString(t.Format("-0700"))
 		case ':':
 			if i+1 < len(f) && f[i+1] == 'z' {
 				i++
@@ -115,14 +121,6 @@ func strftime(t time.Time, f string) string {
 			} else {
 				b.WriteString("%:")
 			}
-		case 'T':
-			b.WriteString(t.Format("15:04:05"))
-		case 'R':
-			b.WriteString(t.Format("15:04"))
-		case 'D':
-			b.WriteString(t.Format("01/02/06"))
-		case 'F':
-			b.WriteString(t.Format("2006-01-02"))
 		case 'u':
 			b.WriteString(strconv.Itoa((int(t.Weekday())+6)%7 + 1))
 		case 'w':
