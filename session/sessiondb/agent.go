@@ -14,7 +14,8 @@ package sessiondb
 //     and triggers disabled and tight length and schema limits, all set in
 //     sqlite3_open_v2 before the schema is parsed;
 //   - refuses a file whose schema is not exactly the one a fresh
-//     outboundSchema database has (a VIEW or a trigger, a changed column);
+//     outboundSchema database has, or an older runner's (a VIEW or a
+//     trigger, a changed column);
 //   - reads under a deadline, in batches, and never loads an oversized
 //     value: every value read is bounded in SQL by its octet_length.
 
@@ -89,7 +90,7 @@ var agentLimits = [][2]C.int{
 const (
 	maxLength        = 1 << 20
 	limitSchema      = 13 // SQLITE_LIMIT_SCHEMA (SQLite 3.54), not yet named by go-sqlite3
-	maxSchemaObjects = 16 // outboundSchema has 7
+	maxSchemaObjects = 16 // outboundSchema has 10
 )
 
 // ErrRefused marks an agent-written database berth will not read; the
@@ -376,16 +377,31 @@ type schema struct {
 	order  []schemaEntry // tables first, then by name
 }
 
-// expectedSchema is what a fresh database created from outboundSchema
-// stores in sqlite_master.
-var expectedSchema = sync.OnceValues(func() (schema, error) {
+// acceptedSchemas are the shapes of outbound.db berth reads, newest
+// first: what a fresh database created from outboundSchema stores in
+// sqlite_master, and what one from outboundSchemaV1 does (an agent image
+// built before task requests, which must keep working).
+var acceptedSchemas = sync.OnceValues(func() ([]schema, error) {
+	var out []schema
+	for _, ddl := range []string{outboundSchema, outboundSchemaV1} {
+		s, err := schemaOf(ddl)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, nil
+})
+
+// schemaOf is the sqlite_master of a fresh database created from ddl.
+func schemaOf(ddl string) (schema, error) {
 	db, err := sql.Open("sqlite3", ":memory:")
 	if err != nil {
 		return schema{}, err
 	}
 	defer db.Close()
 	ctx := context.Background()
-	if _, err := db.ExecContext(ctx, outboundSchema); err != nil {
+	if _, err := db.ExecContext(ctx, ddl); err != nil {
 		return schema{}, fmt.Errorf("outbound schema: %w", err)
 	}
 	m, err := readSchema(ctx, db)
@@ -406,7 +422,7 @@ var expectedSchema = sync.OnceValues(func() (schema, error) {
 		return strings.Compare(a.name, b.name)
 	})
 	return s, nil
-})
+}
 
 func readSchema(ctx context.Context, q interface {
 	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
@@ -429,12 +445,13 @@ func readSchema(ctx context.Context, q interface {
 	return out, rows.Err()
 }
 
-// checkSchema refuses a database whose schema is not exactly
-// outboundSchema's: every table, index and its SQL text the same, and
+// checkSchema refuses a database whose schema is not exactly one of
+// acceptedSchemas: every table, index and its SQL text the same, and
 // nothing else, no view, trigger, extra table or index. An empty schema
-// (the runner has not created its tables yet) is reported as empty.
+// (the runner has not created its tables yet) is reported as empty. The
+// error names what is wrong against the newest shape.
 func checkSchema(ctx context.Context, conn *sql.Conn, file string) (empty bool, err error) {
-	want, err := expectedSchema()
+	shapes, err := acceptedSchemas()
 	if err != nil {
 		return false, err
 	}
@@ -445,17 +462,32 @@ func checkSchema(ctx context.Context, conn *sql.Conn, file string) (empty bool, 
 	if len(got) == 0 {
 		return true, nil
 	}
+	var first error
+	for _, want := range shapes {
+		err := matchSchema(got, want, file)
+		if err == nil {
+			return false, nil
+		}
+		if first == nil {
+			first = err
+		}
+	}
+	return false, first
+}
+
+// matchSchema refuses got unless it is exactly want.
+func matchSchema(got map[string]schemaEntry, want schema, file string) error {
 	// In a fixed order, tables before their indexes, so the error names
 	// the first thing wrong.
 	for _, w := range want.order {
 		g, ok := got[w.name]
 		switch {
 		case !ok:
-			return false, refused(file, "%s is missing", w.name)
+			return refused(file, "%s is missing", w.name)
 		case g.typ != w.typ:
-			return false, refused(file, "%s is a %.16q, not a %s", w.name, g.typ, w.typ)
+			return refused(file, "%s is a %.16q, not a %s", w.name, g.typ, w.typ)
 		case g.table != w.table || g.sql != w.sql:
-			return false, refused(file, "%s %s does not have berth's definition", w.typ, w.name)
+			return refused(file, "%s %s does not have berth's definition", w.typ, w.name)
 		}
 	}
 	var extra []string
@@ -466,7 +498,7 @@ func checkSchema(ctx context.Context, conn *sql.Conn, file string) (empty bool, 
 	}
 	if len(extra) > 0 {
 		slices.Sort(extra)
-		return false, refused(file, "it has an extra %.16q %.64q", got[extra[0]].typ, extra[0])
+		return refused(file, "it has an extra %.16q %.64q", got[extra[0]].typ, extra[0])
 	}
-	return false, nil
+	return nil
 }

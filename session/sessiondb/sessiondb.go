@@ -194,9 +194,16 @@ CREATE TABLE IF NOT EXISTS session_routing (
   channel_type TEXT NOT NULL DEFAULT '',
   platform_id  TEXT NOT NULL DEFAULT '',
   thread_id    TEXT NOT NULL DEFAULT ''
-);`
+);` + taskRepliesSchema
 
-const outboundSchema = `
+// outboundSchema is what the runner creates in outbound.db: the first
+// shape, outboundSchemaV1, and the tables added since, each appended at
+// the end so that an older file gains them with its runner's next write.
+const outboundSchema = outboundSchemaV1 + taskRequestsSchema
+
+// outboundSchemaV1 is outbound.db before task requests: what an agent
+// image from before writes, which berth still reads.
+const outboundSchemaV1 = `
 CREATE TABLE IF NOT EXISTS messages_out (
   id            TEXT PRIMARY KEY,
   seq           INTEGER NOT NULL UNIQUE,
@@ -296,8 +303,8 @@ var errNoTable = errors.New("session database has no tables yet")
 
 // schemaTables are the tables each database's schema creates.
 var schemaTables = map[string][]string{
-	InboundFile:  {"messages_in", "delivered", "session_routing"},
-	OutboundFile: {"messages_out", "processing_ack", "session_state"},
+	InboundFile:  {"messages_in", "delivered", "session_routing", "task_replies"},
+	OutboundFile: {"messages_out", "processing_ack", "session_state", "task_requests"},
 }
 
 // noTable reports whether err is SQLite's failure to prepare a statement
