@@ -54,6 +54,7 @@ type core struct {
 	wakes   singleflight.Group
 	sup     *supervisor
 	dlv     *delivery
+	tasks   taskGate // answers agents' task requests (tasktools.go)
 
 	chMu     sync.RWMutex // guards channels
 	channels map[string]channels.Channel

@@ -65,6 +65,7 @@ func (d *delivery) deliver(ctx context.Context, l *handle) error {
 		l.touch()
 	}
 	d.claims(ctx, l, acks)
+	d.answerTasks(ctx, l, acks) // while the turn that asks still holds its claims
 	// Holding l.delivering, no send of ours is in flight: a reply still
 	// marked "sending" was cut off by a crash.
 	doubt, err := l.db.InDoubt(ctx)

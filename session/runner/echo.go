@@ -23,6 +23,7 @@ import (
 //	fail                     fail the turn (a provider error)
 //	crash                    kill the runner mid-turn (SIGKILL)
 //	count                    answer with how many turns this session has had
+//	task <op> [args]         ask berth about scheduled tasks and answer with its reply (see echoTask)
 //	context                  answer with the texts of the context-only rows that rode along, oldest first
 //	files                    answer with each attachment: its name, size and SHA-256 as read from the inbox, or its note
 //	sendto <channel> <id> <text>  address the answer to another conversation (a hostile agent)
@@ -148,6 +149,9 @@ func (Echo) Turn(ctx context.Context, t Turn) ([]Reply, error) {
 			continue
 		case "files":
 			out = append(out, Reply{InReplyTo: m.ID, Text: "echo: files: " + echoFiles(t.InDir, m.Content.Attachments)})
+			continue
+		case "task":
+			out = append(out, Reply{InReplyTo: m.ID, Text: echoTask(ctx, t, rest)})
 			continue
 		case "count":
 			v, _ := t.State.Get(ctx, "echo:turns")

@@ -1,0 +1,146 @@
+package session_test
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/berth-dev/berth/channels"
+	"github.com/berth-dev/berth/session"
+	"github.com/berth-dev/berth/session/sessiondb"
+)
+
+// fakeDesk is a TEST-ONLY TaskDesk: it records what it is asked and
+// schedules nothing.
+type fakeDesk struct {
+	mu    sync.Mutex // guards calls
+	calls []deskCall
+}
+
+var _ session.TaskDesk = (*fakeDesk)(nil)
+
+type deskCall struct {
+	session, behalf string
+	req             sessiondb.TaskRequest
+}
+
+func (f *fakeDesk) AgentRequest(ctx context.Context, sessionID, onBehalfOf string, req sessiondb.TaskRequest) sessiondb.TaskReply {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, deskCall{sessionID, onBehalfOf, req})
+	id := fmt.Sprintf("t%d", len(f.calls))
+	return sessiondb.TaskReply{OK: true, Text: "scheduled " + id + " for " + req.When,
+		Tasks: []sessiondb.TaskInfo{{ID: id, Prompt: req.Prompt, Schedule: req.When, Timezone: "Europe/Paris", State: "active"}}}
+}
+
+func (f *fakeDesk) Calls() []deskCall {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]deskCall(nil), f.calls...)
+}
+
+// TestTaskRequestAnsweredOnceInProcess: the agent's schedule request
+// reaches the desk with its session and the sender of the message its
+// turn claimed, the desk's answer reaches the agent, and the request is
+// never answered again, by this gateway or by the next on the same home.
+func TestTaskRequestAnsweredOnceInProcess(t *testing.T) {
+	t.Parallel()
+	rt := newRuntime(t)
+	ch := newFakeChannel()
+	g := startInProc(t, rt, ch, "", nil)
+	g.Wire("fake", "room", berthWireDM)
+	desk := &fakeDesk{}
+	g.Manager.SetTasks(desk)
+
+	handle(t, g, msg("task schedule in 20m | say hi"))
+	got := ch.waitSent(t, 1, inProcTimeout)
+	if want := "echo: task ok: scheduled t1 for in 20m (1 tasks)"; got[0].Text != want {
+		t.Fatalf("reply %q, want %q", got[0].Text, want)
+	}
+	calls := desk.Calls()
+	if len(calls) != 1 {
+		t.Fatalf("desk asked %d times, want once: %+v", len(calls), calls)
+	}
+	s := onlySession(t, g)
+	c := calls[0]
+	if c.session != s.ID || c.behalf != channels.UserKey("fake", "u1") || c.req.Op != sessiondb.TaskSchedule ||
+		c.req.When != "in 20m" || c.req.Prompt != "say hi" {
+		t.Fatalf("desk asked %+v, want session %s on behalf of fake:u1", c, s.ID)
+	}
+
+	// More passes, then a new gateway on the same home: nothing is asked again.
+	handle(t, g, msg("hello"))
+	ch.waitSent(t, 2, inProcTimeout)
+	g.Stop()
+	ch2 := newFakeChannel()
+	g2 := startInProc(t, rt, ch2, g.Home, nil)
+	desk2 := &fakeDesk{}
+	g2.Manager.SetTasks(desk2)
+	handle(t, g2, msg("hello again"))
+	ch2.waitSent(t, 1, inProcTimeout)
+	g2.WaitIdle(inProcTimeout)
+	if n, n2 := len(desk.Calls()), len(desk2.Calls()); n != 1 || n2 != 0 {
+		t.Fatalf("the request was answered again: %d and %d calls", n, n2)
+	}
+}
+
+// TestTaskRequestRefusedInProcess: without a desk the agent is told tasks
+// are not available; a request no claimed turn stands behind (written by
+// a hostile agent between turns) is refused and the desk never asked; and
+// a flood is answered within the session's budget, never all at once.
+func TestTaskRequestRefusedInProcess(t *testing.T) {
+	t.Parallel()
+	t.Run("no desk", func(t *testing.T) {
+		t.Parallel()
+		g, ch, _ := startRoom(t, nil)
+		handle(t, g, msg("task list"))
+		got := ch.waitSent(t, 1, inProcTimeout)
+		if want := "echo: task refused: scheduled tasks are not available"; got[0].Text != want {
+			t.Fatalf("reply %q, want %q", got[0].Text, want)
+		}
+	})
+	t.Run("no turn, and a flood", func(t *testing.T) {
+		t.Parallel()
+		g, ch, _ := startRoom(t, nil)
+		desk := &fakeDesk{}
+		g.Manager.SetTasks(desk)
+		handle(t, g, msg("hello"))
+		ch.waitSent(t, 1, inProcTimeout)
+		g.WaitIdle(inProcTimeout)
+		s := onlySession(t, g)
+		dir := g.SessionDir(s)
+		db := sessiondb.Container{InDir: filepath.Join(dir, sessiondb.InDir), OutDir: filepath.Join(dir, sessiondb.OutDir)}
+		host := sessiondb.Host{Dir: dir}
+		const flood = session.TaskRequestBurst + 20
+		ctx := context.Background()
+		for i := range flood {
+			if _, err := db.RequestTask(ctx, sessiondb.TaskRequest{ID: fmt.Sprint("r", i), Op: sessiondb.TaskSchedule, When: "every 1m", Prompt: "spam"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// The requests are read on the next pass (the file changed); the
+		// first burst is answered, each refused for want of a turn.
+		waitUntil(t, "the first requests answered", func() bool {
+			ok, err := host.TaskAnswered(ctx, fmt.Sprint("r", session.TaskRequestBurst-1))
+			return err == nil && ok
+		})
+		r, found, err := db.TaskReply(ctx, "r0")
+		if err != nil || !found || r.OK || !strings.Contains(r.Error, "no turn is running") {
+			t.Fatalf("reply to a request with no turn: %+v, %v, %v", r, found, err)
+		}
+		if n := len(desk.Calls()); n != 0 {
+			t.Fatalf("the desk was asked %d times for requests no turn made", n)
+		}
+		// Over the burst, the rest wait: the last is not answered at
+		// once (it takes TaskRequestEvery per request).
+		last := fmt.Sprint("r", flood-1)
+		time.Sleep(200 * time.Millisecond) // lets a pass run; the assertion holds whatever the timing
+		if ok, err := host.TaskAnswered(ctx, last); err != nil || ok {
+			t.Fatalf("the whole flood was answered at once (answered %v, err %v)", ok, err)
+		}
+	})
+}
