@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	_ "time/tzdata" // the container's TZ (the group's timezone) resolves without zone files in the image
 
 	"github.com/berth-dev/berth/container/toolbox"
 	"github.com/berth-dev/berth/session/runner"

@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/berth-dev/berth/session/runner"
 	"github.com/berth-dev/berth/session/sessiondb"
@@ -154,16 +155,27 @@ func trim(h []histMsg) []histMsg {
 	return h
 }
 
+// speaker is what a message starts with for the model: its speaker's
+// name, or, for a scheduled task's run, that no one is waiting for it.
 func speaker(m sessiondb.InMessage) string {
+	if m.Kind == sessiondb.KindTask {
+		return taskMessage
+	}
 	if m.Content.SenderName != "" {
 		return m.Content.SenderName + ": "
 	}
 	return ""
 }
 
-// systemPrompt is the group's memory (its CLAUDE.md, with the global
-// import line replaced by the global memory) and where the talk happens.
+// systemPrompt is where the talk happens and when (the local date and
+// time), and the group's memory (its CLAUDE.md, with the global import
+// line replaced by the global memory).
 func systemPrompt(msgs []sessiondb.InMessage) string {
+	return systemPromptAt(msgs, time.Now(), zoneName())
+}
+
+// systemPromptAt is systemPrompt at now, in zone.
+func systemPromptAt(msgs []sessiondb.InMessage, now time.Time, zone string) string {
 	var b strings.Builder
 	platform := ""
 	if len(msgs) > 0 {
@@ -172,6 +184,8 @@ func systemPrompt(msgs []sessiondb.InMessage) string {
 	fmt.Fprintf(&b, "You are an assistant talking with people in a chat (platform: %s). Messages start with the speaker's name. "+
 		"Your working folder is %s; you can run shell commands there, and read and write files. Keep replies concise; use Markdown.\n\n",
 		platform, GroupDir)
+	b.WriteString(nowLine(now, zone) + " A message that starts with " + strings.TrimSpace(taskMessage) +
+		" is a scheduled task running (see schedule_task): do what its prompt asks; the answer goes to the conversation.\n\n")
 	mem, err := os.ReadFile(filepath.Join(GroupDir, "CLAUDE.md"))
 	if err != nil {
 		return b.String()

@@ -31,7 +31,7 @@ type SendFileOut struct {
 }
 
 // MCPServer returns the MCP server that gives the Claude Code CLI berth's
-// tools (send_message, send_file); it writes to outbound.db like every provider.
+// tools (send_message, send_file, and the task tools); it writes to outbound.db like every provider.
 func MCPServer(db sessiondb.Container) *mcp.Server { return mcpServer(db, GroupDir) }
 
 // mcpServer is MCPServer with the working folder send_file reads from.
@@ -54,6 +54,7 @@ func mcpServer(db sessiondb.Container, workdir string) *mcp.Server {
 			out, err := sendFile(ctx, db, workdir, in.Path, in.Comment)
 			return nil, SendFileOut{Sent: out}, err
 		})
+	addTaskTools(s, db)
 	return s
 }
 

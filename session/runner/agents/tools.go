@@ -35,7 +35,7 @@ const maxToolOutput = 16 << 10
 
 func (tb *toolbox) specs() []toolSpec {
 	str := func(desc string) map[string]any { return map[string]any{"type": "string", "description": desc} }
-	return []toolSpec{
+	return append([]toolSpec{
 		{"bash", "Run a shell command (sh) in your working folder; returns its output and exit code.",
 			map[string]any{"command": str("the command line")}, []string{"command"}},
 		{"read_file", "Read a file in your working folder (or the shared global folder).",
@@ -47,7 +47,7 @@ func (tb *toolbox) specs() []toolSpec {
 		{"send_file", sendFileDoc,
 			map[string]any{"path": str("the file: a path relative to your working folder, or under " + OutboxDir), "comment": str("a message to go with it, Markdown")},
 			[]string{"path"}},
-	}
+	}, taskSpecs()...)
 }
 
 // run executes one call and returns its result and whether it failed. A
@@ -56,6 +56,9 @@ func (tb *toolbox) run(ctx context.Context, c toolCall, progress func(string)) (
 	var in map[string]string
 	if err := json.Unmarshal(c.Input, &in); err != nil {
 		return "invalid input: " + err.Error(), true
+	}
+	if isTaskTool(c.Name) {
+		return askTask(ctx, tb.db, taskRequest(c.Name, in))
 	}
 	switch c.Name {
 	case "bash":
