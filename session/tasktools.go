@@ -77,7 +77,16 @@ func (g *taskGate) take(session string) (TaskDesk, bool) {
 // in order, each once, within the session's budget; what is over it waits
 // for a later pass (the sweep pokes a running session). acks are the
 // claims of the pending messages, read by this pass. l.delivering is held.
+//
+// Requests are read only while a turn is claimed: an honest agent asks
+// from within a turn (its tool waits for the answer), and a pass with no
+// turn running, the most common, costs no second read of the agent's
+// file. A request written between turns waits for the next one, and is
+// refused then if it is older than TaskRequestExpiry.
 func (d *delivery) answerTasks(ctx context.Context, l *handle, acks map[string]sessiondb.Ack) {
+	if !anyClaimed(acks) {
+		return
+	}
 	for {
 		calls, err := l.db.TaskRequests(ctx)
 		if errors.Is(err, sessiondb.ErrRefused) {
@@ -134,6 +143,16 @@ func (d *delivery) answerTask(ctx context.Context, l *handle, desk TaskDesk, c s
 	ctx, cancel := context.WithTimeout(ctx, taskDeskTimeout)
 	defer cancel()
 	return desk.AgentRequest(ctx, l.id, behalf, c.TaskRequest)
+}
+
+// anyClaimed reports whether a running turn holds any pending message.
+func anyClaimed(acks map[string]sessiondb.Ack) bool {
+	for _, a := range acks {
+		if a.Status == sessiondb.StatusProcessing {
+			return true
+		}
+	}
+	return false
 }
 
 // claimant is whom the running turn acts for: the sender of the newest

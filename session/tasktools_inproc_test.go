@@ -4,10 +4,8 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/berth-dev/berth/channels"
 	"github.com/berth-dev/berth/session"
@@ -89,9 +87,10 @@ func TestTaskRequestAnsweredOnceInProcess(t *testing.T) {
 }
 
 // TestTaskRequestRefusedInProcess: without a desk the agent is told tasks
-// are not available; a request no claimed turn stands behind (written by
-// a hostile agent between turns) is refused and the desk never asked; and
-// a flood is answered within the session's budget, never all at once.
+// are not available; requests written between turns (a hostile agent)
+// are not read until a turn is claimed, and then a flood of them is
+// answered within the session's budget, never all at once, each on
+// behalf of the claimed turn's sender.
 func TestTaskRequestRefusedInProcess(t *testing.T) {
 	t.Parallel()
 	t.Run("no desk", func(t *testing.T) {
@@ -103,7 +102,7 @@ func TestTaskRequestRefusedInProcess(t *testing.T) {
 			t.Fatalf("reply %q, want %q", got[0].Text, want)
 		}
 	})
-	t.Run("no turn, and a flood", func(t *testing.T) {
+	t.Run("a flood between turns", func(t *testing.T) {
 		t.Parallel()
 		g, ch, _ := startRoom(t, nil)
 		desk := &fakeDesk{}
@@ -122,25 +121,30 @@ func TestTaskRequestRefusedInProcess(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		// The requests are read on the next pass (the file changed); the
-		// first burst is answered, each refused for want of a turn.
+		// The next turn's passes read them: the first burst is answered.
+		handle(t, g, msg("sleep 1s then"))
 		waitUntil(t, "the first requests answered", func() bool {
 			ok, err := host.TaskAnswered(ctx, fmt.Sprint("r", session.TaskRequestBurst-1))
 			return err == nil && ok
 		})
-		r, found, err := db.TaskReply(ctx, "r0")
-		if err != nil || !found || r.OK || !strings.Contains(r.Error, "no turn is running") {
-			t.Fatalf("reply to a request with no turn: %+v, %v, %v", r, found, err)
+		ch.waitSent(t, 2, inProcTimeout)
+		calls := desk.Calls()
+		if len(calls) < session.TaskRequestBurst {
+			t.Fatalf("the desk was asked %d times, want the burst of %d", len(calls), session.TaskRequestBurst)
 		}
-		if n := len(desk.Calls()); n != 0 {
-			t.Fatalf("the desk was asked %d times for requests no turn made", n)
+		for _, c := range calls {
+			if c.behalf != channels.UserKey("fake", "u1") || c.session != s.ID {
+				t.Fatalf("asked %+v", c)
+			}
 		}
-		// Over the burst, the rest wait: the last is not answered at
-		// once (it takes TaskRequestEvery per request).
-		last := fmt.Sprint("r", flood-1)
-		time.Sleep(200 * time.Millisecond) // lets a pass run; the assertion holds whatever the timing
-		if ok, err := host.TaskAnswered(ctx, last); err != nil || ok {
+		// Over the burst, the rest wait (one every TaskRequestEvery): the
+		// last is not answered while the 1 s turn runs, however slow the
+		// machine, unless it ran for minutes.
+		if ok, err := host.TaskAnswered(ctx, fmt.Sprint("r", flood-1)); err != nil || ok {
 			t.Fatalf("the whole flood was answered at once (answered %v, err %v)", ok, err)
+		}
+		if n := len(desk.Calls()); n >= flood {
+			t.Fatalf("the desk was asked %d times for a flood of %d", n, flood)
 		}
 	})
 }
