@@ -31,6 +31,10 @@ func (f *fakeDesk) AgentRequest(ctx context.Context, sessionID, onBehalfOf strin
 	defer f.mu.Unlock()
 	f.calls = append(f.calls, deskCall{sessionID, onBehalfOf, req})
 	id := fmt.Sprintf("t%d", len(f.calls))
+	if req.Op == sessiondb.TaskList {
+		return sessiondb.TaskReply{OK: true, Text: "1 task in this conversation",
+			Tasks: []sessiondb.TaskInfo{{ID: "t0", Prompt: "stretch", Schedule: "every 1h", Timezone: "Europe/Paris", State: "active"}}}
+	}
 	return sessiondb.TaskReply{OK: true, Text: "scheduled " + id + " for " + req.When,
 		Tasks: []sessiondb.TaskInfo{{ID: id, Prompt: req.Prompt, Schedule: req.When, Timezone: "Europe/Paris", State: "active"}}}
 }

@@ -35,7 +35,7 @@ func taskSpecs() []toolSpec {
 	return []toolSpec{
 		{"schedule_task", sched, map[string]any{"prompt": str("what you will be asked to do when it runs, written to yourself"), "when": str(whenDoc)},
 			[]string{"prompt", "when"}},
-		{"list_tasks", list, map[string]any{}, nil},
+		{"list_tasks", list, map[string]any{}, []string{}}, // [], not null: OpenAI-compatible servers may refuse a null
 		{"cancel_task", cancel, map[string]any{"id": str("the task's id")}, []string{"id"}},
 	}
 }
