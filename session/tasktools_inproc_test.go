@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/berth-dev/berth/channels"
 	"github.com/berth-dev/berth/session"
@@ -104,6 +106,37 @@ func TestTaskRequestRefusedInProcess(t *testing.T) {
 		got := ch.waitSent(t, 1, inProcTimeout)
 		if want := "echo: task refused: scheduled tasks are not available"; got[0].Text != want {
 			t.Fatalf("reply %q, want %q", got[0].Text, want)
+		}
+	})
+	t.Run("too old", func(t *testing.T) {
+		t.Parallel()
+		g, ch, _ := startRoom(t, nil)
+		desk := &fakeDesk{}
+		g.Manager.SetTasks(desk)
+		handle(t, g, msg("hello"))
+		ch.waitSent(t, 1, inProcTimeout)
+		s := onlySession(t, g)
+		dir := g.SessionDir(s)
+		db := sessiondb.Container{InDir: filepath.Join(dir, sessiondb.InDir), OutDir: filepath.Join(dir, sessiondb.OutDir)}
+		ctx := context.Background()
+		// Left by a turn whose tool gave up long ago; read in this one.
+		if _, err := db.RequestTask(ctx, sessiondb.TaskRequest{ID: "stale", Op: sessiondb.TaskSchedule, When: "in 1h", Prompt: "late",
+			Created: time.Now().Add(-2 * session.TaskRequestExpiry)}); err != nil {
+			t.Fatal(err)
+		}
+		handle(t, g, msg("sleep 1s then"))
+		var r sessiondb.TaskReply
+		waitUntil(t, "the stale request answered", func() bool {
+			var found bool
+			var err error
+			r, found, err = db.TaskReply(ctx, "stale")
+			return err == nil && found
+		})
+		if r.OK || !strings.Contains(r.Error, "too old") {
+			t.Fatalf("a stale request got %+v", r)
+		}
+		if n := len(desk.Calls()); n != 0 {
+			t.Fatalf("the desk was asked %d times for a stale request", n)
 		}
 	})
 	t.Run("a flood between turns", func(t *testing.T) {
