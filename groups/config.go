@@ -115,6 +115,10 @@ type Config struct {
 	MaxFileBytes       int64
 	MaxFilesPerMessage int64
 	MaxInboxBytes      int64
+	// MCPServers are the group's own MCP servers (mcp_servers), validated:
+	// stdio commands inside the group folder, HTTP servers the credential
+	// proxy lets the group's containers reach.
+	MCPServers []MCPServer
 }
 
 // FileLimits are the group's file limits, the defaults where unset.
@@ -215,6 +219,7 @@ func ParseConfig(provider, model, containerConfig string) (Config, error) {
 		{"max_file_bytes", &maxFile, "a number of bytes"},
 		{"max_files_per_message", &maxFiles, "a number"},
 		{"max_inbox_bytes", &maxInbox, "a number of bytes"},
+		{"mcp_servers", &c.MCPServers, `a list of {"name", "command", "args"} or {"name", "url", "headers_env"}`},
 	}
 	if err := refuseUnknown(raw, fields); err != nil {
 		return Config{}, err
@@ -294,6 +299,9 @@ func ParseConfig(provider, model, containerConfig string) (Config, error) {
 			return Config{}, &ConfigError{"daily_budget_tokens", fmt.Sprintf("is %d; it must be 0 (no budget) or more", *budget)}
 		}
 		c.DailyBudgetTokens = *budget
+	}
+	if err := checkMCPServers(c.MCPServers); err != nil {
+		return Config{}, err
 	}
 	return c, nil
 }
