@@ -16,7 +16,7 @@ func NewProvider(name, model, sock string, db sessiondb.Container) (runner.Provi
 	if sock == "" {
 		sock = ProxySocket
 	}
-	tb := &toolbox{db: db, workdir: GroupDir}
+	tb := &toolbox{db: db, workdir: GroupDir, mcpc: &mcpClient{servers: mcpServersFromEnv(), sock: sock}}
 	tb.send = func(ctx context.Context, text string) error {
 		ct, pid, thread, _ := db.Routing(ctx)
 		return db.Send(ctx, sessiondb.OutMessage{ChannelType: ct, PlatformID: pid, ThreadID: thread, Content: sessiondb.OutContent{Text: text}})
