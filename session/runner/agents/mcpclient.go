@@ -198,8 +198,11 @@ func connectMCP(ctx context.Context, client *mcp.Client, transport func(runner.M
 
 // mcpSpec is a server's tool as the model sees it, named <server>__<tool>.
 func mcpSpec(server string, t *mcp.Tool) (toolSpec, bool) {
+	if t == nil {
+		return toolSpec{}, false
+	}
 	name := server + mcpToolSeparator + t.Name
-	if t == nil || !mcpToolName.MatchString(name) {
+	if !mcpToolName.MatchString(name) {
 		return toolSpec{}, false
 	}
 	var schema struct {

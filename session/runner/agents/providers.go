@@ -33,7 +33,7 @@ func NewProvider(name, model, sock string, db sessiondb.Container) (runner.Provi
 		if mode == "" {
 			mode = "acceptEdits"
 		}
-		return &claudeProvider{model: model, permissionMode: mode, sock: sock,
+		return &claudeProvider{model: model, permissionMode: mode, sock: sock, mcpServers: tb.mcpc.servers,
 			command: func(ctx context.Context, args []string) *exec.Cmd { return exec.CommandContext(ctx, "claude", args...) }}, nil
 	}
 	return nil, fmt.Errorf("unknown provider %q (known: echo, anthropic, openai, claude)", name)
