@@ -107,7 +107,8 @@ func (c *mcpClient) defaultTransport(s runner.MCPServer, done <-chan struct{}) (
 // mcpSet is one turn's connections to the group's MCP servers.
 type mcpSet struct {
 	callTimeout time.Duration
-	done        chan struct{}
+	done        chan struct{} // closed by close
+	closing     sync.Once
 	conns       []*mcpConn
 	tools       []toolSpec
 	route       map[string]mcpRoute // prefixed name -> its server and tool
@@ -144,9 +145,33 @@ func (c *mcpClient) open(ctx context.Context) *mcpSet {
 		conn := &mcpConn{name: s.Name}
 		set.conns = append(set.conns, conn)
 		wg.Go(func() {
-			ctx, cancel := context.WithTimeout(ctx, cmp.Or(c.startTimeout, mcpStartTimeout))
+			d := cmp.Or(c.startTimeout, mcpStartTimeout)
+			ctx, cancel := context.WithTimeout(ctx, d)
 			defer cancel()
-			conn.session, conn.tools, conn.err = connectMCP(ctx, client, transport, s, set.done)
+			type started struct {
+				cs    *mcp.ClientSession
+				tools []*mcp.Tool
+				err   error
+			}
+			// The SDK's writes do not all heed ctx (a server that never
+			// reads blocks them): the wait is bounded here, and a start
+			// that ends after it is closed.
+			ch := make(chan started, 1)
+			go func() {
+				cs, tools, err := connectMCP(ctx, client, transport, s, set.done)
+				ch <- started{cs, tools, err}
+			}()
+			select {
+			case r := <-ch:
+				conn.session, conn.tools, conn.err = r.cs, r.tools, r.err
+			case <-ctx.Done():
+				conn.err = fmt.Errorf("it did not start and list its tools within %s", d)
+				go func() {
+					if r := <-ch; r.cs != nil {
+						closeMCP(r.cs)
+					}
+				}()
+			}
 		})
 	}
 	wg.Wait()
@@ -282,7 +307,25 @@ func (s *mcpSet) call(ctx context.Context, name string, input json.RawMessage) (
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.callTimeout)
 	defer cancel()
-	res, err := r.conn.session.CallTool(ctx, &mcp.CallToolParams{Name: r.tool, Arguments: args})
+	type called struct {
+		res *mcp.CallToolResult
+		err error
+	}
+	// Bounded here, whatever the SDK's writes heed: a call left behind
+	// ends when the turn's servers are stopped.
+	ch := make(chan called, 1)
+	go func() {
+		res, err := r.conn.session.CallTool(ctx, &mcp.CallToolParams{Name: r.tool, Arguments: args})
+		ch <- called{res, err}
+	}()
+	var res *mcp.CallToolResult
+	var err error
+	select {
+	case c := <-ch:
+		res, err = c.res, c.err
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return fmt.Sprintf("MCP server %s did not answer within %s", r.conn.name, s.callTimeout), true
@@ -336,10 +379,14 @@ func capOutput(s string) string {
 }
 
 // close stops the turn's servers, all at once, waiting a bounded time.
+// A second call does nothing.
 func (s *mcpSet) close() {
-	if s == nil {
-		return
+	if s != nil {
+		s.closing.Do(s.stop)
 	}
+}
+
+func (s *mcpSet) stop() {
 	close(s.done)
 	var wg sync.WaitGroup
 	for _, c := range s.conns {
