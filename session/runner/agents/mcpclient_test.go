@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -237,5 +240,33 @@ func TestClaudeMCPConfig(t *testing.T) {
 	}
 	if _, ok := c.mcpConfig("")["github"]; ok {
 		t.Error("an HTTP server without a forwarder is listed")
+	}
+}
+
+// BenchmarkMCPStdioTurn is what per-turn MCP servers cost: starting the
+// test server (a static Go program, as the Docker test builds it),
+// listing its tools, one call, and stopping it.
+func BenchmarkMCPStdioTurn(b *testing.B) {
+	bin := filepath.Join(b.TempDir(), "mcpserver")
+	build := exec.Command("go", "build", "-o", bin, "./testdata/mcpserver")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		b.Fatalf("build: %v\n%s", err, out)
+	}
+	c := &mcpClient{servers: []runner.MCPServer{{Name: "tools", Command: GroupDir + "/mcpserver"}}}
+	c.transport = func(runner.MCPServer, <-chan struct{}) (mcp.Transport, error) {
+		return &mcp.CommandTransport{Command: exec.Command(bin, "serve"), TerminateDuration: 2 * time.Second}, nil
+	}
+	tb := &toolbox{workdir: b.TempDir(), mcpc: c}
+	for b.Loop() {
+		note, stop := tb.openMCP(context.Background())
+		if note != "" {
+			b.Fatal(note)
+		}
+		out, isErr := tb.run(context.Background(), toolCall{Name: "tools__add", Input: json.RawMessage(`{"a":1,"b":2}`)}, func(string) {})
+		if isErr || !strings.Contains(out, "mcp-sum=3") {
+			b.Fatalf("call: %q", out)
+		}
+		stop()
 	}
 }
