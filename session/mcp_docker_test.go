@@ -61,40 +61,69 @@ func (m *hostMCP) seen() []string {
 	return append([]string(nil), m.auth...)
 }
 
-func anthropicTool(id, name string, input map[string]any) map[string]any {
+// toolAnswer is a model's answer that calls one tool, in the provider's shape.
+func toolAnswer(provider, id, name string, input map[string]any) map[string]any {
+	if provider == "openai" {
+		args, _ := json.Marshal(input)
+		return map[string]any{"id": "c" + id, "object": "chat.completion", "model": "m", "created": 1,
+			"choices": []any{map[string]any{"index": 0, "finish_reason": "tool_calls", "message": map[string]any{"role": "assistant", "content": "",
+				"tool_calls": []any{map[string]any{"id": id, "type": "function", "function": map[string]any{"name": name, "arguments": string(args)}}}}}},
+			"usage": map[string]any{"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}}
+	}
 	return map[string]any{"id": "msg_" + id, "type": "message", "role": "assistant", "model": "m", "stop_reason": "tool_use",
 		"content": []any{map[string]any{"type": "tool_use", "id": id, "name": name, "input": input}},
 		"usage":   map[string]any{"input_tokens": 10, "output_tokens": 5}}
 }
 
-// TestGroupMCPServers: a group names a stdio MCP server built into its
-// folder and an HTTP one on the host. The model (the fake API) sees both
-// servers' tools, prefixed, beside the built-in ones; it calls each, and
-// each result reaches its next request: the stdio server ran in the
-// container, in the group folder, with no secret in its environment; the
-// HTTP server was reached through the proxy with the host's header, which
-// never entered the container. The agent's own attempt to reach a server
-// not in the group's list (another group's) through the socket is refused
-// by the proxy, and that server sees nothing.
+// textAnswer is a model's final answer, in the provider's shape.
+func textAnswer(provider, text string) map[string]any {
+	if provider == "openai" {
+		return map[string]any{"id": "c9", "object": "chat.completion", "model": "m", "created": 1,
+			"choices": []any{map[string]any{"index": 0, "finish_reason": "stop", "message": map[string]any{"role": "assistant", "content": text}}},
+			"usage":   map[string]any{"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}}
+	}
+	return anthropicText(text)
+}
+
+// toolNames are the tools a request offered, in either provider's shape.
+func toolNames(req map[string]any) []string {
+	var names []string
+	for _, tl := range req["tools"].([]any) {
+		tl := tl.(map[string]any)
+		if fn, ok := tl["function"].(map[string]any); ok {
+			tl = fn
+		}
+		names = append(names, tl["name"].(string))
+	}
+	return names
+}
+
 func TestGroupMCPServers(t *testing.T) {
 	t.Setenv("BERTH_TEST_MCP_TOKEN", "Bearer "+mcpSecret) // the host's environment, which the proxy reads
+	for _, provider := range []string{"anthropic", "openai"} {
+		t.Run(provider, func(t *testing.T) { testGroupMCPServers(t, provider) })
+	}
+}
+
+func testGroupMCPServers(t *testing.T, provider string) {
 	gh, other := newHostMCP(t, "gh"), newHostMCP(t, "other")
 	var tools []string
 	f := newFakeModel(t, func(n int, req map[string]any) (int, any) {
 		switch n {
 		case 1:
-			for _, tl := range req["tools"].([]any) {
-				tools = append(tools, tl.(map[string]any)["name"].(string))
-			}
-			return 200, anthropicTool("t1", "tools__add", map[string]any{"a": 2, "b": 40})
+			tools = toolNames(req)
+			return 200, toolAnswer(provider, "t1", "tools__add", map[string]any{"a": 2, "b": 40})
 		case 2:
-			return 200, anthropicTool("t2", "gh__greet", map[string]any{"name": "ada"})
+			return 200, toolAnswer(provider, "t2", "gh__greet", map[string]any{"name": "ada"})
 		case 3:
-			return 200, anthropicTool("t3", "bash", map[string]any{"command": "bin/mcpserver probe /mcp/other; bin/mcpserver probe /mcp/gh"})
+			return 200, toolAnswer(provider, "t3", "bash", map[string]any{"command": "bin/mcpserver probe /mcp/other; bin/mcpserver probe /mcp/gh"})
 		}
-		return 200, anthropicText("done")
+		return 200, textAnswer(provider, "done")
 	})
-	proxy, err := credproxy.New([]credproxy.Upstream{{Name: "anthropic", BaseURL: f.srv.URL, Header: "x-api-key", Key: modelSecret, KeyVar: "ANTHROPIC_API_KEY"}}, nil)
+	proxy, err := credproxy.New([]credproxy.Upstream{
+		{Name: "anthropic", BaseURL: f.srv.URL, Header: "x-api-key", Key: modelSecret, KeyVar: "ANTHROPIC_API_KEY"},
+		{Name: "openai", BaseURL: f.srv.URL + "/v1", Header: "Authorization", Prefix: "Bearer ", Key: modelSecret, KeyVar: "OPENAI_API_KEY"},
+	}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,7 +155,7 @@ func TestGroupMCPServers(t *testing.T) {
 	}
 	config := fmt.Sprintf(`{"mcp_servers":[{"name":"tools","command":"bin/mcpserver","args":["serve"]},`+
 		`{"name":"gh","url":%q,"headers_env":{"Authorization":"BERTH_TEST_MCP_TOKEN"}}]}`, gh.srv.URL+"/mcp")
-	if err := g.Store.UpdateGroupConfig(context.Background(), w.AgentGroupID, "anthropic", "m", config); err != nil {
+	if err := g.Store.UpdateGroupConfig(context.Background(), w.AgentGroupID, provider, "m", config); err != nil {
 		t.Fatal(err)
 	}
 

@@ -243,6 +243,9 @@ func mcpSpec(server string, t *mcp.Tool) (toolSpec, bool) {
 	if schema.Properties == nil {
 		schema.Properties = map[string]any{}
 	}
+	if schema.Required == nil {
+		schema.Required = []string{} // OpenAI-compatible servers refuse a null
+	}
 	desc := truncateRunes(t.Description, mcpMaxDesc)
 	if desc == "" {
 		desc = t.Name
