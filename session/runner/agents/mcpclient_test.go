@@ -102,6 +102,7 @@ func names(specs []toolSpec) []string {
 // with its server's name, so two servers' "echo" do not clash; a name no
 // model API would take is left out.
 func TestMCPToolsListedWithPrefix(t *testing.T) {
+	t.Parallel()
 	tb := &toolbox{workdir: t.TempDir(), mcpc: testClient(t, testServers(t), "alpha", "beta")}
 	builtin := names(tb.specs())
 	note, stop := tb.openMCP(context.Background())
@@ -132,6 +133,7 @@ func TestMCPToolsListedWithPrefix(t *testing.T) {
 // Calls reach the right server through run(), with non-string arguments;
 // results are bounded, and every failure is a tool error, never a hang.
 func TestMCPToolCalls(t *testing.T) {
+	t.Parallel()
 	tb := &toolbox{workdir: t.TempDir(), mcpc: testClient(t, testServers(t), "alpha", "beta", "gone", "silent")}
 	note, stop := tb.openMCP(context.Background())
 	defer stop()
@@ -243,16 +245,56 @@ func TestClaudeMCPConfig(t *testing.T) {
 	}
 }
 
+// buildTestServer builds the TEST-ONLY stdio MCP server the Docker test
+// puts in a group folder.
+func buildTestServer(tb testing.TB) string {
+	tb.Helper()
+	if _, err := exec.LookPath("go"); err != nil {
+		tb.Skip("no go command to build the test MCP server")
+	}
+	bin := filepath.Join(tb.TempDir(), "mcpserver")
+	build := exec.Command("go", "build", "-o", bin, "./testdata/mcpserver")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		tb.Fatalf("build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// A stdio server is a real process for the turn: called, then stopped
+// (its process has exited) when the turn ends.
+func TestMCPStdioServerStoppedAfterTurn(t *testing.T) {
+	t.Parallel()
+	bin := buildTestServer(t)
+	var cmds []*exec.Cmd
+	c := &mcpClient{servers: []runner.MCPServer{{Name: "tools", Command: GroupDir + "/mcpserver"}}}
+	c.transport = func(runner.MCPServer, <-chan struct{}) (mcp.Transport, error) {
+		cmd := exec.Command(bin, "serve")
+		cmds = append(cmds, cmd)
+		return &mcp.CommandTransport{Command: cmd, TerminateDuration: 2 * time.Second}, nil
+	}
+	tb := &toolbox{workdir: t.TempDir(), mcpc: c}
+	for turn := 1; turn <= 2; turn++ {
+		note, stop := tb.openMCP(context.Background())
+		if note != "" {
+			t.Fatal(note)
+		}
+		out, isErr := tb.run(context.Background(), toolCall{Name: "tools__add", Input: json.RawMessage(`{"a":20,"b":22}`)}, func(string) {})
+		if isErr || !strings.Contains(out, "mcp-sum=42") {
+			t.Fatalf("turn %d: call = %q", turn, out)
+		}
+		stop()
+		if len(cmds) != turn || cmds[turn-1].ProcessState == nil {
+			t.Fatalf("turn %d: the server's process was not waited for when the turn ended", turn)
+		}
+	}
+}
+
 // BenchmarkMCPStdioTurn is what per-turn MCP servers cost: starting the
 // test server (a static Go program, as the Docker test builds it),
 // listing its tools, one call, and stopping it.
 func BenchmarkMCPStdioTurn(b *testing.B) {
-	bin := filepath.Join(b.TempDir(), "mcpserver")
-	build := exec.Command("go", "build", "-o", bin, "./testdata/mcpserver")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		b.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := buildTestServer(b)
 	c := &mcpClient{servers: []runner.MCPServer{{Name: "tools", Command: GroupDir + "/mcpserver"}}}
 	c.transport = func(runner.MCPServer, <-chan struct{}) (mcp.Transport, error) {
 		return &mcp.CommandTransport{Command: exec.Command(bin, "serve"), TerminateDuration: 2 * time.Second}, nil
