@@ -175,8 +175,9 @@ const maxModel = 200
 // value of the wrong type, a network other than "none", a limit or quota
 // that is not positive, a memory limit below MinMemory, an idle, turn or
 // stuck timeout that is not a positive duration, an unknown permission
-// mode, a negative budget, a file limit that is not positive and a
-// malformed mount request. The error is a *ConfigError
+// mode, a negative budget, a file limit that is not positive, a
+// malformed mount request and a malformed MCP server (checkMCPServers: a
+// command outside the group folder, among others). The error is a *ConfigError
 // naming the first bad field found: the provider, the model, a key berth
 // does not know, a value of the wrong type, then the values, in the order
 // of Config's fields.
