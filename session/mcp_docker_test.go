@@ -197,4 +197,27 @@ func testGroupMCPServers(t *testing.T, provider string) {
 	}
 	assertNoSecret(t, g, mcpSecret)
 	assertNoSecret(t, g, modelSecret)
+	// The container was told the servers' names, not the HTTP one's address
+	// nor its header's variable: those stay in the proxy.
+	n := 0
+	for _, s := range g.Sessions() {
+		for _, c := range g.Containers(s.ID) {
+			raw, err := g.Docker.InspectRaw(context.Background(), c.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n++
+			if !strings.Contains(string(raw), `BERTH_MCP_SERVERS=`) {
+				t.Error("the container was not told its group's MCP servers")
+			}
+			for _, hidden := range []string{strings.TrimPrefix(gh.srv.URL, "http://"), "BERTH_TEST_MCP_TOKEN"} {
+				if strings.Contains(string(raw), hidden) {
+					t.Errorf("docker inspect of the agent's container shows %q", hidden)
+				}
+			}
+		}
+	}
+	if n == 0 {
+		t.Error("no container to inspect")
+	}
 }
