@@ -115,6 +115,10 @@ type Config struct {
 	MaxFileBytes       int64
 	MaxFilesPerMessage int64
 	MaxInboxBytes      int64
+	// MCPServers are the group's own MCP servers (mcp_servers), validated:
+	// stdio commands inside the group folder, HTTP servers the credential
+	// proxy lets the group's containers reach.
+	MCPServers []MCPServer
 }
 
 // FileLimits are the group's file limits, the defaults where unset.
@@ -171,8 +175,9 @@ const maxModel = 200
 // value of the wrong type, a network other than "none", a limit or quota
 // that is not positive, a memory limit below MinMemory, an idle, turn or
 // stuck timeout that is not a positive duration, an unknown permission
-// mode, a negative budget, a file limit that is not positive and a
-// malformed mount request. The error is a *ConfigError
+// mode, a negative budget, a file limit that is not positive, a
+// malformed mount request and a malformed MCP server (checkMCPServers: a
+// command outside the group folder, among others). The error is a *ConfigError
 // naming the first bad field found: the provider, the model, a key berth
 // does not know, a value of the wrong type, then the values, in the order
 // of Config's fields.
@@ -215,6 +220,7 @@ func ParseConfig(provider, model, containerConfig string) (Config, error) {
 		{"max_file_bytes", &maxFile, "a number of bytes"},
 		{"max_files_per_message", &maxFiles, "a number"},
 		{"max_inbox_bytes", &maxInbox, "a number of bytes"},
+		{"mcp_servers", &c.MCPServers, `a list of {"name", "command", "args"} or {"name", "url", "headers_env"}`},
 	}
 	if err := refuseUnknown(raw, fields); err != nil {
 		return Config{}, err
@@ -294,6 +300,9 @@ func ParseConfig(provider, model, containerConfig string) (Config, error) {
 			return Config{}, &ConfigError{"daily_budget_tokens", fmt.Sprintf("is %d; it must be 0 (no budget) or more", *budget)}
 		}
 		c.DailyBudgetTokens = *budget
+	}
+	if err := checkMCPServers(c.MCPServers); err != nil {
+		return Config{}, err
 	}
 	return c, nil
 }

@@ -437,6 +437,9 @@ func (l *handle) spec() (container.Spec, error) {
 	if gc.PermissionMode != "" {
 		extraEnv = append(extraEnv, "BERTH_PERMISSION_MODE="+string(gc.PermissionMode))
 	}
+	if env := gc.MCPEnv(); env != "" { // the group's MCP servers, from its config: never from a file the agent writes
+		extraEnv = append(extraEnv, env)
+	}
 	provider := cmp.Or(gc.Provider, l.c.cfg.Provider)
 	spec := container.Spec{
 		Name:  ContainerName(l.group.Folder, l.id),

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log"
 	"log/slog"
 	"net"
 	"net/http"
@@ -56,6 +57,12 @@ type Proxy struct {
 
 	mu      sync.Mutex              // guards servers
 	servers map[string]*http.Server // socket path -> server
+
+	transport *http.Transport                    // shared by every upstream
+	errorLog  *log.Logger                        // the reverse proxies' own log, at debug
+	getenv    func(string) (string, bool)        // the host's environment, for MCP headers; nil: os.LookupEnv
+	mcpMu     sync.Mutex                         // guards mcp
+	mcp       map[string]map[string]*mcpUpstream // group -> server name -> its HTTP MCP server
 }
 
 type upstream struct {
@@ -87,7 +94,12 @@ func New(ups []Upstream, log *slog.Logger) (*Proxy, error) {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.DisableCompression = false
 	tr.MaxIdleConnsPerHost = 16
+	p.transport = tr
+	p.errorLog = slog.NewLogLogger(log.Handler(), slog.LevelDebug)
 	for _, u := range ups {
+		if u.Name == mcpPrefix {
+			return nil, fmt.Errorf("credential proxy: upstream %s: the name is the group MCP servers' prefix", u.Name)
+		}
 		target, err := url.Parse(u.BaseURL)
 		if err != nil || target.Host == "" || (target.Scheme != "https" && target.Scheme != "http") {
 			return nil, fmt.Errorf("credential proxy: upstream %s: base URL %q is not an http(s) URL", u.Name, u.BaseURL)
@@ -130,7 +142,7 @@ func New(ups []Upstream, log *slog.Logger) (*Proxy, error) {
 					http.Error(w, "berth credential proxy: the "+u.Name+" API could not be reached", http.StatusBadGateway)
 				}
 			},
-			ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+			ErrorLog: p.errorLog,
 		}
 		p.upstreams[u.Name] = up
 	}
@@ -166,6 +178,17 @@ func (p *Proxy) Handler(group string) http.Handler {
 
 		name, rest, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
 		path := "/" + rest
+		if name == mcpPrefix {
+			switch {
+			case strings.Contains(r.URL.Path, "..") || strings.Contains(r.URL.RawPath, ".."):
+				p.refuse(w, r, group, "dot segment", "path not allowed")
+			case r.Header.Get("Upgrade") != "":
+				p.refuse(w, r, group, "protocol upgrade", "protocol upgrades are not allowed")
+			default:
+				p.serveMCP(w, r, group, rest)
+			}
+			return
+		}
 		up, ok := p.upstreams[name]
 		if !ok {
 			p.refuse(w, r, group, "unknown upstream", "no such upstream; configured: "+p.names())

@@ -104,7 +104,9 @@ func (a *agent) Turn(ctx context.Context, t runner.Turn) ([]runner.Reply, error)
 			last = m.ID
 		}
 	}
-	system := systemPrompt(t.Messages)
+	note, stop := a.tools.openMCP(ctx) // the group's MCP servers, for this turn
+	defer stop()
+	system := systemPrompt(t.Messages) + note
 	var total usage
 	var text strings.Builder
 	for step := 0; step < maxSteps; step++ {

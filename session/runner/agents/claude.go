@@ -28,7 +28,8 @@ const ClaudeConfigDir = GroupDir + "/.claude-shared"
 // credential proxy's socket, with a placeholder key.
 type claudeProvider struct {
 	model, permissionMode, sock string
-	dir                         string // working folder; default GroupDir
+	dir                         string             // working folder; default GroupDir
+	mcpServers                  []runner.MCPServer // the group's own, beside berth's
 	// command makes the process; tests replace it with a stand-in.
 	command func(ctx context.Context, args []string) *exec.Cmd
 }
@@ -160,8 +161,7 @@ func (c *claudeProvider) Turn(ctx context.Context, t runner.Turn) ([]runner.Repl
 }
 
 func (c *claudeProvider) run(ctx context.Context, progress func(string), prompt, system, resume, base string) (claudeResult, string, error) {
-	mcpConfig, _ := json.Marshal(map[string]any{"mcpServers": map[string]any{"berth": map[string]any{
-		"type": "stdio", "command": "/usr/local/bin/berth-runner", "args": []string{"mcp", "--in", "/workspace/in", "--out", "/workspace/out"}}}})
+	mcpConfig, _ := json.Marshal(map[string]any{"mcpServers": c.mcpConfig(base)})
 	args := []string{"-p", prompt, "--output-format", "stream-json", "--verbose", "--append-system-prompt", system,
 		"--mcp-config", string(mcpConfig), "--permission-mode", c.permissionMode}
 	if resume != "" {
@@ -175,7 +175,11 @@ func (c *claudeProvider) run(ctx context.Context, progress func(string), prompt,
 	if cmd.Dir == "" {
 		cmd.Dir = GroupDir
 	}
-	cmd.Env = append(cmd.Environ(), "ANTHROPIC_BASE_URL="+base, "ANTHROPIC_API_KEY=added-by-the-berth-proxy", "HOME=/home/agent",
+	api := base
+	if api != "" {
+		api += "/anthropic"
+	}
+	cmd.Env = append(cmd.Environ(), "ANTHROPIC_BASE_URL="+api, "ANTHROPIC_API_KEY=added-by-the-berth-proxy", "HOME=/home/agent",
 		"CLAUDE_CONFIG_DIR="+ClaudeConfigDir)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
@@ -235,7 +239,30 @@ func (c *claudeProvider) forward() (string, func(), error) {
 			}()
 		}
 	}()
-	return "http://" + ln.Addr().String() + "/anthropic", func() { _ = ln.Close() }, nil
+	return "http://" + ln.Addr().String(), func() { _ = ln.Close() }, nil
+}
+
+// mcpConfig is the CLI's MCP servers: berth's own, then the group's, a
+// command as it is, an HTTP server at its path on the proxy, reached
+// through the loopback forwarder at base (none without one).
+func (c *claudeProvider) mcpConfig(base string) map[string]any {
+	servers := map[string]any{"berth": map[string]any{
+		"type": "stdio", "command": "/usr/local/bin/berth-runner", "args": []string{"mcp", "--in", "/workspace/in", "--out", "/workspace/out"}}}
+	for _, s := range c.mcpServers {
+		switch {
+		case s.Name == "berth":
+			continue // the host's configuration refuses it; berth's own stays
+		case s.HTTP && base != "":
+			servers[s.Name] = map[string]any{"type": "http", "url": base + runner.MCPProxyPrefix + s.Name}
+		case !s.HTTP && strings.HasPrefix(s.Command, GroupDir+"/"):
+			args := s.Args
+			if args == nil {
+				args = []string{}
+			}
+			servers[s.Name] = map[string]any{"type": "stdio", "command": s.Command, "args": args, "env": map[string]string{}}
+		}
+	}
+	return servers
 }
 
 func lastLine(s string) string {

@@ -16,7 +16,7 @@ func NewProvider(name, model, sock string, db sessiondb.Container) (runner.Provi
 	if sock == "" {
 		sock = ProxySocket
 	}
-	tb := &toolbox{db: db, workdir: GroupDir}
+	tb := &toolbox{db: db, workdir: GroupDir, mcpc: &mcpClient{servers: mcpServersFromEnv(), sock: sock}}
 	tb.send = func(ctx context.Context, text string) error {
 		ct, pid, thread, _ := db.Routing(ctx)
 		return db.Send(ctx, sessiondb.OutMessage{ChannelType: ct, PlatformID: pid, ThreadID: thread, Content: sessiondb.OutContent{Text: text}})
@@ -33,7 +33,7 @@ func NewProvider(name, model, sock string, db sessiondb.Container) (runner.Provi
 		if mode == "" {
 			mode = "acceptEdits"
 		}
-		return &claudeProvider{model: model, permissionMode: mode, sock: sock,
+		return &claudeProvider{model: model, permissionMode: mode, sock: sock, mcpServers: tb.mcpc.servers,
 			command: func(ctx context.Context, args []string) *exec.Cmd { return exec.CommandContext(ctx, "claude", args...) }}, nil
 	}
 	return nil, fmt.Errorf("unknown provider %q (known: echo, anthropic, openai, claude)", name)

@@ -29,6 +29,19 @@ type toolbox struct {
 	db      sessiondb.Container
 	workdir string
 	send    func(ctx context.Context, text string) error
+	// mcpc knows the group's MCP servers; mcp is the running turn's
+	// connections to them (nil between turns).
+	mcpc *mcpClient
+	mcp  *mcpSet
+}
+
+// openMCP connects to the group's MCP servers for one turn: their tools
+// join specs() and run() until the returned func stops them. note names
+// the servers that did not start, for the model.
+func (tb *toolbox) openMCP(ctx context.Context) (note string, stop func()) {
+	set := tb.mcpc.open(ctx)
+	tb.mcp = set
+	return set.note(), func() { tb.mcp = nil; set.close() }
 }
 
 const maxToolOutput = 16 << 10
@@ -47,12 +60,15 @@ func (tb *toolbox) specs() []toolSpec {
 		{"send_file", sendFileDoc,
 			map[string]any{"path": str("the file: a path relative to your working folder, or under " + OutboxDir), "comment": str("a message to go with it, Markdown")},
 			[]string{"path"}},
-	}, taskSpecs()...)
+	}, append(taskSpecs(), tb.mcp.specs()...)...)
 }
 
 // run executes one call and returns its result and whether it failed. A
 // command's output is progress (a long build is not a hang).
 func (tb *toolbox) run(ctx context.Context, c toolCall, progress func(string)) (string, bool) {
+	if tb.mcp.has(c.Name) {
+		return tb.mcp.call(ctx, c.Name, c.Input)
+	}
 	var in map[string]string
 	if err := json.Unmarshal(c.Input, &in); err != nil {
 		return "invalid input: " + err.Error(), true
