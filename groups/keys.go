@@ -128,7 +128,7 @@ var Keys = []Key{
 		show: func(c Config) string { return c.Image },
 		encode: func(v string, in Install, _ data.AgentGroup) (any, error) {
 			if !slices.Contains(in.Images, v) {
-				return nil, fmt.Errorf("not an image the operator allows (allowed: %s)", strings.Join(in.Images, ", "))
+				return nil, fmt.Errorf("not one of %s", strings.Join(in.Images, ", "))
 			}
 			return v, nil
 		}},
@@ -162,13 +162,13 @@ var Keys = []Key{
 	countKey("pids", "pids", "how many processes the container may run at once", DefaultPids),
 	durationKey("idle_timeout", "stop the group's containers after this long without work", func(in Install) (string, Source) {
 		if in.IdleTimeout > 0 && in.IdleTimeout != DefaultIdleTimeout {
-			return in.IdleTimeout.String(), SourceInstall
+			return formatDuration(in.IdleTimeout), SourceInstall
 		}
-		return DefaultIdleTimeout.String(), SourceDefault
+		return formatDuration(DefaultIdleTimeout), SourceDefault
 	}, func(c Config) time.Duration { return c.IdleTimeout }),
-	durationKey("turn_timeout", "the longest a turn may take; its messages then fail", fixed(DefaultTurnTimeout.String()),
+	durationKey("turn_timeout", "the longest a turn may take; its messages then fail", fixed(formatDuration(DefaultTurnTimeout)),
 		func(c Config) time.Duration { return c.TurnTimeout }),
-	durationKey("stuck_timeout", "the longest a turn may go without progress; its messages then fail", fixed(DefaultStuckTimeout.String()),
+	durationKey("stuck_timeout", "the longest a turn may go without progress; its messages then fail", fixed(formatDuration(DefaultStuckTimeout)),
 		func(c Config) time.Duration { return c.StuckTimeout }),
 	{Name: "daily_budget_tokens", Field: "daily_budget_tokens", Allowed: "a number of tokens (0: no budget)",
 		Doc:     "model tokens the group may spend a day (UTC)",
@@ -276,7 +276,7 @@ func durationKey(name, doc string, def func(Install) (string, Source), get func(
 	return Key{Name: name, Field: name, Allowed: "a positive duration such as 90s, 10m or 1h", Doc: doc, Default: def,
 		show: func(c Config) string {
 			if d := get(c); d != 0 {
-				return d.String()
+				return formatDuration(d)
 			}
 			return ""
 		},
@@ -285,8 +285,20 @@ func durationKey(name, doc string, def func(Install) (string, Source), get func(
 			if err != nil || d <= 0 {
 				return nil, errors.New("not a positive duration")
 			}
-			return d.String(), nil
+			return formatDuration(d), nil
 		}}
+}
+
+// formatDuration writes d as a person would: "10m", "1h30m", "90s" → "1m30s".
+func formatDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
 
 // fieldInt is the Config field of a container_config key holding a number.
