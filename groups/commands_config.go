@@ -142,15 +142,28 @@ func (c *Commands) changeConfig(ctx context.Context, x *call, g data.AgentGroup,
 // row is not a JSON object at all); the row is then left as it was.
 func ApplyChange(ctx context.Context, store *data.Store, g data.AgentGroup,
 	change func(data.AgentGroup) (data.AgentGroup, []Change, error), log *slog.Logger) (data.AgentGroup, []Change, error) {
-	out, chs, err := change(g)
-	if err != nil {
-		return g, nil, err
-	}
-	if len(chs) == 0 {
-		return g, nil, nil
-	}
-	if err := store.UpdateGroupConfig(ctx, g.ID, out.Provider, out.Model, out.ContainerConfig); err != nil {
-		return g, nil, fmt.Errorf("store group %s's configuration: %w", g.Folder, err)
+	var out data.AgentGroup
+	var chs []Change
+	for try := 0; ; try++ {
+		var err error
+		if out, chs, err = change(g); err != nil {
+			return g, nil, err
+		}
+		if len(chs) == 0 {
+			return g, nil, nil
+		}
+		err = store.SwapGroupConfig(ctx, g, out)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, data.ErrChanged) || try == 3 {
+			return g, nil, fmt.Errorf("store group %s's configuration: %w", g.Folder, err)
+		}
+		// Another writer changed the row meanwhile: the change is made
+		// again on what it wrote.
+		if g, err = store.Group(ctx, g.ID); err != nil {
+			return g, nil, fmt.Errorf("read group %s: %w", g.Folder, err)
+		}
 	}
 	for _, ch := range chs {
 		log.Info("group config changed", "group", g.Folder, "key", ch.Key, "from", ch.From, "to", ch.To)

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/berth-dev/berth/data"
 	"github.com/berth-dev/berth/groups"
 )
 
@@ -127,5 +128,38 @@ func TestCommandsConfig(t *testing.T) {
 	}
 	if strings.Contains(logs.String(), secret) {
 		t.Error("the log holds the credential-shaped value")
+	}
+}
+
+// TestApplyChangeKeepsAnotherWritersChange: a change computed from a row
+// another writer (the CLI, another chat) changed meanwhile is made again
+// on what that writer stored, so neither change is lost.
+func TestApplyChangeKeepsAnotherWritersChange(t *testing.T) {
+	ctx := context.Background()
+	store := openStore(t)
+	g := data.AgentGroup{Name: "team", Folder: "team"}
+	if err := store.CreateGroup(ctx, &g); err != nil {
+		t.Fatal(err)
+	}
+	stale := g
+	other, _, err := groups.Set(g, []groups.Assignment{{Key: "pids", Value: "64"}}, groups.Install{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := store.UpdateGroupConfig(ctx, g.ID, other.Provider, other.Model, other.ContainerConfig); err != nil {
+		t.Fatal(err)
+	}
+	set := func(g data.AgentGroup) (data.AgentGroup, []groups.Change, error) {
+		return groups.Set(g, []groups.Assignment{{Key: "memory", Value: "2g"}}, groups.Install{})
+	}
+	if _, _, err := groups.ApplyChange(ctx, store, stale, set, slog.New(slog.DiscardHandler)); err != nil {
+		t.Fatal(err)
+	}
+	now, err := store.Group(ctx, g.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"memory":2147483648,"pids":64}`; now.ContainerConfig != want {
+		t.Errorf("row %s, want %s", now.ContainerConfig, want)
 	}
 }
