@@ -15,6 +15,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"regexp"
 	"slices"
@@ -123,7 +124,7 @@ var Keys = []Key{
 			if in.ImageSet {
 				return in.Image, SourceInstall
 			}
-			return in.Image, SourceDefault
+			return cmp.Or(in.Image, "(the agent image)"), SourceDefault
 		},
 		show: func(c Config) string { return c.Image },
 		encode: func(v string, in Install, _ data.AgentGroup) (any, error) {
@@ -464,10 +465,16 @@ type KeyError struct {
 	Key, Value string
 	Reason     string // what is wrong with the value
 	Allowed    string
+	// Stored marks a value the row already held, which the change left
+	// as it was: it must be set or unset too.
+	Stored bool
 }
 
 // Error implements error.
 func (e *KeyError) Error() string {
+	if e.Stored {
+		return fmt.Sprintf("%s, as the group's row holds it, is refused: it %s; set it (allowed: %s) or unset it", e.Key, e.Reason, e.Allowed)
+	}
 	if e.Value == "" && e.Reason == "" {
 		return fmt.Sprintf("%s is not a setting berth knows (known: %s)", truncate(e.Key, 64), strings.Join(KeyNames(), ", "))
 	}
@@ -591,6 +598,7 @@ func edit(g data.AgentGroup, in Install, change func(*rowEdit) error) (data.Agen
 	if raw == nil {
 		raw = map[string]json.RawMessage{}
 	}
+	raw0 := maps.Clone(raw)
 	row := &rowEdit{provider: g.Provider, model: g.Model, raw: raw}
 	if err := change(row); err != nil {
 		return g, nil, err
@@ -605,7 +613,7 @@ func edit(g data.AgentGroup, in Install, change func(*rowEdit) error) (data.Agen
 		var ce *ConfigError
 		if errors.As(err, &ce) {
 			if k, ok := keyOfField(ce.Field); ok {
-				return g, nil, &KeyError{Key: k.Name, Value: "(the result)", Reason: ce.Reason, Allowed: k.Allowed}
+				return g, nil, &KeyError{Key: k.Name, Reason: ce.Reason, Allowed: k.Allowed, Stored: true}
 			}
 		}
 		return g, nil, err
@@ -614,21 +622,43 @@ func edit(g data.AgentGroup, in Install, change func(*rowEdit) error) (data.Agen
 	if err != nil {
 		return g, nil, err
 	}
+	// A key changed when what the row stores for it did; it is told in
+	// the units people write (a refused row's old value as stored).
 	var changes []Change
-	for i, s := range after {
-		var from string
-		if before != nil && before[i].Source == SourceGroup {
-			from = before[i].Value
+	for i, k := range Keys {
+		was, now := stored(g, raw0, k), stored(out, row.raw, k)
+		if was == now {
+			continue
 		}
-		var to string
-		if s.Source == SourceGroup {
-			to = s.Value
+		from := was
+		if before != nil {
+			from = ""
+			if before[i].Source == SourceGroup {
+				from = before[i].Value
+			}
 		}
-		if from != to {
-			changes = append(changes, Change{Key: s.Key, From: from, To: to})
+		to := ""
+		if after[i].Source == SourceGroup {
+			to = after[i].Value
 		}
+		if from == to {
+			continue // written anew, the same value ("10m0s" as "10m")
+		}
+		changes = append(changes, Change{Key: k.Name, From: from, To: to})
 	}
 	return out, changes, nil
+}
+
+// stored is what g's row holds for k, as stored ("": nothing); raw is its
+// container_config split.
+func stored(g data.AgentGroup, raw map[string]json.RawMessage, k Key) string {
+	switch k.Column {
+	case FieldProvider:
+		return g.Provider
+	case FieldModel:
+		return g.Model
+	}
+	return string(raw[k.Field])
 }
 
 // keyOfField is the key stored as a ConfigError's field.

@@ -154,9 +154,14 @@ func TestOldRowsReadTheSame(t *testing.T) {
 		!strings.Contains(err.Error(), "memory") {
 		t.Errorf("a set that leaves the bad key: %v, want a refusal naming memory", err)
 	}
-	fixed, _, err := groups.Unset(bad, []string{"memory"}, testInstall)
-	if err != nil || fixed.ContainerConfig != `{"pids":8}` {
-		t.Errorf("unset of the bad key: %q, %v", fixed.ContainerConfig, err)
+	fixed, chs, err := groups.Unset(bad, []string{"memory"}, testInstall)
+	if err != nil || fixed.ContainerConfig != `{"pids":8}` || fmt.Sprint(chs) != "[{memory -1 }]" {
+		t.Errorf("unset of the bad key: %q, %v, %v", fixed.ContainerConfig, chs, err)
+	}
+	// The same value written again is no change.
+	same := data.AgentGroup{Folder: "same", ContainerConfig: `{"idle_timeout":"10m0s"}`}
+	if _, chs, err := groups.Set(same, []groups.Assignment{{Key: "idle_timeout", Value: "600s"}}, testInstall); err != nil || len(chs) != 0 {
+		t.Errorf("the same duration again: %v, %v", chs, err)
 	}
 }
 
