@@ -63,7 +63,7 @@ func (a *admin) groupsConfig(c *commandLine) *ffcli.Command {
 		default:
 			return a.usageErr("%q: expected set or unset", verb)
 		}
-		log, closeLog, err := newLogger(a.cfg.Home, a.stderr, false, nil)
+		log, closeLog, err := newLogger(a.cfg.Home, a.stderr, false, secretValues(a.cfg))
 		if err != nil {
 			return err
 		}
