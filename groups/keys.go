@@ -96,7 +96,10 @@ func fixed(v string) func(Install) (string, Source) {
 	return func(Install) (string, Source) { return v, SourceDefault }
 }
 
-// Keys are the keys people set, in the order they are shown.
+// Keys are the keys people set, in the order they are shown. A new key of
+// container_config is its field in ParseConfig plus one entry here (the
+// CLI, !config, the refusals and README's table follow; TestREADMEKeys
+// says when README's table needs regenerating).
 var Keys = []Key{
 	{Name: "provider", Column: FieldProvider, Allowed: "one of " + strings.Join(Providers, ", "),
 		Doc:     "the agent provider (echo repeats what it is told)",
