@@ -93,6 +93,28 @@ func (s *Store) UpdateGroupConfig(ctx context.Context, id, provider, model, cont
 	return err
 }
 
+// ErrChanged is returned by SwapGroupConfig when the row is no longer the
+// one the change was computed from.
+var ErrChanged = errors.New("changed meanwhile")
+
+// SwapGroupConfig sets a group's provider, model and container config to
+// those of to, if they are still those of from: two writers (the CLI and a
+// chat command) never lose each other's change. ErrChanged: they are not.
+func (s *Store) SwapGroupConfig(ctx context.Context, from, to AgentGroup) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE agent_groups SET provider = ?, model = ?, container_config = ?
+		WHERE id = ? AND provider = ? AND model = ? AND container_config = ?`,
+		to.Provider, to.Model, to.ContainerConfig, from.ID, from.Provider, from.Model, from.ContainerConfig)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return err
+	} else if n == 0 {
+		return ErrChanged
+	}
+	return nil
+}
+
 // DeleteGroup removes a group with its wirings and sessions rows. Its
 // folder on disk is left for the operator.
 func (s *Store) DeleteGroup(ctx context.Context, id string) error {

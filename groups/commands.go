@@ -44,6 +44,9 @@ type Halted struct {
 type Commands struct {
 	// Now is the clock pairing codes are checked against; tests replace it.
 	Now func() time.Time
+	// Install is what the operator's installation decides about groups'
+	// keys, for !config; set before the first command.
+	Install Install
 
 	store    *data.Store
 	layout   Layout
@@ -84,6 +87,10 @@ func NewCommands(store *data.Store, layout Layout, sessions Sessions, log *slog.
 		{name: "deny", args: "<user> [<group>]", min: 1, max: 2, need: data.RoleAdmin, scoped: true,
 			summary: "turn a user away from this channel's approval groups and drop their held messages", run: c.deny},
 		{name: "held", need: data.RoleAdmin, scoped: true, summary: "messages held for this channel's groups, awaiting !allow or !deny", run: c.held},
+		{name: "config", args: "[<group>] [set <key>=<value> …|unset <key> …]", max: MaxCommandArgs, need: data.RoleMember, scoped: true,
+			summary: "the group's configuration; a group admin sets and unsets keys (!config set memory=2g)", run: c.config},
+		{name: "model", args: "<name> [<group>]", min: 1, max: 2, need: data.RoleAdmin, scoped: true,
+			summary: "set the group's model (!config set model=<name>)", run: c.model},
 		{name: "pair", args: "<code>", min: 1, max: 1, summary: "become an owner with the code `berth pair` prints", run: c.pair},
 	}
 	return c

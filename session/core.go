@@ -111,7 +111,7 @@ func (c *core) session(ctx context.Context, s data.Session) (*handle, error) {
 	}
 	conf, confErr := groups.LoadConfig(g)
 	dir := c.sessionDir(s)
-	l := &handle{c: c, id: s.ID, group: g, conf: conf, confErr: confErr, dir: dir, db: sessiondb.Host{Dir: dir}, kick: make(chan struct{}, 1),
+	l := &handle{c: c, id: s.ID, group: g, row: g, conf: conf, confErr: confErr, dir: dir, db: sessiondb.Host{Dir: dir}, kick: make(chan struct{}, 1),
 		targets: map[string]progressTarget{}, cancelled: map[string]bool{}, activity: time.Now(), passes: rate.NewLimiter(rate.Limit(c.cfg.PassRate), c.cfg.PassBurst)}
 	routing := sessiondb.InMessage{ThreadID: s.ThreadID}
 	if s.MessagingGroupID != "" {

@@ -41,7 +41,8 @@ func (r *router) fetchFiles(ctx context.Context, l *handle, msg *sessiondb.InMes
 		return false, nil, nil
 	}
 	f, _ := r.channel(in.ChannelType).(channels.Fetcher)
-	maxFile, maxFiles, maxInbox := l.conf.FileLimits()
+	_, conf, _ := l.config()
+	maxFile, maxFiles, maxInbox := conf.FileLimits()
 	box := inbox.Inbox{InDir: l.db.InDir(), Fetcher: f, Limits: inbox.Limits{MaxFileBytes: maxFile, MaxFiles: maxFiles, MaxInboxBytes: maxInbox},
 		Log: r.log.With("channel", in.ChannelType, "session", l.id, "group", l.group.Folder)}
 	res, err := box.Fetch(ctx, msg.ID, in.Attachments)

@@ -30,17 +30,26 @@ import (
 // Lifecycle changes are serialised by mu; what routing, delivery and the
 // supervisor note about the session meanwhile is guarded by amu.
 type handle struct {
-	c     *core
-	id    string
+	c  *core
+	id string
+	// group is the group's row as the session was loaded: its id and
+	// folder, which never change. Its configuration is row's.
 	group data.AgentGroup
-	// conf is the group's configuration, parsed once when the session was
-	// loaded; confErr, if not nil, is why it was refused (every wake then
-	// fails with it, and conf is the zero Config: the gateway's settings).
+
+	cmu sync.Mutex // guards row, conf and confErr
+	// row is the group's row as the last wake of a stopped container read
+	// it, and conf its configuration; confErr, if not nil, is why it was
+	// refused (every wake then fails with it, and conf is the zero Config:
+	// the gateway's settings). A change to the row (`berth groups config
+	// set`, !config set) is read by the next wake that starts a container,
+	// and never reaches a running one: its limits stay those it started with.
+	row     data.AgentGroup
 	conf    groups.Config
 	confErr error
-	dir     string
-	db      sessiondb.Host
-	kick    chan struct{}
+
+	dir  string
+	db   sessiondb.Host
+	kick chan struct{}
 
 	mu      sync.Mutex // serialises container lifecycle changes; guards running, ctrID, started, failed, slow, slowSince, retryAt, killing and unrequeued
 	running bool
@@ -232,6 +241,10 @@ func (l *handle) ensure(ctx context.Context) error {
 		l.setPhase(ctx, channels.Status{State: channels.StateWorking}, unseen)
 		return nil
 	}
+	// A container is about to start: it runs what the group's row says now.
+	if err := l.reload(ctx); err != nil {
+		return fmt.Errorf("wake session %s: %w", l.id, err)
+	}
 	if closed, err := l.closedNow(ctx); err != nil {
 		return fmt.Errorf("wake session %s: %w", l.id, err)
 	} else if closed {
@@ -373,6 +386,32 @@ func (l *handle) adopt(info container.Info, adopted bool) {
 	go l.watchExit(info.ID)
 }
 
+// reload reads the group's row again and parses its configuration, for
+// the container about to start.
+func (l *handle) reload(ctx context.Context) error {
+	g, err := l.c.store.Group(ctx, l.group.ID)
+	if err != nil {
+		return fmt.Errorf("read group %s: %w", l.group.Folder, err)
+	}
+	conf, confErr := groups.LoadConfig(g)
+	l.cmu.Lock()
+	was := l.confErr
+	l.row, l.conf, l.confErr = g, conf, confErr
+	l.cmu.Unlock()
+	if confErr != nil && (was == nil || was.Error() != confErr.Error()) {
+		l.c.log.Warn("group config refused", "group", g.Folder, "session", l.id, "err", confErr)
+	}
+	return nil
+}
+
+// config is the group's row and configuration as the last container
+// start read them.
+func (l *handle) config() (data.AgentGroup, groups.Config, error) {
+	l.cmu.Lock()
+	defer l.cmu.Unlock()
+	return l.row, l.conf, l.confErr
+}
+
 // checkImage refuses an image the operator did not allow. The allowlist is
 // the gateway's runtime configuration, so this one check of a group's
 // config is made at spawn rather than when the group is loaded.
@@ -392,10 +431,10 @@ func (c *core) imageAllowed(image string) bool {
 // spec is the container the session runs: its group's limits and
 // mounts, checked against what the operator allows.
 func (l *handle) spec() (container.Spec, error) {
-	if l.confErr != nil {
-		return container.Spec{}, l.confErr
+	row, gc, confErr := l.config()
+	if confErr != nil {
+		return container.Spec{}, confErr
 	}
-	gc := l.conf
 	if err := l.c.checkImage(gc); err != nil {
 		return container.Spec{}, err
 	}
@@ -405,7 +444,7 @@ func (l *handle) spec() (container.Spec, error) {
 			l.c.log.Warn("mount refused", "group", l.group.Folder, "session", l.id, "reason", "no mount allowlist is configured")
 			continue
 		}
-		mt, err := l.c.cfg.Allowlist.Check(req, l.group.IsAdmin)
+		mt, err := l.c.cfg.Allowlist.Check(req, row.IsAdmin)
 		if err != nil {
 			l.c.log.Warn("mount refused", "group", l.group.Folder, "session", l.id, "reason", err.Error())
 			continue
@@ -414,7 +453,7 @@ func (l *handle) spec() (container.Spec, error) {
 	}
 	var extraEnv []string
 	if l.c.cfg.Extras != nil {
-		mts, env, err := l.c.cfg.Extras(l.group)
+		mts, env, err := l.c.cfg.Extras(row)
 		if err != nil {
 			return container.Spec{}, err
 		}
@@ -428,7 +467,7 @@ func (l *handle) spec() (container.Spec, error) {
 	plan, err := mounts.Plan(mounts.Paths{
 		InDir: filepath.Join(l.dir, sessiondb.InDir), OutDir: filepath.Join(l.dir, sessiondb.OutDir),
 		GroupDir: l.c.layout.Dir(l.group.Folder), GlobalDir: l.c.layout.GlobalDir(),
-		Admin:      l.group.IsAdmin,
+		Admin:      row.IsAdmin,
 		AgentTrees: []string{l.c.layout.Root, paths.Home(l.c.cfg.Home).Sessions()},
 	}, extra)
 	if err != nil {

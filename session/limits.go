@@ -34,7 +34,7 @@ func (sv *supervisor) checkLimits(ctx context.Context, l *handle) {
 	if !ok {
 		return
 	}
-	gc := l.conf
+	_, gc, _ := l.config()
 	var notes []string
 	l.amu.Lock()
 	was := l.refused

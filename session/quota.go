@@ -332,7 +332,8 @@ func fmtBytes(n int64) string {
 // measuring interval is reused; otherwise the folder is measured now (a
 // cold wake; a running container never gets here).
 func (sv *supervisor) overQuota(ctx context.Context, l *handle) quotaVerdict {
-	gq, sq := sv.diskQuotas(l.conf)
+	_, conf, _ := l.config()
+	gq, sq := sv.diskQuotas(conf)
 	for _, c := range []struct {
 		scope   quotaScope
 		id, dir string

@@ -334,7 +334,7 @@ func TestQuotaPassStopsAndRefuses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := &handle{c: m.core, id: "s1", group: g, conf: conf, dir: dir, db: sessiondb.Host{Dir: dir}, kick: make(chan struct{}, 1),
+	l := &handle{c: m.core, id: "s1", group: g, row: g, conf: conf, dir: dir, db: sessiondb.Host{Dir: dir}, kick: make(chan struct{}, 1),
 		targets: map[string]progressTarget{}, running: true, ctrID: "c1"}
 	if err := l.db.Create(ctx, sessiondb.InMessage{ChannelType: "fake", PlatformID: "room"}); err != nil {
 		t.Fatal(err)

@@ -192,7 +192,8 @@ func (sv *supervisor) sweep(ctx context.Context) {
 			}
 			continue
 		}
-		idle := cmp.Or(l.conf.IdleTimeout, sv.cfg.IdleTimeout)
+		_, conf, _ := l.config()
+		idle := cmp.Or(conf.IdleTimeout, sv.cfg.IdleTimeout)
 		sv.checkLimits(ctx, l)
 		last := l.lastActivity()
 		if !work && idleStop(time.Since(last), idle, &yield) {
@@ -225,8 +226,9 @@ func (sv *supervisor) checkTurn(ctx context.Context, l *handle, open []sessiondb
 	if !ok {
 		return
 	}
-	turnLimit := cmp.Or(l.conf.TurnTimeout, sv.cfg.TurnTimeout)
-	stuckLimit := cmp.Or(l.conf.StuckTimeout, sv.cfg.StuckTimeout)
+	_, conf, _ := l.config()
+	turnLimit := cmp.Or(conf.TurnTimeout, sv.cfg.TurnTimeout)
+	stuckLimit := cmp.Or(conf.StuckTimeout, sv.cfg.StuckTimeout)
 	progress := began
 	if hb := l.heartbeat(); hb.After(progress) {
 		progress = hb

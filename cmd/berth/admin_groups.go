@@ -150,15 +150,19 @@ func (a *admin) groupsShow(c *commandLine) *ffcli.Command {
 	})
 }
 
-// configHelp is --config's help: the keys of a group's container_config
-// and their defaults.
-var configHelp = fmt.Sprintf("the group's container_config, a JSON object; every key is optional: "+
-	`image (an allowed image), memory (bytes; default %d MiB, at least %d MiB), nano_cpus (default %d; 1e9 is one CPU), `+
-	`pids (default %d), idle_timeout (default --idle-timeout, %v), turn_timeout (default %v), stuck_timeout (default %v), network (only "none"), `+
-	`mounts ([{"host_path","container_path","read_write"}], granted by the mount allowlist), permission_mode (the claude CLI's), `+
-	`disk_quota_mb (default %d), session_disk_quota_mb (default %d), daily_budget_tokens (default 0: none)`,
-	groups.DefaultMemory>>20, groups.MinMemory>>20, groups.DefaultNanoCPUs, groups.DefaultPids, groups.DefaultIdleTimeout, groups.DefaultTurnTimeout, groups.DefaultStuckTimeout,
-	groups.DefaultDiskQuota>>20, groups.DefaultSessionDiskQuota>>20)
+// configHelp is --config's help: the container_config keys of the
+// registry (groups.Keys).
+var configHelp = func() string {
+	var keys []string
+	for _, k := range groups.Keys {
+		if k.Column == "" { // provider and model are flags of their own
+			keys = append(keys, k.Field)
+		}
+	}
+	return "the group's container_config, a JSON object; every key is optional: " + strings.Join(keys, ", ") +
+		` (and network, only "none"). Here memory and max_*_bytes are bytes, nano_cpus billionths of a CPU, the disk quotas MiB; ` +
+		"berth groups config <group> shows the defaults and sets keys one by one in the units people write (memory=2g, cpus=1.5)"
+}()
 
 func (a *admin) groupsCreate(c *commandLine) *ffcli.Command {
 	fs := a.flags(c, "create")

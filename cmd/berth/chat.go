@@ -87,7 +87,8 @@ func isTerminal(v any) bool {
 }
 
 // echoSwitch is how to leave the echo provider for a real model.
-const echoSwitch = "ANTHROPIC_API_KEY=… berth chat --provider anthropic"
+// With no provider configured, the key alone picks it (pickProvider).
+const echoSwitch = "ANTHROPIC_API_KEY=… berth chat"
 
 // providerLine says which provider answers in group ag and, for the echo
 // provider, how to talk to a real model instead; for a model API, whether
@@ -100,6 +101,9 @@ func providerLine(ag data.AgentGroup, cfg config) string {
 	line := "berth: the " + provider + " provider answers"
 	if ag.Model != "" {
 		line += " (model " + ag.Model + ")"
+	}
+	if !own && cfg.ProviderWhy != "" && cfg.ProviderWhy != providerConfigured {
+		line += " (" + cfg.ProviderWhy + ")" // picked from the credentials present
 	}
 	var key, keyVar string
 	switch provider {

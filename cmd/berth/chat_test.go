@@ -20,7 +20,10 @@ func TestProviderLine(t *testing.T) {
 		want  string
 	}{
 		{"echo by default", data.AgentGroup{Folder: "main"}, base,
-			"berth: the echo provider answers (it repeats what you type); for a real model: ANTHROPIC_API_KEY=… berth chat --provider anthropic"},
+			"berth: the echo provider answers (it repeats what you type); for a real model: ANTHROPIC_API_KEY=… berth chat"},
+		{"anthropic picked by its key", data.AgentGroup{Folder: "main"}, with(func(c *config) {
+			c.Provider, c.ProviderWhy, c.AnthropicKey = "anthropic", "ANTHROPIC_API_KEY is set", "sk-test"
+		}), "berth: the anthropic provider answers (ANTHROPIC_API_KEY is set)"},
 		{"echo named by the group", data.AgentGroup{Folder: "team", Provider: "echo"}, with(func(c *config) { c.Provider = "anthropic" }),
 			`berth: the echo provider answers (group "team" names it; it repeats what you type)`},
 		{"anthropic with its key", data.AgentGroup{Folder: "main"}, with(func(c *config) { c.Provider, c.AnthropicKey = "anthropic", "sk-test" }),

@@ -20,8 +20,12 @@ import (
 
 // config is everything berth reads at start, once, and passes down.
 type config struct {
-	Home        string
-	Provider    string
+	Home     string
+	Provider string
+	// ProviderWhy says where Provider comes from: "" for berth's default
+	// (echo: nothing is configured), else a phrase such as
+	// "ANTHROPIC_API_KEY is set" (see pickProvider).
+	ProviderWhy string
 	IdleTimeout time.Duration
 	MaxRunning  int
 	Image       string
@@ -71,7 +75,10 @@ var gatewaySettings = []string{flagHome, flagProvider, flagIdleTimeout, flagMaxR
 // declare declares every setting, once, on fs, bound to c.
 func (c *config) declare(fs *flag.FlagSet) {
 	fs.StringVar(&c.Home, flagHome, "", "state folder (default $BERTH_HOME or ~/.local/share/berth)")
-	fs.StringVar(&c.Provider, flagProvider, groups.DefaultProvider, "default agent provider: "+strings.Join(groups.Providers, ", ")+" (echo is the test and demo provider)")
+	// No default here: unset, the provider is picked from the credentials
+	// present once they are read (pickProvider).
+	fs.StringVar(&c.Provider, flagProvider, "", "default agent provider: "+strings.Join(groups.Providers, ", ")+
+		" (default: the one whose API key is set, else echo, the test and demo provider)")
 	fs.DurationVar(&c.IdleTimeout, flagIdleTimeout, groups.DefaultIdleTimeout, "stop an agent container after this long without work (a group's idle_timeout overrides it)")
 	// The default is sized for containers at the default memory limit.
 	fs.IntVar(&c.MaxRunning, flagMaxRunning, session.DefaultMaxRunning(groups.DefaultMemory),
@@ -185,6 +192,13 @@ func (c *config) resolve(fs *flag.FlagSet) error {
 	if err := ff.Parse(c.credentials(), nil, append(file, ff.WithEnvVars())...); err != nil {
 		return fmt.Errorf("configuration: %w", err)
 	}
+	if fs.Lookup(flagProvider) != nil {
+		if c.Provider == "" {
+			c.Provider, c.ProviderWhy = c.pickProvider()
+		} else {
+			c.ProviderWhy = providerConfigured
+		}
+	}
 	if fs.Lookup(flagMaxRunning) != nil && c.MaxRunning < 1 {
 		// There is no "no cap": a bigger host sets a bigger number.
 		return fmt.Errorf("--max-running %d: must be at least 1 (this host's default is %d)", c.MaxRunning, session.DefaultMaxRunning(groups.DefaultMemory))
@@ -246,4 +260,47 @@ func readDotenv(path string) (map[string]string, error) {
 		return nil
 	})
 	return out, err
+}
+
+// providerConfigured is ProviderWhy for a provider the operator named.
+const providerConfigured = "--provider, BERTH_PROVIDER or the config file names it"
+
+// pickProvider is the provider of an install that names none: the model
+// API whose credentials (or endpoint) are present, anthropic first when
+// both are; else echo, berth's default, with why "".
+func (c *config) pickProvider() (provider, why string) {
+	type found struct{ provider, why string }
+	var fs []found
+	switch {
+	case c.AnthropicKey != "":
+		fs = append(fs, found{"anthropic", "ANTHROPIC_API_KEY is set"})
+	case c.AnthropicURL != "" && c.AnthropicURL != defaultAnthropicURL:
+		fs = append(fs, found{"anthropic", "ANTHROPIC_BASE_URL is set"})
+	}
+	switch {
+	case c.OpenAIKey != "":
+		fs = append(fs, found{"openai", "OPENAI_API_KEY is set"})
+	case c.OpenAIURL != "" && c.OpenAIURL != defaultOpenAIURL:
+		fs = append(fs, found{"openai", "OPENAI_BASE_URL is set"})
+	}
+	switch len(fs) {
+	case 0:
+		return groups.DefaultProvider, ""
+	case 1:
+		return fs[0].provider, fs[0].why
+	}
+	return fs[0].provider, fs[0].why + " and " + fs[1].why + "; " + fs[0].provider + " is taken first, --provider or BERTH_PROVIDER chooses"
+}
+
+// providerStartLine is what `berth run` says at start about the provider
+// of groups that name none.
+func providerStartLine(cfg config) string {
+	switch {
+	case cfg.Provider == groups.DefaultProvider && cfg.ProviderWhy == "":
+		return "berth: provider: echo: replies are echoes of what is sent (no provider is configured and no model API key is set: " +
+			"set ANTHROPIC_API_KEY or OPENAI_API_KEY, or --provider)"
+	case cfg.Provider == groups.DefaultProvider:
+		return "berth: provider: echo (" + cfg.ProviderWhy + "): replies are echoes of what is sent"
+	}
+	return "berth: provider: " + cfg.Provider + " (" + cfg.ProviderWhy + "); a group's own provider, if it names one, answers in it"
 }

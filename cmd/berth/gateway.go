@@ -41,7 +41,7 @@ func openGateway(ctx context.Context, cfg config, stderr io.Writer, chans func(*
 // gatewayConfig is the gateway cfg describes.
 func gatewayConfig(cfg config, chans []channels.Channel, log *slog.Logger, progress io.Writer) gateway.Config {
 	return gateway.Config{
-		Home: paths.Home(cfg.Home), Image: cfg.Image, Images: cfg.Images, Provider: cfg.Provider,
+		Home: paths.Home(cfg.Home), Image: cfg.Image, Images: cfg.Images, Provider: cfg.Provider, ProviderFrom: cfg.ProviderWhy,
 		IdleTimeout: cfg.IdleTimeout, MaxRunning: cfg.MaxRunning,
 		DockerHost: cfg.DockerHost, RunnerBin: cfg.RunnerBin, Busybox: cfg.Busybox, Progress: progress, BuildOutput: buildOutput(cfg, progress),
 		AllowlistFile: allowlistPath(),

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 
@@ -40,5 +41,7 @@ func cmdRun(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// Once the engine answered: a gateway that cannot start says only why.
+	fmt.Fprintln(stderr, providerStartLine(cfg))
 	return runGateway(ctx, g, closeAll, nil)
 }

@@ -14,6 +14,7 @@
 package gateway
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -47,12 +48,15 @@ const shutdownGrace = 30 * time.Second
 // Config is what a gateway is assembled from. The zero value of each field
 // is the documented default.
 type Config struct {
-	Home        paths.Home    // the state folder; required
-	Image       string        // agent image; "" the session manager's default
-	Images      []string      // more images groups may name (--allowed-images)
-	Provider    string        // default provider of groups that name none
-	IdleTimeout time.Duration // stop a container idle this long; 0: groups.DefaultIdleTimeout
-	MaxRunning  int           // cap on running containers; 0: session.DefaultMaxRunning
+	Home     paths.Home // the state folder; required
+	Image    string     // agent image; "" the session manager's default
+	Images   []string   // more images groups may name (--allowed-images)
+	Provider string     // default provider of groups that name none
+	// ProviderFrom says why Provider: "" when it is berth's default (see
+	// groups.Install).
+	ProviderFrom string
+	IdleTimeout  time.Duration // stop a container idle this long; 0: groups.DefaultIdleTimeout
+	MaxRunning   int           // cap on running containers; 0: session.DefaultMaxRunning
 
 	// Runtime runs the agent containers. nil: the Docker engine at
 	// DockerHost, which Open checks (ConnectEngine), building the default
@@ -193,11 +197,9 @@ func Open(ctx context.Context, cfg Config) (_ *Gateway, err error) {
 			return nil, err
 		}
 	}
-	var allow *mounts.Allowlist
-	if cfg.AllowlistFile != "" {
-		if allow, err = mounts.Load(cfg.AllowlistFile, cfg.Home.String(), filepath.Dir(cfg.AllowlistFile)); err != nil {
-			return nil, err
-		}
+	allow, err := loadAllowlist(cfg)
+	if err != nil {
+		return nil, err
 	}
 	scfg := session.Config{
 		Allowlist: allow, Home: cfg.Home.String(), Image: cfg.Image, Images: cfg.Images, Provider: cfg.Provider,
@@ -219,7 +221,9 @@ func Open(ctx context.Context, cfg Config) (_ *Gateway, err error) {
 	if cfg.Commands != nil {
 		cmds = cfg.Commands(g)
 	} else {
-		cmds = groups.NewCommands(g.store, g.layout, g.mgr, g.log)
+		gc := groups.NewCommands(g.store, g.layout, g.mgr, g.log)
+		gc.Install = install(cfg, allow)
+		cmds = gc
 	}
 	if cmds != nil {
 		g.mgr.SetCommands(cmds)
@@ -397,4 +401,35 @@ func Lock(home paths.Home) (*os.File, error) {
 		return nil, errors.Join(fmt.Errorf("lock state folder: %w", err), cerr)
 	}
 	return f, nil
+}
+
+// loadAllowlist reads the mount allowlist cfg names; nil: none.
+func loadAllowlist(cfg Config) (*mounts.Allowlist, error) {
+	if cfg.AllowlistFile == "" {
+		return nil, nil
+	}
+	return mounts.Load(cfg.AllowlistFile, cfg.Home.String(), filepath.Dir(cfg.AllowlistFile))
+}
+
+// Install is what the gateway cfg describes decides about groups' keys, as
+// `berth groups config` and !config show and check them.
+func Install(cfg Config) (groups.Install, error) {
+	allow, err := loadAllowlist(cfg)
+	if err != nil {
+		return groups.Install{}, err
+	}
+	return install(cfg, allow), nil
+}
+
+// install is Install with the allowlist read. The images are those the
+// session manager allows (its imageAllowed).
+func install(cfg Config, allow *mounts.Allowlist) groups.Install {
+	image := cmp.Or(cfg.Image, container.DefaultImage)
+	return groups.Install{
+		Provider: cmp.Or(cfg.Provider, groups.DefaultProvider), ProviderFrom: cfg.ProviderFrom,
+		IdleTimeout: cmp.Or(cfg.IdleTimeout, groups.DefaultIdleTimeout),
+		Image:       image, ImageSet: image != container.DefaultImage, ClaudeImage: container.ClaudeImage,
+		Images:    append([]string{image, container.ClaudeImage}, cfg.Images...),
+		Allowlist: allow,
+	}
 }
