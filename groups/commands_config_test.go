@@ -76,6 +76,9 @@ func TestCommandsConfig(t *testing.T) {
 		{operator, "!config set memroy=2g", []string{"memroy is not a setting berth knows", "memory, cpus"}, ""},
 		{operator, "!config set memory", []string{`"memory" is not key=value`}, ""},
 		{operator, "!config set model=" + secret, []string{"looks like a credential"}, ""},
+		// Where MCP header variables go is the operator's choice, even for an owner in chat.
+		{operator, `!config set mcp_servers=[{"name":"gh","url":"https://example.com/mcp"}]`, []string{"set by the operator only", "berth groups config team set mcp_servers"}, ""},
+		{operator, "!config unset mcp_servers", []string{"set by the operator only"}, ""},
 		{operator, "!config frobnicate", []string{"there is no agent group"}, ""},
 		{operator, "!config team frobnicate", []string{`"frobnicate": expected set or unset`}, ""},
 		{operator, "!model claude-x", []string{"model default → claude-x", "next container"},
