@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	_ "time/tzdata" // the image has no /usr/share/zoneinfo; the container's TZ must load
 
 	"github.com/berth-dev/berth/container/toolbox"
 	"github.com/berth-dev/berth/session/runner"
