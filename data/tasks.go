@@ -517,3 +517,17 @@ func (s *Store) MoveTask(ctx context.Context, id, sessionID string) error {
 	}
 	return nil
 }
+
+// UserName is a user's display name as last seen; "" when unknown. A task
+// the agent creates names the person it acts for by it.
+func (s *Store) UserName(ctx context.Context, id string) (string, error) {
+	var name string
+	err := s.db.QueryRowContext(ctx, `SELECT display_name FROM users WHERE id = ?`, id).Scan(&name)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("read user %s: %w", id, err)
+	}
+	return name, nil
+}

@@ -48,6 +48,7 @@ type Commands struct {
 	store    *data.Store
 	layout   Layout
 	sessions Sessions
+	tasks    TaskDesk // nil: no scheduler (SetTasks)
 	log      *slog.Logger
 	table    []command
 
@@ -85,6 +86,12 @@ func NewCommands(store *data.Store, layout Layout, sessions Sessions, log *slog.
 			summary: "turn a user away from this channel's approval groups and drop their held messages", run: c.deny},
 		{name: "held", need: data.RoleAdmin, scoped: true, summary: "messages held for this channel's groups, awaiting !allow or !deny", run: c.held},
 		{name: "pair", args: "<code>", min: 1, max: 1, summary: "become an owner with the code `berth pair` prints", run: c.pair},
+		{name: "schedule", args: "<when> <prompt>", need: data.RoleMember, scoped: true,
+			summary: "schedule a task for this conversation's agent: in 20m, at 09:00, tomorrow 9:00, every 1h, or a cron expression", run: c.schedule},
+		{name: "tasks", args: "[all]", max: 1, need: data.RoleMember, scoped: true, summary: "this conversation's scheduled tasks", run: c.listTasks},
+		{name: "cancel", args: "<task>", min: 1, max: 1, need: data.RoleMember, scoped: true, summary: "cancel a scheduled task", run: c.cancelTask},
+		{name: "pause", args: "<task>", min: 1, max: 1, need: data.RoleMember, scoped: true, summary: "pause a scheduled task", run: c.pauseTask},
+		{name: "resume", args: "<task>", min: 1, max: 1, need: data.RoleMember, scoped: true, summary: "resume a paused task", run: c.resumeTask},
 	}
 	return c
 }
@@ -140,6 +147,7 @@ type call struct {
 	cmd     Command
 	user    string // the sender's store id, "slack:U123"
 	address string // the messaging group's platform id
+	rest    string // a raw command's text after its name (rawCommands)
 }
 
 // refusal is an answer that changes nothing: bad input or a missing role.
@@ -160,6 +168,9 @@ func (c *Commands) Handle(ctx context.Context, in channels.Inbound, reply func(t
 	log := c.log.With("channel", in.ChannelType, "platform_id", x.address, "user", x.user)
 	addressed := in.Mentioned || in.IsDM
 	cmd, err := ParseCommand(in.Text)
+	if name, rest, ok := rawCommand(in.Text); ok {
+		cmd, err, x.rest = Command{Name: name, Flags: map[string]string{}}, nil, rest
+	}
 	if err != nil {
 		log.Info("command refused", "reason", err.Error(), "answered", addressed)
 		if addressed {
