@@ -83,13 +83,14 @@ func (m *Manager) Outcome(ctx context.Context, sessionID, messageID string) (ses
 }
 
 // Tell sends host-side text (a task's failure, a pause) to a conversation
-// through its channel's adapter.
-func (m *Manager) Tell(ctx context.Context, channelType, platformID, threadID, text string) error {
+// through its channel's adapter, mentioning (notifying) the platform user
+// mention first if it is not "".
+func (m *Manager) Tell(ctx context.Context, channelType, platformID, threadID, mention, text string) error {
 	ch := m.channel(channelType)
 	if ch == nil {
 		return fmt.Errorf("tell %s:%s: no %s channel is running", channelType, platformID, channelType)
 	}
-	if _, err := ch.Send(ctx, channels.Outbound{PlatformID: platformID, ThreadID: threadID, Text: text}); err != nil {
+	if _, err := ch.Send(ctx, channels.Outbound{PlatformID: platformID, ThreadID: threadID, Text: text, Mention: mention}); err != nil {
 		return fmt.Errorf("tell %s:%s: %w", channelType, platformID, err)
 	}
 	return nil

@@ -29,8 +29,9 @@ type Sessions interface {
 	Trigger(ctx context.Context, sessionID string, msg sessiondb.InMessage) error
 	// Outcome reads where a row of a session's inbound.db stands.
 	Outcome(ctx context.Context, sessionID, messageID string) (sessiondb.Status, string, bool, error)
-	// Tell sends berth's own text to a conversation.
-	Tell(ctx context.Context, channelType, platformID, threadID, text string) error
+	// Tell sends berth's own text to a conversation, mentioning (and so
+	// notifying) the platform user mention first unless it is "".
+	Tell(ctx context.Context, channelType, platformID, threadID, mention, text string) error
 }
 
 var _ Sessions = (*session.Manager)(nil)
@@ -322,7 +323,11 @@ func (s *Scheduler) finish(ctx context.Context, taskID string, due time.Time, st
 	if state != data.RunFailed {
 		return nil
 	}
-	text := fmt.Sprintf("berth: scheduled task %s (set by %s) failed: %s.", t.ID, Mention(t.ChannelType, t.CreatedBy, t.CreatedByName), oneLine(outcome))
+	who := t.CreatedByName
+	if who == "" {
+		who = t.CreatedBy
+	}
+	text := fmt.Sprintf("berth: scheduled task %s (set by %s) failed: %s.", t.ID, who, oneLine(outcome))
 	switch t.State {
 	case data.TaskPaused:
 		text += fmt.Sprintf(" It failed %d times in a row, so it is paused; !resume %s starts it again.", t.Failures, t.ID)
@@ -333,23 +338,20 @@ func (s *Scheduler) finish(ctx context.Context, taskID string, due time.Time, st
 			text += fmt.Sprintf(" That is %d failures in a row; after %d it is paused.", t.Failures, PauseAfter)
 		}
 	}
-	if err := s.sess.Tell(ctx, t.ChannelType, t.PlatformID, t.ThreadID, text); err != nil {
+	if err := s.sess.Tell(ctx, t.ChannelType, t.PlatformID, t.ThreadID, mention(t.ChannelType, t.CreatedBy), text); err != nil {
 		s.log.Warn("delivery-failed", "task", t.ID, "channel", t.ChannelType, "err", err)
 	}
 	return nil
 }
 
-// Mention is how a conversation's platform mentions a user: <@U123> on
-// Slack and Discord, the name elsewhere.
-func Mention(channelType, userID, name string) string {
+// mention is the platform id of a task's creator, for the adapter to
+// mention, when they are a user of the task's own platform; "" otherwise.
+func mention(channelType, userID string) string {
 	platform, id, ok := strings.Cut(userID, ":")
-	if ok && (platform == "slack" || platform == "discord") && id != "" && platform == channelType {
-		return "<@" + id + ">"
+	if ok && platform == channelType && id != "" {
+		return id
 	}
-	if name != "" {
-		return name
-	}
-	return userID
+	return ""
 }
 
 // oneLine makes an outcome fit a line: no line breaks, at most 300 bytes.

@@ -54,10 +54,10 @@ func (f *fakeSessions) Outcome(ctx context.Context, sessionID, id string) (sessi
 	return st, f.reason[id], ok, nil
 }
 
-func (f *fakeSessions) Tell(ctx context.Context, channelType, platformID, threadID, text string) error {
+func (f *fakeSessions) Tell(ctx context.Context, channelType, platformID, threadID, mention, text string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.told = append(f.told, text)
+	f.told = append(f.told, "<@"+mention+"> "+text)
 	return nil
 }
 
