@@ -309,7 +309,11 @@ func once(at, now time.Time, prompt string) (Spec, string, error) {
 	case at.Sub(now) > MaxAhead:
 		return Spec{}, "", fmt.Errorf("%s is more than five years ahead", at.Format("2006-01-02 15:04 MST"))
 	}
-	return Spec{Kind: Once, At: at.Truncate(time.Second)}, prompt, nil
+	// Whole seconds, never early: "in 2s" is not 1.4 s.
+	if t := at.Truncate(time.Second); t.Before(at) {
+		at = t.Add(time.Second)
+	}
+	return Spec{Kind: Once, At: at}, prompt, nil
 }
 
 // cronField reports whether w may be a cron expression's minute field.
