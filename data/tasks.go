@@ -300,10 +300,11 @@ type Claim struct {
 
 // ClaimRun records a due time of a task, in one transaction: the task's
 // next_run moves from c.Due to c.Next (only if it still is c.Due and the
-// task is active), and the run is inserted. It reports false, changing
-// nothing, when another scheduler (a second gateway, an earlier pass) got
-// there first: a due time is claimed once. A once task that is missed
-// ends in TaskMissed.
+// task is active), and the run is inserted. It reports false when another
+// scheduler (a second gateway, an earlier pass) got there first, changing
+// nothing, or when that due time has a run already (the task still moves
+// on; the due time is not run twice): a due time is claimed once. A once
+// task that is missed ends in TaskMissed.
 func (s *Store) ClaimRun(ctx context.Context, c Claim) (bool, error) {
 	claimed := false
 	now := taskTime(time.Now())
@@ -335,23 +336,16 @@ func (s *Store) ClaimRun(ctx context.Context, c Claim) (bool, error) {
 		if err != nil {
 			return err
 		}
-		if n == 0 {
-			return errRunExists
-		}
-		claimed = true
+		// n == 0: this due time was recorded before (a task resumed onto
+		// it): it is not run again, and the task still moves on.
+		claimed = n == 1
 		return nil
 	})
-	if errors.Is(err, errRunExists) {
-		return false, nil
-	}
 	if err != nil {
 		return false, fmt.Errorf("claim run of task %s at %s: %w", c.TaskID, taskTime(c.Due), err)
 	}
 	return claimed, nil
 }
-
-// errRunExists rolls a claim back whose run was recorded already.
-var errRunExists = errors.New("run already recorded")
 
 // FireRun records that a claimed run's inbound row was written, in
 // session sessionID, with id messageID.

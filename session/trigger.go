@@ -82,6 +82,25 @@ func (m *Manager) Outcome(ctx context.Context, sessionID, messageID string) (ses
 	return sessiondb.Host{Dir: m.sessionDir(s)}.Outcome(ctx, messageID)
 }
 
+// Address is where a session's conversation is answered: the address of
+// its newest message from a person, else the session's own routing (its
+// messaging group and thread).
+func (m *Manager) Address(ctx context.Context, sessionID string) (sessiondb.Address, error) {
+	s, err := m.store.Session(ctx, sessionID)
+	if err != nil {
+		return sessiondb.Address{}, fmt.Errorf("address of session %s: %w", sessionID, err)
+	}
+	a, found, err := sessiondb.Host{Dir: m.sessionDir(s)}.LastAddress(ctx)
+	if err != nil || found {
+		return a, err
+	}
+	mg, err := m.store.MessagingGroupByID(ctx, s.MessagingGroupID)
+	if err != nil {
+		return sessiondb.Address{}, fmt.Errorf("address of session %s: %w", sessionID, err)
+	}
+	return sessiondb.Address{ChannelType: mg.ChannelType, PlatformID: mg.PlatformID, ThreadID: s.ThreadID}, nil
+}
+
 // Tell sends host-side text (a task's failure, a pause) to a conversation
 // through its channel's adapter, mentioning (notifying) the platform user
 // mention first if it is not "".

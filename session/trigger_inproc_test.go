@@ -90,6 +90,18 @@ func TestTriggerStoresOnce(t *testing.T) {
 	if err != nil || !found || st != sessiondb.StatusPending {
 		t.Fatalf("Outcome = %s %v %v", st, found, err)
 	}
+	// The conversation's address is where its people last wrote, not a
+	// task's row: a Discord thread is a channel of its own.
+	if _, err := (sessiondb.Host{Dir: m.sessionDir(s)}).Append(ctx, sessiondb.InMessage{ID: "m1", Kind: sessiondb.KindChat,
+		ChannelType: "discord", PlatformID: "thread-7", Content: sessiondb.Content{Text: "hello"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Trigger(ctx, s.ID, sessiondb.InMessage{ID: "task-3", ChannelType: "discord", PlatformID: "parent", ThreadID: "thread-7"}); err != nil {
+		t.Fatal(err)
+	}
+	if a, err := m.Address(ctx, s.ID); err != nil || a != (sessiondb.Address{ChannelType: "discord", PlatformID: "thread-7"}) {
+		t.Fatalf("Address = %+v, %v; want the person's message's", a, err)
+	}
 	if err := store.CloseSession(ctx, s.ID); err != nil {
 		t.Fatal(err)
 	}

@@ -101,9 +101,13 @@ func (s *Scheduler) agentSchedule(ctx context.Context, sess data.Session, onBeha
 		reply.Error = "schedule_task needs a prompt: what the agent should do when the task runs"
 		return reply
 	}
-	// The conversation's address: the session's routing, as the router
-	// wrote it; the thread is the session's own.
-	mg, err := s.store.MessagingGroupByID(ctx, sess.MessagingGroupID)
+	// Where the conversation is answered: where the person the turn
+	// answers last wrote (a Discord thread is a channel of its own).
+	if s.sess == nil {
+		reply.Error = "berth cannot schedule tasks from here"
+		return reply
+	}
+	addr, err := s.sess.Address(ctx, sess.ID)
 	if err != nil {
 		s.log.Warn("agent task request", "session", sess.ID, "err", err)
 		reply.Error = "berth could not find where this conversation is"
@@ -113,8 +117,8 @@ func (s *Scheduler) agentSchedule(ctx context.Context, sess data.Session, onBeha
 	if err != nil {
 		s.log.Warn("agent task request", "session", sess.ID, "err", err)
 	}
-	t, err := s.Schedule(ctx, data.Task{SessionID: sess.ID, AgentGroupID: sess.AgentGroupID, ChannelType: mg.ChannelType,
-		PlatformID: mg.PlatformID, ThreadID: sess.ThreadID, Prompt: req.Prompt, CreatedBy: onBehalfOf, CreatedByName: name,
+	t, err := s.Schedule(ctx, data.Task{SessionID: sess.ID, AgentGroupID: sess.AgentGroupID, ChannelType: addr.ChannelType,
+		PlatformID: addr.PlatformID, ThreadID: addr.ThreadID, Prompt: req.Prompt, CreatedBy: onBehalfOf, CreatedByName: name,
 		CreatedVia: data.ViaAgent}, req.When)
 	var tr *groups.TaskRefusal
 	if errors.As(err, &tr) {

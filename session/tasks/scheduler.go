@@ -29,6 +29,8 @@ type Sessions interface {
 	Trigger(ctx context.Context, sessionID string, msg sessiondb.InMessage) error
 	// Outcome reads where a row of a session's inbound.db stands.
 	Outcome(ctx context.Context, sessionID, messageID string) (sessiondb.Status, string, bool, error)
+	// Address is where a session's conversation is answered.
+	Address(ctx context.Context, sessionID string) (sessiondb.Address, error)
 	// Tell sends berth's own text to a conversation, mentioning (and so
 	// notifying) the platform user mention first unless it is "".
 	Tell(ctx context.Context, channelType, platformID, threadID, mention, text string) error
@@ -106,7 +108,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		}
 		wait := s.poll
 		if next, err := s.store.NextDue(ctx); err == nil && !next.IsZero() {
-			wait = min(wait, max(next.Sub(s.now()), 10*time.Millisecond))
+			wait = min(wait, max(next.Sub(s.now()), 100*time.Millisecond))
 		}
 		if !timer.Stop() {
 			select {

@@ -54,6 +54,10 @@ func (f *fakeSessions) Outcome(ctx context.Context, sessionID, id string) (sessi
 	return st, f.reason[id], ok, nil
 }
 
+func (f *fakeSessions) Address(ctx context.Context, sessionID string) (sessiondb.Address, error) {
+	return sessiondb.Address{ChannelType: "slack", PlatformID: "C1", ThreadID: "100.1"}, nil
+}
+
 func (f *fakeSessions) Tell(ctx context.Context, channelType, platformID, threadID, mention, text string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
