@@ -287,6 +287,19 @@ func TestGraceWindow(t *testing.T) {
 			t.Errorf("next run %s, want the next future one", got.NextRun)
 		}
 	})
+	t.Run("hourly, five hours down, all within a long grace: no burst", func(t *testing.T) {
+		r := newRig(t, `{"task_grace":"10h"}`, start)
+		task := r.schedule("every 1h ping")
+		for range 3 {
+			r.pass(start.Add(5*time.Hour + 10*time.Minute))
+		}
+		if n := len(r.fake.stored()); n != 1 {
+			t.Fatalf("%d runs after five due times passed within the grace, want one", n)
+		}
+		if got := r.task(task.ID); !got.NextRun.Equal(start.Add(6 * time.Hour)) {
+			t.Errorf("next run %s, want the next future one", got.NextRun)
+		}
+	})
 	t.Run("daily, missed by more than the grace", func(t *testing.T) {
 		r := newRig(t, `{"timezone":"UTC","task_grace":"1h"}`, start)
 		task := r.schedule("every day at 15:00 digest")
