@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/berth-dev/berth/data"
 	"github.com/berth-dev/berth/groups"
@@ -146,16 +147,15 @@ func opVerb(op sessiondb.TaskOp) string {
 	return "scheduled"
 }
 
-// Info is a task as the agent (and the CLI's JSON) shows it.
+// Info is a task as the agent sees it, its times in its own zone.
 func Info(t data.Task) sessiondb.TaskInfo {
-	at := func(x interface{ IsZero() bool }, s string) string {
+	loc := location(t.Timezone)
+	at := func(x time.Time) string {
 		if x.IsZero() {
 			return ""
 		}
-		return s
+		return x.In(loc).Format("2006-01-02 15:04 MST")
 	}
-	loc := location(t.Timezone)
 	return sessiondb.TaskInfo{ID: t.ID, Prompt: t.Prompt, Schedule: Describe(t), Timezone: t.Timezone, State: string(t.State),
-		NextRun: at(t.NextRun, t.NextRun.In(loc).Format("2006-01-02 15:04 MST")), LastRun: at(t.LastRun, t.LastRun.In(loc).Format("2006-01-02 15:04 MST")),
-		LastResult: t.LastResult}
+		NextRun: at(t.NextRun), LastRun: at(t.LastRun), LastResult: t.LastResult}
 }
