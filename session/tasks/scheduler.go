@@ -245,7 +245,9 @@ func (s *Scheduler) fire(ctx context.Context, t data.Task, due time.Time) error 
 	if s.now().Sub(due) <= t.Grace {
 		return fmt.Errorf("fire task %s: %w", t.ID, err)
 	}
-	return s.finish(ctx, t.ID, due, data.RunFailed, "it could not be started: "+err.Error())
+	// The error (paths, the engine's words) goes to the log, not the chat.
+	s.log.Warn("task run not started", "task", t.ID, "group", t.AgentGroupID, "session", t.SessionID, "due", due, "err", err)
+	return s.finish(ctx, t.ID, due, data.RunFailed, "berth could not start it (the gateway log says why)")
 }
 
 // runMessage is the inbound row of a task's run at due. Its sender is the
