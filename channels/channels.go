@@ -52,6 +52,11 @@ type Outbound struct {
 	// Key is berth's unique id for this reply. An adapter may attach it
 	// (Discord nonce, Slack metadata) so Confirm can find the message.
 	Key string
+	// Mention is a user of this platform (their platform id) whom the
+	// message mentions first, notifying them. Only berth's own notices
+	// set it (a scheduled task's failure, to its creator), never an
+	// agent's reply: an agent's text pings nobody.
+	Mention string
 }
 
 // Handler receives each inbound message. It returns only after the message

@@ -51,6 +51,7 @@ type Commands struct {
 	store    *data.Store
 	layout   Layout
 	sessions Sessions
+	tasks    TaskDesk // nil: no scheduler (SetTasks)
 	log      *slog.Logger
 	table    []command
 
@@ -92,6 +93,12 @@ func NewCommands(store *data.Store, layout Layout, sessions Sessions, log *slog.
 		{name: "model", args: "<name> [<group>]", min: 1, max: 2, need: data.RoleAdmin, scoped: true,
 			summary: "set the group's model (!config set model=<name>)", run: c.model},
 		{name: "pair", args: "<code>", min: 1, max: 1, summary: "become an owner with the code `berth pair` prints", run: c.pair},
+		{name: "schedule", args: "<when> <prompt>", need: data.RoleMember, scoped: true,
+			summary: "schedule a task for this conversation's agent: in 20m, at 09:00, tomorrow 9:00, every 1h, or a cron expression", run: c.schedule},
+		{name: "tasks", args: "[all]", max: 1, need: data.RoleMember, scoped: true, summary: "this conversation's scheduled tasks", run: c.listTasks},
+		{name: "cancel", args: "<task>", min: 1, max: 1, need: data.RoleMember, scoped: true, summary: "cancel a scheduled task", run: c.cancelTask},
+		{name: "pause", args: "<task>", min: 1, max: 1, need: data.RoleMember, scoped: true, summary: "pause a scheduled task", run: c.pauseTask},
+		{name: "resume", args: "<task>", min: 1, max: 1, need: data.RoleMember, scoped: true, summary: "resume a paused task", run: c.resumeTask},
 	}
 	return c
 }
@@ -147,6 +154,7 @@ type call struct {
 	cmd     Command
 	user    string // the sender's store id, "slack:U123"
 	address string // the messaging group's platform id
+	rest    string // a raw command's text after its name (rawCommands)
 }
 
 // refusal is an answer that changes nothing: bad input or a missing role.
@@ -167,6 +175,9 @@ func (c *Commands) Handle(ctx context.Context, in channels.Inbound, reply func(t
 	log := c.log.With("channel", in.ChannelType, "platform_id", x.address, "user", x.user)
 	addressed := in.Mentioned || in.IsDM
 	cmd, err := ParseCommand(in.Text)
+	if name, rest, ok := rawCommand(in.Text); ok {
+		cmd, err, x.rest = Command{Name: name, Flags: map[string]string{}}, nil, rest
+	}
 	if err != nil {
 		log.Info("command refused", "reason", err.Error(), "answered", addressed)
 		if addressed {

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -119,6 +120,15 @@ type Config struct {
 	// stdio commands inside the group folder, HTTP servers the credential
 	// proxy lets the group's containers reach.
 	MCPServers []MCPServer
+	// Scheduled tasks (issue 16): Timezone is the IANA zone the group's
+	// tasks are read and run in, and its containers' TZ ("": the host's);
+	// MaxTasksPerConversation and MaxTasksPerGroup bound its active and
+	// paused tasks; TaskGrace is how late a run may start after downtime
+	// before it is recorded missed instead. Zero: the defaults.
+	Timezone                string
+	MaxTasksPerConversation int64
+	MaxTasksPerGroup        int64
+	TaskGrace               time.Duration
 }
 
 // FileLimits are the group's file limits, the defaults where unset.
@@ -198,6 +208,8 @@ func ParseConfig(provider, model, containerConfig string) (Config, error) {
 		memory, nanoCPUs, pids, diskQuotaMB, sessionMB *int64
 		budget                                         *int64
 		maxFile, maxFiles, maxInbox                    *int64
+		maxTasksConv, maxTasks                         *int64
+		taskGrace                                      string
 	)
 	// Each key is decoded on its own, so a value of the wrong shape is
 	// reported with its key, and a key no field has is refused by name
@@ -221,6 +233,10 @@ func ParseConfig(provider, model, containerConfig string) (Config, error) {
 		{"max_files_per_message", &maxFiles, "a number"},
 		{"max_inbox_bytes", &maxInbox, "a number of bytes"},
 		{"mcp_servers", &c.MCPServers, `a list of {"name", "command", "args"} or {"name", "url", "headers_env"}`},
+		{"timezone", &c.Timezone, `an IANA time zone name such as "Europe/Paris"`},
+		{"max_tasks_per_conversation", &maxTasksConv, "a number"},
+		{"max_tasks", &maxTasks, "a number"},
+		{"task_grace", &taskGrace, `a duration such as "1h"`},
 	}
 	if err := refuseUnknown(raw, fields); err != nil {
 		return Config{}, err
@@ -250,6 +266,8 @@ func ParseConfig(provider, model, containerConfig string) (Config, error) {
 		{"max_file_bytes", maxFile, &c.MaxFileBytes, 1},
 		{"max_files_per_message", maxFiles, &c.MaxFilesPerMessage, 1},
 		{"max_inbox_bytes", maxInbox, &c.MaxInboxBytes, 1},
+		{"max_tasks_per_conversation", maxTasksConv, &c.MaxTasksPerConversation, 1},
+		{"max_tasks", maxTasks, &c.MaxTasksPerGroup, 1},
 	} {
 		if lim.v == nil {
 			continue
@@ -270,6 +288,7 @@ func ParseConfig(provider, model, containerConfig string) (Config, error) {
 		{"idle_timeout", idle, &c.IdleTimeout},
 		{"turn_timeout", turn, &c.TurnTimeout},
 		{"stuck_timeout", stuck, &c.StuckTimeout},
+		{"task_grace", taskGrace, &c.TaskGrace},
 	} {
 		if dur.v == "" {
 			continue
@@ -304,7 +323,92 @@ func ParseConfig(provider, model, containerConfig string) (Config, error) {
 	if err := checkMCPServers(c.MCPServers); err != nil {
 		return Config{}, err
 	}
+	if c.Timezone != "" {
+		if _, err := loadZone(c.Timezone); err != nil {
+			return Config{}, &ConfigError{"timezone", fmt.Sprintf("is %q; %v", truncate(c.Timezone, 64), err)}
+		}
+	}
 	return c, nil
+}
+
+// Defaults of the scheduled-task settings.
+const (
+	// DefaultMaxTasksPerConversation bounds one conversation's active and paused tasks.
+	DefaultMaxTasksPerConversation = 20
+	// DefaultMaxTasksPerGroup bounds one group's active and paused tasks.
+	DefaultMaxTasksPerGroup = 100
+	// DefaultTaskGrace is how late a run missed during downtime may still start.
+	DefaultTaskGrace = time.Hour
+)
+
+// loadZone loads an IANA zone by name. "Local" is refused: it means
+// nothing inside a container.
+func loadZone(name string) (*time.Location, error) {
+	if name == "Local" || len(name) > 64 || strings.ContainsFunc(name, unicode.IsSpace) {
+		return nil, errors.New("it must be an IANA time zone name such as \"Europe/Paris\" or \"UTC\"")
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		return nil, errors.New("it is not a time zone berth knows (an IANA name such as \"Europe/Paris\" or \"UTC\")")
+	}
+	return loc, nil
+}
+
+// HostTimezone is the IANA name of the host's time zone: TZ when set, else
+// what /etc/localtime links to, else "UTC".
+func HostTimezone() string {
+	if tz := strings.TrimPrefix(os.Getenv("TZ"), ":"); tz != "" {
+		if _, err := loadZone(tz); err == nil {
+			return tz
+		}
+	}
+	if target, err := os.Readlink("/etc/localtime"); err == nil {
+		if _, name, ok := strings.Cut(target, "zoneinfo/"); ok {
+			if _, err := loadZone(name); err == nil {
+				return name
+			}
+		}
+	}
+	return "UTC"
+}
+
+// Zone is the IANA name of the group's time zone: its timezone key, or
+// the host's.
+func (c Config) Zone() string {
+	if c.Timezone != "" {
+		return c.Timezone
+	}
+	return HostTimezone()
+}
+
+// Location is the group's time zone (Zone, loaded); UTC should the name
+// not load any more.
+func (c Config) Location() *time.Location {
+	loc, err := loadZone(c.Zone())
+	if err != nil {
+		return time.UTC
+	}
+	return loc
+}
+
+// TaskLimits are the group's task limits, the defaults where unset.
+func (c Config) TaskLimits() (perConversation, perGroup int) {
+	perConversation, perGroup = DefaultMaxTasksPerConversation, DefaultMaxTasksPerGroup
+	if c.MaxTasksPerConversation > 0 {
+		perConversation = int(min(c.MaxTasksPerConversation, 10000))
+	}
+	if c.MaxTasksPerGroup > 0 {
+		perGroup = int(min(c.MaxTasksPerGroup, 100000))
+	}
+	return perConversation, perGroup
+}
+
+// Grace is the group's task grace, the default where unset.
+func (c Config) Grace() time.Duration {
+	if c.TaskGrace > 0 {
+		return c.TaskGrace
+	}
+	return DefaultTaskGrace
 }
 
 // splitObject reads container_config as a JSON object, one raw value per

@@ -484,7 +484,8 @@ func (l *handle) spec() (container.Spec, error) {
 		Name:  ContainerName(l.group.Folder, l.id),
 		Image: cmp.Or(gc.Image, defaultImage(provider, l.c.cfg.Image)),
 		Cmd:   []string{"--in", "/workspace/in", "--out", "/workspace/out", "--provider", provider},
-		Env:   append(append([]string{"BERTH_SESSION=" + l.id, "BERTH_GROUP=" + l.group.Folder}, l.c.cfg.Env...), extraEnv...),
+		// TZ: "tomorrow" means the same to the agent as to the scheduler.
+		Env: append(append([]string{"BERTH_SESSION=" + l.id, "BERTH_GROUP=" + l.group.Folder, "TZ=" + gc.Zone()}, l.c.cfg.Env...), extraEnv...),
 		Labels: map[string]string{
 			container.LabelSession: l.id, container.LabelGroup: l.group.Folder, container.LabelHome: l.c.cfg.Home,
 		},

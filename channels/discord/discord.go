@@ -435,13 +435,22 @@ func (a *Adapter) onInteraction(s *discordgo.Session, i *discordgo.InteractionCr
 // messages of at most MaxChars with code fences balanced; the first
 // replies to the message it answers. Mentions never ping.
 func (a *Adapter) Send(ctx context.Context, out channels.Outbound) (string, error) {
-	chunks := channels.Split(out.Text, MaxChars)
+	limit := MaxChars
+	if out.Mention != "" {
+		limit -= 32 // room for "<@id> " before the first part
+	}
+	chunks := channels.Split(out.Text, limit)
 	if len(chunks) == 0 {
 		chunks = []string{"…"}
 	}
 	var first string
 	for i, c := range chunks {
 		msg := &discordgo.MessageSend{Content: c, AllowedMentions: noMentions()}
+		if id := out.Mention; i == 0 && id != "" && strings.Trim(id, "0123456789") == "" {
+			// berth's own notice pings this one user, and no one else.
+			msg.Content = "<@" + id + "> " + c
+			msg.AllowedMentions = &discordgo.MessageAllowedMentions{Parse: []discordgo.AllowedMentionType{}, Users: []string{id}}
+		}
 		if i == 0 && out.ReplyTo != "" && !strings.Contains(out.ReplyTo, "-") {
 			f := false
 			msg.Reference = &discordgo.MessageReference{MessageID: out.ReplyTo, ChannelID: out.PlatformID, FailIfNotExists: &f}

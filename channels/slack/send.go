@@ -21,6 +21,9 @@ func (a *Adapter) Send(ctx context.Context, out channels.Outbound) (string, erro
 	if len(chunks) == 0 {
 		chunks = []string{"…"}
 	}
+	if id := out.Mention; id != "" && strings.Trim(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") == "" {
+		chunks[0] = "<@" + id + "> " + chunks[0] // after escaping: the one markup berth itself writes
+	}
 	var first string
 	for i, c := range chunks {
 		opts := messageOptions(c, out.ThreadID)

@@ -9,6 +9,8 @@ import (
 	"text/tabwriter"
 
 	"github.com/peterbourgon/ff/v3/ffcli"
+
+	"github.com/berth-dev/berth/data"
 )
 
 // commandLine is one run of the berth command line.
@@ -38,6 +40,9 @@ func (c *commandLine) root() *ffcli.Command {
 				a.wiringsList(c), a.wiringsCreate(c), a.wiringsDelete(c)),
 			c.group("sessions", "sessions <verb>", "conversations and their containers: list, show, stop",
 				a.sessionsList(c), a.sessionsShow(c), a.sessionsStop(c)),
+			c.group("tasks", "tasks <verb>", "scheduled tasks: list, show, cancel, pause, resume", a.tasksList(c), a.tasksShow(c),
+				a.tasksSet(c, "cancel", data.TaskCancelled, "cancelled"), a.tasksSet(c, "pause", data.TaskPaused, "paused"),
+				a.tasksSet(c, "resume", data.TaskActive, "resumed")),
 			c.group("users", "users list", "known users and their roles", a.usersList(c)),
 			c.group("roles", "roles <verb>", "grant or revoke a role", a.roles(c, "grant"), a.roles(c, "revoke")),
 			c.group("dropped", "dropped list", "messages berth did not route, and why", a.droppedList(c)),

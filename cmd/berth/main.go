@@ -20,6 +20,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	_ "time/tzdata" // groups' timezone keys load on a host without /usr/share/zoneinfo
 )
 
 // errUsage marks a command-line mistake: exit code 2.

@@ -37,6 +37,7 @@ import (
 	"github.com/berth-dev/berth/mounts"
 	"github.com/berth-dev/berth/session"
 	"github.com/berth-dev/berth/session/metrics"
+	"github.com/berth-dev/berth/session/tasks"
 )
 
 // The chat commands the gateway installs.
@@ -139,7 +140,8 @@ type Gateway struct {
 	stopMetrics func()
 	proxy       *credproxy.Proxy
 	mgr         *session.Manager
-	ready       chan struct{} // closed once Serve's manager and channels run
+	tasks       *tasks.Scheduler // scheduled tasks; runs beside the manager in Serve
+	ready       chan struct{}    // closed once Serve's manager and channels run
 }
 
 // Open assembles a gateway: it locks the state folder (one gateway per
@@ -217,6 +219,8 @@ func Open(ctx context.Context, cfg Config) (_ *Gateway, err error) {
 		cfg.Session(&scfg)
 	}
 	g.mgr = session.New(scfg, g.store, g.rt, g.layout)
+	g.tasks = tasks.New(g.store, g.mgr, tasks.Config{Log: g.log})
+	g.mgr.SetTasks(g.tasks) // the agents' schedule_task, list_tasks and cancel_task
 	var cmds session.Commands
 	if cfg.Commands != nil {
 		cmds = cfg.Commands(g)
@@ -227,6 +231,9 @@ func Open(ctx context.Context, cfg Config) (_ *Gateway, err error) {
 	}
 	if cmds != nil {
 		g.mgr.SetCommands(cmds)
+	}
+	if c, ok := cmds.(interface{ SetTasks(groups.TaskDesk) }); ok {
+		c.SetTasks(g.tasks)
 	}
 	for _, ch := range cfg.Channels {
 		g.mgr.AddChannel(ch)
@@ -266,6 +273,9 @@ func (g *Gateway) Metrics() *metrics.Metrics { return g.metrics }
 // MetricsAddr is the address the metrics endpoint listens on (the port
 // picked for port 0); "" without Config.MetricsAddr, and after Close.
 func (g *Gateway) MetricsAddr() string { return g.metricsAddr }
+
+// Tasks is the gateway's scheduler of tasks.
+func (g *Gateway) Tasks() *tasks.Scheduler { return g.tasks }
 
 // Log is the gateway's logger.
 func (g *Gateway) Log() *slog.Logger { return g.log }
@@ -329,6 +339,9 @@ func (g *Gateway) Serve(ctx context.Context, main func(context.Context) error) e
 			}
 		}()
 	}
+	// Tasks fire once the manager has recovered and the channels run, so
+	// a run's answer, or its failure, has a channel to go out through.
+	eg.Go(func() error { return g.tasks.Run(ctx) })
 	close(g.ready)
 	eg.Go(func() error {
 		defer cancel()
