@@ -59,6 +59,9 @@ type Install struct {
 	// Allowlist is the mount allowlist a group's mounts are checked
 	// against; nil: none is configured, and no mount may be set.
 	Allowlist *mounts.Allowlist
+	// Timezone is the host's zone (HostTimezone), the default of the
+	// timezone key; "": not known here (README's table).
+	Timezone string
 }
 
 // provider is the install's provider and where it comes from.
@@ -225,6 +228,25 @@ var Keys = []Key{
 	sizeKey("max_file_bytes", "the largest attached file berth fetches", DefaultMaxFileBytes, 1),
 	countKey("max_files_per_message", "max_files_per_message", "how many files of one message berth fetches", DefaultMaxFilesPerMessage),
 	sizeKey("max_inbox_bytes", "what a session's inbox of fetched files may hold", DefaultMaxInboxBytes, 1),
+	{Name: "timezone", Field: "timezone", Allowed: `an IANA time zone name such as Europe/Paris or UTC`,
+		Doc: "the zone the group's scheduled tasks are read and run in, and its containers' TZ",
+		Default: func(in Install) (string, Source) {
+			if in.Timezone != "" {
+				return in.Timezone + " (the host's)", SourceDefault
+			}
+			return "the host's (TZ)", SourceDefault
+		},
+		show: func(c Config) string { return c.Timezone },
+		encode: func(v string, _ Install, _ data.AgentGroup) (any, error) {
+			if _, err := loadZone(v); err != nil {
+				return nil, errors.New("not a time zone berth knows")
+			}
+			return v, nil
+		}},
+	countKey("max_tasks_per_conversation", "max_tasks_per_conversation", "how many active or paused scheduled tasks one conversation may have", DefaultMaxTasksPerConversation),
+	countKey("max_tasks", "max_tasks", "how many active or paused scheduled tasks the whole group may have", DefaultMaxTasksPerGroup),
+	durationKey("task_grace", "how late a task's run may still start after berth was down; later, it is recorded missed", fixed(formatDuration(DefaultTaskGrace)),
+		func(c Config) time.Duration { return c.TaskGrace }),
 	{Name: "mcp_servers", Field: "mcp_servers", Operator: true,
 		Allowed: `a JSON list of {"name", "command", "args"} (a program in the group folder) or {"name", "url", "headers_env"} (through the credential proxy), at most 8; set from the CLI only`,
 		Doc:     "the group's own MCP servers",
@@ -345,6 +367,10 @@ func fieldInt(c Config, field string) int64 {
 		return c.MaxFileBytes
 	case "max_inbox_bytes":
 		return c.MaxInboxBytes
+	case "max_tasks_per_conversation":
+		return c.MaxTasksPerConversation
+	case "max_tasks":
+		return c.MaxTasksPerGroup
 	}
 	return 0
 }

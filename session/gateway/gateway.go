@@ -444,5 +444,6 @@ func install(cfg Config, allow *mounts.Allowlist) groups.Install {
 		Image:       image, ImageSet: image != container.DefaultImage, ClaudeImage: container.ClaudeImage,
 		Images:    append([]string{image, container.ClaudeImage}, cfg.Images...),
 		Allowlist: allow,
+		Timezone:  groups.HostTimezone(),
 	}
 }
