@@ -76,11 +76,11 @@ type Adapter struct {
 
 // The capabilities the gateway looks for, checked at compile time.
 var (
-	_ channels.Channel    = (*Adapter)(nil)
-	_ channels.Progress   = (*Adapter)(nil)
-	_ channels.Confirmer  = (*Adapter)(nil)
-	_ channels.Backfiller = (*Adapter)(nil)
-	_ channels.Health     = (*Adapter)(nil)
+	_ channels.Channel          = (*Adapter)(nil)
+	_ channels.Progress         = (*Adapter)(nil)
+	_ channels.Confirmer        = (*Adapter)(nil)
+	_ channels.Backfiller       = (*Adapter)(nil)
+	_ channels.Health           = (*Adapter)(nil)
 	_ channels.Reconnecter      = (*Adapter)(nil)
 	_ channels.ThreadBackfiller = (*Adapter)(nil)
 )
