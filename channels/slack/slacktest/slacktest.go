@@ -284,10 +284,16 @@ func (s *Server) injectLocked(frame []byte) {
 // hearingLocked counts the sockets events reach; s.mu is held.
 func (s *Server) hearingLocked() int { return len(s.conns) - len(s.deaf) }
 
-// NextTS returns a fresh, increasing Slack timestamp.
+// NextTS returns a fresh, increasing Slack timestamp: the time now (as
+// Slack's are, which the deaf watchdog relies on), or just after the last.
 func (s *Server) NextTS() string {
-	n := s.seq.Add(100)
-	return fmt.Sprintf("%d.%06d", n/1_000_000, n%1_000_000)
+	for {
+		cur := s.seq.Load()
+		n := max(cur+100, time.Now().UnixMicro())
+		if s.seq.CompareAndSwap(cur, n) {
+			return fmt.Sprintf("%d.%06d", n/1_000_000, n%1_000_000)
+		}
+	}
 }
 
 // Event injects an events_api envelope around ev and returns its event id.
