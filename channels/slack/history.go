@@ -141,9 +141,9 @@ func (a *Adapter) waitReady(ctx context.Context, platformID string) (bot, error)
 	case <-ctx.Done():
 		return bot{}, ctx.Err()
 	}
+	a.watchChannel(platformID)
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.watched[platformID] = true
 	return a.me, nil
 }
 

@@ -68,7 +68,7 @@ type Adapter struct {
 	onReconnect func(ctx context.Context) // the gateway's catch-up, called as a new connection comes up
 	connections int                       // connections made since New
 	connectedAt time.Time                 // when the current connection came up
-	watched     map[string]bool           // wired channels (those caught up), which the watchdog reads
+	watched     map[string]time.Time      // channel -> last caught up or heard in; the watchdog checks the latest
 
 	shown *channels.StatusQueue // each message's state, shown in order
 	pace  *channels.Pacer       // posts to a channel, one a PostInterval
@@ -127,7 +127,7 @@ func New(cfg Config, logger *slog.Logger) (*Adapter, error) {
 	a := &Adapter{
 		cfg: cfg, log: logger.With("channel", Type), api: slack.New(cfg.BotToken, opts...),
 		seen: newSeenSet(10000, 24*time.Hour), ready: make(chan struct{}), names: map[string]cachedName{},
-		watched: map[string]bool{}, pace: channels.NewPacer(cfg.PostInterval),
+		watched: map[string]time.Time{}, pace: channels.NewPacer(cfg.PostInterval),
 	}
 	a.shown = channels.NewStatusQueue(a.show)
 	return a, nil
@@ -354,6 +354,7 @@ func (a *Adapter) eventsAPI(ctx context.Context, sm *socketmode.Client, req *soc
 		return
 	}
 	a.seen.done(keys...)
+	a.watchChannel(in.PlatformID)
 	sm.Ack(*req)
 }
 

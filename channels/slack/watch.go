@@ -39,7 +39,7 @@ func (a *Adapter) watch(ctx context.Context, end context.CancelCauseFunc) {
 		if a.state.LastEvent.After(heard) {
 			heard = a.state.LastEvent
 		}
-		chans := slices.Sorted(maps.Keys(a.watched))
+		chans := a.watchedLocked()
 		me := a.me
 		a.mu.Unlock()
 		now := time.Now()
@@ -60,6 +60,29 @@ func (a *Adapter) watch(ctx context.Context, end context.CancelCauseFunc) {
 		end(errDeaf)
 		return
 	}
+}
+
+// maxWatched bounds the channels one deaf check reads.
+const maxWatched = 20
+
+// watchChannel notes a channel as one the watchdog checks: a wired one
+// (caught up) or one a message was heard in.
+func (a *Adapter) watchChannel(platformID string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.watched[platformID] = time.Now()
+	if len(a.watched) > 4*maxWatched {
+		for _, ch := range a.watchedLocked()[maxWatched:] {
+			delete(a.watched, ch)
+		}
+	}
+}
+
+// watchedLocked is the channels to check, the latest first, at most
+// maxWatched; a.mu is held.
+func (a *Adapter) watchedLocked() []string {
+	chans := slices.SortedFunc(maps.Keys(a.watched), func(x, y string) int { return a.watched[y].Compare(a.watched[x]) })
+	return chans[:min(len(chans), maxWatched)]
 }
 
 // unheard returns a wired channel, and the ts of a message in it, posted
