@@ -141,9 +141,9 @@ func TestSlackTwelvePartReplyNotThrottled(t *testing.T) {
 	t.Parallel()
 	fake, g := gateway(t)
 	fake.DM("D1", "U1", "long 46000")
-	posts := fake.WaitPosted(t, 12, 120*time.Second)
+	fake.WaitPosted(t, 12, 120*time.Second)
 	g.WaitIdle(30 * time.Second)
-	posts = fake.Posted()
+	posts := fake.Posted()
 	if len(posts) < 12 {
 		t.Fatalf("%d parts, want at least 12", len(posts))
 	}

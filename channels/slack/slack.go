@@ -259,6 +259,8 @@ func (a *Adapter) session(ctx context.Context, h channels.Handler) error {
 func (a *Adapter) event(ctx, base context.Context, sm *socketmode.Client, evt socketmode.Event, h channels.Handler) {
 	switch evt.Type {
 	case socketmode.EventTypeConnecting:
+		// Not connected until Connected: the watchdog leaves it alone.
+		a.setState(func(s *State) { s.Connected = false })
 		a.log.Debug("connecting")
 	case socketmode.EventTypeConnected:
 		n := 0
