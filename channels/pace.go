@@ -11,8 +11,9 @@ import (
 // one message per second per channel). A post starts no sooner than the
 // interval after the previous post to the same key ended: counting from
 // the end, not the start, means uneven latency cannot land two posts
-// inside the platform's window. Posts to one key run one at a time, in
-// the order they asked; different keys do not wait for each other.
+// inside the platform's window. Posts to one key run one at a time (one
+// caller's posts in its order; callers in no promised order); different
+// keys do not wait for each other.
 type Pacer struct {
 	interval time.Duration
 
