@@ -167,3 +167,58 @@ func TestLongReplyPacedWithoutThrottling(t *testing.T) {
 		t.Fatalf("%d posts, want 12", n)
 	}
 }
+
+// expiring is a context whose deadline passes when expire is called: a
+// test decides the moment, not the clock.
+type expiring struct {
+	context.Context
+	once sync.Once
+	done chan struct{}
+}
+
+func newExpiring() *expiring {
+	return &expiring{Context: context.Background(), done: make(chan struct{})}
+}
+
+func (e *expiring) expire()               { e.once.Do(func() { close(e.done) }) }
+func (e *expiring) Done() <-chan struct{} { return e.done }
+func (e *expiring) Err() error {
+	select {
+	case <-e.done:
+		return context.DeadlineExceeded
+	default:
+		return nil
+	}
+}
+
+// Once a reply's first part is out, the rest follows even when pacing
+// takes it past the caller's deadline for one attempt: a retry would
+// confirm the first part and never send the rest. A cancellation
+// (shutdown) still stops a send.
+func TestLongReplyOutlivesTheAttemptDeadline(t *testing.T) {
+	t.Parallel()
+	const every = 300 * time.Millisecond
+	fake, a, _, _ := start(t, func(c *Config) { c.PostInterval = every })
+	fake.LimitPosts(every)
+	text := strings.Repeat("paced words ", (6*MaxChars-500)/12)
+	n := len(parts(text))
+	ctx := newExpiring()
+	go func() {
+		// The attempt's deadline passes once the first part is posted.
+		for len(fake.Posted()) == 0 {
+			time.Sleep(time.Millisecond)
+		}
+		ctx.expire()
+	}()
+	if _, err := a.Send(ctx, channels.Outbound{PlatformID: "C1", Text: text, Key: "k"}); err != nil {
+		t.Fatalf("send: %v", err)
+	}
+	if got := len(fake.Posted()); got != n {
+		t.Fatalf("%d of %d parts posted", got, n)
+	}
+	cctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := a.Send(cctx, channels.Outbound{PlatformID: "C2", Text: text}); err == nil {
+		t.Fatal("a cancelled send succeeded")
+	}
+}

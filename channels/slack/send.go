@@ -27,6 +27,11 @@ func (a *Adapter) Send(ctx context.Context, out channels.Outbound) (string, erro
 			// Lets Confirm find this reply after a crash.
 			opts = append(opts, slack.MsgOptionMetadata(slack.SlackMetadata{EventType: "berth_reply", EventPayload: map[string]any{"key": out.Key}}))
 		}
+		if i == 1 {
+			var stop context.CancelFunc
+			ctx, stop = a.finishing(ctx, len(chunks)-1)
+			defer stop()
+		}
 		ts, err := a.post(ctx, out.PlatformID, opts)
 		if err != nil {
 			return first, fmt.Errorf("slack: post part %d of %d to %s: %w", i+1, len(chunks), out.PlatformID, err)
@@ -36,6 +41,23 @@ func (a *Adapter) Send(ctx context.Context, out channels.Outbound) (string, erro
 		}
 	}
 	return first, nil
+}
+
+// finishing is the context the rest of a reply is posted under once its
+// first part is out: that part is what Confirm finds, so a retry would
+// not send the rest, which must follow even past the caller's deadline
+// for one attempt (pacing a long reply takes a second a part). Only the
+// caller's cancellation (shutdown) or a bound of its own, generous for n
+// parts, stops it.
+func (a *Adapter) finishing(ctx context.Context, n int) (context.Context, context.CancelFunc) {
+	bound := time.Duration(n)*(a.cfg.PostInterval+10*time.Second) + 30*time.Second
+	rest, cancel := context.WithTimeout(context.WithoutCancel(ctx), bound)
+	stop := context.AfterFunc(ctx, func() {
+		if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			cancel()
+		}
+	})
+	return rest, func() { stop(); cancel() }
 }
 
 // messageOptions posts c, an escaped part, as a Markdown block with a

@@ -59,6 +59,12 @@ func (a *Adapter) SendFiles(ctx context.Context, out channels.Outbound, files []
 	if len(done.Files) > 0 {
 		id = done.Files[0].ID
 	}
+	if len(chunks) > 0 {
+		// The files are shared (ConfirmFiles finds them): the rest follows.
+		var stop context.CancelFunc
+		ctx, stop = a.finishing(ctx, len(chunks))
+		defer stop()
+	}
 	for i, part := range chunks {
 		if _, err := a.post(ctx, out.PlatformID, messageOptions(part, out.ThreadID)); err != nil {
 			return id, fmt.Errorf("slack: post part %d of %d after the files: %w", i+2, len(chunks)+1, err)
