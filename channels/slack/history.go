@@ -56,6 +56,11 @@ func (a *Adapter) Missed(ctx context.Context, platformID, after string, since ti
 		if !r.HasMore || cursor == "" {
 			break
 		}
+		if page == maxPages-1 {
+			// History comes newest first: what is older than these pages
+			// is not fetched. Said, so an operator knows.
+			a.log.Warn("catch-up read only the newest messages", "platform_id", platformID, "pages", maxPages, "after", oldest)
+		}
 	}
 	sortByTS(out)
 	return out, nil
@@ -111,6 +116,9 @@ func (a *Adapter) replies(ctx context.Context, platformID, thread, oldest string
 		}
 		if !more || next == "" {
 			break
+		}
+		if page == maxPages-1 {
+			a.log.Warn("catch-up read only the first replies of a thread", "platform_id", platformID, "thread", thread, "pages", maxPages)
 		}
 		cursor = next
 	}
