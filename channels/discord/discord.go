@@ -130,17 +130,14 @@ func (a *Adapter) State() State {
 	return a.state
 }
 
-// Health describes the connection in a line, for berth status.
-func (a *Adapter) Health() string {
+// Health describes the connection, for berth status.
+func (a *Adapter) Health() channels.Conn {
 	st := a.State()
+	c := channels.Conn{Connected: st.Connected, LastEvent: st.LastEvent, Reconnects: st.Reconnects}
 	if !st.Connected {
-		return "disconnected (discordgo resumes)"
+		c.LastError = "discordgo resumes"
 	}
-	last := "no event yet"
-	if !st.LastEvent.IsZero() {
-		last = "last event " + time.Since(st.LastEvent).Round(time.Second).String() + " ago"
-	}
-	return fmt.Sprintf("connected, %s, %d reconnects", last, st.Reconnects)
+	return c
 }
 
 // Check makes one cheap authenticated call (GET /users/@me).

@@ -48,7 +48,8 @@ func markdownText(t *testing.T, p slacktest.Post) string {
 // block, with Slack's name linking and parsing off.
 func TestSendEscapesMentionsAndLinks(t *testing.T) {
 	t.Parallel()
-	fake, a, _, _ := start(t, nil)
+	fake, a, _, _ := start(t, unpaced)
+	fake.LimitPosts(0)
 	for i, h := range hostile {
 		if _, err := a.Send(context.Background(), channels.Outbound{PlatformID: "C1", ThreadID: "1700.1", Text: "see " + h.in + " now"}); err != nil {
 			t.Fatal(err)
@@ -88,7 +89,8 @@ func TestSendKeepsFormatting(t *testing.T) {
 // reply with its code fences balanced.
 func TestSendSplitsEscapedText(t *testing.T) {
 	t.Parallel()
-	fake, a, _, _ := start(t, nil)
+	fake, a, _, _ := start(t, unpaced)
+	fake.LimitPosts(0)
 	text := strings.Repeat("<!channel>&", 1200) + "\n\n```\n" + strings.Repeat("x && y < z\n", 400) + "```\n" + strings.Repeat("&", 5000)
 	if _, err := a.Send(context.Background(), channels.Outbound{PlatformID: "C1", Text: text}); err != nil {
 		t.Fatal(err)
@@ -160,3 +162,7 @@ func TestInboundUnescaped(t *testing.T) {
 		t.Fatalf("text %q", got[0].Text)
 	}
 }
+
+// unpaced lets a test of what berth posts post as fast as it can (the
+// fake's limit lifted too): pacing has tests of its own.
+func unpaced(c *Config) { c.PostInterval = time.Millisecond }

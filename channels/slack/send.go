@@ -31,6 +31,11 @@ func (a *Adapter) Send(ctx context.Context, out channels.Outbound) (string, erro
 			// Lets Confirm find this reply after a crash.
 			opts = append(opts, slack.MsgOptionMetadata(slack.SlackMetadata{EventType: "berth_reply", EventPayload: map[string]any{"key": out.Key}}))
 		}
+		if i == 1 {
+			var stop context.CancelFunc
+			ctx, stop = a.finishing(ctx, len(chunks)-1)
+			defer stop()
+		}
 		ts, err := a.post(ctx, out.PlatformID, opts)
 		if err != nil {
 			return first, fmt.Errorf("slack: post part %d of %d to %s: %w", i+1, len(chunks), out.PlatformID, err)
@@ -40,6 +45,23 @@ func (a *Adapter) Send(ctx context.Context, out channels.Outbound) (string, erro
 		}
 	}
 	return first, nil
+}
+
+// finishing is the context the rest of a reply is posted under once its
+// first part is out: that part is what Confirm finds, so a retry would
+// not send the rest, which must follow even past the caller's deadline
+// for one attempt (pacing a long reply takes a second a part). Only the
+// caller's cancellation (shutdown) or a bound of its own, generous for n
+// parts, stops it.
+func (a *Adapter) finishing(ctx context.Context, n int) (context.Context, context.CancelFunc) {
+	bound := time.Duration(n)*(a.cfg.PostInterval+10*time.Second) + 30*time.Second
+	rest, cancel := context.WithTimeout(context.WithoutCancel(ctx), bound)
+	stop := context.AfterFunc(ctx, func() {
+		if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			cancel()
+		}
+	})
+	return rest, func() { stop(); cancel() }
 }
 
 // messageOptions posts c, an escaped part, as a Markdown block with a
@@ -60,13 +82,20 @@ func messageOptions(c, threadTS string) []slack.MsgOption {
 	return opts
 }
 
-// post sends one message, waiting out rate limits and retrying brief
-// failures, so a long reply is not left half-sent.
+// post sends one message, paced per channel (Config.PostInterval) so a
+// long reply or a burst of replies stays under Slack's rate limit,
+// waiting out a 429 all the same and retrying brief failures, so a long
+// reply is not left half-sent.
 func (a *Adapter) post(ctx context.Context, channel string, opts []slack.MsgOption) (string, error) {
 	var err error
 	for attempt := 0; attempt < 5; attempt++ {
 		var ts string
-		_, ts, err = a.api.PostMessageContext(ctx, channel, opts...)
+		if perr := a.pace.Do(ctx, channel, func() error {
+			_, ts, err = a.api.PostMessageContext(ctx, channel, opts...)
+			return nil
+		}); perr != nil {
+			return "", perr
+		}
 		if err == nil {
 			return ts, nil
 		}
@@ -202,52 +231,4 @@ func (a *Adapter) Confirm(ctx context.Context, out channels.Outbound) (string, b
 		}
 	}
 	return "", false, nil
-}
-
-// Missed returns the messages posted in a conversation after the message
-// with ts after (or after the time since), oldest first (conversations.history; thread replies are
-// not in it).
-func (a *Adapter) Missed(ctx context.Context, platformID, after string, since time.Time) ([]channels.Inbound, error) {
-	if after == "" {
-		after = fmt.Sprintf("%d.000000", since.Unix())
-	}
-	select {
-	case <-a.ready:
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-	a.mu.Lock()
-	me := a.me
-	a.mu.Unlock()
-	var out []channels.Inbound
-	cursor := ""
-	for page := 0; page < 10; page++ {
-		r, err := a.api.GetConversationHistoryContext(ctx, &slack.GetConversationHistoryParameters{
-			ChannelID: platformID, Oldest: after, Limit: 200, Cursor: cursor})
-		if err != nil {
-			return nil, fmt.Errorf("slack: read history of %s: %s", platformID, a.scrub(err))
-		}
-		for _, m := range r.Messages {
-			ev := event{Type: "message", Subtype: m.SubType, User: m.User, BotID: m.BotID, Text: m.Text, TS: m.Timestamp,
-				ThreadTS: m.ThreadTimestamp, Channel: platformID, Files: historyFiles(m.Files)}
-			if strings.HasPrefix(platformID, "D") {
-				ev.ChannelType = "im"
-			}
-			d, err := decodeEvent(ev, me)
-			if err != nil || d.Skip != "" || m.Timestamp == after {
-				continue
-			}
-			a.resolveNames(ctx, &d.In)
-			out = append(out, d.In)
-		}
-		cursor = r.ResponseMetaData.NextCursor
-		if !r.HasMore || cursor == "" {
-			break
-		}
-	}
-	// History comes newest first.
-	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
-		out[i], out[j] = out[j], out[i]
-	}
-	return out, nil
 }

@@ -32,15 +32,24 @@ type Config struct {
 	AppToken    string        // xapp-…, SLACK_APP_TOKEN
 	APIURL      string        // SLACK_API_URL: another Web API base (GovSlack, a proxy, a test)
 	PingTimeout time.Duration // reconnect when Slack sends no ping for this long; default 60 s
-	HTTPClient  *http.Client
+	// DeafAfter is how long a connection may deliver no event at all
+	// while a watched channel's history shows a message berth did not
+	// hear of, before the watchdog replaces it; default 2 min.
+	DeafAfter time.Duration
+	// PostInterval is the least time between the end of one message
+	// posted to a channel and the start of the next; default 1 s
+	// (Slack's chat.postMessage allows about one a second per channel).
+	PostInterval time.Duration
+	HTTPClient   *http.Client
 }
 
 // State is what the adapter knows of its connection.
 type State struct {
-	Connected  bool
-	LastEvent  time.Time
-	Reconnects int
-	LastError  string
+	Connected      bool
+	LastEvent      time.Time // the last inbound event of any kind (a ping is not one)
+	Reconnects     int       // connections after the first
+	DeafReconnects int       // connections the watchdog found deaf and replaced
+	LastError      string
 }
 
 // Adapter is the Slack channel.
@@ -50,23 +59,30 @@ type Adapter struct {
 	api  *slack.Client
 	seen *seenSet
 
-	mu     sync.Mutex // guards me, state, names and noStat
-	me     bot
-	state  State
-	ready  chan struct{} // closed once connected with a known identity
-	names  map[string]cachedName
-	noStat bool // assistant.threads.setStatus is not available to this app
+	mu          sync.Mutex // guards me, state, names, noStat, onReconnect, connections, connectedAt and watched
+	me          bot
+	state       State
+	ready       chan struct{} // closed once connected with a known identity
+	names       map[string]cachedName
+	noStat      bool                      // assistant.threads.setStatus is not available to this app
+	onReconnect func(ctx context.Context) // the gateway's catch-up, called as a new connection comes up
+	connections int                       // connections made since New
+	connectedAt time.Time                 // when the current connection came up
+	watched     map[string]time.Time      // channel -> last caught up or heard in; the watchdog checks the latest
 
 	shown *channels.StatusQueue // each message's state, shown in order
+	pace  *channels.Pacer       // posts to a channel, one a PostInterval
 }
 
 // The capabilities the gateway looks for, checked at compile time.
 var (
-	_ channels.Channel    = (*Adapter)(nil)
-	_ channels.Progress   = (*Adapter)(nil)
-	_ channels.Confirmer  = (*Adapter)(nil)
-	_ channels.Backfiller = (*Adapter)(nil)
-	_ channels.Health     = (*Adapter)(nil)
+	_ channels.Channel          = (*Adapter)(nil)
+	_ channels.Progress         = (*Adapter)(nil)
+	_ channels.Confirmer        = (*Adapter)(nil)
+	_ channels.Backfiller       = (*Adapter)(nil)
+	_ channels.Health           = (*Adapter)(nil)
+	_ channels.Reconnecter      = (*Adapter)(nil)
+	_ channels.ThreadBackfiller = (*Adapter)(nil)
 )
 
 type cachedName struct {
@@ -85,6 +101,12 @@ func New(cfg Config, logger *slog.Logger) (*Adapter, error) {
 	}
 	if cfg.PingTimeout == 0 {
 		cfg.PingTimeout = 60 * time.Second
+	}
+	if cfg.DeafAfter <= 0 {
+		cfg.DeafAfter = 2 * time.Minute
+	}
+	if cfg.PostInterval <= 0 {
+		cfg.PostInterval = time.Second
 	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -105,6 +127,7 @@ func New(cfg Config, logger *slog.Logger) (*Adapter, error) {
 	a := &Adapter{
 		cfg: cfg, log: logger.With("channel", Type), api: slack.New(cfg.BotToken, opts...),
 		seen: newSeenSet(10000, 24*time.Hour), ready: make(chan struct{}), names: map[string]cachedName{},
+		watched: map[string]time.Time{}, pace: channels.NewPacer(cfg.PostInterval),
 	}
 	a.shown = channels.NewStatusQueue(a.show)
 	return a, nil
@@ -120,21 +143,19 @@ func (a *Adapter) State() State {
 	return a.state
 }
 
-// Health describes the connection in a line, for berth status.
-func (a *Adapter) Health() string { return describe(a.State()) }
+// OnReconnect implements channels.Reconnecter: f runs as each connection
+// after the first comes up, before any event of it is handled.
+func (a *Adapter) OnReconnect(f func(ctx context.Context)) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.onReconnect = f
+}
 
-func describe(s State) string {
-	if !s.Connected {
-		if s.LastError != "" {
-			return "disconnected: " + s.LastError
-		}
-		return "connecting"
-	}
-	last := "no event yet"
-	if !s.LastEvent.IsZero() {
-		last = "last event " + time.Since(s.LastEvent).Round(time.Second).String() + " ago"
-	}
-	return fmt.Sprintf("connected, %s, %d reconnects", last, s.Reconnects)
+// Health describes the connection, for berth status.
+func (a *Adapter) Health() channels.Conn {
+	s := a.State()
+	return channels.Conn{Connected: s.Connected, LastEvent: s.LastEvent, Reconnects: s.Reconnects,
+		DeafReconnects: s.DeafReconnects, LastError: s.LastError}
 }
 
 // Check makes one cheap authenticated call (auth.test).
@@ -179,6 +200,7 @@ func (a *Adapter) Run(ctx context.Context, h channels.Handler) error {
 	a.me = me
 	a.mu.Unlock()
 	for backoff := time.Second; ; backoff = min(2*backoff, time.Minute) {
+		before := a.connectionCount()
 		err := a.session(ctx, h)
 		if ctx.Err() != nil {
 			return nil
@@ -186,7 +208,15 @@ func (a *Adapter) Run(ctx context.Context, h channels.Handler) error {
 		if isAuthError(err) {
 			return fmt.Errorf("Slack refused SLACK_APP_TOKEN (%s): create an app-level token with connections:write at api.slack.com/apps → Basic Information, and enable Socket Mode", a.scrub(err))
 		}
+		if a.connectionCount() > before {
+			backoff = time.Second // it was up: this is a new outage
+		}
 		a.setState(func(s *State) { s.Connected, s.LastError = false, a.scrub(err) })
+		if errors.Is(err, errDeaf) {
+			// One new connection at once; the old one is closed already.
+			a.log.Warn("deaf connection closed; reconnecting", "deaf_reconnects", a.State().DeafReconnects)
+			continue
+		}
 		a.log.Warn("socket mode ended; reconnecting", "err", a.scrub(err), "in", backoff)
 		if !sleep(ctx, backoff) {
 			return nil
@@ -194,48 +224,70 @@ func (a *Adapter) Run(ctx context.Context, h channels.Handler) error {
 	}
 }
 
+// connectionCount is how many connections came up since New.
+func (a *Adapter) connectionCount() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.connections
+}
+
 // session runs one Socket Mode client until it fails for good. The client
 // itself reconnects on a disconnect request, a dropped socket and a ping
 // timeout, closing the old socket first, so there is never a second one.
 func (a *Adapter) session(ctx context.Context, h channels.Handler) error {
 	sm := socketmode.New(a.api, socketmode.OptionPingInterval(a.cfg.PingTimeout), socketmode.OptionLog(log.New(io.Discard, "", 0)))
-	runCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	runCtx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
 	done := make(chan error, 1)
 	go func() { done <- sm.RunContext(runCtx) }()
+	go a.watch(runCtx, cancel)
 	for {
 		select {
 		case err := <-done:
+			if cause := context.Cause(runCtx); errors.Is(cause, errDeaf) {
+				return cause
+			}
 			return err
 		case evt := <-sm.Events:
-			a.event(runCtx, sm, evt, h)
+			a.event(runCtx, ctx, sm, evt, h)
 		}
 	}
 }
 
-func (a *Adapter) event(ctx context.Context, sm *socketmode.Client, evt socketmode.Event, h channels.Handler) {
+// event handles one Socket Mode event; ctx ends with the connection,
+// base with Run (the catch-up a reconnect starts outlives the socket).
+func (a *Adapter) event(ctx, base context.Context, sm *socketmode.Client, evt socketmode.Event, h channels.Handler) {
 	switch evt.Type {
 	case socketmode.EventTypeConnecting:
+		// Not connected until Connected: the watchdog leaves it alone.
+		a.setState(func(s *State) { s.Connected = false })
 		a.log.Debug("connecting")
 	case socketmode.EventTypeConnected:
 		n := 0
 		if c, ok := evt.Data.(*socketmode.ConnectedEvent); ok {
 			n = c.ConnectionCount
 		}
-		a.setState(func(s *State) {
-			s.Connected, s.LastError = true, ""
-			if n > 0 {
-				s.Reconnects++
-			}
-		})
-		a.log.Info("connected", "reconnects", a.State().Reconnects)
 		a.mu.Lock()
+		again := a.connections > 0
+		a.connections++
+		a.connectedAt = time.Now()
+		a.state.Connected, a.state.LastError = true, ""
+		if again {
+			a.state.Reconnects++
+		}
+		reconnects, f := a.state.Reconnects, a.onReconnect
 		select {
 		case <-a.ready:
 		default:
 			close(a.ready)
 		}
 		a.mu.Unlock()
+		a.log.Info("connected", "reconnects", reconnects, "socket_reconnect", n > 0)
+		if again && f != nil {
+			// Before any event of this connection is handled: the gateway
+			// notes where each conversation left off, then catches up the gap.
+			f(base)
+		}
 	case socketmode.EventTypeConnectionError:
 		a.setState(func(s *State) { s.Connected = false })
 		a.log.Warn("connection error", "err", fmt.Sprint(evt.Data))
@@ -304,6 +356,7 @@ func (a *Adapter) eventsAPI(ctx context.Context, sm *socketmode.Client, req *soc
 		return
 	}
 	a.seen.done(keys...)
+	a.watchChannel(in.PlatformID)
 	sm.Ack(*req)
 }
 

@@ -43,14 +43,27 @@ func (a *Adapter) SendFiles(ctx context.Context, out channels.Outbound, files []
 		}
 		sum = append(sum, slack.FileSummary{ID: u.FileID, Title: f.Name})
 	}
-	c, err := a.api.CompleteUploadExternalContext(ctx, slack.CompleteUploadExternalParameters{Files: sum, Channel: out.PlatformID,
-		InitialComment: comment, ThreadTimestamp: out.ThreadID})
+	// Sharing posts a message in the channel: it takes its turn with the
+	// channel's other posts.
+	var done *slack.CompleteUploadExternalResponse
+	err := a.pace.Do(ctx, out.PlatformID, func() error {
+		var err error
+		done, err = a.api.CompleteUploadExternalContext(ctx, slack.CompleteUploadExternalParameters{Files: sum, Channel: out.PlatformID,
+			InitialComment: comment, ThreadTimestamp: out.ThreadID})
+		return err
+	})
 	if err != nil {
 		return "", a.uploadError("share files in "+out.PlatformID, err)
 	}
 	id := sum[0].ID
-	if len(c.Files) > 0 {
-		id = c.Files[0].ID
+	if len(done.Files) > 0 {
+		id = done.Files[0].ID
+	}
+	if len(chunks) > 0 {
+		// The files are shared (ConfirmFiles finds them): the rest follows.
+		var stop context.CancelFunc
+		ctx, stop = a.finishing(ctx, len(chunks))
+		defer stop()
 	}
 	for i, part := range chunks {
 		if _, err := a.post(ctx, out.PlatformID, messageOptions(part, out.ThreadID)); err != nil {

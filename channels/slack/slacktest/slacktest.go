@@ -1,7 +1,12 @@
 // Package slacktest is a TEST-ONLY fake Slack: the Web API over httptest
 // and a Socket Mode WebSocket that the real slack-go client connects to.
 // It records what berth posts and lets a test inject events, redeliver
-// them, drop or refresh the socket, stop pinging and answer 429s.
+// them, drop or refresh the socket, keep berth off it, stop pinging, make
+// a socket deaf and answer 429s. Like Slack, it keeps thread replies out
+// of conversations.history (the parent shows reply_count and
+// latest_reply) and serves them from conversations.replies, and it
+// allows one chat.postMessage a second per channel, answering 429 with
+// Retry-After beyond that.
 package slacktest
 
 import (
@@ -53,6 +58,12 @@ type Server struct {
 	acks      []string
 	envelopes map[string][]byte // event id -> envelope, for redelivery
 	conns     map[*websocket.Conn]chan []byte
+	deaf      map[*websocket.Conn]bool // sockets that get pings but no events
+	offline   bool                     // apps.connections.open refuses: berth cannot connect
+	lastPost  map[string]time.Time     // per channel, the last chat.postMessage accepted
+	postEvery time.Duration            // the least time between two posts to a channel; 0: no limit
+	throttled int                      // chat.postMessage calls answered 429 by the per-channel limit
+	calls     map[string]int           // Web API methods called, by name
 	rateLeft  int
 	rateAfter int
 	failNext  int
@@ -75,11 +86,19 @@ type Server struct {
 // New starts a fake Slack, stopped when the test ends.
 func New(t testing.TB) *Server {
 	s := &Server{t: t, history: map[string][]map[string]any{}, envelopes: map[string][]byte{},
-		conns: map[*websocket.Conn]chan []byte{}, notify: make(chan struct{}, 1)}
+		conns: map[*websocket.Conn]chan []byte{}, deaf: map[*websocket.Conn]bool{}, lastPost: map[string]time.Time{},
+		calls: map[string]int{}, postEvery: time.Second, notify: make(chan struct{}, 1)}
 	s.pinging.Store(true)
 	s.seq.Store(time.Now().UnixMicro())
 	mux := http.NewServeMux()
 	mux.HandleFunc("/apps.connections.open", func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		offline := s.offline
+		s.mu.Unlock()
+		if offline {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
 		s.opens.Add(1)
 		reply(w, map[string]any{"ok": true, "url": "ws://" + r.Host + "/link/?ticket=t"})
 	})
@@ -122,11 +141,15 @@ func New(t testing.TB) *Server {
 	})
 	mux.HandleFunc("/conversations.history", func(w http.ResponseWriter, r *http.Request) {
 		f := readForm(r)
-		reply(w, map[string]any{"ok": true, "messages": s.historyAfter(f.Get("channel"), f.Get("oldest"), ""), "has_more": false})
+		msgs := s.historyAfter(f.Get("channel"), f.Get("oldest"), "")
+		if n, err := strconv.Atoi(f.Get("limit")); err == nil && n > 0 && len(msgs) > n {
+			msgs = msgs[:n] // the newest n
+		}
+		reply(w, map[string]any{"ok": true, "messages": msgs, "has_more": false})
 	})
 	mux.HandleFunc("/conversations.replies", func(w http.ResponseWriter, r *http.Request) {
 		f := readForm(r)
-		reply(w, map[string]any{"ok": true, "messages": s.historyAfter(f.Get("channel"), "", f.Get("ts")), "has_more": false})
+		reply(w, map[string]any{"ok": true, "messages": s.historyAfter(f.Get("channel"), f.Get("oldest"), f.Get("ts")), "has_more": false})
 	})
 	up := websocket.Upgrader{CheckOrigin: func(*http.Request) bool { return true }}
 	mux.HandleFunc("/link/", func(w http.ResponseWriter, r *http.Request) {
@@ -136,7 +159,14 @@ func New(t testing.TB) *Server {
 		}
 		s.socket(c)
 	})
-	s.srv = httptest.NewServer(mux)
+	s.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if m := strings.TrimPrefix(r.URL.Path, "/"); !strings.Contains(m, "/") {
+			s.mu.Lock()
+			s.calls[m]++
+			s.mu.Unlock()
+		}
+		mux.ServeHTTP(w, r)
+	}))
 	t.Cleanup(s.Close)
 	return s
 }
@@ -155,6 +185,7 @@ func (s *Server) socket(c *websocket.Conn) {
 	defer func() {
 		s.mu.Lock()
 		delete(s.conns, c)
+		delete(s.deaf, c)
 		s.mu.Unlock()
 		s.live.Add(-1)
 		c.Close()
@@ -240,17 +271,29 @@ func (s *Server) waitLive() {
 	}
 }
 
-// injectLocked sends frame to every connected client; s.mu is held.
+// injectLocked sends frame to every connected client but the deaf; s.mu
+// is held.
 func (s *Server) injectLocked(frame []byte) {
-	for _, out := range s.conns {
-		out <- frame
+	for c, out := range s.conns {
+		if !s.deaf[c] {
+			out <- frame
+		}
 	}
 }
 
-// NextTS returns a fresh, increasing Slack timestamp.
+// hearingLocked counts the sockets events reach; s.mu is held.
+func (s *Server) hearingLocked() int { return len(s.conns) - len(s.deaf) }
+
+// NextTS returns a fresh, increasing Slack timestamp: the time now (as
+// Slack's are, which the deaf watchdog relies on), or just after the last.
 func (s *Server) NextTS() string {
-	n := s.seq.Add(100)
-	return fmt.Sprintf("%d.%06d", n/1_000_000, n%1_000_000)
+	for {
+		cur := s.seq.Load()
+		n := max(cur+100, time.Now().UnixMicro())
+		if s.seq.CompareAndSwap(cur, n) {
+			return fmt.Sprintf("%d.%06d", n/1_000_000, n%1_000_000)
+		}
+	}
 }
 
 // Event injects an events_api envelope around ev and returns its event id.
@@ -360,16 +403,98 @@ func (s *Server) unackedLocked() [][]byte {
 // and as an event to the connected client if there is one (none while
 // berth is down: it must catch up from history).
 func (s *Server) Post(channel, user, text string) string {
+	return s.PostInThread(channel, "", user, text)
+}
+
+// PostInThread is Post in thread threadTS ("" for the channel itself).
+// A reply is kept out of the channel's history, as Slack does: only
+// conversations.replies serves it, and its parent's reply_count and
+// latest_reply tell of it.
+func (s *Server) PostInThread(channel, threadTS, user, text string) string {
 	ts := s.NextTS()
 	ev := map[string]any{"type": "message", "channel": channel, "user": user, "text": text, "ts": ts, "channel_type": "channel"}
-	if s.live.Load() == 0 {
-		s.mu.Lock()
+	if threadTS != "" {
+		ev["thread_ts"] = threadTS
+	}
+	s.mu.Lock()
+	if s.hearingLocked() == 0 {
+		// Nobody is listening, or only deaf sockets: Slack has the
+		// message, berth never hears of it.
 		s.history[channel] = append(s.history[channel], ev)
 		s.mu.Unlock()
 		return ts
 	}
+	s.mu.Unlock()
 	s.Event(ev)
 	return ts
+}
+
+// GoOffline closes every socket and refuses new ones until GoOnline:
+// berth is cut off from Socket Mode (the Web API still answers), so what
+// is posted meanwhile reaches it only by catching up.
+func (s *Server) GoOffline() {
+	s.mu.Lock()
+	s.offline = true
+	s.mu.Unlock()
+	s.DropSocket()
+	deadline := time.Now().Add(10 * time.Second)
+	for s.live.Load() > 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// GoOnline lets berth connect again.
+func (s *Server) GoOnline() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.offline = false
+}
+
+// Deafen makes every open socket deaf: it stays open and gets pings (so
+// the client's ping timeout never fires) but no event; a socket opened
+// later hears as usual. Messages posted with Post meanwhile go to history
+// only, as events Slack failed to deliver.
+func (s *Server) Deafen() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.conns {
+		s.deaf[c] = true
+	}
+}
+
+// DeafSockets counts the open sockets Deafen made deaf.
+func (s *Server) DeafSockets() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.deaf)
+}
+
+// LimitPosts sets the least time between two chat.postMessage calls to
+// one channel (Slack's is about a second, the default); 0 lifts the
+// limit, for tests of what berth posts rather than how fast.
+func (s *Server) LimitPosts(every time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.postEvery = every
+}
+
+// Throttled counts the chat.postMessage calls the per-channel limit (one
+// a second) answered with 429; RateLimitNext's are not counted.
+func (s *Server) Throttled() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.throttled
+}
+
+// Calls returns how many times each Web API method was called.
+func (s *Server) Calls() map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]int, len(s.calls))
+	for k, v := range s.calls {
+		out[k] = v
+	}
+	return out
 }
 
 // Disconnect asks clients to reconnect, as Slack does before a refresh.
@@ -434,6 +559,17 @@ func (s *Server) postMessage(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusInternalServerError)
 		return
 	}
+	// Slack's chat.postMessage allows about one message a second per
+	// channel; the fake holds berth to exactly that.
+	ch := f.Get("channel")
+	if last, ok := s.lastPost[ch]; ok && time.Since(last) < s.postEvery {
+		s.throttled++
+		s.mu.Unlock()
+		w.Header().Set("Retry-After", "1")
+		w.WriteHeader(http.StatusTooManyRequests)
+		return
+	}
+	s.lastPost[ch] = time.Now()
 	s.mu.Unlock()
 	ts := s.NextTS()
 	p := Post{Channel: f.Get("channel"), ThreadTS: f.Get("thread_ts"), Text: f.Get("text"), Blocks: f.Get("blocks"), TS: ts,
@@ -476,9 +612,24 @@ func (s *Server) postMessage(w http.ResponseWriter, r *http.Request) {
 	reply(w, map[string]any{"ok": true, "channel": p.Channel, "ts": ts})
 }
 
+// historyAfter is conversations.history of channel (thread "": top-level
+// messages, newest first, each parent with its reply_count and
+// latest_reply) or conversations.replies of a thread (the parent first,
+// then the replies, oldest first), after oldest.
 func (s *Server) historyAfter(channel, oldest, thread string) []map[string]any {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	replies := map[string]int{}
+	latest := map[string]string{}
+	for _, m := range s.history[channel] {
+		ts, _ := m["ts"].(string)
+		if th, _ := m["thread_ts"].(string); th != "" && th != ts {
+			replies[th]++
+			if ts > latest[th] {
+				latest[th] = ts
+			}
+		}
+	}
 	var out []map[string]any
 	for _, m := range s.history[channel] {
 		ts, _ := m["ts"].(string)
@@ -489,12 +640,24 @@ func (s *Server) historyAfter(channel, oldest, thread string) []map[string]any {
 		if thread == "" && th != "" && th != ts {
 			continue // history has no thread replies
 		}
-		if oldest != "" && ts <= oldest {
-			continue
+		if oldest != "" && ts <= oldest && !(thread != "" && ts == thread) {
+			continue // replies always starts with the parent
+		}
+		if n := replies[ts]; n > 0 {
+			c := make(map[string]any, len(m)+3)
+			for k, v := range m {
+				c[k] = v
+			}
+			c["thread_ts"], c["reply_count"], c["latest_reply"] = ts, n, latest[ts]
+			m = c
 		}
 		out = append(out, m)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i]["ts"].(string) > out[j]["ts"].(string) }) // newest first
+	if thread != "" {
+		sort.Slice(out, func(i, j int) bool { return out[i]["ts"].(string) < out[j]["ts"].(string) })
+	} else {
+		sort.Slice(out, func(i, j int) bool { return out[i]["ts"].(string) > out[j]["ts"].(string) }) // newest first
+	}
 	return out
 }
 
