@@ -102,6 +102,7 @@ func TestTaskRequestRefusedInProcess(t *testing.T) {
 	t.Run("no desk", func(t *testing.T) {
 		t.Parallel()
 		g, ch, _ := startRoom(t, nil)
+		g.Manager.SetTasks(nil) // the gateway sets its scheduler; a manager without one
 		handle(t, g, msg("task list"))
 		got := ch.waitSent(t, 1, inProcTimeout)
 		if want := "echo: task refused: scheduled tasks are not available"; got[0].Text != want {
