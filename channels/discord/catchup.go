@@ -27,7 +27,6 @@ const (
 const (
 	historyPages   = 10 // of 100 messages, per channel or thread
 	threadsPerChan = 50 // threads of one channel caught up, most recent first
-	activeTTL      = 10 * time.Second
 )
 
 // OnReconnect sets f, called (synchronously, before any message of the
@@ -247,28 +246,11 @@ func (a *Adapter) guildOf(ctx context.Context, channel string) string {
 	return c.GuildID
 }
 
-// activeThreads lists a guild's active threads, remembered for activeTTL
-// so the wired channels of one guild, caught up one after the other,
-// cost one call.
+// activeThreads lists a guild's active threads.
 func (a *Adapter) activeThreads(ctx context.Context, guild string) ([]*discordgo.Channel, error) {
-	a.mu.Lock()
-	c, ok := a.active[guild]
-	a.mu.Unlock()
-	if ok && time.Since(c.at) < activeTTL {
-		return c.threads, nil
-	}
 	l, err := a.s.GuildThreadsActive(guild, discordgo.WithContext(ctx))
 	if err != nil {
 		return nil, fmt.Errorf("discord: active threads of %s: %s", guild, a.scrub(err))
 	}
-	a.mu.Lock()
-	a.active[guild] = activeList{at: time.Now(), threads: l.Threads}
-	a.mu.Unlock()
 	return l.Threads, nil
-}
-
-// activeList is a guild's active threads as read at a time.
-type activeList struct {
-	at      time.Time
-	threads []*discordgo.Channel
 }

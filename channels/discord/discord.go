@@ -72,14 +72,13 @@ type Adapter struct {
 
 	// The gateway's catch-up, and what decides when it is asked for.
 	onReconnect func(ctx context.Context)
-	readies     int                   // READY events: more than one is a re-identify
-	lastSeq     int64                 // the newest dispatch's sequence number
-	deafPending bool                  // the watchdog replaced the connection: catch up on its first event
-	wired       map[string]bool       // channels the gateway caught up: wired
-	newest      map[string]string     // channel or thread id -> the newest message id seen there
-	active      map[string]activeList // guild id -> its active threads, briefly remembered
-	checked     time.Time             // the watchdog's last look at the channels
-	deafAfter   time.Duration         // 0: no watchdog
+	readies     int               // READY events: more than one is a re-identify
+	lastSeq     int64             // the newest dispatch's sequence number
+	deafPending bool              // the watchdog replaced the connection: catch up on its first event
+	wired       map[string]bool   // channels the gateway caught up: wired
+	newest      map[string]string // channel or thread id -> the newest message id seen there
+	checked     time.Time         // the watchdog's last look at the channels
+	deafAfter   time.Duration     // 0: no watchdog
 
 	shown *channels.StatusQueue // each message's reaction, shown in order
 }
@@ -123,7 +122,7 @@ func New(cfg Config, logger *slog.Logger) (*Adapter, error) {
 	a := &Adapter{cfg: cfg, log: logger.With("channel", Type), s: s, ready: make(chan struct{}),
 		parents: map[string]string{}, roles: map[string]map[string]bool{}, seen: map[string]time.Time{},
 		typing: map[string]context.CancelFunc{}, fatal: make(chan error, 1),
-		wired: map[string]bool{}, newest: map[string]string{}, active: map[string]activeList{}}
+		wired: map[string]bool{}, newest: map[string]string{}}
 	switch {
 	case cfg.DeafAfter == 0:
 		a.deafAfter = DefaultDeafAfter

@@ -58,10 +58,17 @@ func (a *Adapter) silent(now time.Time) bool {
 		return false
 	}
 	a.s.RLock()
-	ack := a.s.LastHeartbeatAck
+	ack, sent := a.s.LastHeartbeatAck, a.s.LastHeartbeatSent
 	a.s.RUnlock()
-	return now.Sub(ack) < a.deafAfter // else discordgo's own heartbeat check reconnects
+	// The last heartbeat was ACKed, or was sent just now; a connection
+	// whose ACKs stopped is discordgo's to replace (it does, after five
+	// heartbeat intervals).
+	return !ack.IsZero() && (!ack.Before(sent) || now.Sub(sent) < ackGrace)
 }
+
+// ackGrace is how long a heartbeat may wait for its ACK and still count
+// as answered.
+const ackGrace = 10 * time.Second
 
 // news reports a wired channel (or a thread of one) whose newest message
 // is newer than the newest berth saw in it.

@@ -59,7 +59,7 @@ type frame struct {
 type Server struct {
 	srv *httptest.Server
 
-	mu        sync.Mutex
+	mu        sync.Mutex // guards the fields below up to ids
 	sent      []Sent
 	responses []Sent // interaction responses; ID is the interaction's
 	typing    []string
@@ -72,6 +72,7 @@ type Server struct {
 	down      bool              // the gateway refuses connections; dispatches are lost
 	lost      bool              // the session is gone: the next Resume gets INVALID_SESSION
 	session   int               // numbers session ids: a re-identify gets a new one
+	loseNext  int               // dispatches to lose on a live connection
 	guilds    map[string]string // thread id -> guild
 	route     routeLimit        // ratelimit.go
 	rateLeft  int
@@ -110,7 +111,6 @@ func (c *conn) send(f frame) error {
 func New(t testing.TB) *Server {
 	s := &Server{messages: map[string][]map[string]any{}, threads: map[string]string{}, guilds: map[string]string{},
 		conns: map[*websocket.Conn]*conn{}, notify: make(chan struct{}, 1)}
-	s.ids.Store(1_100_000_000_000_000_000)
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/v9/gateway", func(w http.ResponseWriter, r *http.Request) {
 		reply(w, 200, map[string]any{"url": "ws://" + r.Host + "/gw"})
@@ -338,7 +338,7 @@ func (s *Server) Dispatch(t string, d any) {
 	}
 	s.mu.Lock()
 	f := frame{Op: 0, T: t, S: s.seq.Add(1), D: b}
-	lost := s.down
+	lost := s.down || s.loseNext > 0
 	conns := make([]*conn, 0, len(s.conns))
 	for _, c := range s.conns {
 		if c.deaf.Load() {
@@ -346,6 +346,12 @@ func (s *Server) Dispatch(t string, d any) {
 			continue
 		}
 		conns = append(conns, c)
+	}
+	if s.down || s.loseNext > 0 {
+		conns = nil // lost on the way to every connection
+	}
+	if s.loseNext > 0 {
+		s.loseNext--
 	}
 	if lost {
 		s.dropped++
@@ -358,7 +364,19 @@ func (s *Server) Dispatch(t string, d any) {
 	}
 }
 
-func (s *Server) nextID() string { return strconv.FormatInt(s.ids.Add(1), 10) }
+// nextID is a snowflake of now, as Discord's are (milliseconds since
+// 2015 above bit 22), each larger than the last: a time turned into an
+// id (berth's catch-up window) orders with them.
+func (s *Server) nextID() string {
+	at := (time.Now().UnixMilli() - 1420070400000) << 22
+	for {
+		prev := s.ids.Load()
+		id := max(prev+1, at)
+		if s.ids.CompareAndSwap(prev, id) {
+			return strconv.FormatInt(id, 10)
+		}
+	}
+}
 
 // message builds a MESSAGE_CREATE payload and records it in history.
 func (s *Server) message(channel, guild, author, text string, extra map[string]any) string {
@@ -666,4 +684,12 @@ func (s *Server) ChannelReads() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.channelReads
+}
+
+// LoseNext makes the next k dispatches lost on the way (the connection
+// stays up): the client sees a gap in the sequence numbers.
+func (s *Server) LoseNext(k int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.loseNext = k
 }
