@@ -9,6 +9,7 @@ package channels
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 )
@@ -106,10 +107,69 @@ type Backfiller interface {
 	Missed(ctx context.Context, platformID, after string, since time.Time) ([]Inbound, error)
 }
 
-// Health is implemented by adapters that can say, in a line, how their
-// connection is doing ("connected, last event 12s ago, 1 reconnect").
+// ThreadMark is where berth left off in one thread of a conversation.
+type ThreadMark struct {
+	ThreadID string // Slack thread_ts; Discord: the thread's channel id
+	After    string // newest message id of the thread berth handled; "" none yet
+}
+
+// ThreadBackfiller is implemented by Backfillers that can also fetch the
+// replies of threads, which a channel's history may leave out (Slack's
+// conversations.history does).
+type ThreadBackfiller interface {
+	// MissedInThreads returns the messages posted in the given threads of
+	// conversation platformID (the wired channel) after each thread's
+	// After (when After is "", after the time since), oldest first per
+	// thread, decoded as Run would.
+	MissedInThreads(ctx context.Context, platformID string, threads []ThreadMark, since time.Time) ([]Inbound, error)
+}
+
+// Reconnecter is implemented by adapters whose connection can be replaced
+// while Run runs (a socket reconnect, a failed resume re-identified, a
+// deaf connection closed by its watchdog): what was posted in the gap is
+// caught up as at start-up. The gateway calls OnReconnect before Run.
+type Reconnecter interface {
+	// OnReconnect sets f, called once per new connection after the first,
+	// synchronously, before the adapter hands Run's handler any message
+	// received on that connection: the router notes where each
+	// conversation left off before a live message could move its mark
+	// past the gap. f returns quickly; the catch-up runs in the background.
+	OnReconnect(f func(ctx context.Context))
+}
+
+// Health is implemented by adapters that can say how their connection is
+// doing.
 type Health interface {
-	Health() string
+	Health() Conn
+}
+
+// Conn is what an adapter knows of its connection.
+type Conn struct {
+	Connected      bool
+	LastEvent      time.Time // the last inbound event of any kind; zero: none yet
+	Reconnects     int       // new connections after the first
+	DeafReconnects int       // connections its watchdog found deaf and replaced
+	LastError      string    // why it is down, free of secrets
+}
+
+// String is the connection in a line, for berth status: "connected, last
+// event 12s ago, 1 reconnects, 0 deaf reconnects".
+func (c Conn) String() string { return c.Describe(time.Now()) }
+
+// Describe is String with the last event's age counted at now.
+func (c Conn) Describe(now time.Time) string {
+	state := "connected"
+	if !c.Connected {
+		state = "connecting"
+		if c.LastError != "" {
+			state = "disconnected: " + c.LastError
+		}
+	}
+	last := "no event yet"
+	if !c.LastEvent.IsZero() {
+		last = "last event " + now.Sub(c.LastEvent).Round(time.Second).String() + " ago"
+	}
+	return fmt.Sprintf("%s, %s, %d reconnects, %d deaf reconnects", state, last, c.Reconnects, c.DeafReconnects)
 }
 
 // ErrPermanent marks a send failure that retrying will not fix (a deleted

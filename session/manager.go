@@ -190,7 +190,7 @@ func New(cfg Config, store *data.Store, rt Runtime, layout groups.Layout) *Manag
 	}
 	c.dlv = &delivery{core: c}
 	c.sup = &supervisor{core: c}
-	r := &router{core: c, hints: map[string]time.Time{}, catching: map[string]string{}}
+	r := &router{core: c, hints: map[string]time.Time{}, catching: map[markKey]*freeze{}, catchUps: map[string]*catchUpRun{}}
 	return &Manager{core: c, router: r, sup: c.sup, dlv: c.dlv}
 }
 
@@ -244,13 +244,24 @@ func (m *Manager) PrepareBackfill(ctx context.Context, ch channels.Channel) (fun
 	return m.router.prepareBackfill(ctx, ch)
 }
 
-// Backfill prepares and runs a catch-up at once (tests, reconnects).
+// Backfill prepares and runs a catch-up at once (tests). When one is
+// running for ch already, it is run once more after it, and Backfill
+// returns at once.
 func (m *Manager) Backfill(ctx context.Context, ch channels.Channel) error {
 	run, err := m.PrepareBackfill(ctx, ch)
 	if err != nil {
 		return err
 	}
 	return run(ctx)
+}
+
+// Reconnected is ch's reconnect hook (channels.Reconnecter): it notes,
+// before ch hands in any message of its new connection, where each wired
+// conversation left off, and catches up in the background what was
+// posted in the gap, with the guarantees of the start-up catch-up. A
+// reconnect while a catch-up runs makes it run again after.
+func (m *Manager) Reconnected(ctx context.Context, ch channels.Channel) {
+	m.router.reconnected(ctx, ch)
 }
 
 // ReleaseHeld routes the messages held for groupID from senderID, in

@@ -31,9 +31,11 @@ type router struct {
 	access   accessState // notices told and rate buckets, per sender and conversation; guarded inside
 	files    keyedMutex  // one routing at a time stores a message with files; guarded inside
 
-	mu       sync.Mutex           // guards hints and catching
-	hints    map[string]time.Time // unwired-channel hints sent, per channel
-	catching map[string]string    // conversations being caught up -> newest live id meanwhile
+	mu       sync.Mutex             // guards hints, catching, catchUps and gen
+	hints    map[string]time.Time   // unwired-channel hints sent, per channel
+	catching map[markKey]*freeze    // marks frozen while caught up
+	catchUps map[string]*catchUpRun // the catch-up running per channel type
+	gen      uint64                 // numbers catch-up plans, so a newer one's freeze is told from an older
 }
 
 // handle routes one inbound message (Manager.Handle): a chat command goes to the command
@@ -87,109 +89,6 @@ func (r *router) handle(ctx context.Context, in channels.Inbound) error {
 		return err
 	}
 	return r.markSeen(ctx, in)
-}
-
-func (r *router) markSeen(ctx context.Context, in channels.Inbound) error {
-	if in.MessageID == "" {
-		return nil
-	}
-	if _, err := r.store.MarkSeen(ctx, in.ChannelType, in.PlatformID, in.MessageID); err != nil {
-		return err
-	}
-	// While a conversation is being caught up its mark stays put: moving
-	// it past messages not yet fetched would lose them if berth died now.
-	key := in.ChannelType + ":" + in.PlatformID
-	r.mu.Lock()
-	newest, catching := r.catching[key]
-	if catching && channels.CompareIDs(in.MessageID, newest) > 0 {
-		r.catching[key] = in.MessageID
-	}
-	r.mu.Unlock()
-	if catching {
-		return nil
-	}
-	return r.store.AdvanceHighWater(ctx, in.ChannelType, in.PlatformID, in.MessageID)
-}
-
-// backfillWindow is how far back berth catches up after an outage.
-const backfillWindow = 24 * time.Hour
-
-// prepareBackfill (Manager.PrepareBackfill) notes, before ch starts, where each of its wired
-// conversations left off, and returns the catch-up to run once it has:
-// it routes what was posted after that point (deduplicated against what
-// was already handled). The marks must be read before ch delivers new
-// messages, or those would hide what came before them.
-func (r *router) prepareBackfill(ctx context.Context, ch channels.Channel) (func(context.Context) error, error) {
-	bf, ok := ch.(channels.Backfiller)
-	if !ok {
-		return func(context.Context) error { return nil }, nil
-	}
-	mgs, err := r.store.MessagingGroups(ctx)
-	if err != nil {
-		return nil, err
-	}
-	type mark struct {
-		platformID, after string
-		since             time.Time
-	}
-	var marks []mark
-	floor := time.Now().Add(-backfillWindow)
-	for _, mg := range mgs {
-		if mg.ChannelType != ch.Type() {
-			continue
-		}
-		if ws, err := r.store.Wirings(ctx, mg.ID); err != nil || len(ws) == 0 {
-			continue
-		}
-		after, err := r.store.HighWater(ctx, mg.ChannelType, mg.PlatformID)
-		if err != nil {
-			return nil, err
-		}
-		since := mg.CreatedAt
-		if since.Before(floor) {
-			since = floor
-		}
-		marks = append(marks, mark{mg.PlatformID, after, since})
-		r.mu.Lock()
-		r.catching[ch.Type()+":"+mg.PlatformID] = ""
-		r.mu.Unlock()
-	}
-	return func(ctx context.Context) error {
-		for _, mk := range marks {
-			missed, err := bf.Missed(ctx, mk.platformID, mk.after, mk.since)
-			if err != nil {
-				// The mark stays frozen; the next start catches up from it.
-				r.log.Warn("backfill", "channel", ch.Type(), "platform_id", mk.platformID, "err", err)
-				continue
-			}
-			n := 0
-			newest := ""
-			for _, in := range missed {
-				if in.Time.Before(floor) {
-					continue
-				}
-				if err := r.handle(ctx, in); err != nil {
-					return fmt.Errorf("backfill %s:%s: %w", ch.Type(), mk.platformID, err)
-				}
-				newest = in.MessageID
-				n++
-			}
-			key := ch.Type() + ":" + mk.platformID
-			r.mu.Lock()
-			if live := r.catching[key]; channels.CompareIDs(live, newest) > 0 {
-				newest = live
-			}
-			delete(r.catching, key)
-			r.mu.Unlock()
-			if err := r.store.AdvanceHighWater(ctx, ch.Type(), mk.platformID, newest); err != nil {
-				return err
-			}
-			if n > 0 {
-				r.log.Info("backfilled", "channel", ch.Type(), "platform_id", mk.platformID, "messages", n)
-			}
-		}
-		return nil
-	}, nil
 }
 
 // route passes a message to every wiring of its conversation that it

@@ -37,10 +37,11 @@ type Config struct {
 
 // State is what the adapter knows of its connection.
 type State struct {
-	Connected  bool
-	LastEvent  time.Time
-	Reconnects int
-	LastError  string
+	Connected      bool
+	LastEvent      time.Time // the last inbound event of any kind (a ping is not one)
+	Reconnects     int       // connections after the first
+	DeafReconnects int       // connections the watchdog found deaf and replaced
+	LastError      string
 }
 
 // Adapter is the Slack channel.
@@ -120,21 +121,11 @@ func (a *Adapter) State() State {
 	return a.state
 }
 
-// Health describes the connection in a line, for berth status.
-func (a *Adapter) Health() string { return describe(a.State()) }
-
-func describe(s State) string {
-	if !s.Connected {
-		if s.LastError != "" {
-			return "disconnected: " + s.LastError
-		}
-		return "connecting"
-	}
-	last := "no event yet"
-	if !s.LastEvent.IsZero() {
-		last = "last event " + time.Since(s.LastEvent).Round(time.Second).String() + " ago"
-	}
-	return fmt.Sprintf("connected, %s, %d reconnects", last, s.Reconnects)
+// Health describes the connection, for berth status.
+func (a *Adapter) Health() channels.Conn {
+	s := a.State()
+	return channels.Conn{Connected: s.Connected, LastEvent: s.LastEvent, Reconnects: s.Reconnects,
+		DeafReconnects: s.DeafReconnects, LastError: s.LastError}
 }
 
 // Check makes one cheap authenticated call (auth.test).

@@ -43,6 +43,18 @@ type gatewayStatus struct {
 type channelStatus struct {
 	Name  string `json:"name"`
 	State string `json:"state"`
+	// Conn is what an adapter with channels.Health reported when the file
+	// was written; the reader counts the last event's age.
+	Conn *channelConn `json:"conn,omitempty"`
+}
+
+// channelConn is channels.Conn as the status file keeps it.
+type channelConn struct {
+	Connected      bool      `json:"connected"`
+	LastEvent      time.Time `json:"last_event,omitzero"`
+	Reconnects     int       `json:"reconnects"`
+	DeafReconnects int       `json:"deaf_reconnects"`
+	LastError      string    `json:"last_error,omitempty"`
 }
 
 // observability is the operator's tooling a gateway runs beside its core
@@ -116,11 +128,14 @@ func (o *observability) channelStates() []channelStatus {
 	}
 	var out []channelStatus
 	for _, ch := range *p {
-		state := "running"
+		cs := channelStatus{Name: ch.Type(), State: "running"}
 		if h, ok := ch.(channels.Health); ok {
-			state = h.Health()
+			c := h.Health()
+			cs.State = c.String()
+			cs.Conn = &channelConn{Connected: c.Connected, LastEvent: c.LastEvent, Reconnects: c.Reconnects,
+				DeafReconnects: c.DeafReconnects, LastError: c.LastError}
 		}
-		out = append(out, channelStatus{Name: ch.Type(), State: state})
+		out = append(out, cs)
 	}
 	return out
 }
@@ -224,7 +239,12 @@ func writeStatus(ctx context.Context, cfg config, w io.Writer, now time.Time) er
 	if up && haveStatus {
 		var names []string
 		for _, c := range st.Channels {
-			names = append(names, c.Name+" ("+c.State+")")
+			state := c.State
+			if c.Conn != nil {
+				state = channels.Conn{Connected: c.Conn.Connected, LastEvent: c.Conn.LastEvent, Reconnects: c.Conn.Reconnects,
+					DeafReconnects: c.Conn.DeafReconnects, LastError: c.Conn.LastError}.Describe(now)
+			}
+			names = append(names, c.Name+" ("+state+")")
 		}
 		if len(names) == 0 {
 			names = []string{"none configured (berth chat uses the terminal)"}

@@ -77,18 +77,24 @@ func TestStatusScreen(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer lock.Close()
-	started := time.Now().Add(-90 * time.Minute)
-	writeJSONFile(paths.Home(home).Status(), gatewayStatus{PID: 4242, Started: started, Updated: time.Now(),
-		Channels: []channelStatus{{Name: "slack", State: "configured"}}, MetricsAddr: "127.0.0.1:9464"})
+	now := time.Now()
+	started := now.Add(-90 * time.Minute)
+	writeJSONFile(paths.Home(home).Status(), gatewayStatus{PID: 4242, Started: started, Updated: now,
+		Channels: []channelStatus{{Name: "slack", State: "configured"},
+			{Name: "discord", State: "connected", Conn: &channelConn{Connected: true, LastEvent: now.Add(-42 * time.Second), Reconnects: 3, DeafReconnects: 2}}},
+		MetricsAddr: "127.0.0.1:9464"})
 
 	var out bytes.Buffer
-	if err := writeStatus(ctx, config{Home: home, DockerHost: "unix:///tmp/nonexistent.sock"}, &out, time.Now()); err != nil {
+	if err := writeStatus(ctx, config{Home: home, DockerHost: "unix:///tmp/nonexistent.sock"}, &out, now); err != nil {
 		t.Fatal(err)
 	}
 	got := out.String()
 	for _, want := range []string{
 		"up, pid 4242", "1h30m0s", "http://127.0.0.1:9464/metrics",
 		"slack (configured)",
+		// The last event's age is counted when status is read, not when
+		// the file was written.
+		"discord (connected, last event 42s ago, 3 reconnects, 2 deaf reconnects)",
 		"groups      1: main",
 		"1 active: 1 running; 0 closed",
 		"2 pending, 1 failed in the last hour",

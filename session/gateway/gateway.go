@@ -182,6 +182,9 @@ func Open(ctx context.Context, cfg Config) (_ *Gateway, err error) {
 	var observer session.Observer // an untyped nil without metrics, not a nil *Metrics
 	if cfg.MetricsAddr != "" {
 		m := metrics.New()
+		if err := m.Registry().Register(newConnCollector(cfg.Channels)); err != nil {
+			return nil, fmt.Errorf("register channel metrics: %w", err)
+		}
 		if g.metricsAddr, g.stopMetrics, err = ServeMetrics(cfg.MetricsAddr, m.Handler(), g.log); err != nil {
 			return nil, err
 		}
@@ -311,6 +314,10 @@ func (g *Gateway) Serve(ctx context.Context, main func(context.Context) error) e
 				cancel()
 				return errors.Join(fmt.Errorf("prepare %s backfill: %w", ch.Type(), err), eg.Wait())
 			}
+		}
+		if rc, ok := ch.(channels.Reconnecter); ok && !g.cfg.NoBackfill {
+			// What a dropped or deaf connection missed is caught up as at start.
+			rc.OnReconnect(func(ctx context.Context) { g.mgr.Reconnected(ctx, ch) })
 		}
 		eg.Go(func() error {
 			if err := ch.Run(ctx, g.mgr.Handle); err != nil {
