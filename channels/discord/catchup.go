@@ -115,9 +115,7 @@ func (a *Adapter) noteNewest(channel, id string) {
 // last message is not newer are not read. A channel asked for is wired:
 // the deaf watchdog watches it.
 func (a *Adapter) Missed(ctx context.Context, platformID, after string, since time.Time) ([]channels.Inbound, error) {
-	if after == "" {
-		after = snowflakeAt(since)
-	}
+	after = from(after, since)
 	select {
 	case <-a.ready:
 	case <-ctx.Done():
@@ -146,6 +144,45 @@ func (a *Adapter) Missed(ctx context.Context, platformID, after string, since ti
 	}
 	sort.SliceStable(out, func(i, j int) bool { return channels.CompareIDs(out[i].MessageID, out[j].MessageID) < 0 })
 	return out, nil
+}
+
+// MissedInThreads returns the messages posted in the given threads of
+// channel platformID after each thread's mark (or after since), oldest
+// first per thread, as Missed decodes them (PlatformID the thread,
+// ParentID the channel).
+func (a *Adapter) MissedInThreads(ctx context.Context, platformID string, threads []channels.ThreadMark, since time.Time) ([]channels.Inbound, error) {
+	select {
+	case <-a.ready:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	var out []channels.Inbound
+	for _, th := range threads {
+		if th.ThreadID == "" || th.ThreadID == platformID {
+			continue
+		}
+		a.mu.Lock()
+		a.parents[th.ThreadID] = platformID
+		a.mu.Unlock()
+		got, err := a.history(ctx, th.ThreadID, from(th.After, since))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, got...)
+	}
+	return out, nil
+}
+
+// from is where a catch-up reads from: after the mark, but never before
+// since (the catch-up window), a time that is a snowflake on Discord.
+func from(after string, since time.Time) string {
+	if since.IsZero() {
+		return after
+	}
+	if s := snowflakeAt(since); channels.CompareIDs(after, s) < 0 {
+		return s
+	}
+	return after
 }
 
 // snowflakeAt is the smallest snowflake of a time: Discord's epoch is

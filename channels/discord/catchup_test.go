@@ -179,7 +179,7 @@ func TestDeafConnectionReplacedOnce(t *testing.T) {
 	if st := a.State(); st.DeafReconnects != 1 || fake.Connections() != 2 || fake.Lost() != 1 {
 		t.Fatalf("deaf connection not replaced by one: %s", state())
 	}
-	if !strings.Contains(a.Health(), "1 deaf reconnects") {
+	if h := a.Health(); h.DeafReconnects != 1 || !strings.Contains(h.String(), "1 deaf reconnects") {
 		t.Fatalf("health %q", a.Health())
 	}
 	got, err := a.Missed(context.Background(), "C1", seen, time.Time{})

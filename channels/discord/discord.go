@@ -90,6 +90,9 @@ var (
 	_ channels.Confirmer  = (*Adapter)(nil)
 	_ channels.Backfiller = (*Adapter)(nil)
 	_ channels.Health     = (*Adapter)(nil)
+
+	_ channels.Reconnecter      = (*Adapter)(nil)
+	_ channels.ThreadBackfiller = (*Adapter)(nil)
 )
 
 // New returns an adapter; the token is checked when Run connects.
@@ -150,17 +153,14 @@ func (a *Adapter) State() State {
 	return a.state
 }
 
-// Health describes the connection in a line, for berth status.
-func (a *Adapter) Health() string {
+// Health describes the connection, for berth status and the metrics.
+func (a *Adapter) Health() channels.Conn {
 	st := a.State()
+	c := channels.Conn{Connected: st.Connected, LastEvent: st.LastEvent, Reconnects: st.Reconnects, DeafReconnects: st.DeafReconnects}
 	if !st.Connected {
-		return "disconnected (discordgo resumes)"
+		c.LastError = "discordgo resumes"
 	}
-	last := "no event yet"
-	if !st.LastEvent.IsZero() {
-		last = "last event " + time.Since(st.LastEvent).Round(time.Second).String() + " ago"
-	}
-	return fmt.Sprintf("connected, %s, %d reconnects, %d deaf reconnects", last, st.Reconnects, st.DeafReconnects)
+	return c
 }
 
 // Check makes one cheap authenticated call (GET /users/@me).
