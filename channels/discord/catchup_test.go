@@ -38,6 +38,12 @@ func (c *catchUps) calls() []int {
 // startWith is start with a configuration and the catch-up hook set.
 func startWith(t *testing.T, cfg Config) (*discordtest.Server, *Adapter, *channelstest.Recorder, *catchUps) {
 	t.Helper()
+	return startHandled(t, cfg, nil)
+}
+
+// startHandled is startWith with the recorder's handler wrapped.
+func startHandled(t *testing.T, cfg Config, wrap func(channels.Handler) channels.Handler) (*discordtest.Server, *Adapter, *channelstest.Recorder, *catchUps) {
+	t.Helper()
 	fake := discordtest.New(t)
 	cfg.Token, cfg.APIURL = token, fake.APIURL()
 	logs := &channelstest.Buffer{}
@@ -50,7 +56,11 @@ func startWith(t *testing.T, cfg Config) (*discordtest.Server, *Adapter, *channe
 	a.OnReconnect(cu.hook)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx, rec.Handle) }()
+	h := channels.Handler(rec.Handle)
+	if wrap != nil {
+		h = wrap(h)
+	}
+	go func() { done <- a.Run(ctx, h) }()
 	t.Cleanup(func() {
 		cancel()
 		<-done
@@ -237,5 +247,49 @@ func TestLongReplyNeverRateLimited(t *testing.T) {
 	}
 	if n != 12 || fake.TooMany() != 1 {
 		t.Fatalf("%d parts posted, %d 429s (1 expected, from the control)", n, fake.TooMany())
+	}
+}
+
+// A message the handler does not accept (the store briefly unavailable)
+// is handed to it again, not dropped, and nothing is asked of the
+// gateway while a retry succeeds.
+func TestNotAcceptedIsHandedAgain(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex // guards refused
+	refused := 0
+	fake, _, rec, cu := startHandled(t, Config{DeafAfter: -1}, func(h channels.Handler) channels.Handler {
+		return func(ctx context.Context, in channels.Inbound) error {
+			mu.Lock()
+			defer mu.Unlock()
+			if refused < 2 {
+				refused++
+				return fmt.Errorf("store unavailable (test)")
+			}
+			return h(ctx, in)
+		}
+	})
+	id := fake.DM("D1", "200", "keep me")
+	until(t, func() string { return fmt.Sprintf("handled %d", len(rec.All())) }, func() bool { return len(rec.All()) == 1 })
+	mu.Lock()
+	n := refused
+	mu.Unlock()
+	if got := rec.All(); got[0].MessageID != id || n != 2 || len(cu.calls()) != 0 {
+		t.Fatalf("handled %+v after %d refusals, catch-ups %v", got, n, cu.calls())
+	}
+}
+
+// Op 7 with the session gone (Discord restarted the node): the resume is
+// refused, discordgo identifies, and that READY asks for one catch-up.
+func TestReconnectWithoutResumeAsksForCatchUp(t *testing.T) {
+	t.Parallel()
+	fake, _, rec, cu := startWith(t, Config{DeafAfter: -1})
+	fake.DM("D1", "200", "one")
+	rec.Wait(t, 1)
+	fake.ReconnectNoResume()
+	until(t, func() string { return fmt.Sprintf("catch-ups %v, %d invalid sessions", cu.calls(), fake.InvalidSessions()) },
+		func() bool { return len(cu.calls()) == 1 })
+	fake.DM("D1", "200", "two")
+	if got := rec.Wait(t, 2); got[1].Text != "two" || fake.InvalidSessions() != 1 || fake.Identifies() != 2 || len(cu.calls()) != 1 {
+		t.Fatalf("got %+v, %d invalid sessions, %d identifies, catch-ups %v", got, fake.InvalidSessions(), fake.Identifies(), cu.calls())
 	}
 }
