@@ -286,7 +286,9 @@ func TestReconnectWithoutResumeAsksForCatchUp(t *testing.T) {
 	fake.DM("D1", "200", "one")
 	rec.Wait(t, 1)
 	fake.ReconnectNoResume()
-	until(t, func() string { return fmt.Sprintf("catch-ups %v, %d invalid sessions", cu.calls(), fake.InvalidSessions()) },
+	until(t, func() string {
+		return fmt.Sprintf("catch-ups %v, %d invalid sessions", cu.calls(), fake.InvalidSessions())
+	},
 		func() bool { return len(cu.calls()) == 1 })
 	fake.DM("D1", "200", "two")
 	if got := rec.Wait(t, 2); got[1].Text != "two" || fake.InvalidSessions() != 1 || fake.Identifies() != 2 || len(cu.calls()) != 1 {
