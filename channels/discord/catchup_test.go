@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -293,5 +294,32 @@ func TestReconnectWithoutResumeAsksForCatchUp(t *testing.T) {
 	fake.DM("D1", "200", "two")
 	if got := rec.Wait(t, 2); got[1].Text != "two" || fake.InvalidSessions() != 1 || fake.Identifies() != 2 || len(cu.calls()) != 1 {
 		t.Fatalf("got %+v, %d invalid sessions, %d identifies, catch-ups %v", got, fake.InvalidSessions(), fake.Identifies(), cu.calls())
+	}
+}
+
+// A catch-up reads from the mark, never from before its window.
+func TestCatchUpFrom(t *testing.T) {
+	at := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	window := snowflakeAt(at)
+	older := snowflakeAt(at.Add(-time.Hour))
+	newer := snowflakeAt(at.Add(time.Minute))
+	for _, c := range []struct {
+		name, after string
+		since       time.Time
+		want        string
+	}{
+		{"no mark: the window", "", at, window},
+		{"a mark in the window", newer, at, newer},
+		{"a mark before the window", older, at, window},
+		{"no window: the mark", older, time.Time{}, older},
+		{"nothing", "", time.Time{}, ""},
+	} {
+		if got := from(c.after, c.since); got != c.want {
+			t.Errorf("%s: from(%q, %v) = %q, want %q", c.name, c.after, c.since, got, c.want)
+		}
+	}
+	// Discord's own example: 175928847299117063 is 2016-04-30 11:18:25.796 UTC.
+	if got, want := snowflakeAt(time.UnixMilli(1462015105796)), strconv.FormatInt(175928847299117063>>22<<22, 10); got != want {
+		t.Errorf("snowflakeAt = %s, want %s", got, want)
 	}
 }
