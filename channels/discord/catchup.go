@@ -113,7 +113,7 @@ func (a *Adapter) noteNewest(channel, id string) {
 // Discord; snowflakes are times, so one point bounds them all). Each
 // channel or thread is read at most historyPages pages; threads whose
 // last message is not newer are not read. A channel asked for is wired:
-// the deaf watchdog watches it.
+// the deaf watchdog reads it.
 func (a *Adapter) Missed(ctx context.Context, platformID, after string, since time.Time) ([]channels.Inbound, error) {
 	after = from(after, since)
 	select {
@@ -121,9 +121,7 @@ func (a *Adapter) Missed(ctx context.Context, platformID, after string, since ti
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-	a.mu.Lock()
-	a.wired[platformID] = true
-	a.mu.Unlock()
+	a.watchChannel(platformID)
 	a.noteNewest(platformID, after) // nothing older is news
 	out, err := a.history(ctx, platformID, after)
 	if err != nil {

@@ -1,7 +1,6 @@
 package discord_test
 
 import (
-	"context"
 	"log/slog"
 	"testing"
 	"time"
@@ -14,23 +13,22 @@ import (
 )
 
 // catchingUp starts the real gateway on home with the real adapter
-// talking to fake, caught up as `berth` does: at start (by hand here,
-// gatewaytest leaves it to the test) and after every reconnect (the
-// adapter's OnReconnect, as the gateway registers it). C1 is wired on
-// mention, a session per thread; D1 is a DM.
+// talking to fake, caught up as `berth` does (gatewaytest's Backfill: at
+// start, and after every reconnect through the adapter's OnReconnect).
+// C1 is wired on mention, a session per thread; D1 is a DM. The
+// wirings are made once the gateway runs, so on a fresh home the
+// start-up catch-up had nothing to do; a test wires them by hand, as a
+// person does with !register, and the next reconnect or restart sees
+// them.
 func catchingUp(t *testing.T, fake *discordtest.Server, home string, deafAfter time.Duration) (*discord.Adapter, *gatewaytest.Gateway) {
 	t.Helper()
 	a, err := discord.New(discord.Config{Token: "e2e-token", APIURL: fake.APIURL(), DeafAfter: deafAfter}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := gatewaytest.Start(t, gatewaytest.Options{Home: home, Channels: []channels.Channel{a}})
-	a.OnReconnect(func(ctx context.Context) { g.Manager.Reconnected(ctx, a) })
+	g := gatewaytest.Start(t, gatewaytest.Options{Home: home, Channels: []channels.Channel{a}, Backfill: true})
 	g.Wire("discord", "C1", gatewaytest.Wire{Engage: data.EngageMention, SessionMode: data.SessionPerThread})
 	g.Wire("discord", "D1", gatewaytest.Wire{IsDM: true})
-	if err := g.Manager.Backfill(context.Background(), a); err != nil {
-		t.Fatal(err)
-	}
 	return a, g
 }
 

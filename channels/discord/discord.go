@@ -75,7 +75,7 @@ type Adapter struct {
 	readies     int               // READY events: more than one is a re-identify
 	lastSeq     int64             // the newest dispatch's sequence number
 	deafPending bool              // the watchdog replaced the connection: catch up on its first event
-	wired       map[string]bool   // channels the gateway caught up: wired
+	watched     map[string]bool   // channels the deaf watchdog reads: caught up or handed on
 	newest      map[string]string // channel or thread id -> the newest message id seen there
 	checked     time.Time         // the watchdog's last look at the channels
 	deafAfter   time.Duration     // 0: no watchdog
@@ -125,7 +125,7 @@ func New(cfg Config, logger *slog.Logger) (*Adapter, error) {
 	a := &Adapter{cfg: cfg, log: logger.With("channel", Type), s: s, ready: make(chan struct{}),
 		parents: map[string]string{}, roles: map[string]map[string]bool{}, seen: map[string]time.Time{},
 		typing: map[string]context.CancelFunc{}, fatal: make(chan error, 1),
-		wired: map[string]bool{}, newest: map[string]string{}}
+		watched: map[string]bool{}, newest: map[string]string{}}
 	switch {
 	case cfg.DeafAfter == 0:
 		a.deafAfter = DefaultDeafAfter
@@ -340,6 +340,10 @@ func (a *Adapter) onMessage(s *discordgo.Session, m *discordgo.MessageCreate) {
 	if err := h(hctx, in); err != nil {
 		a.log.Warn("message not stored; it is handed again shortly", "err", err, "message", in.MessageID)
 		go a.retry(ctx, h, in)
+		return
+	}
+	if in.ParentID == "" { // a thread is watched through its parent
+		a.watchChannel(in.PlatformID)
 	}
 }
 

@@ -3,6 +3,7 @@ package discord
 import (
 	"context"
 	"errors"
+	"sort"
 	"time"
 
 	"github.com/bwmarrin/discordgo"
@@ -12,7 +13,7 @@ import (
 )
 
 // DefaultDeafAfter is how long a connection may deliver nothing, while
-// its heartbeats are answered and a wired channel has a newer message,
+// its heartbeats are answered and a watched channel has a newer message,
 // before the watchdog replaces it.
 const DefaultDeafAfter = 2 * time.Minute
 
@@ -21,7 +22,7 @@ const watchLimit = 50
 
 // watch replaces a deaf connection until ctx is done: one that is up,
 // whose heartbeats Discord ACKs, but that has dispatched nothing for
-// deafAfter while a wired channel's last_message_id (one cheap REST call
+// deafAfter while a watched channel's last_message_id (one cheap REST call
 // per channel) is newer than the newest message berth saw there. A quiet
 // server is not deaf: without a newer message nothing happens, and the
 // next check waits another deafAfter.
@@ -70,19 +71,32 @@ func (a *Adapter) silent(now time.Time) bool {
 // as answered.
 const ackGrace = 10 * time.Second
 
-// news reports a wired channel (or a thread of one) whose newest message
-// is newer than the newest berth saw in it.
+// watchChannel makes the watchdog read channel: one the gateway caught up (a
+// wired one) or handed a message from. Any channel the bot can read is
+// evidence: Discord dispatches every message in it, so a newer one that
+// never came means the connection is deaf.
+func (a *Adapter) watchChannel(channel string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.watched[channel] = true
+}
+
+// news reports a watched channel (or a thread of one) whose newest
+// message is newer than the newest berth saw in it; it reads at most
+// watchLimit, the most recently active first.
 func (a *Adapter) news(ctx context.Context) (string, bool) {
 	a.mu.Lock()
-	var ids []string
-	for c := range a.wired {
+	ids := make([]string, 0, len(a.watched))
+	for c := range a.watched {
 		ids = append(ids, c)
 	}
 	for th, p := range a.parents {
-		if a.wired[p] {
+		if _, ok := a.watched[p]; ok {
 			ids = append(ids, th)
 		}
 	}
+	rank := func(id string) string { return a.newest[id] }
+	sort.Slice(ids, func(i, j int) bool { return channels.CompareIDs(rank(ids[i]), rank(ids[j])) > 0 })
 	a.mu.Unlock()
 	if len(ids) > watchLimit {
 		ids = ids[:watchLimit]

@@ -139,6 +139,9 @@ type Options struct {
 	Runtime session.Runtime
 	// Commands, if set, returns the chat command handler to install.
 	Commands func(*Gateway) session.Commands
+	// Backfill catches up as berth does, at start and after every
+	// reconnect of a channel; by default a test calls Manager.Backfill.
+	Backfill bool
 }
 
 // Gateway is a running test gateway.
@@ -178,8 +181,8 @@ func Start(t testing.TB, opts Options) *Gateway {
 		Home: paths.Home(home), Image: Image, Runtime: rt, Channels: opts.Channels, Log: testLogger(t),
 		// The test image is built above; no credential proxy, mount
 		// allowlist or observation unless a test asks (through Config);
-		// backfill only when a test calls it.
-		NoBackfill: true,
+		// backfill only when a test calls it or asks (Options.Backfill).
+		NoBackfill: !opts.Backfill,
 		Session: func(cfg *session.Config) {
 			// SenderRate -1: these tests send from role-less senders faster
 			// than a person would; the access tests set a rate.
