@@ -12,7 +12,7 @@ import (
 	"github.com/berth-dev/berth/channels"
 )
 
-// Why a catch-up is asked for, in the log.
+// catchUpReason is why a catch-up is asked for, as the log says it.
 type catchUpReason string
 
 const (
@@ -81,7 +81,7 @@ func (a *Adapter) onEvent(s *discordgo.Session, e *discordgo.Event) {
 }
 
 // catchUp asks the gateway for a catch-up outside the event loop (a
-// message the handler did not accept), at most one at a time.
+// message the handler did not accept); the gateway runs one at a time.
 func (a *Adapter) catchUp(reason catchUpReason) {
 	a.mu.Lock()
 	f, ctx := a.onReconnect, a.ctx
