@@ -11,8 +11,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -38,13 +36,18 @@ type Config struct {
 	Token      string // DISCORD_BOT_TOKEN
 	APIURL     string // DISCORD_API_URL: another REST base (a proxy, a test)
 	GatewayURL string // DISCORD_GATEWAY_URL: another gateway
+	// DeafAfter is how long a connection may dispatch nothing while a
+	// wired channel has newer messages before it is replaced; 0 is
+	// DefaultDeafAfter, a negative value turns the watchdog off.
+	DeafAfter time.Duration
 }
 
 // State is what the adapter knows of its connection.
 type State struct {
-	Connected  bool
-	LastEvent  time.Time
-	Reconnects int
+	Connected      bool
+	LastEvent      time.Time // the last dispatch of any kind
+	Reconnects     int       // connections after the first
+	DeafReconnects int       // connections the deaf watchdog replaced
 }
 
 // Adapter is the Discord channel.
@@ -53,7 +56,7 @@ type Adapter struct {
 	log *slog.Logger
 	s   *discordgo.Session
 
-	mu       sync.Mutex
+	mu       sync.Mutex // guards the fields below up to shown
 	h        channels.Handler
 	ctx      context.Context
 	botID    string
@@ -67,6 +70,16 @@ type Adapter struct {
 	fatal    chan error
 	connects int
 
+	// The gateway's catch-up, and what decides when it is asked for.
+	onReconnect func(ctx context.Context)
+	readies     int               // READY events: more than one is a re-identify
+	lastSeq     int64             // the newest dispatch's sequence number
+	deafPending bool              // the watchdog replaced the connection: catch up on its first event
+	watched     map[string]bool   // channels the deaf watchdog reads: caught up or handed on
+	newest      map[string]string // channel or thread id -> the newest message id seen there
+	checked     time.Time         // the watchdog's last look at the channels
+	deafAfter   time.Duration     // 0: no watchdog
+
 	shown *channels.StatusQueue // each message's reaction, shown in order
 }
 
@@ -77,6 +90,9 @@ var (
 	_ channels.Confirmer  = (*Adapter)(nil)
 	_ channels.Backfiller = (*Adapter)(nil)
 	_ channels.Health     = (*Adapter)(nil)
+
+	_ channels.Reconnecter      = (*Adapter)(nil)
+	_ channels.ThreadBackfiller = (*Adapter)(nil)
 )
 
 // New returns an adapter; the token is checked when Run connects.
@@ -108,13 +124,20 @@ func New(cfg Config, logger *slog.Logger) (*Adapter, error) {
 	s.StateEnabled = true
 	a := &Adapter{cfg: cfg, log: logger.With("channel", Type), s: s, ready: make(chan struct{}),
 		parents: map[string]string{}, roles: map[string]map[string]bool{}, seen: map[string]time.Time{},
-		typing: map[string]context.CancelFunc{}, fatal: make(chan error, 1)}
+		typing: map[string]context.CancelFunc{}, fatal: make(chan error, 1),
+		watched: map[string]bool{}, newest: map[string]string{}}
+	switch {
+	case cfg.DeafAfter == 0:
+		a.deafAfter = DefaultDeafAfter
+	case cfg.DeafAfter > 0:
+		a.deafAfter = cfg.DeafAfter
+	}
 	a.shown = channels.NewStatusQueue(a.show)
 	s.AddHandler(a.onReady)
 	s.AddHandler(a.onConnect)
 	s.AddHandler(a.onDisconnect)
 	s.AddHandler(a.onResumed)
-	s.AddHandler(a.onMessage)
+	s.AddHandler(a.onEvent) // every dispatch with its sequence; messages are handled there
 	s.AddHandler(a.onThread)
 	s.AddHandler(a.onInteraction)
 	return a, nil
@@ -130,10 +153,10 @@ func (a *Adapter) State() State {
 	return a.state
 }
 
-// Health describes the connection, for berth status.
+// Health describes the connection, for berth status and the metrics.
 func (a *Adapter) Health() channels.Conn {
 	st := a.State()
-	c := channels.Conn{Connected: st.Connected, LastEvent: st.LastEvent, Reconnects: st.Reconnects}
+	c := channels.Conn{Connected: st.Connected, LastEvent: st.LastEvent, Reconnects: st.Reconnects, DeafReconnects: st.DeafReconnects}
 	if !st.Connected {
 		c.LastError = "discordgo resumes"
 	}
@@ -197,7 +220,21 @@ func (a *Adapter) Run(ctx context.Context, h channels.Handler) error {
 		case <-time.After(backoff):
 		}
 	}
-	defer a.s.Close()
+	wctx, stop := context.WithCancel(ctx)
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		if a.deafAfter > 0 {
+			a.watch(wctx)
+		}
+	}()
+	defer func() {
+		stop()
+		<-watched // it must not open a connection after this Close
+		if err := a.s.Close(); err != nil {
+			a.log.Debug("close", "err", a.scrub(err))
+		}
+	}()
 	select {
 	case <-ctx.Done():
 		return nil
@@ -280,7 +317,6 @@ func (a *Adapter) onThread(s *discordgo.Session, t *discordgo.ThreadCreate) {
 
 func (a *Adapter) onMessage(s *discordgo.Session, m *discordgo.MessageCreate) {
 	a.mu.Lock()
-	a.state.LastEvent = time.Now()
 	h, ctx, botID := a.h, a.ctx, a.botID
 	a.mu.Unlock()
 	if h == nil || m == nil || m.Message == nil {
@@ -302,9 +338,40 @@ func (a *Adapter) onMessage(s *discordgo.Session, m *discordgo.MessageCreate) {
 	hctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := h(hctx, in); err != nil {
-		a.forget(in.MessageID)
-		a.log.Warn("message not stored; it will be fetched again on reconnect", "err", err, "message", in.MessageID)
+		a.log.Warn("message not stored; it is handed again shortly", "err", err, "message", in.MessageID)
+		go a.retry(ctx, h, in)
+		return
 	}
+	if in.ParentID == "" { // a thread is watched through its parent
+		a.watchChannel(in.PlatformID)
+	}
+}
+
+// retryDelays are the waits before a message the handler did not accept
+// is handed to it again; after the last, the gateway is asked to catch
+// up (the message stays in Discord's history).
+var retryDelays = []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 16 * time.Second}
+
+// retry hands in to h again until it is accepted or ctx ends.
+func (a *Adapter) retry(ctx context.Context, h channels.Handler, in channels.Inbound) {
+	var err error
+	for _, d := range retryDelays {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(d):
+		}
+		hctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err = h(hctx, in)
+		cancel()
+		if err == nil {
+			a.log.Info("message stored on a later try", "message", in.MessageID)
+			return
+		}
+	}
+	a.forget(in.MessageID)
+	a.log.Error("message not stored after retries; asking for a catch-up", "err", err, "message", in.MessageID)
+	a.catchUp(reasonNotAccepted)
 }
 
 // firstSight records a message id and reports whether it was new.
@@ -464,6 +531,7 @@ func (a *Adapter) Send(ctx context.Context, out channels.Outbound) (string, erro
 		if i == 0 {
 			first = m.ID
 		}
+		a.noteNewest(out.PlatformID, m.ID) // berth's own messages are not news to the watchdog
 	}
 	return first, nil
 }
@@ -504,47 +572,6 @@ func (a *Adapter) Confirm(ctx context.Context, out channels.Outbound) (string, b
 		}
 	}
 	return "", false, nil
-}
-
-// Missed returns the messages posted in a channel after the message with
-// id after (or after the time since), oldest first.
-func (a *Adapter) Missed(ctx context.Context, platformID, after string, since time.Time) ([]channels.Inbound, error) {
-	if after == "" {
-		// A snowflake made from a time: Discord's epoch is 2015-01-01.
-		after = strconv.FormatInt((since.UnixMilli()-1420070400000)<<22, 10)
-	}
-	select {
-	case <-a.ready:
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-	a.mu.Lock()
-	botID := a.botID
-	a.mu.Unlock()
-	var out []channels.Inbound
-	for page := 0; page < 10; page++ {
-		msgs, err := a.s.ChannelMessages(platformID, 100, "", after, "", discordgo.WithContext(ctx))
-		if err != nil {
-			return nil, fmt.Errorf("discord: read messages of %s: %s", platformID, a.scrub(err))
-		}
-		sort.Slice(msgs, func(i, j int) bool { return channels.CompareIDs(msgs[i].ID, msgs[j].ID) < 0 })
-		for _, m := range msgs {
-			if channels.CompareIDs(after, m.ID) >= 0 {
-				continue
-			}
-			after = m.ID
-			in, skip := decodeMessage(m, me{UserID: botID, Roles: a.botRoles(ctx, m.GuildID)})
-			if skip != "" {
-				continue
-			}
-			in.ParentID = a.parent(ctx, in.PlatformID)
-			out = append(out, in)
-		}
-		if len(msgs) < 100 {
-			break
-		}
-	}
-	return out, nil
 }
 
 // reactions are what a message shows in each state: ⏳ queued, ⚙️

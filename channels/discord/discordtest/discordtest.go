@@ -1,14 +1,17 @@
 // Package discordtest is a TEST-ONLY fake Discord: REST over httptest and
 // a gateway WebSocket that the real discordgo client connects to (Hello,
-// Identify → READY, Resume → RESUMED with a replay of what was missed,
-// heartbeat ACKs, dispatches). It records what berth sends and can make
-// the gateway reconnect, close with a code, drop, or answer 429s.
+// Identify → READY, Resume → a replay of what was missed then RESUMED,
+// or INVALID_SESSION when the session is gone; heartbeat ACKs,
+// dispatches). It records what berth sends and can make the gateway
+// reconnect, close with a code, drop, go down, go deaf (ACKs, no
+// dispatches), or answer 429s, once or per route with Discord's headers.
 package discordtest
 
 import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"sort"
 	"strconv"
 
@@ -56,7 +59,7 @@ type frame struct {
 type Server struct {
 	srv *httptest.Server
 
-	mu        sync.Mutex
+	mu        sync.Mutex // guards the fields below up to ids
 	sent      []Sent
 	responses []Sent // interaction responses; ID is the interaction's
 	typing    []string
@@ -66,22 +69,35 @@ type Server struct {
 	roles     []string                    // the bot's roles
 	log       []frame                     // dispatched events, for resume replay
 	conns     map[*websocket.Conn]*conn
+	down      bool              // the gateway refuses connections; dispatches are lost
+	lost      bool              // the session is gone: the next Resume gets INVALID_SESSION
+	session   int               // numbers session ids: a re-identify gets a new one
+	loseNext  int               // dispatches to lose on a live connection
+	guilds    map[string]string // thread id -> guild
+	route     routeLimit        // ratelimit.go
 	rateLeft  int
 	rateAfter float64
 	closeNext int       // close code for the next Identify
 	slowFiles slowFiles // upload.go
 
-	ids        atomic.Int64
-	seq        atomic.Int64
-	identifies atomic.Int64
-	resumes    atomic.Int64
-	notify     chan struct{}
-	files      attachments // attachments and their downloads; guarded inside
+	dropped      int // dispatches lost (down, deaf)
+	historyReads int // GET /channels/{id}/messages
+	channelReads int // GET /channels/{id}
+
+	ids         atomic.Int64
+	seq         atomic.Int64
+	identifies  atomic.Int64
+	resumes     atomic.Int64
+	invalid     atomic.Int64 // INVALID_SESSION answers
+	connections atomic.Int64 // gateway WebSocket connections accepted
+	notify      chan struct{}
+	files       attachments // attachments and their downloads; guarded inside
 }
 
 type conn struct {
-	mu sync.Mutex
-	c  *websocket.Conn
+	mu   sync.Mutex // guards writes to c
+	c    *websocket.Conn
+	deaf atomic.Bool // heartbeats are ACKed, nothing is dispatched
 }
 
 func (c *conn) send(f frame) error {
@@ -93,9 +109,8 @@ func (c *conn) send(f frame) error {
 
 // New starts a fake Discord, stopped when the test ends.
 func New(t testing.TB) *Server {
-	s := &Server{messages: map[string][]map[string]any{}, threads: map[string]string{}, conns: map[*websocket.Conn]*conn{},
-		notify: make(chan struct{}, 1)}
-	s.ids.Store(1_100_000_000_000_000_000)
+	s := &Server{messages: map[string][]map[string]any{}, threads: map[string]string{}, guilds: map[string]string{},
+		conns: map[*websocket.Conn]*conn{}, notify: make(chan struct{}, 1)}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/v9/gateway", func(w http.ResponseWriter, r *http.Request) {
 		reply(w, 200, map[string]any{"url": "ws://" + r.Host + "/gw"})
@@ -113,8 +128,17 @@ func New(t testing.TB) *Server {
 	mux.HandleFunc("POST /api/v9/channels/{cid}/messages", s.postMessage)
 	mux.HandleFunc("GET /attachments/{cid}/{id}/{name}", s.serveAttachment)
 	mux.HandleFunc("GET /api/v9/channels/{cid}/messages", func(w http.ResponseWriter, r *http.Request) {
-		after := r.URL.Query().Get("after")
+		q := r.URL.Query()
+		after := q.Get("after")
+		limit, err := strconv.Atoi(q.Get("limit"))
+		if q.Get("limit") == "" {
+			limit = 50 // Discord's default
+		} else if err != nil || limit < 1 || limit > 100 {
+			reply(w, 400, map[string]any{"message": "Invalid Form Body: limit", "code": 50035})
+			return
+		}
 		s.mu.Lock()
+		s.historyReads++
 		var out []map[string]any
 		for _, m := range s.messages[r.PathValue("cid")] {
 			if after == "" || channels.CompareIDs(after, m["id"].(string)) < 0 {
@@ -122,8 +146,30 @@ func New(t testing.TB) *Server {
 			}
 		}
 		s.mu.Unlock()
-		sort.Slice(out, func(i, j int) bool { return channels.CompareIDs(out[j]["id"].(string), out[i]["id"].(string)) < 0 }) // newest first
+		sort.Slice(out, func(i, j int) bool { return channels.CompareIDs(out[i]["id"].(string), out[j]["id"].(string)) < 0 }) // oldest first
+		// As Discord does: with after, the limit oldest after it; without,
+		// the limit newest. Either way newest first.
+		if len(out) > limit {
+			if after != "" {
+				out = out[:limit]
+			} else {
+				out = out[len(out)-limit:]
+			}
+		}
+		slices.Reverse(out)
 		reply(w, 200, out)
+	})
+	mux.HandleFunc("GET /api/v9/guilds/{gid}/threads/active", func(w http.ResponseWriter, r *http.Request) {
+		gid := r.PathValue("gid")
+		s.mu.Lock()
+		threads := []any{}
+		for id, parent := range s.threads {
+			if s.guilds[id] == gid {
+				threads = append(threads, s.channelObject(id, parent, gid))
+			}
+		}
+		s.mu.Unlock()
+		reply(w, 200, map[string]any{"threads": threads, "members": []any{}, "has_more": false})
 	})
 	mux.HandleFunc("POST /api/v9/channels/{cid}/typing", func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
@@ -146,13 +192,14 @@ func New(t testing.TB) *Server {
 	mux.HandleFunc("GET /api/v9/channels/{cid}", func(w http.ResponseWriter, r *http.Request) {
 		cid := r.PathValue("cid")
 		s.mu.Lock()
-		parent, isThread := s.threads[cid]
-		s.mu.Unlock()
-		if isThread {
-			reply(w, 200, map[string]any{"id": cid, "type": 11, "parent_id": parent, "guild_id": "G1"})
-			return
+		s.channelReads++
+		guild := s.guilds[cid]
+		if guild == "" {
+			guild = "G1"
 		}
-		reply(w, 200, map[string]any{"id": cid, "type": 0, "guild_id": "G1"})
+		o := s.channelObject(cid, s.threads[cid], guild)
+		s.mu.Unlock()
+		reply(w, 200, o)
 	})
 	mux.HandleFunc("GET /api/v9/guilds/{gid}/members/{uid}", func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
@@ -177,20 +224,23 @@ func New(t testing.TB) *Server {
 		w.WriteHeader(204)
 	})
 	up := websocket.Upgrader{}
-	mux.HandleFunc("/gw/", func(w http.ResponseWriter, r *http.Request) {
+	gw := func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		down := s.down
+		s.mu.Unlock()
+		if down {
+			http.Error(w, "gateway down (test)", http.StatusServiceUnavailable)
+			return
+		}
 		c, err := up.Upgrade(w, r, nil)
 		if err != nil {
 			return
 		}
+		s.connections.Add(1)
 		s.gateway(c)
-	})
-	mux.HandleFunc("/gw", func(w http.ResponseWriter, r *http.Request) {
-		c, err := up.Upgrade(w, r, nil)
-		if err != nil {
-			return
-		}
-		s.gateway(c)
-	})
+	}
+	mux.HandleFunc("/gw/", gw)
+	mux.HandleFunc("/gw", gw)
 	s.srv = httptest.NewServer(mux)
 	t.Cleanup(func() { s.DropSocket(); s.srv.Close() })
 	return s
@@ -229,7 +279,12 @@ func (s *Server) gateway(c *websocket.Conn) {
 				c.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, "closed by test"), time.Now().Add(time.Second))
 				return
 			}
-			ready, _ := json.Marshal(map[string]any{"v": 9, "session_id": "sess-1", "user": user(BotID, "berth", true),
+			s.mu.Lock()
+			s.session++
+			s.lost = false
+			sid := "sess-" + strconv.Itoa(s.session)
+			s.mu.Unlock()
+			ready, _ := json.Marshal(map[string]any{"v": 9, "session_id": sid, "user": user(BotID, "berth", true),
 				"guilds": []any{}, "private_channels": []any{}, "application": map[string]any{"id": BotID, "flags": 0}})
 			cn.send(frame{Op: 0, T: "READY", S: s.seq.Add(1), D: ready})
 		case 6:
@@ -238,8 +293,17 @@ func (s *Server) gateway(c *websocket.Conn) {
 				Seq int64 `json:"seq"`
 			}
 			json.Unmarshal(in.D, &r)
-			cn.send(frame{Op: 0, T: "RESUMED", S: s.seq.Add(1), D: json.RawMessage(`{}`)})
-			// Discord replays what the client missed since its sequence.
+			s.mu.Lock()
+			lost := s.lost
+			s.mu.Unlock()
+			if lost {
+				// The session cannot be resumed: the client must identify.
+				s.invalid.Add(1)
+				cn.send(frame{Op: 9, D: json.RawMessage(`false`)})
+				continue
+			}
+			// Discord replays what the client missed since its sequence,
+			// then says RESUMED: what follows is new.
 			s.mu.Lock()
 			var missed []frame
 			for _, f := range s.log {
@@ -251,30 +315,48 @@ func (s *Server) gateway(c *websocket.Conn) {
 			for _, f := range missed {
 				cn.send(f)
 			}
+			cn.send(frame{Op: 0, T: "RESUMED", S: s.seq.Add(1), D: json.RawMessage(`{}`)})
 		}
 	}
 }
 
 // Dispatch sends an event to every connected client (waiting briefly for
-// one), and keeps it for resume replay.
+// one), and keeps it for resume replay. While the gateway is down, or to
+// a deaf connection, the event is lost as Discord loses it: it takes a
+// sequence number (the client sees the gap) and is never replayed.
 func (s *Server) Dispatch(t string, d any) {
 	b, _ := json.Marshal(d)
-	f := frame{Op: 0, T: t, S: s.seq.Add(1), D: b}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		s.mu.Lock()
-		n := len(s.conns)
+		n, down := len(s.conns), s.down
 		s.mu.Unlock()
-		if n > 0 || time.Now().After(deadline) {
+		if n > 0 || down || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
 	s.mu.Lock()
-	s.log = append(s.log, f)
+	f := frame{Op: 0, T: t, S: s.seq.Add(1), D: b}
+	lost := s.down || s.loseNext > 0
 	conns := make([]*conn, 0, len(s.conns))
 	for _, c := range s.conns {
+		if c.deaf.Load() {
+			lost = true
+			continue
+		}
 		conns = append(conns, c)
+	}
+	if s.down || s.loseNext > 0 {
+		conns = nil // lost on the way to every connection
+	}
+	if s.loseNext > 0 {
+		s.loseNext--
+	}
+	if lost {
+		s.dropped++
+	} else {
+		s.log = append(s.log, f)
 	}
 	s.mu.Unlock()
 	for _, c := range conns {
@@ -282,7 +364,19 @@ func (s *Server) Dispatch(t string, d any) {
 	}
 }
 
-func (s *Server) nextID() string { return strconv.FormatInt(s.ids.Add(1), 10) }
+// nextID is a snowflake of now, as Discord's are (milliseconds since
+// 2015 above bit 22), each larger than the last: a time turned into an
+// id (berth's catch-up window) orders with them.
+func (s *Server) nextID() string {
+	at := (time.Now().UnixMilli() - 1420070400000) << 22
+	for {
+		prev := s.ids.Load()
+		id := max(prev+1, at)
+		if s.ids.CompareAndSwap(prev, id) {
+			return strconv.FormatInt(id, 10)
+		}
+	}
+}
 
 // message builds a MESSAGE_CREATE payload and records it in history.
 func (s *Server) message(channel, guild, author, text string, extra map[string]any) string {
@@ -328,6 +422,7 @@ func (s *Server) DM(channel, author, text string) string {
 func (s *Server) ThreadCreate(threadID, parentID, guildID string) {
 	s.mu.Lock()
 	s.threads[threadID] = parentID
+	s.guilds[threadID] = guildID
 	s.mu.Unlock()
 	s.Dispatch("THREAD_CREATE", map[string]any{"id": threadID, "type": 11, "parent_id": parentID, "guild_id": guildID, "name": "t"})
 }
@@ -379,6 +474,9 @@ func (s *Server) postMessage(w http.ResponseWriter, r *http.Request) {
 	b, files, err := readMessage(r)
 	if err != nil {
 		reply(w, 400, map[string]any{"message": "bad body: " + err.Error(), "code": 50109})
+		return
+	}
+	if !s.route.admit(w, r.PathValue("cid")) {
 		return
 	}
 	s.mu.Lock()
@@ -480,4 +578,118 @@ func reply(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
 	json.NewEncoder(w).Encode(v)
+}
+
+// channelObject is the channel as GET /channels/{id} shows it, with the
+// newest message's id as last_message_id. s.mu is held.
+func (s *Server) channelObject(id, parent, guild string) map[string]any {
+	o := map[string]any{"id": id, "type": 0, "guild_id": guild}
+	if parent != "" {
+		o["type"], o["parent_id"] = 11, parent
+		o["thread_metadata"] = map[string]any{"archived": false, "auto_archive_duration": 1440}
+	}
+	last := ""
+	for _, m := range s.messages[id] {
+		if mid := m["id"].(string); channels.CompareIDs(mid, last) > 0 {
+			last = mid
+		}
+	}
+	if last != "" {
+		o["last_message_id"] = last
+	}
+	return o
+}
+
+// ThreadQuiet makes a thread under parent exist without telling the
+// gateway (one created while berth was away): it is listed among the
+// guild's active threads.
+func (s *Server) ThreadQuiet(threadID, parentID, guildID string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.threads[threadID] = parentID
+	s.guilds[threadID] = guildID
+}
+
+// GoDown closes every gateway connection and refuses new ones until
+// ComeUp; what is posted meanwhile is kept in history but never
+// dispatched. The session is lost: the client's Resume, once the gateway
+// is back, is answered INVALID_SESSION, and it must identify again.
+func (s *Server) GoDown() {
+	s.mu.Lock()
+	s.down, s.lost = true, true
+	for c := range s.conns {
+		c.Close()
+	}
+	s.mu.Unlock()
+}
+
+// ComeUp lets the gateway accept connections again.
+func (s *Server) ComeUp() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.down = false
+}
+
+// ReconnectNoResume sends op 7 with the session lost: the client
+// reconnects, its Resume is answered INVALID_SESSION, and it identifies.
+func (s *Server) ReconnectNoResume() {
+	s.mu.Lock()
+	s.lost = true
+	s.mu.Unlock()
+	s.Reconnect()
+}
+
+// Deafen makes every open gateway connection deaf: it stays open and its
+// heartbeats are ACKed, but nothing is dispatched to it, and what it
+// misses is never replayed. A new connection hears again.
+func (s *Server) Deafen() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range s.conns {
+		c.deaf.Store(true)
+	}
+}
+
+// Connections counts the gateway connections accepted; Open counts those
+// open now.
+func (s *Server) Connections() int { return int(s.connections.Load()) }
+
+// Open counts the gateway connections open now.
+func (s *Server) Open() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns)
+}
+
+// InvalidSessions counts the Resumes answered INVALID_SESSION.
+func (s *Server) InvalidSessions() int { return int(s.invalid.Load()) }
+
+// Lost counts the dispatches lost to a down gateway or a deaf connection.
+func (s *Server) Lost() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.dropped
+}
+
+// HistoryReads counts GET /channels/{id}/messages calls; ChannelReads
+// counts GET /channels/{id}.
+func (s *Server) HistoryReads() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.historyReads
+}
+
+// ChannelReads counts GET /channels/{id} calls.
+func (s *Server) ChannelReads() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.channelReads
+}
+
+// LoseNext makes the next k dispatches lost on the way (the connection
+// stays up): the client sees a gap in the sequence numbers.
+func (s *Server) LoseNext(k int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.loseNext = k
 }
