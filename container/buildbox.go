@@ -44,13 +44,14 @@ type Box struct {
 // together) to out, and returns its exit code. The container is removed
 // whatever happens, also when ctx ends first.
 func (d *Docker) RunBox(ctx context.Context, box Box, out io.Writer) (int64, error) {
-	init := true
 	pids := box.Pids
 	if pids <= 0 {
 		pids = DefaultPids
 	}
+	// No init process: the engine would mount its own at /sbin, which a
+	// host whose /sbin is a symlink into the mounted /usr hides. The go
+	// command waits for what it starts; the pids limit bounds the rest.
 	hc := &ctypes.HostConfig{
-		Init:           &init,
 		NetworkMode:    "none",
 		CapDrop:        []string{"ALL"},
 		SecurityOpt:    []string{"no-new-privileges"},
@@ -60,7 +61,7 @@ func (d *Docker) RunBox(ctx context.Context, box Box, out io.Writer) (int64, err
 			Memory: box.Memory, MemorySwap: box.Memory, NanoCPUs: box.CPUs, PidsLimit: &pids,
 			Ulimits: []*ctypes.Ulimit{{Name: "nofile", Soft: NoFile, Hard: NoFile}},
 		},
-		Mounts: []mount.Mount{{Type: mount.TypeTmpfs, Target: "/tmp", TmpfsOptions: &mount.TmpfsOptions{SizeBytes: box.TmpSize, Mode: 0o1777}}},
+		Mounts: []mount.Mount{{Type: mount.TypeTmpfs, Target: "/tmp", TmpfsOptions: &mount.TmpfsOptions{SizeBytes: box.TmpSize}}},
 	}
 	for _, m := range box.Mounts {
 		hc.Mounts = append(hc.Mounts, mount.Mount{Type: mount.TypeBind, Source: m.Source, Target: m.Target, ReadOnly: m.ReadOnly})

@@ -2,6 +2,7 @@ package runnerbuild
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -247,6 +248,7 @@ type buildEnv struct {
 	baseHash  string
 	goroot    string
 	modcache  string // "": the source is vendored
+	seed      string // the host's own build cache, a new group cache's start; "": none
 	hostLinks map[string]string
 	hostDirs  []string // top-level folders of the host's toolchain, mounted read-only
 }
@@ -292,15 +294,18 @@ func FindEnv(ctx context.Context, dir string) (*buildEnv, error) {
 	if err != nil {
 		return nil, fmt.Errorf("find berth's source: %w", err)
 	}
-	out, err := exec.CommandContext(ctx, goBin, "env", "-json", "GOROOT", "GOMODCACHE").Output()
+	out, err := exec.CommandContext(ctx, goBin, "env", "-json", "GOROOT", "GOMODCACHE", "GOCACHE").Output()
 	if err != nil {
 		return nil, fmt.Errorf("%w: go env: %w", ErrNoToolchain, err)
 	}
-	var ge struct{ GOROOT, GOMODCACHE string }
-	if err := json.Unmarshal(out, &ge); err != nil || ge.GOROOT == "" {
+	var ge struct{ GOROOT, GOMODCACHE, GOCACHE string }
+	if err := json.Unmarshal(out, &ge); err != nil || ge.GOROOT == "" || !filepath.IsAbs(ge.GOROOT) {
 		return nil, fmt.Errorf("%w: go env named no GOROOT", ErrNoToolchain)
 	}
 	env := &buildEnv{base: base, goroot: ge.GOROOT, modcache: ge.GOMODCACHE, hostLinks: map[string]string{}}
+	if filepath.IsAbs(ge.GOCACHE) {
+		env.seed = ge.GOCACHE
+	}
 	if _, err := os.Stat(filepath.Join(base, "vendor", "modules.txt")); err == nil {
 		env.modcache = ""
 	} else if env.modcache == "" {
@@ -344,6 +349,11 @@ func (b *Builder) build(ctx context.Context, env *buildEnv, folder, key string, 
 		return fmt.Errorf("runners folder: %w", err)
 	}
 	cache := filepath.Join(root, cacheDir)
+	if _, err := os.Lstat(cache); errors.Is(err, fs.ErrNotExist) && env.seed != "" {
+		began := time.Now()
+		n, err := b.seed(cache, env.seed)
+		b.cfg.Log.Info("runner build: seeded the group's build cache", "group", folder, "files", n, "ms", time.Since(began).Milliseconds(), "err", err)
+	}
 	if err := b.owned(cache); err != nil {
 		return fmt.Errorf("build cache: %w", err)
 	}
@@ -388,6 +398,9 @@ func (b *Builder) build(ctx context.Context, env *buildEnv, folder, key string, 
 			b.cfg.Log.Warn("runner build: remove result folder", "group", folder, "err", err)
 		}
 	}()
+	if code != 0 && !sourceFailure(code) {
+		return fmt.Errorf("the build container exited with code %d: %s", code, bound(strings.TrimSpace(log.String()), MaxError))
+	}
 	if code != 0 {
 		msg := strings.TrimSpace(log.String())
 		if msg == "" {
@@ -424,6 +437,12 @@ func (b *Builder) build(ctx context.Context, env *buildEnv, folder, key string, 
 	return nil
 }
 
+// sourceFailure reports whether a build that exited with code failed
+// because of its source: the go command's 1 (it did not compile, or
+// link), or a kill for the memory limit (137), which a source can cause.
+// Any other code is berth's failure to run the build, tried again later.
+func sourceFailure(code int64) bool { return code == 1 || code == 137 }
+
 // prune removes the group's other builds once a new one runs: containers
 // already running keep the file they mounted.
 func (b *Builder) prune(root, keep string) {
@@ -445,6 +464,42 @@ func (b *Builder) prune(root, keep string) {
 	}
 }
 
+// seed starts the group's build cache dir as a copy of the host's build
+// cache from, in hard links (the same file system; else it stops, and the
+// cache is merely colder). The links are the host's read-only files (a
+// cache entry is written once, by a rename, never rewritten), in folders
+// the box's user owns, so it adds entries of its own. A build reads of it
+// only the entries its own inputs name: an entry's name is the hash of
+// what built it, which a source cannot list from inside a compile.
+func (b *Builder) seed(dir, from string) (int, error) {
+	tmp := dir + ".seed"
+	if err := os.RemoveAll(tmp); err != nil {
+		return 0, err
+	}
+	n := 0
+	err := filepath.WalkDir(from, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(from, p)
+		if err != nil {
+			return err
+		}
+		switch {
+		case d.IsDir():
+			return b.owned(filepath.Join(tmp, rel))
+		case d.Type().IsRegular():
+			n++
+			return os.Link(p, filepath.Join(tmp, rel))
+		}
+		return nil
+	})
+	if rerr := os.Rename(tmp, dir); err == nil {
+		err = rerr
+	}
+	return n, err
+}
+
 // owned makes the folder dir, writable by the build container's user.
 func (b *Builder) owned(dir string) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -458,16 +513,14 @@ func (b *Builder) owned(dir string) error {
 
 // The build container's view.
 const (
-	boxSrc      = "/src"
-	boxOut      = "/out"
-	boxCache    = "/cache"
-	boxGoroot   = "/goroot"
-	boxModcache = "/gomodcache"
+	boxSrc   = "/src"
+	boxOut   = "/out"
+	boxCache = "/cache"
 )
 
 // boxImage is the build container's image for env's host layout.
 func boxImage(env *buildEnv) container.BoxImage {
-	img := container.BoxImage{Links: env.hostLinks, Dirs: []string{"src", "out", "cache", "goroot", "gomodcache", "tmp"}}
+	img := container.BoxImage{Links: env.hostLinks, Dirs: []string{"src", "out", "cache"}}
 	for _, d := range env.hostDirs {
 		img.Dirs = append(img.Dirs, strings.TrimPrefix(d, "/"))
 	}
@@ -485,10 +538,12 @@ func (b *Builder) box(env *buildEnv, folder, key, stage, out, cache string) cont
 		{Source: stage, Target: boxSrc, ReadOnly: true},
 		{Source: out, Target: boxOut},
 		{Source: cache, Target: boxCache},
-		{Source: env.goroot, Target: boxGoroot, ReadOnly: true},
+		// The toolchain and the modules at the host's own paths, so that
+		// the build is the host's, and the host's build cache answers it.
+		{Source: env.goroot, Target: env.goroot, ReadOnly: true},
 	}
 	if env.modcache != "" {
-		ms = append(ms, mounts.Mount{Source: env.modcache, Target: boxModcache, ReadOnly: true})
+		ms = append(ms, mounts.Mount{Source: env.modcache, Target: env.modcache, ReadOnly: true})
 	} else {
 		mode = "-mod=vendor"
 	}
@@ -504,18 +559,19 @@ func (b *Builder) box(env *buildEnv, folder, key, stage, out, cache string) cont
 		WorkDir: boxSrc,
 		User:    user,
 		Labels:  map[string]string{container.LabelGroup: folder, container.LabelHome: b.cfg.Home.String(), "berth.build": key},
-		Cmd: []string{boxGoroot + "/bin/go", "build", "-trimpath",
+		Cmd: []string{filepath.Join(env.goroot, "bin", "go"), "build", "-trimpath",
 			"-tags", "osusergo netgo sqlite_omit_load_extension",
 			"-ldflags", `-s -w -linkmode external -extldflags "-static"`,
 			"-o", boxOut + "/" + binFile, "./cmd/berth-runner"},
 		// No secret, and nothing of the host's environment: only what the
 		// go command needs to build offline.
 		Env: []string{
-			"PATH=" + boxGoroot + "/bin:/usr/bin:/bin", "HOME=/tmp", "GOPATH=/tmp/go", "GOTMPDIR=/tmp",
-			"GOCACHE=" + boxCache, "GOMODCACHE=" + boxModcache, "GOFLAGS=" + mode + " -buildvcs=false",
+			"PATH=" + filepath.Join(env.goroot, "bin") + ":/usr/bin:/bin", "HOME=/tmp", "GOPATH=/tmp/go", "GOTMPDIR=/tmp",
+			"GOCACHE=" + boxCache, "GOMODCACHE=" + cmp.Or(env.modcache, "/nonexistent"), "GOFLAGS=" + mode + " -buildvcs=false",
 			"GOPROXY=off", "GOSUMDB=off", "GOTOOLCHAIN=local", "GOWORK=off", "GOENV=off", "GOTELEMETRY=off",
 			"CGO_ENABLED=1", "CC=gcc",
 		},
+		Mounts: ms,
 		Memory: BuildMemory, CPUs: cpus, Pids: BuildPids, TmpSize: BuildTmp,
 	}
 }

@@ -30,6 +30,7 @@ import (
 	"github.com/berth-dev/berth/channels/terminal"
 	"github.com/berth-dev/berth/container"
 	"github.com/berth-dev/berth/container/credproxy"
+	"github.com/berth-dev/berth/container/runnerbuild"
 	"github.com/berth-dev/berth/data"
 	"github.com/berth-dev/berth/data/paths"
 	"github.com/berth-dev/berth/groups"
@@ -210,6 +211,13 @@ func Open(ctx context.Context, cfg Config) (_ *Gateway, err error) {
 		}
 		g.proxy.SetMeter(credproxy.StoreMeter{Store: g.store, Log: g.log})
 		scfg.Extras = g.proxy.Extras(cfg.Home)
+	}
+	if g.docker != nil {
+		// A group whose runner-src/ differs from the stock source runs
+		// its own build of it (container/runnerbuild).
+		scfg.Runners = groupRunners{runnerbuild.New(runnerbuild.Config{
+			Home: cfg.Home, Groups: g.layout.Root, Engine: g.docker, UID: uid, Log: g.log,
+		})}
 	}
 	if cfg.Session != nil {
 		cfg.Session(&scfg)
