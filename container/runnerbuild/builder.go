@@ -714,11 +714,3 @@ func ReadStatus(home paths.Home, folder string) (st Status, ok bool, err error) 
 	}
 	return st, true, nil
 }
-
-// Forget drops the group's recorded decision, so that the next Choose
-// records its own (after berth groups runner reset, say).
-func (b *Builder) Forget(folder string) {
-	b.mu.Lock()
-	delete(b.last, folder)
-	b.mu.Unlock()
-}
