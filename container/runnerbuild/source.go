@@ -230,6 +230,13 @@ func (r *reader) file(d *os.File, name, rel string) error {
 // else in its place.
 func openDir(parent *os.File, name string) (*os.File, error) {
 	fd, err := unix.Openat(int(parent.Fd()), name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if errors.Is(err, unix.ENOTDIR) {
+		// Linux refuses a symlink with O_DIRECTORY first: say which.
+		var st unix.Stat_t
+		if unix.Fstatat(int(parent.Fd()), name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil && st.Mode&unix.S_IFMT == unix.S_IFLNK {
+			err = unix.ELOOP
+		}
+	}
 	switch {
 	case errors.Is(err, unix.ELOOP):
 		return nil, fmt.Errorf("%w: %s is a symlink; berth never follows one in a runner source", ErrRefused, name)

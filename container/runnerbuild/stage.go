@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -193,6 +194,9 @@ func clear(d *os.Root) error {
 		return err
 	}
 	entries, err := f.ReadDir(maxEntries)
+	if errors.Is(err, io.EOF) {
+		err = nil // empty
+	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
