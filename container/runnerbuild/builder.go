@@ -121,7 +121,7 @@ type Builder struct {
 	flight singleflight.Group
 
 	mu   sync.Mutex        // guards env, told and last
-	env  *buildEnv         // what builds need, found once
+	env  *Env         // what builds need, found once
 	told map[string]bool   // problems told that leave no file: folder + "\x00" + problem
 	last map[string]Status // the status last written, by folder
 }
@@ -242,8 +242,8 @@ func buildKey(baseHash, srcHash string) string {
 	return hex.EncodeToString(sum[:12])
 }
 
-// buildEnv is what every build needs from the host, found once.
-type buildEnv struct {
+// Env is what builds of a group's runner source use from the host.
+type Env struct {
 	base      string // berth's module source
 	baseHash  string
 	goroot    string
@@ -255,7 +255,7 @@ type buildEnv struct {
 
 // environment finds what builds need: berth's source, the host's Go and
 // gcc. Not finding them is not remembered: the operator may install them.
-func (b *Builder) environment(ctx context.Context) (*buildEnv, error) {
+func (b *Builder) environment(ctx context.Context) (*Env, error) {
 	b.mu.Lock()
 	env := b.env
 	b.mu.Unlock()
@@ -276,10 +276,16 @@ func (b *Builder) environment(ctx context.Context) (*buildEnv, error) {
 // of a group's runner source needs.
 var ErrNoToolchain = errors.New("the host has no Go toolchain and gcc to build a group's runner source")
 
+
+// Describe says, in one line, what e is.
+func (e *Env) Describe() string {
+	return fmt.Sprintf("Go at %s, gcc, berth's source at %s", e.goroot, e.base)
+}
+
 // FindEnv finds what a build needs on the host: berth's own module source
 // (at or above dir, or in the module cache), the Go toolchain (go on PATH:
 // its GOROOT and module cache) and gcc. berth doctor reports what it lacks.
-func FindEnv(ctx context.Context, dir string) (*buildEnv, error) {
+func FindEnv(ctx context.Context, dir string) (*Env, error) {
 	if dir == "" {
 		dir = "."
 	}
@@ -287,8 +293,16 @@ func FindEnv(ctx context.Context, dir string) (*buildEnv, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: go is not on PATH (install Go %s or later)", ErrNoToolchain, strings.TrimPrefix(runtime.Version(), "go"))
 	}
-	if _, err := exec.LookPath("gcc"); err != nil {
+	gcc, err := exec.LookPath("gcc")
+	if err != nil {
 		return nil, fmt.Errorf("%w: gcc is not on PATH (install gcc and the C library's static files, e.g. Debian's build-essential)", ErrNoToolchain)
+	}
+	// The runner links statically: gcc needs the C library's archive.
+	if out, err := exec.CommandContext(ctx, gcc, "-print-file-name=libc.a").Output(); err != nil || !filepath.IsAbs(strings.TrimSpace(string(out))) {
+		return nil, fmt.Errorf("%w: gcc has no static C library, libc.a (Debian: apt-get install libc6-dev)", ErrNoToolchain)
+	}
+	if !strings.HasPrefix(gcc, "/usr/") && !strings.HasPrefix(gcc, "/bin/") {
+		return nil, fmt.Errorf("%w: gcc is %s; the build container mounts the host's /usr, so it needs the system's gcc, under /usr", ErrNoToolchain, gcc)
 	}
 	base, err := container.RunnerSource(ctx, dir)
 	if err != nil {
@@ -302,7 +316,7 @@ func FindEnv(ctx context.Context, dir string) (*buildEnv, error) {
 	if err := json.Unmarshal(out, &ge); err != nil || ge.GOROOT == "" || !filepath.IsAbs(ge.GOROOT) {
 		return nil, fmt.Errorf("%w: go env named no GOROOT", ErrNoToolchain)
 	}
-	env := &buildEnv{base: base, goroot: ge.GOROOT, modcache: ge.GOMODCACHE, hostLinks: map[string]string{}}
+	env := &Env{base: base, goroot: ge.GOROOT, modcache: ge.GOMODCACHE, hostLinks: map[string]string{}}
 	if filepath.IsAbs(ge.GOCACHE) {
 		env.seed = ge.GOCACHE
 	}
@@ -339,7 +353,7 @@ func FindEnv(ctx context.Context, dir string) (*buildEnv, error) {
 // leaves in the group's runners folder <key>/berth-runner, or <key>/error
 // when it does not compile. An error is berth's failure to build (no
 // engine, a full disk), not the source's.
-func (b *Builder) build(ctx context.Context, env *buildEnv, folder, key string, src Source) error {
+func (b *Builder) build(ctx context.Context, env *Env, folder, key string, src Source) error {
 	root := b.cfg.Home.Runners(folder)
 	final := filepath.Join(root, key)
 	if _, err := os.Lstat(final); err == nil {
@@ -519,7 +533,7 @@ const (
 )
 
 // boxImage is the build container's image for env's host layout.
-func boxImage(env *buildEnv) container.BoxImage {
+func boxImage(env *Env) container.BoxImage {
 	img := container.BoxImage{Links: env.hostLinks, Dirs: []string{"src", "out", "cache"}}
 	for _, d := range env.hostDirs {
 		img.Dirs = append(img.Dirs, strings.TrimPrefix(d, "/"))
@@ -528,7 +542,7 @@ func boxImage(env *buildEnv) container.BoxImage {
 }
 
 // box is the build container of one build.
-func (b *Builder) box(env *buildEnv, folder, key, stage, out, cache string) container.Box {
+func (b *Builder) box(env *Env, folder, key, stage, out, cache string) container.Box {
 	user := strconv.Itoa(os.Getuid()) + ":" + strconv.Itoa(os.Getgid())
 	if b.cfg.UID >= 0 {
 		user = strconv.Itoa(b.cfg.UID) + ":" + strconv.Itoa(b.cfg.UID)
