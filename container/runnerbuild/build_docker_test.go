@@ -52,7 +52,17 @@ func TestBuildChangedSource(t *testing.T) {
 	if again.State != runnerbuild.StateBuilt || again.Bin != c.Bin || again.Took != 0 {
 		t.Fatalf("unchanged changed source rebuilt: %+v", again)
 	}
-	edit(t, filepath.Join(src, "echo.go"), `Text: "custom: " + text}`, `Text: "custom: " + text + undefinedName}`)
+	// A small change rebuilds from the group's warm cache.
+	edit(t, filepath.Join(src, "echo.go"), `Text: "custom: " + text}`, `Text: "custom2: " + text}`)
+	small := b.Choose(ctx, "g")
+	if small.State != runnerbuild.StateBuilt || small.Bin == c.Bin || small.Took == 0 {
+		t.Fatalf("small change: %+v", small)
+	}
+	if _, err := os.Stat(c.Bin); !os.IsNotExist(err) {
+		t.Fatalf("the older build was kept: %v", err)
+	}
+	t.Logf("a small change (warm cache): %v", small.Took)
+	edit(t, filepath.Join(src, "echo.go"), `Text: "custom2: " + text}`, `Text: "custom: " + text + undefinedName}`)
 	bad := b.Choose(ctx, "g")
 	if bad.State != runnerbuild.StateFailed || bad.Bin != "" || !bad.Tell || !strings.Contains(bad.Problem, "undefinedName") {
 		t.Fatalf("broken source: %+v", bad)

@@ -61,11 +61,11 @@ const (
 
 // The names in a group's runners folder (paths.Home.Runners).
 const (
-	cacheDir   = "cache"        // GOCACHE of the group's builds
+	cacheDir   = "gocache"      // GOCACHE of the group's builds
 	binFile    = "berth-runner" // in <key>/: the build
 	errorFile  = "error"        // in <key>/: why the build failed
 	toldFile   = "told"         // in <key>/: the failure was told
-	statusFile = "status.json"  // the last decision, for berth groups show
+	statusFile = "chosen.json"  // the last decision, for berth groups show
 )
 
 // State is what a group's containers run, as Choose decides it.
@@ -121,7 +121,7 @@ type Builder struct {
 	flight singleflight.Group
 
 	mu   sync.Mutex        // guards env, told and last
-	env  *Env         // what builds need, found once
+	env  *Env              // what builds need, found once
 	told map[string]bool   // problems told that leave no file: folder + "\x00" + problem
 	last map[string]Status // the status last written, by folder
 }
@@ -275,7 +275,6 @@ func (b *Builder) environment(ctx context.Context) (*Env, error) {
 // ErrNoToolchain is wrapped when the host lacks Go or gcc, which a build
 // of a group's runner source needs.
 var ErrNoToolchain = errors.New("the host has no Go toolchain and gcc to build a group's runner source")
-
 
 // Describe says, in one line, what e is.
 func (e *Env) Describe() string {
