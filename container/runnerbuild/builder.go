@@ -182,7 +182,9 @@ func (b *Builder) choose(ctx context.Context, folder string) Choice {
 	var r result
 	select {
 	case <-ctx.Done():
-		return b.once(folder, Choice{State: StateUnavailable, Hash: hash, Key: key, Problem: "the build of the group's runner source was still running: " + ctx.Err().Error()})
+		// This wake is gone (a shutdown, say): nothing to tell; the build
+		// goes on for the next.
+		return Choice{State: StateUnavailable, Hash: hash, Key: key, Problem: "the build of the group's runner source was still running: " + ctx.Err().Error()}
 	case res := <-ch:
 		r = res.Val.(result)
 	}
