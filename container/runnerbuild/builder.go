@@ -27,6 +27,7 @@ import (
 
 	"github.com/berth-dev/berth/container"
 	"github.com/berth-dev/berth/data/paths"
+	"github.com/berth-dev/berth/groups"
 	"github.com/berth-dev/berth/mounts"
 )
 
@@ -119,11 +120,17 @@ type Config struct {
 type Builder struct {
 	cfg    Config
 	flight singleflight.Group
+	// ctx is the builds' own: they outlive the wake that started them,
+	// not the Builder (Close ends them).
+	ctx    context.Context
+	cancel context.CancelFunc
+	builds sync.WaitGroup
 
-	mu   sync.Mutex        // guards env, told and last
-	env  *Env              // what builds need, found once
-	told map[string]bool   // problems told that leave no file: folder + "\x00" + problem
-	last map[string]Status // the status last written, by folder
+	mu     sync.Mutex        // guards closed, env, told and last, and orders builds.Add before Close's Wait
+	closed bool              // Close was called
+	env    *Env              // what builds need, found once
+	told   map[string]bool   // problems told that leave no file: folder + "\x00" + problem
+	last   map[string]Status // the status last written, by folder
 }
 
 // New returns a Builder.
@@ -131,7 +138,32 @@ func New(cfg Config) *Builder {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Builder{cfg: cfg, told: map[string]bool{}, last: map[string]Status{}}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Builder{cfg: cfg, ctx: ctx, cancel: cancel, told: map[string]bool{}, last: map[string]Status{}}
+}
+
+// Close ends the builds under way (their containers are removed) and
+// waits for them; no build starts after it.
+func (b *Builder) Close() {
+	b.mu.Lock()
+	b.closed = true
+	b.mu.Unlock()
+	b.cancel()
+	b.builds.Wait()
+}
+
+// errClosed is why a build did not start: the Builder is closed.
+var errClosed = errors.New("berth is stopping")
+
+// begin counts a build in, unless the Builder is closed.
+func (b *Builder) begin() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return false
+	}
+	b.builds.Add(1)
+	return true
 }
 
 // Choose decides what the next container of the group in folder runs: the
@@ -148,7 +180,7 @@ func (b *Builder) Choose(ctx context.Context, folder string) Choice {
 }
 
 func (b *Builder) choose(ctx context.Context, folder string) Choice {
-	src, err := Read(filepath.Join(b.cfg.Groups, folder, "runner-src"))
+	src, err := Read(filepath.Join(b.cfg.Groups, folder, groups.RunnerSrc))
 	if err != nil {
 		return b.once(folder, Choice{State: StateRefused, Problem: err.Error()})
 	}
@@ -171,9 +203,13 @@ func (b *Builder) choose(ctx context.Context, folder string) Choice {
 		err  error
 	}
 	ch := b.flight.DoChan(folder+"\x00"+key, func() (any, error) {
+		if !b.begin() {
+			return result{err: errClosed}, nil
+		}
+		defer b.builds.Done()
 		// The build is the group's, not this wake's: a waiter that goes
-		// does not end it for the others.
-		bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), BuildTimeout)
+		// does not end it for the others; Close does.
+		bctx, cancel := context.WithTimeout(b.ctx, BuildTimeout)
 		defer cancel()
 		began := time.Now()
 		err := b.build(bctx, env, folder, key, src)

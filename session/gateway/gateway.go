@@ -135,6 +135,7 @@ type Gateway struct {
 	metricsAddr string
 	stopMetrics func()
 	proxy       *credproxy.Proxy
+	runners     *runnerbuild.Builder // nil without the Docker engine
 	mgr         *session.Manager
 	ready       chan struct{} // closed once Serve's manager and channels run
 }
@@ -215,9 +216,10 @@ func Open(ctx context.Context, cfg Config) (_ *Gateway, err error) {
 	if g.docker != nil {
 		// A group whose runner-src/ differs from the stock source runs
 		// its own build of it (container/runnerbuild).
-		scfg.Runners = groupRunners{runnerbuild.New(runnerbuild.Config{
+		g.runners = runnerbuild.New(runnerbuild.Config{
 			Home: cfg.Home, Groups: g.layout.Root, Engine: g.docker, UID: uid, Log: g.log,
-		})}
+		})
+		scfg.Runners = groupRunners{g.runners}
 	}
 	if cfg.Session != nil {
 		cfg.Session(&scfg)
@@ -362,6 +364,9 @@ func (g *Gateway) Detach() error { return g.release() }
 // last so that no second gateway starts while this one still writes.
 func (g *Gateway) release() error {
 	var errs []error
+	if g.runners != nil {
+		g.runners.Close() // before the engine client its builds use
+	}
 	if g.proxy != nil {
 		g.proxy.Close()
 	}
