@@ -342,8 +342,8 @@ func (l *handle) countFailure(err error, now time.Time) bool {
 // chooseRunner asks which runner the next container runs, and tells the
 // conversation what the choice has to say (a build that failed).
 func (l *handle) chooseRunner(ctx context.Context) RunnerChoice {
-	if l.c.cfg.Runners == nil {
-		return RunnerChoice{}
+	if l.c.cfg.Runners == nil || l.confErr != nil {
+		return RunnerChoice{} // a refused config fails the wake in spec, with no build
 	}
 	rc := l.c.cfg.Runners.Runner(ctx, l.group.Folder)
 	if rc.Notice != "" {
