@@ -70,7 +70,18 @@ func (r runnerJSON) rows() [][]string {
 
 // groupsRunner is `berth groups runner diff|reset`.
 func (a *admin) groupsRunner(c *commandLine) *ffcli.Command {
-	return c.group("runner", "groups runner <verb>", "a group's own runner source: diff, reset", a.runnerDiff(c), a.runnerReset(c))
+	cmd := c.group("runner", "groups runner <verb>", "a group's own runner source: diff, reset", a.runnerDiff(c), a.runnerReset(c))
+	// Its usage line names it under groups.
+	line := "berth groups runner diff|reset [flags]"
+	cmd.UsageFunc = func(*ffcli.Command) string { return "usage: " + line }
+	cmd.Exec = func(_ context.Context, args []string) error {
+		if len(args) > 0 {
+			fmt.Fprintf(c.stderr, "berth: unknown command %q\n", "groups runner "+args[0])
+		}
+		fmt.Fprintf(c.stderr, "usage: %s\n", line)
+		return errUsage
+	}
+	return cmd
 }
 
 func (a *admin) runnerDiff(c *commandLine) *ffcli.Command {

@@ -408,6 +408,7 @@ func (b *Builder) build(ctx context.Context, env *Env, folder, key string, src S
 	if err := b.owned(cache); err != nil {
 		return fmt.Errorf("build cache: %w", err)
 	}
+	b.sweep(root)
 	work, err := os.MkdirTemp(root, "build-")
 	if err != nil {
 		return fmt.Errorf("build folder: %w", err)
@@ -486,6 +487,26 @@ func (b *Builder) build(ctx context.Context, env *Env, folder, key string, src S
 		b.prune(root, key)
 	}
 	return nil
+}
+
+// sweep removes what builds a crash interrupted left in root: work and
+// result folders older than any build can be (one under way is younger).
+func (b *Builder) sweep(root string) {
+	for _, pattern := range []string{"build-*", "result-*", cacheDir + ".seed"} {
+		left, err := filepath.Glob(filepath.Join(root, pattern))
+		if err != nil {
+			continue
+		}
+		for _, p := range left {
+			fi, err := os.Lstat(p)
+			if err != nil || time.Since(fi.ModTime()) < 2*BuildTimeout {
+				continue
+			}
+			if err := os.RemoveAll(p); err != nil {
+				b.cfg.Log.Warn("runner build: remove what an interrupted build left", "dir", p, "err", err)
+			}
+		}
+	}
 }
 
 // sourceFailure reports whether a build that exited with code failed

@@ -41,16 +41,27 @@ func Diff(base, got Source) (string, error) {
 			fmt.Fprintf(&b, "removed: %s\n", n)
 		}
 		d, err := difflib.GetUnifiedDiffString(difflib.UnifiedDiff{
-			A: difflib.SplitLines(string(a)), B: difflib.SplitLines(string(g)),
+			A: lines(a), B: lines(g),
 			FromFile: from, ToFile: to, Context: 3,
 		})
 		if err != nil {
 			return "", fmt.Errorf("diff %s: %w", n, err)
 		}
 		b.WriteString(d)
-		if d != "" && !strings.HasSuffix(d, "\n") {
-			b.WriteString("\n\\ No newline at end of file\n")
-		}
 	}
 	return b.String(), nil
+}
+
+// lines splits b into lines that each end in a newline (difflib's
+// SplitLines adds an empty last line to text that ends in one).
+func lines(b []byte) []string {
+	if len(b) == 0 {
+		return nil
+	}
+	out := strings.SplitAfter(string(b), "\n")
+	if out[len(out)-1] == "" {
+		return out[:len(out)-1]
+	}
+	out[len(out)-1] += "\n"
+	return out
 }
