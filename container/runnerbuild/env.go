@@ -120,4 +120,3 @@ func FindEnv(ctx context.Context, dir string) (*Env, error) {
 	}
 	return env, nil
 }
-
