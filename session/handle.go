@@ -255,6 +255,9 @@ func (l *handle) ensure(ctx context.Context) error {
 		return err
 	}
 	began := time.Now()
+	// Before a slot is taken: a build of the group's runner source holds
+	// this wake only, not a running container's place.
+	runner := l.chooseRunner(ctx)
 	l.amu.Lock()
 	since := l.queued
 	l.amu.Unlock()
@@ -295,7 +298,7 @@ func (l *handle) ensure(ctx context.Context) error {
 			return fmt.Errorf("wake session %s: the last container's claims are not requeued yet", l.id)
 		}
 	}
-	info, adopted, err := l.start(ctx)
+	info, adopted, err := l.start(ctx, runner)
 	if err != nil {
 		boot.Stop()
 		l.setPhase(ctx, channels.Status{}, nil)
@@ -349,8 +352,42 @@ func (l *handle) countFailure(err error, now time.Time) bool {
 	return true
 }
 
+// chooseRunner asks which runner the next container runs, and tells the
+// conversation what the choice has to say (a build that failed).
+func (l *handle) chooseRunner(ctx context.Context) RunnerChoice {
+	if _, _, confErr := l.config(); l.c.cfg.Runners == nil || confErr != nil {
+		return RunnerChoice{} // a refused config fails the wake in spec, with no build
+	}
+	rc := l.c.cfg.Runners.Runner(ctx, l.group.Folder)
+	if rc.Notice != "" {
+		l.notify(context.WithoutCancel(ctx), rc.Notice)
+	}
+	return rc
+}
+
+// notify sends host-side text to the conversation of the session's newest
+// waiting message (the one that woke it).
+func (l *handle) notify(ctx context.Context, text string) {
+	open, err := l.db.Open(ctx)
+	if err != nil {
+		l.c.log.Warn("read waiting messages", "session", l.id, "group", l.group.Folder, "err", err)
+		return
+	}
+	for i := len(open) - 1; i >= 0; i-- {
+		m := open[i]
+		ch := l.c.channel(m.ChannelType)
+		if m.ChannelType == "" || ch == nil {
+			continue
+		}
+		if _, err := ch.Send(ctx, channels.Outbound{PlatformID: m.PlatformID, ThreadID: m.ThreadID, Text: text}); err != nil {
+			l.c.log.Warn("delivery-failed", "channel", m.ChannelType, "session", l.id, "group", l.group.Folder, "err", err)
+		}
+		return
+	}
+}
+
 // start asks the runtime for the session's container. l.mu is held.
-func (l *handle) start(ctx context.Context) (container.Info, bool, error) {
+func (l *handle) start(ctx context.Context, runner RunnerChoice) (container.Info, bool, error) {
 	l.setState(ctx, data.ContainerStarting, "")
 	// A stale heartbeat would make a fresh container look stuck.
 	// The agent owns out/: what it left there in the heartbeat's place is
@@ -358,7 +395,7 @@ func (l *handle) start(ctx context.Context) (container.Info, bool, error) {
 	if err := os.Remove(filepath.Join(l.dir, sessiondb.OutDir, sessiondb.Heartbeat)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		l.c.log.Warn("remove stale heartbeat", "session", l.id, "group", l.group.Folder, "err", err)
 	}
-	spec, err := l.spec()
+	spec, err := l.spec(runner)
 	if err != nil {
 		return container.Info{}, false, err
 	}
@@ -429,8 +466,8 @@ func (c *core) imageAllowed(image string) bool {
 }
 
 // spec is the container the session runs: its group's limits and
-// mounts, checked against what the operator allows.
-func (l *handle) spec() (container.Spec, error) {
+// mounts, checked against what the operator allows, and the runner chosen.
+func (l *handle) spec(runner RunnerChoice) (container.Spec, error) {
 	row, gc, confErr := l.config()
 	if confErr != nil {
 		return container.Spec{}, confErr
@@ -459,6 +496,9 @@ func (l *handle) spec() (container.Spec, error) {
 		}
 		extra = append(extra, mts...)
 		extraEnv = env
+	}
+	if runner.Mount != nil {
+		extra = append(extra, *runner.Mount)
 	}
 	// The group folder is mounted once, whole; the runner reaches what it
 	// needs inside it (the claude CLI's state, its own source) by path in

@@ -61,6 +61,7 @@ type Config struct {
 	UID          int               // container user; -1: the host user running berth
 	Env          []string          // extra container environment (never secrets)
 	Extras       Extras            // per-group mounts and env; may be nil
+	Runners      Runners           // which runner each new container runs; nil: the image's
 	Allowlist    *mounts.Allowlist // what extra mounts groups may ask for; nil: none
 	Observer     Observer          // metrics; may be nil
 	// MaxRepliesPerTurn and MaxRepliesPerMinute cap what one session's

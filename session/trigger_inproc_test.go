@@ -42,7 +42,7 @@ func TestContainerGetsTheGroupsTimezone(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		spec, err := l.spec()
+		spec, err := l.spec(RunnerChoice{})
 		if err != nil {
 			t.Fatal(err)
 		}

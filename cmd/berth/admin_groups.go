@@ -30,6 +30,7 @@ type groupJSON struct {
 	Wirings         []wiringJSON  `json:"wirings"`
 	ActiveSessions  int           `json:"active_sessions"`
 	Sessions        []sessionJSON `json:"sessions,omitempty"`
+	Runner          *runnerJSON   `json:"runner,omitempty"` // groups show only
 }
 
 // wiringJSON is a wiring as `--json` prints it.
@@ -135,6 +136,8 @@ func (a *admin) groupsShow(c *commandLine) *ffcli.Command {
 		for _, s := range ss {
 			j.Sessions = append(j.Sessions, a.sessionJSON(ctx, s, g))
 		}
+		runner := a.runnerStatus(g.Folder)
+		j.Runner = &runner
 		if a.json {
 			return a.emit(j, nil, nil)
 		}
@@ -143,6 +146,7 @@ func (a *admin) groupsShow(c *commandLine) *ffcli.Command {
 			{"provider", adminDash(g.Provider)}, {"model", adminDash(g.Model)}, {"container config", g.ContainerConfig},
 			{"created", adminTime(g.CreatedAt)}, {"active sessions", strconv.Itoa(len(ss))},
 		}
+		rows = append(rows, runner.rows()...)
 		for _, w := range j.Wirings {
 			rows = append(rows, []string{"wired", w.Channel + " (" + groups.Describe(w.Engage, w.Pattern, w.SessionMode, data.Access(w.Access)) + ")"})
 		}

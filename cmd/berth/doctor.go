@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/peterbourgon/ff/v3/ffcli"
 
 	"github.com/berth-dev/berth/container"
+	"github.com/berth-dev/berth/container/runnerbuild"
 	"github.com/berth-dev/berth/data"
 	"github.com/berth-dev/berth/data/paths"
 	"github.com/berth-dev/berth/mounts"
@@ -88,6 +90,7 @@ func doctor(ctx context.Context, cfg config) []checkResult {
 	out = append(out, checkAuth(ctx, cfg, tokens)...)
 	out = append(out, checkAllowlist(allowlistPath(), cfg.Home))
 	out = append(out, checkDisk(cfg.Home))
+	out = append(out, checkRunnerBuild(ctx))
 	return out
 }
 
@@ -338,5 +341,21 @@ func checkDisk(home string) checkResult {
 		return r
 	}
 	r.status = checkOK
+	return r
+}
+
+// checkRunnerBuild reports whether a group's changed runner source can be
+// built here: the host's Go and gcc, and berth's own source. Without them
+// berth still runs, every group on the stock runner: a warning.
+func checkRunnerBuild(ctx context.Context) checkResult {
+	r := checkResult{name: "runner-src"}
+	env, err := runnerbuild.FindEnv(ctx, "")
+	if err != nil {
+		r.status, r.detail = checkWarn, "a group's changed runner-src/ cannot be built: "+err.Error()
+		r.fix = "install Go " + strings.TrimPrefix(runtime.Version(), "go") + " or later and gcc with the static C library (Debian: apt-get install golang build-essential),\n" +
+			"and run berth from its checkout or install it with go install; until then every group runs the stock runner"
+		return r
+	}
+	r.status, r.detail = checkOK, "a group's changed runner-src/ is built in a build container ("+env.Describe()+")"
 	return r
 }

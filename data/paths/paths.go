@@ -30,6 +30,7 @@
 //	      <session id>.log            SessionLog
 //	  run/proxy/<folder>/             ProxyDir
 //	  cache/berth-runner              RunnerBin
+//	  runners/<folder>/               Runners (a group's own runner builds)
 package paths
 
 import (
@@ -61,6 +62,7 @@ const (
 	proxyDir       = "proxy" // under run/
 	cacheDir       = "cache"
 	runnerBinFile  = "berth-runner"
+	runnersDir     = "runners"
 )
 
 // GlobalFolder is the folder, under [Home.Groups], of the memory every
@@ -126,6 +128,11 @@ func (h Home) ProxyDir(folder string) string { return h.join(runDir, proxyDir, f
 
 // RunnerBin is where a runner binary built from source is cached.
 func (h Home) RunnerBin() string { return h.join(cacheDir, runnerBinFile) }
+
+// Runners is the folder of the runners built from one group's own runner
+// source (by folder name), with their build cache: berth's, never mounted
+// writable into an agent's container (container/runnerbuild lays it out).
+func (h Home) Runners(folder string) string { return h.join(runnersDir, folder) }
 
 func (h Home) join(elem ...string) string {
 	return filepath.Join(append([]string{string(h)}, elem...)...)

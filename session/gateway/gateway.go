@@ -31,6 +31,7 @@ import (
 	"github.com/berth-dev/berth/channels/terminal"
 	"github.com/berth-dev/berth/container"
 	"github.com/berth-dev/berth/container/credproxy"
+	"github.com/berth-dev/berth/container/runnerbuild"
 	"github.com/berth-dev/berth/data"
 	"github.com/berth-dev/berth/data/paths"
 	"github.com/berth-dev/berth/groups"
@@ -139,6 +140,7 @@ type Gateway struct {
 	metricsAddr string
 	stopMetrics func()
 	proxy       *credproxy.Proxy
+	runners     *runnerbuild.Builder // nil without the Docker engine
 	mgr         *session.Manager
 	tasks       *tasks.Scheduler // scheduled tasks; runs beside the manager in Serve
 	ready       chan struct{}    // closed once Serve's manager and channels run
@@ -217,6 +219,14 @@ func Open(ctx context.Context, cfg Config) (_ *Gateway, err error) {
 		}
 		g.proxy.SetMeter(credproxy.StoreMeter{Store: g.store, Log: g.log})
 		scfg.Extras = g.proxy.Extras(cfg.Home)
+	}
+	if g.docker != nil {
+		// A group whose runner-src/ differs from the stock source runs
+		// its own build of it (container/runnerbuild).
+		g.runners = runnerbuild.New(runnerbuild.Config{
+			Home: cfg.Home, Groups: g.layout.Root, Engine: g.docker, UID: uid, Log: g.log,
+		})
+		scfg.Runners = groupRunners{g.runners}
 	}
 	if cfg.Session != nil {
 		cfg.Session(&scfg)
@@ -378,6 +388,9 @@ func (g *Gateway) Detach() error { return g.release() }
 // last so that no second gateway starts while this one still writes.
 func (g *Gateway) release() error {
 	var errs []error
+	if g.runners != nil {
+		g.runners.Close() // before the engine client its builds use
+	}
 	if g.proxy != nil {
 		g.proxy.Close()
 	}
