@@ -61,12 +61,14 @@ func TestAgentScheduleTaskRuns(t *testing.T) {
 	if answer.Channel != "C1" {
 		t.Fatalf("the task's answer: %+v", answer)
 	}
-	run := f.find(t, taskRunMark, 0)
-	if !strings.Contains(run, "no person is waiting") || !strings.Contains(run, "say hi") {
+	// The run's message, the last of its request, says no person waits
+	// and carries the prompt; the person's message said neither.
+	run := lastMessage(f.find(t, taskRunMark+"; your answer is posted to the conversation] say hi", 0))
+	if !strings.Contains(run, "no person is waiting") || strings.Contains(run, "remind me") {
 		t.Fatalf("the task's run, as the model saw it: %.800s", run)
 	}
-	if first := f.find(t, "remind me", 0); strings.Contains(first, taskRunMark) {
-		t.Fatalf("the person's message was marked as a task run: %.800s", first)
+	if first := lastMessage(f.find(t, "remind me", 0)); strings.Contains(first, taskRunMark) || !strings.Contains(first, "remind me") {
+		t.Fatalf("the person's message, as the model saw it: %.800s", first)
 	}
 	waitTask(t, g, task.ID, func(t data.Task) bool { return t.State == data.TaskDone && t.LastResult == "completed" })
 
@@ -78,6 +80,17 @@ func TestAgentScheduleTaskRuns(t *testing.T) {
 	}
 	if n := f.count(taskRunMark); n != 1 {
 		t.Fatalf("the model was asked for the task's run %d times, want once", n)
+	}
+	// Nothing else was said in the thread: the three turns' answers.
+	g.WaitIdle(30 * time.Second)
+	var said []string
+	for _, p := range fake.Posted() {
+		if p.ThreadTS == root {
+			said = append(said, p.Text)
+		}
+	}
+	if len(said) != 3 {
+		t.Fatalf("the thread holds %q, want the three turns' answers", said)
 	}
 }
 
@@ -282,14 +295,22 @@ func (f *scriptModel) count(want string) int {
 	defer f.mu.Unlock()
 	n := 0
 	for _, r := range f.requests {
-		var req struct {
-			Messages []json.RawMessage `json:"messages"`
-		}
-		if json.Unmarshal([]byte(r), &req) == nil && len(req.Messages) > 0 && strings.Contains(string(req.Messages[len(req.Messages)-1]), want) {
+		if strings.Contains(lastMessage(r), want) {
 			n++
 		}
 	}
 	return n
+}
+
+// lastMessage is the JSON of a request's last message ("" if none).
+func lastMessage(request string) string {
+	var req struct {
+		Messages []json.RawMessage `json:"messages"`
+	}
+	if json.Unmarshal([]byte(request), &req) != nil || len(req.Messages) == 0 {
+		return ""
+	}
+	return string(req.Messages[len(req.Messages)-1])
 }
 
 // streamAnthropic sends one content block as the Messages API streams it.
