@@ -75,7 +75,7 @@ func TestAgentScheduleTaskRuns(t *testing.T) {
 	// The run is settled: list_tasks, asked in the thread, shows it done.
 	fake.ThreadReply("C1", root, "U1", "which tasks are there?", true)
 	listed := waitFor(t, fake, root, "tool said: 1 task(s)", 90*time.Second)
-	if !strings.Contains(listed.Text, task.ID) || !strings.Contains(listed.Text, ", done") {
+	if !strings.Contains(listed.Text, task.ID) || !strings.Contains(listed.Text, ", done") || strings.Count(listed.Text, "("+task.Timezone+")") != 1 {
 		t.Fatalf("list_tasks after the run: %q", listed.Text)
 	}
 	if n := f.count(taskRunMark); n != 1 {
@@ -89,6 +89,7 @@ func TestAgentScheduleTaskRuns(t *testing.T) {
 			said = append(said, p.Text)
 		}
 	}
+	t.Logf("the thread: %q", said)
 	if len(said) != 3 {
 		t.Fatalf("the thread holds %q, want the three turns' answers", said)
 	}
