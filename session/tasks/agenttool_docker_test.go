@@ -95,6 +95,37 @@ func TestAgentScheduleTaskRuns(t *testing.T) {
 	}
 }
 
+// TestAgentTaskWakesItsSession: the container that scheduled a task is
+// gone when the task is due (stopped, as an idle one exits): the run wakes
+// a new container for the session, and its answer comes in the thread.
+func TestAgentTaskWakesItsSession(t *testing.T) {
+	t.Parallel()
+	f := newScriptModel(t)
+	fake, g := agentSlackGateway(t, f)
+	root := fake.Mention("C1", "U1", "remind me in 8s to say hi")
+	waitFor(t, fake, root, "tool said: scheduled ", 90*time.Second)
+	task := onlyTask(t, g)
+	before := map[string]bool{}
+	for _, c := range g.Containers(task.SessionID) {
+		before[c.ID] = true
+	}
+	if len(before) == 0 {
+		t.Fatal("no container ran the turn that scheduled the task")
+	}
+	if err := g.Manager.StopSession(context.Background(), task.SessionID); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, fake, root, "hi, as the task asked", 90*time.Second)
+	woken := false
+	for _, c := range g.Containers(task.SessionID) {
+		woken = woken || !before[c.ID]
+	}
+	if !woken {
+		t.Fatalf("the run was answered by the stopped container %v", before)
+	}
+	waitTask(t, g, task.ID, func(t data.Task) bool { return t.State == data.TaskDone && t.LastResult == "completed" })
+}
+
 // TestAgentCancelsRecurringTask: the agent schedules a task every minute
 // and, asked to, cancels it with cancel_task: the task is cancelled with
 // no next run, and a scheduler whose clock is past its due time (a second
@@ -201,7 +232,10 @@ type scriptModel struct {
 	srv      *httptest.Server
 }
 
-var cancelID = regexp.MustCompile(`cancel task ([a-z0-9]+)`)
+var (
+	cancelID = regexp.MustCompile(`cancel task ([a-z0-9]+)`)
+	remindIn = regexp.MustCompile(`remind me in ([0-9]+s) to say hi`)
+)
 
 func newScriptModel(t *testing.T) *scriptModel {
 	f := &scriptModel{}
@@ -247,8 +281,8 @@ func scriptAnswer(last json.RawMessage) map[string]any {
 	switch {
 	case strings.Contains(text, taskRunMark):
 		return map[string]any{"type": "text", "text": "hi, as the task asked"}
-	case strings.Contains(text, "remind me in 2s to say hi"):
-		return tool("schedule_task", map[string]any{"when": "in 2s", "prompt": "say hi"})
+	case remindIn.MatchString(text):
+		return tool("schedule_task", map[string]any{"when": "in " + remindIn.FindStringSubmatch(text)[1], "prompt": "say hi"})
 	case strings.Contains(text, "check every minute"):
 		return tool("schedule_task", map[string]any{"when": "every 1m", "prompt": "check the weather"})
 	case strings.Contains(text, "which tasks"):
