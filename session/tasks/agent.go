@@ -136,7 +136,7 @@ func (s *Scheduler) agentSchedule(ctx context.Context, sess data.Session, onBeha
 	}
 	info := Info(t)
 	reply.OK, reply.Tasks = true, []sessiondb.TaskInfo{info}
-	reply.Text = fmt.Sprintf("scheduled %s: %s, next %s", t.ID, info.Schedule, info.NextRun)
+	reply.Text = fmt.Sprintf("scheduled %s: %s, next %s", t.ID, Describe(t), info.NextRun)
 	return reply
 }
 
@@ -150,7 +150,9 @@ func opVerb(op sessiondb.TaskOp) string {
 	return "scheduled"
 }
 
-// Info is a task as the agent sees it, its times in its own zone.
+// Info is a task as the agent sees it, its times in its own zone. Its
+// Schedule does not name the zone: Timezone does, and the runner shows
+// both (before, the zone was said twice).
 func Info(t data.Task) sessiondb.TaskInfo {
 	loc := location(t.Timezone)
 	at := func(x time.Time) string {
@@ -159,6 +161,6 @@ func Info(t data.Task) sessiondb.TaskInfo {
 		}
 		return x.In(loc).Format("2006-01-02 15:04 MST")
 	}
-	return sessiondb.TaskInfo{ID: t.ID, Prompt: t.Prompt, Schedule: Describe(t), Timezone: t.Timezone, State: string(t.State),
+	return sessiondb.TaskInfo{ID: t.ID, Prompt: t.Prompt, Schedule: describeSchedule(t), Timezone: t.Timezone, State: string(t.State),
 		NextRun: at(t.NextRun), LastRun: at(t.LastRun), LastResult: t.LastResult}
 }

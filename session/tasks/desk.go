@@ -142,11 +142,16 @@ func (s *Scheduler) Describe(t data.Task) string { return Describe(t) }
 // Describe says a task's schedule for a person, in its time zone:
 // "every 1h (Europe/Paris)".
 func Describe(t data.Task) string {
+	return describeSchedule(t) + " (" + t.Timezone + ")"
+}
+
+// describeSchedule is Describe without the zone's name.
+func describeSchedule(t data.Task) string {
 	spec, err := schedule.Load(schedule.Kind(t.Kind), t.Expr)
 	if err != nil {
 		return t.Kind + " " + t.Expr
 	}
-	return spec.Describe(location(t.Timezone)) + " (" + t.Timezone + ")"
+	return spec.Describe(location(t.Timezone))
 }
 
 func truncate(s string, n int) string {

@@ -463,6 +463,11 @@ func TestAgentRequest(t *testing.T) {
 	if !rep.OK || rep.RequestID != "r1" || len(rep.Tasks) != 1 || !strings.Contains(rep.Text, "2026-12-02 09:00 CET") {
 		t.Fatalf("schedule: %+v", rep)
 	}
+	// The summary names the zone; a task's schedule does not, as its own
+	// field does (the runner shows both: the zone was said twice).
+	if info := rep.Tasks[0]; !strings.Contains(rep.Text, "(Europe/Paris)") || info.Timezone != "Europe/Paris" || strings.Contains(info.Schedule, "Europe/Paris") {
+		t.Fatalf("the zone in %q and %+v", rep.Text, info)
+	}
 	id := rep.Tasks[0].ID
 	got := r.task(id)
 	if got.CreatedVia != data.ViaAgent || got.CreatedBy != "slack:U1" || got.CreatedByName != "ann" || got.ThreadID != "100.1" || got.PlatformID != "C1" {
