@@ -323,3 +323,30 @@ func TestCatchUpFrom(t *testing.T) {
 		t.Errorf("snowflakeAt = %s, want %s", got, want)
 	}
 }
+
+// A message posted a moment ago may still be on its way: only one older
+// than the grace (a quarter of the threshold, at most 10 s) is evidence
+// that the connection is deaf.
+func TestOverdue(t *testing.T) {
+	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	snowflake := func(at time.Time) string { return strconv.FormatInt((at.UnixMilli()-1420070400000)<<22, 10) }
+	tests := []struct {
+		deafAfter time.Duration
+		age       time.Duration
+		want      bool
+	}{
+		{2 * time.Second, 100 * time.Millisecond, false},
+		{2 * time.Second, time.Second, true},
+		{2 * time.Minute, 5 * time.Second, false},
+		{2 * time.Minute, 11 * time.Second, true},
+	}
+	for _, tt := range tests {
+		a := &Adapter{deafAfter: tt.deafAfter}
+		if got := a.overdue(snowflake(now.Add(-tt.age)), now); got != tt.want {
+			t.Errorf("deafAfter %v, a message %v old: overdue %v, want %v", tt.deafAfter, tt.age, got, tt.want)
+		}
+	}
+	if !(&Adapter{deafAfter: time.Second}).overdue("not-a-snowflake", now) {
+		t.Error("an id that is not a snowflake, newer than the last seen, is evidence by itself")
+	}
+}

@@ -110,11 +110,22 @@ func (a *Adapter) news(ctx context.Context) (string, bool) {
 		a.mu.Lock()
 		seen := a.newest[id]
 		a.mu.Unlock()
-		if c.LastMessageID != "" && channels.CompareIDs(c.LastMessageID, seen) > 0 {
+		if c.LastMessageID != "" && channels.CompareIDs(c.LastMessageID, seen) > 0 && a.overdue(c.LastMessageID, time.Now()) {
 			return id, true
 		}
 	}
 	return "", false
+}
+
+// overdue reports whether message id was posted long enough ago that its
+// dispatch should have come: one posted a moment ago may be on its way
+// (a snowflake is its time), and is no evidence of deafness yet.
+func (a *Adapter) overdue(id string, now time.Time) bool {
+	at, err := discordgo.SnowflakeTimestamp(id)
+	if err != nil {
+		return true // not a snowflake: its newness is the evidence
+	}
+	return now.Sub(at) >= min(a.deafAfter/4, 10*time.Second)
 }
 
 // replace closes the deaf connection and opens exactly one new one

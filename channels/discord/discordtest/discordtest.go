@@ -98,6 +98,9 @@ type conn struct {
 	mu   sync.Mutex // guards writes to c
 	c    *websocket.Conn
 	deaf atomic.Bool // heartbeats are ACKed, nothing is dispatched
+	// ready is set once READY or RESUMED was sent: Discord dispatches
+	// nothing to a connection before, so neither does the fake.
+	ready atomic.Bool
 }
 
 func (c *conn) send(f frame) error {
@@ -287,6 +290,7 @@ func (s *Server) gateway(c *websocket.Conn) {
 			ready, _ := json.Marshal(map[string]any{"v": 9, "session_id": sid, "user": user(BotID, "berth", true),
 				"guilds": []any{}, "private_channels": []any{}, "application": map[string]any{"id": BotID, "flags": 0}})
 			cn.send(frame{Op: 0, T: "READY", S: s.seq.Add(1), D: ready})
+			cn.ready.Store(true)
 		case 6:
 			s.resumes.Add(1)
 			var r struct {
@@ -316,12 +320,14 @@ func (s *Server) gateway(c *websocket.Conn) {
 				cn.send(f)
 			}
 			cn.send(frame{Op: 0, T: "RESUMED", S: s.seq.Add(1), D: json.RawMessage(`{}`)})
+			cn.ready.Store(true)
 		}
 	}
 }
 
-// Dispatch sends an event to every connected client (waiting briefly for
-// one), and keeps it for resume replay. While the gateway is down, or to
+// Dispatch sends an event to every connected client that is ready
+// (READY or RESUMED sent; waiting briefly for one), and keeps it for
+// resume replay. While the gateway is down, or to
 // a deaf connection, the event is lost as Discord loses it: it takes a
 // sequence number (the client sees the gap) and is never replayed.
 func (s *Server) Dispatch(t string, d any) {
@@ -329,7 +335,12 @@ func (s *Server) Dispatch(t string, d any) {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		s.mu.Lock()
-		n, down := len(s.conns), s.down
+		n, down := 0, s.down
+		for _, c := range s.conns {
+			if c.ready.Load() {
+				n++
+			}
+		}
 		s.mu.Unlock()
 		if n > 0 || down || time.Now().After(deadline) {
 			break
@@ -345,7 +356,9 @@ func (s *Server) Dispatch(t string, d any) {
 			lost = true
 			continue
 		}
-		conns = append(conns, c)
+		if c.ready.Load() {
+			conns = append(conns, c)
+		}
 	}
 	if s.down || s.loseNext > 0 {
 		conns = nil // lost on the way to every connection
