@@ -185,6 +185,7 @@ func (c *core) wakeAsync(l *handle) {
 		if err := c.wake(c.ctx, l.id); err != nil && c.ctx.Err() == nil && !errors.Is(err, ErrClosed) {
 			c.log.Warn("wake failed", "session", l.id, "group", l.group.Folder, "err", err)
 		}
+		traceStep(c.ctx, c.log, "woken", l.id)
 	}()
 }
 
@@ -207,6 +208,7 @@ func (c *core) watch() {
 			l := c.byOutDir[filepath.Dir(ev.Name)]
 			c.mu.Unlock()
 			if l != nil {
+				traceStep(c.ctx, c.log, "host-event", l.id)
 				l.poke()
 			}
 		case err, ok := <-c.watcher.Errors:

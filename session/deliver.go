@@ -29,9 +29,11 @@ func (d *delivery) loop(l *handle) {
 			return
 		case <-l.kick:
 		}
+		traceStep(d.ctx, d.log, "pass-kicked", l.id)
 		if err := l.passes.Wait(d.ctx); err != nil {
 			return // the manager is stopping
 		}
+		traceStep(d.ctx, d.log, "pass-start", l.id)
 		if err := d.deliver(d.ctx, l); err != nil && d.ctx.Err() == nil {
 			l.backlog.Store(true) // the sweep tries again
 			d.log.Warn("delivery pass", "session", l.id, "err", err)
@@ -64,6 +66,7 @@ func (d *delivery) deliver(ctx context.Context, l *handle) error {
 	if len(finished) > 0 {
 		l.touch()
 	}
+	traceStep(ctx, d.log, "acks-recorded", l.id)
 	d.claims(ctx, l, acks)
 	d.answerTasks(ctx, l, acks) // while the turn that asks still holds its claims
 	// Holding l.delivering, no send of ours is in flight: a reply still
@@ -187,11 +190,13 @@ func (d *delivery) send(ctx context.Context, l *handle, msg sessiondb.OutMessage
 	case guardLater:
 		return false
 	}
+	traceStep(ctx, d.log, "reply-checked", l.id)
 	start := time.Now()
 	if err := l.db.BeginDelivery(ctx, msg); err != nil {
 		d.log.Warn("record delivery", "session", l.id, "err", err)
 		return false // tried again on the next pass
 	}
+	traceStep(ctx, d.log, "sending-recorded", l.id)
 	retrying := func() {
 		l.tell(ctx, channels.Status{State: channels.StateRetrying, Detail: "sending the answer failed; trying again"}, nil, msg.InReplyTo)
 	}
@@ -205,6 +210,7 @@ func (d *delivery) send(ctx context.Context, l *handle, msg sessiondb.OutMessage
 	if ctx.Err() != nil {
 		return false // not recorded: the next process delivers it
 	}
+	traceStep(ctx, d.log, "handed-off", l.id)
 	if err != nil {
 		d.obs.DeliveryFailed(msg.ChannelType)
 		d.log.Error("delivery-failed", "channel", msg.ChannelType, "session", l.id, "group", l.group.Folder, "reply", msg.ID, "err", err)
@@ -216,6 +222,7 @@ func (d *delivery) send(ctx context.Context, l *handle, msg sessiondb.OutMessage
 	if err := l.db.RecordDelivery(ctx, msg, pid, sessiondb.DeliveryDelivered, ""); err != nil {
 		d.log.Error("record delivery", "session", l.id, "err", err)
 	}
+	traceStep(ctx, d.log, "delivery-recorded", l.id)
 	d.clearOutbox(l, msg)
 	l.touch()
 	l.tell(ctx, channels.Status{State: channels.StateWorking}, []channels.State{channels.StateRetrying}, msg.InReplyTo)

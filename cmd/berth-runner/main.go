@@ -44,7 +44,13 @@ func main() {
 		return
 	}
 
-	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	// BERTH_TRACE=1 (session.Config.Env; the performance benchmark sets
+	// it) adds the debug records that time each step of a turn.
+	opts := &slog.HandlerOptions{}
+	if os.Getenv("BERTH_TRACE") == "1" {
+		opts.Level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewJSONHandler(os.Stderr, opts))
 	p, err := agents.NewProvider(*provider, os.Getenv("BERTH_MODEL"), os.Getenv("BERTH_PROXY_SOCKET"),
 		sessiondb.Container{InDir: *in, OutDir: *out})
 	if err != nil {
