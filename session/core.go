@@ -198,10 +198,12 @@ func (c *core) watch() {
 			if !ok {
 				return
 			}
-			// Only the reply database (and its journal going, which ends
-			// a commit) can carry news; the agent may churn anything else
-			// in out/ as fast as it likes.
-			if name := filepath.Base(ev.Name); name != sessiondb.OutboundFile && name != sessiondb.OutboundFile+"-journal" {
+			// Only a commit of the reply database can carry news, and a
+			// pass that read during one would wait on its lock (SQLite's
+			// busy wait sleeps in steps of milliseconds) and hold up its
+			// end: only the ends of commits kick (sessiondb.CommitEnded).
+			// The agent may churn anything else in out/ as fast as it likes.
+			if !sessiondb.CommitEnded(ev, sessiondb.OutboundFile) {
 				continue
 			}
 			c.mu.Lock()

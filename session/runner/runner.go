@@ -133,7 +133,9 @@ func Run(ctx context.Context, cfg Config) error {
 					if !ok {
 						return
 					}
-					if filepath.Base(ev.Name) == sessiondb.InboundFile || ev.Has(fsnotify.Remove) {
+					// Read after berth's commit ends, not during it: a read
+					// then waits on the lock and holds the commit up.
+					if sessiondb.CommitEnded(ev, sessiondb.InboundFile) {
 						trace(ctx, cfg.Log, "runner-event")
 						select {
 						case kick <- struct{}{}:
