@@ -21,8 +21,15 @@ type delivery struct {
 
 // loop sends a session's replies whenever its out/ folder changes,
 // and on each sweep as a fallback.
+//
+// The rate limit is charged only by a pass that follows one that brought
+// no news: news (a claim first seen, an outcome recorded, a reply settled,
+// a failure told) is bounded by the rows berth wrote and the replies'
+// caps, so a conversation going at full speed is never held up, while an
+// agent churning its out/ folder without news gets PassRate passes.
 func (d *delivery) loop(l *handle) {
 	defer d.wg.Done()
+	news := false
 	for {
 		select {
 		case <-d.ctx.Done():
@@ -30,11 +37,14 @@ func (d *delivery) loop(l *handle) {
 		case <-l.kick:
 		}
 		traceStep(d.ctx, d.log, "pass-kicked", l.id)
-		if err := l.passes.Wait(d.ctx); err != nil {
-			return // the manager is stopping
+		if !news {
+			if err := l.passes.Wait(d.ctx); err != nil {
+				return // the manager is stopping
+			}
 		}
 		traceStep(d.ctx, d.log, "pass-start", l.id)
-		if err := d.deliver(d.ctx, l); err != nil && d.ctx.Err() == nil {
+		var err error
+		if news, err = d.deliver(d.ctx, l); err != nil && d.ctx.Err() == nil {
 			l.backlog.Store(true) // the sweep tries again
 			d.log.Warn("delivery pass", "session", l.id, "err", err)
 		}
@@ -43,8 +53,9 @@ func (d *delivery) loop(l *handle) {
 }
 
 // deliver records the container's acks, sends every undelivered reply in
-// seq order, and tells senders about messages that failed.
-func (d *delivery) deliver(ctx context.Context, l *handle) error {
+// seq order, and tells senders about messages that failed. It reports
+// whether the pass brought news (see loop).
+func (d *delivery) deliver(ctx context.Context, l *handle) (news bool, err error) {
 	l.delivering.Lock()
 	defer l.delivering.Unlock()
 	acks, err := l.db.Acks(ctx)
@@ -52,19 +63,30 @@ func (d *delivery) deliver(ctx context.Context, l *handle) error {
 		d.refuseOutbound(ctx, l, err)
 		acks = nil // the file is set aside; what was waiting has failed
 	} else if err != nil {
-		return fmt.Errorf("read acks: %w", err)
+		return false, fmt.Errorf("read acks: %w", err)
 	}
+	// Acks are read for pending messages only, so a claim is news once
+	// per message berth wrote, however often the agent rewrites it.
+	claimed := map[string]bool{}
+	for id, a := range acks {
+		if a.Status == sessiondb.StatusProcessing {
+			claimed[id] = true
+			news = news || !l.claimed[id]
+		}
+	}
+	l.claimed = claimed
 	// Recording acks is a durable write: skip it when no outcome changed
 	// since the last pass recorded them all.
 	var finished []string
 	if mark := outcomes(acks); mark != l.recorded {
 		if finished, err = l.db.Finish(ctx, acks); err != nil {
-			return fmt.Errorf("record acks: %w", err)
+			return news, fmt.Errorf("record acks: %w", err)
 		}
 		l.recorded = mark
 	}
 	if len(finished) > 0 {
 		l.touch()
+		news = true
 	}
 	traceStep(ctx, d.log, "acks-recorded", l.id)
 	d.claims(ctx, l, acks)
@@ -73,7 +95,7 @@ func (d *delivery) deliver(ctx context.Context, l *handle) error {
 	// marked "sending" was cut off by a crash.
 	doubt, err := l.db.InDoubt(ctx)
 	if err != nil {
-		return fmt.Errorf("read deliveries: %w", err)
+		return news, fmt.Errorf("read deliveries: %w", err)
 	}
 	for _, msg := range doubt {
 		d.resolveDoubt(ctx, l, msg)
@@ -83,7 +105,7 @@ func (d *delivery) deliver(ctx context.Context, l *handle) error {
 	for {
 		out, err := l.db.Undelivered(ctx)
 		if err != nil {
-			return fmt.Errorf("read replies: %w", err)
+			return news, fmt.Errorf("read replies: %w", err)
 		}
 		settled := 0
 		for _, msg := range out {
@@ -98,6 +120,7 @@ func (d *delivery) deliver(ctx context.Context, l *handle) error {
 				break
 			}
 			settled++
+			news = true
 		}
 		if len(out) == 0 || settled < len(out) {
 			break
@@ -111,7 +134,7 @@ func (d *delivery) deliver(ctx context.Context, l *handle) error {
 	}
 	failed, err := l.db.FailedUnnotified(ctx)
 	if err != nil {
-		return fmt.Errorf("read failures: %w", err)
+		return news, fmt.Errorf("read failures: %w", err)
 	}
 	for _, f := range failed {
 		var err error
@@ -122,17 +145,18 @@ func (d *delivery) deliver(ctx context.Context, l *handle) error {
 				ReplyTo: f.Content.MessageID, Text: failureText(f.Error)})
 		}
 		if err != nil && ctx.Err() != nil {
-			return ctx.Err()
+			return news, ctx.Err()
 		}
 		if err != nil {
 			d.log.Error("delivery-failed", "channel", f.ChannelType, "session", l.id, "group", l.group.Folder, "message", f.ID, "err", err)
 		}
 		if err := l.db.MarkNotified(ctx, f.ID); err != nil {
-			return err
+			return news, err
 		}
 		d.done(ctx, l, f.ID, false, f.Error)
+		news = true
 	}
-	return nil
+	return news, nil
 }
 
 // refuseOutbound deals with a reply database berth will not read (the

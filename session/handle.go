@@ -97,9 +97,10 @@ type handle struct {
 	// a message's changes in the order they were made.
 	tellMu sync.Mutex
 
-	delivering sync.Mutex // held by the one delivery pass; guards flood, recorded and addresses
+	delivering sync.Mutex // held by the one delivery pass; guards flood, recorded, claimed and addresses
 	flood      floodState
 	recorded   outcomeMark // the acks' outcomes the last pass recorded
+	claimed    map[string]bool // the pending messages the last pass saw claimed
 	// addresses are the reply addresses inbound.db has shown to be this
 	// session's own; they only ever grow, so a known one needs no read.
 	addresses map[sessiondb.Address]bool
