@@ -75,20 +75,7 @@ func (d *delivery) deliver(ctx context.Context, l *handle) (news bool, err error
 		}
 	}
 	l.claimed = claimed
-	// Recording acks is a durable write: skip it when no outcome changed
-	// since the last pass recorded them all.
-	var finished []string
-	if mark := outcomes(acks); mark != l.recorded {
-		if finished, err = l.db.Finish(ctx, acks); err != nil {
-			return news, fmt.Errorf("record acks: %w", err)
-		}
-		l.recorded = mark
-	}
-	if len(finished) > 0 {
-		l.touch()
-		news = true
-	}
-	traceStep(ctx, d.log, "acks-recorded", l.id)
+	traceStep(ctx, d.log, "acks-read", l.id)
 	d.claims(ctx, l, acks)
 	d.answerTasks(ctx, l, acks) // while the turn that asks still holds its claims
 	// Holding l.delivering, no send of ours is in flight: a reply still
@@ -126,6 +113,24 @@ func (d *delivery) deliver(ctx context.Context, l *handle) (news bool, err error
 			break
 		}
 	}
+	// The acks are recorded after the replies are sent: the agent's
+	// outbound.db holds them durably already (a crash before this write
+	// loses nothing: the next pass reads them again), and the commit
+	// would otherwise stand between a reply and its person. Recording is
+	// a durable write: skip it when no outcome changed since the last
+	// pass recorded them all.
+	var finished []string
+	if mark := outcomes(acks); mark != l.recorded {
+		if finished, err = l.db.Finish(ctx, acks); err != nil {
+			return news, fmt.Errorf("record acks: %w", err)
+		}
+		l.recorded = mark
+	}
+	if len(finished) > 0 {
+		l.touch()
+		news = true
+	}
+	traceStep(ctx, d.log, "acks-recorded", l.id)
 	for _, id := range finished {
 		if acks[id].Status == sessiondb.StatusFailed {
 			continue // told below, with the reason

@@ -233,11 +233,12 @@ var warmSteps = []struct{ step, after, what string }{
 	{"host-event", "reply-written", "host's fsnotify event (if one came after)"},
 	{"pass-kicked", "host-event", "delivery loop kicked"},
 	{"pass-start", "pass-kicked", "pass rate limit"},
-	{"acks-recorded", "reply-written", "host read and ack record (inbound.db commit)"},
-	{"reply-checked", "acks-recorded", "reply read and checks"},
+	{"acks-read", "reply-written", "host read of the acks (outbound.db)"},
+	{"reply-checked", "acks-read", "reply read and checks"},
 	{"sending-recorded", "reply-checked", "delivery record: sending (inbound.db commit)"},
 	{"handed-off", "sending-recorded", "channel hand-off"},
 	{"delivery-recorded", "handed-off", "delivery record: delivered (after hand-off)"},
+	{"acks-recorded", "delivery-recorded", "ack record (inbound.db commit, after hand-off)"},
 }
 
 // warm measures round trips with the container running, and breaks each
