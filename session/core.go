@@ -145,14 +145,32 @@ func (c *core) session(ctx context.Context, s data.Session) (*handle, error) {
 	if confErr != nil {
 		c.log.Warn("group config refused", "group", g.Folder, "session", s.ID, "err", confErr)
 	}
-	if c.watcher != nil {
-		if err := c.watcher.Add(filepath.Join(dir, sessiondb.OutDir)); err != nil {
-			c.log.Warn("watch session folder; polling it", "session", s.ID, "err", err)
-		}
-	}
 	c.wg.Add(1)
 	go c.dlv.loop(l)
 	return l, nil
+}
+
+// watchOut watches a session's out/ folder while its container runs, the
+// only time anything writes there: an idle-stopped session holds no
+// inotify watch, so thousands of them fit in a host's
+// fs.inotify.max_user_watches (8,192 on many). Its exit pokes the
+// delivery pass for what it wrote last; a pass on the watch's start
+// reads what it wrote before the watch was there.
+func (c *core) watchOut(l *handle, on bool) {
+	if c.watcher == nil {
+		return
+	}
+	dir := filepath.Join(l.dir, sessiondb.OutDir)
+	if on {
+		if err := c.watcher.Add(dir); err != nil {
+			c.log.Warn("watch session folder; polling it", "session", l.id, "err", err)
+		}
+		l.poke()
+		return
+	}
+	if err := c.watcher.Remove(dir); err != nil && !errors.Is(err, fsnotify.ErrNonExistentWatch) {
+		c.log.Debug("unwatch session folder", "session", l.id, "err", err)
+	}
 }
 
 // sessionDir is a session's folder under BERTH_HOME.

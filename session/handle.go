@@ -373,6 +373,7 @@ func (l *handle) adopt(info container.Info, adopted bool) {
 	l.refused, l.oomSeen, l.claims = container.Refusals{}, 0, nil
 	l.amu.Unlock()
 	l.touch()
+	l.c.watchOut(l, true)
 	l.c.obs.Running(l.c.running.add(1))
 	l.setState(l.c.ctx, data.ContainerRunning, info.ID)
 	event := "spawned"
@@ -561,6 +562,7 @@ func (l *handle) exited(id string, code int64, reason string, final bool) {
 	l.c.slots.release()
 	l.setState(ctx, data.ContainerStopped, "")
 	l.c.log.Info("exited", "session", l.id, "group", l.group.Folder, "container", short(id), "code", code)
+	l.c.watchOut(l, false)
 	l.poke() // deliver what it wrote before it went
 	if l.c.ctx.Err() != nil {
 		l.mu.Unlock()
