@@ -52,6 +52,10 @@ func (d *delivery) loop(l *handle) {
 	}
 }
 
+// maxClaimsSeen bounds the claims a session's delivery pass remembers
+// having seen (see deliver).
+const maxClaimsSeen = 10000
+
 // deliver records the container's acks, sends every undelivered reply in
 // seq order, and tells senders about messages that failed. It reports
 // whether the pass brought news (see loop).
@@ -65,16 +69,22 @@ func (d *delivery) deliver(ctx context.Context, l *handle) (news bool, err error
 	} else if err != nil {
 		return false, fmt.Errorf("read acks: %w", err)
 	}
-	// Acks are read for pending messages only, so a claim is news once
-	// per message berth wrote, however often the agent rewrites it.
-	claimed := map[string]bool{}
+	// Acks are read for pending messages only, and a claim is news once
+	// per message berth wrote, however often the agent rewrites, drops
+	// and rewrites it: an id is forgotten when its outcome is recorded
+	// (or, bounding the set, all are when it passes maxClaimsSeen).
+	if len(l.claimed) > maxClaimsSeen {
+		l.claimed = nil
+	}
 	for id, a := range acks {
-		if a.Status == sessiondb.StatusProcessing {
-			claimed[id] = true
-			news = news || !l.claimed[id]
+		if a.Status == sessiondb.StatusProcessing && !l.claimed[id] {
+			if l.claimed == nil {
+				l.claimed = map[string]bool{}
+			}
+			l.claimed[id] = true
+			news = true
 		}
 	}
-	l.claimed = claimed
 	traceStep(ctx, d.log, "acks-read", l.id)
 	d.claims(ctx, l, acks)
 	d.answerTasks(ctx, l, acks) // while the turn that asks still holds its claims
@@ -129,6 +139,9 @@ func (d *delivery) deliver(ctx context.Context, l *handle) (news bool, err error
 	if len(finished) > 0 {
 		l.touch()
 		news = true
+	}
+	for _, id := range finished {
+		delete(l.claimed, id)
 	}
 	traceStep(ctx, d.log, "acks-recorded", l.id)
 	for _, id := range finished {

@@ -99,8 +99,8 @@ type handle struct {
 
 	delivering sync.Mutex // held by the one delivery pass; guards flood, recorded, claimed and addresses
 	flood      floodState
-	recorded   outcomeMark // the acks' outcomes the last pass recorded
-	claimed    map[string]bool // the pending messages the last pass saw claimed
+	recorded   outcomeMark     // the acks' outcomes the last pass recorded
+	claimed    map[string]bool // the messages whose claim a pass saw, until their outcome is recorded
 	// addresses are the reply addresses inbound.db has shown to be this
 	// session's own; they only ever grow, so a known one needs no read.
 	addresses map[sessiondb.Address]bool
