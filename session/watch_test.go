@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"database/sql"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -64,6 +65,81 @@ func TestOutWatchedOnlyWhileRunning(t *testing.T) {
 	l.exited("c1", 0, "TEST-ONLY exit", false)
 	if watched() {
 		t.Errorf("a session whose container exited still watches %s", out)
+	}
+	cancel()
+	m.wg.Wait()
+}
+
+// TestClaimIsNewsOnce: a claim frees the next delivery pass from the rate
+// limit once per message, however often the agent drops and rewrites it.
+func TestClaimIsNewsOnce(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	home := t.TempDir()
+	store, err := data.Open(ctx, filepath.Join(home, "berth.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	m := New(Config{Home: home, UID: -1}, store, &ensureCounter{}, groups.Layout{Root: filepath.Join(home, "groups"), UID: -1})
+	m.ctx = ctx
+	g := &data.AgentGroup{Name: "team", Folder: "team"}
+	if err := store.CreateGroup(ctx, g); err != nil {
+		t.Fatal(err)
+	}
+	s, _, err := store.ResolveSession(ctx, data.SessionKey{AgentGroupID: g.ID, MessagingGroupID: "mg", Mode: data.SessionShared})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := m.session(ctx, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.db.Append(ctx, sessiondb.InMessage{ID: "m1", Kind: sessiondb.KindChat, Trigger: true,
+		ChannelType: "slack", PlatformID: "C1", Content: sessiondb.Content{Text: "hi"}}); err != nil {
+		t.Fatal(err)
+	}
+	box := sessiondb.Container{InDir: filepath.Join(l.dir, sessiondb.InDir), OutDir: filepath.Join(l.dir, sessiondb.OutDir)}
+	if err := box.Init(ctx); err != nil {
+		t.Fatal(err)
+	}
+	pass := func() bool {
+		t.Helper()
+		news, err := m.dlv.deliver(ctx, l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return news
+	}
+	dropAck := func() {
+		t.Helper()
+		db, err := sql.Open("sqlite3", "file:"+box.OutboundPath())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		if _, err := db.Exec(`DELETE FROM processing_ack`); err != nil {
+			t.Fatal(err)
+		}
+	}
+	steps := []struct {
+		name string
+		do   func() error
+		news bool
+	}{
+		{"nothing claimed", func() error { return nil }, false},
+		{"claimed", func() error { return box.Claim(ctx, "m1") }, true},
+		{"nothing new", func() error { return nil }, false},
+		{"claim dropped", func() error { dropAck(); return nil }, false},
+		{"claimed again", func() error { return box.Claim(ctx, "m1") }, false},
+	}
+	for _, st := range steps {
+		if err := st.do(); err != nil {
+			t.Fatalf("%s: %v", st.name, err)
+		}
+		if got := pass(); got != st.news {
+			t.Errorf("%s: pass brought news %v, want %v", st.name, got, st.news)
+		}
 	}
 	cancel()
 	m.wg.Wait()
