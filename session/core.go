@@ -145,14 +145,32 @@ func (c *core) session(ctx context.Context, s data.Session) (*handle, error) {
 	if confErr != nil {
 		c.log.Warn("group config refused", "group", g.Folder, "session", s.ID, "err", confErr)
 	}
-	if c.watcher != nil {
-		if err := c.watcher.Add(filepath.Join(dir, sessiondb.OutDir)); err != nil {
-			c.log.Warn("watch session folder; polling it", "session", s.ID, "err", err)
-		}
-	}
 	c.wg.Add(1)
 	go c.dlv.loop(l)
 	return l, nil
+}
+
+// watchOut watches a session's out/ folder while its container runs, the
+// only time anything writes there: an idle-stopped session holds no
+// inotify watch, so thousands of them fit in a host's
+// fs.inotify.max_user_watches (8,192 on many). Its exit pokes the
+// delivery pass for what it wrote last; a pass on the watch's start
+// reads what it wrote before the watch was there.
+func (c *core) watchOut(l *handle, on bool) {
+	if c.watcher == nil {
+		return
+	}
+	dir := filepath.Join(l.dir, sessiondb.OutDir)
+	if on {
+		if err := c.watcher.Add(dir); err != nil {
+			c.log.Warn("watch session folder; polling it", "session", l.id, "err", err)
+		}
+		l.poke()
+		return
+	}
+	if err := c.watcher.Remove(dir); err != nil && !errors.Is(err, fsnotify.ErrNonExistentWatch) {
+		c.log.Debug("unwatch session folder", "session", l.id, "err", err)
+	}
 }
 
 // sessionDir is a session's folder under BERTH_HOME.
@@ -185,6 +203,7 @@ func (c *core) wakeAsync(l *handle) {
 		if err := c.wake(c.ctx, l.id); err != nil && c.ctx.Err() == nil && !errors.Is(err, ErrClosed) {
 			c.log.Warn("wake failed", "session", l.id, "group", l.group.Folder, "err", err)
 		}
+		traceStep(c.ctx, c.log, "woken", l.id)
 	}()
 }
 
@@ -197,16 +216,19 @@ func (c *core) watch() {
 			if !ok {
 				return
 			}
-			// Only the reply database (and its journal going, which ends
-			// a commit) can carry news; the agent may churn anything else
-			// in out/ as fast as it likes.
-			if name := filepath.Base(ev.Name); name != sessiondb.OutboundFile && name != sessiondb.OutboundFile+"-journal" {
+			// Only a commit of the reply database can carry news, and a
+			// pass that read during one would wait on its lock (SQLite's
+			// busy wait sleeps in steps of milliseconds) and hold up its
+			// end: only the ends of commits kick (sessiondb.CommitEnded).
+			// The agent may churn anything else in out/ as fast as it likes.
+			if !sessiondb.CommitEnded(ev, sessiondb.OutboundFile) {
 				continue
 			}
 			c.mu.Lock()
 			l := c.byOutDir[filepath.Dir(ev.Name)]
 			c.mu.Unlock()
 			if l != nil {
+				traceStep(c.ctx, c.log, "host-event", l.id)
 				l.poke()
 			}
 		case err, ok := <-c.watcher.Errors:

@@ -21,18 +21,30 @@ type delivery struct {
 
 // loop sends a session's replies whenever its out/ folder changes,
 // and on each sweep as a fallback.
+//
+// The rate limit is charged only by a pass that follows one that brought
+// no news: news (a claim first seen, an outcome recorded, a reply settled,
+// a failure told) is bounded by the rows berth wrote and the replies'
+// caps, so a conversation going at full speed is never held up, while an
+// agent churning its out/ folder without news gets PassRate passes.
 func (d *delivery) loop(l *handle) {
 	defer d.wg.Done()
+	news := false
 	for {
 		select {
 		case <-d.ctx.Done():
 			return
 		case <-l.kick:
 		}
-		if err := l.passes.Wait(d.ctx); err != nil {
-			return // the manager is stopping
+		traceStep(d.ctx, d.log, "pass-kicked", l.id)
+		if !news {
+			if err := l.passes.Wait(d.ctx); err != nil {
+				return // the manager is stopping
+			}
 		}
-		if err := d.deliver(d.ctx, l); err != nil && d.ctx.Err() == nil {
+		traceStep(d.ctx, d.log, "pass-start", l.id)
+		var err error
+		if news, err = d.deliver(d.ctx, l); err != nil && d.ctx.Err() == nil {
 			l.backlog.Store(true) // the sweep tries again
 			d.log.Warn("delivery pass", "session", l.id, "err", err)
 		}
@@ -40,9 +52,14 @@ func (d *delivery) loop(l *handle) {
 	}
 }
 
+// maxClaimsSeen bounds the claims a session's delivery pass remembers
+// having seen (see deliver).
+const maxClaimsSeen = 10000
+
 // deliver records the container's acks, sends every undelivered reply in
-// seq order, and tells senders about messages that failed.
-func (d *delivery) deliver(ctx context.Context, l *handle) error {
+// seq order, and tells senders about messages that failed. It reports
+// whether the pass brought news (see loop).
+func (d *delivery) deliver(ctx context.Context, l *handle) (news bool, err error) {
 	l.delivering.Lock()
 	defer l.delivering.Unlock()
 	acks, err := l.db.Acks(ctx)
@@ -50,27 +67,32 @@ func (d *delivery) deliver(ctx context.Context, l *handle) error {
 		d.refuseOutbound(ctx, l, err)
 		acks = nil // the file is set aside; what was waiting has failed
 	} else if err != nil {
-		return fmt.Errorf("read acks: %w", err)
+		return false, fmt.Errorf("read acks: %w", err)
 	}
-	// Recording acks is a durable write: skip it when no outcome changed
-	// since the last pass recorded them all.
-	var finished []string
-	if mark := outcomes(acks); mark != l.recorded {
-		if finished, err = l.db.Finish(ctx, acks); err != nil {
-			return fmt.Errorf("record acks: %w", err)
+	// Acks are read for pending messages only, and a claim is news once
+	// per message berth wrote, however often the agent rewrites, drops
+	// and rewrites it: an id is forgotten when its outcome is recorded
+	// (or, bounding the set, all are when it passes maxClaimsSeen).
+	if len(l.claimed) > maxClaimsSeen {
+		l.claimed = nil
+	}
+	for id, a := range acks {
+		if a.Status == sessiondb.StatusProcessing && !l.claimed[id] {
+			if l.claimed == nil {
+				l.claimed = map[string]bool{}
+			}
+			l.claimed[id] = true
+			news = true
 		}
-		l.recorded = mark
 	}
-	if len(finished) > 0 {
-		l.touch()
-	}
+	traceStep(ctx, d.log, "acks-read", l.id)
 	d.claims(ctx, l, acks)
 	d.answerTasks(ctx, l, acks) // while the turn that asks still holds its claims
 	// Holding l.delivering, no send of ours is in flight: a reply still
 	// marked "sending" was cut off by a crash.
 	doubt, err := l.db.InDoubt(ctx)
 	if err != nil {
-		return fmt.Errorf("read deliveries: %w", err)
+		return news, fmt.Errorf("read deliveries: %w", err)
 	}
 	for _, msg := range doubt {
 		d.resolveDoubt(ctx, l, msg)
@@ -80,7 +102,7 @@ func (d *delivery) deliver(ctx context.Context, l *handle) error {
 	for {
 		out, err := l.db.Undelivered(ctx)
 		if err != nil {
-			return fmt.Errorf("read replies: %w", err)
+			return news, fmt.Errorf("read replies: %w", err)
 		}
 		settled := 0
 		for _, msg := range out {
@@ -95,11 +117,33 @@ func (d *delivery) deliver(ctx context.Context, l *handle) error {
 				break
 			}
 			settled++
+			news = true
 		}
 		if len(out) == 0 || settled < len(out) {
 			break
 		}
 	}
+	// The acks are recorded after the replies are sent: the agent's
+	// outbound.db holds them durably already (a crash before this write
+	// loses nothing: the next pass reads them again), and the commit
+	// would otherwise stand between a reply and its person. Recording is
+	// a durable write: skip it when no outcome changed since the last
+	// pass recorded them all.
+	var finished []string
+	if mark := outcomes(acks); mark != l.recorded {
+		if finished, err = l.db.Finish(ctx, acks); err != nil {
+			return news, fmt.Errorf("record acks: %w", err)
+		}
+		l.recorded = mark
+	}
+	if len(finished) > 0 {
+		l.touch()
+		news = true
+	}
+	for _, id := range finished {
+		delete(l.claimed, id)
+	}
+	traceStep(ctx, d.log, "acks-recorded", l.id)
 	for _, id := range finished {
 		if acks[id].Status == sessiondb.StatusFailed {
 			continue // told below, with the reason
@@ -108,7 +152,7 @@ func (d *delivery) deliver(ctx context.Context, l *handle) error {
 	}
 	failed, err := l.db.FailedUnnotified(ctx)
 	if err != nil {
-		return fmt.Errorf("read failures: %w", err)
+		return news, fmt.Errorf("read failures: %w", err)
 	}
 	for _, f := range failed {
 		var err error
@@ -119,17 +163,18 @@ func (d *delivery) deliver(ctx context.Context, l *handle) error {
 				ReplyTo: f.Content.MessageID, Text: failureText(f.Error)})
 		}
 		if err != nil && ctx.Err() != nil {
-			return ctx.Err()
+			return news, ctx.Err()
 		}
 		if err != nil {
 			d.log.Error("delivery-failed", "channel", f.ChannelType, "session", l.id, "group", l.group.Folder, "message", f.ID, "err", err)
 		}
 		if err := l.db.MarkNotified(ctx, f.ID); err != nil {
-			return err
+			return news, err
 		}
 		d.done(ctx, l, f.ID, false, f.Error)
+		news = true
 	}
-	return nil
+	return news, nil
 }
 
 // refuseOutbound deals with a reply database berth will not read (the
@@ -187,11 +232,13 @@ func (d *delivery) send(ctx context.Context, l *handle, msg sessiondb.OutMessage
 	case guardLater:
 		return false
 	}
+	traceStep(ctx, d.log, "reply-checked", l.id)
 	start := time.Now()
 	if err := l.db.BeginDelivery(ctx, msg); err != nil {
 		d.log.Warn("record delivery", "session", l.id, "err", err)
 		return false // tried again on the next pass
 	}
+	traceStep(ctx, d.log, "sending-recorded", l.id)
 	retrying := func() {
 		l.tell(ctx, channels.Status{State: channels.StateRetrying, Detail: "sending the answer failed; trying again"}, nil, msg.InReplyTo)
 	}
@@ -205,6 +252,7 @@ func (d *delivery) send(ctx context.Context, l *handle, msg sessiondb.OutMessage
 	if ctx.Err() != nil {
 		return false // not recorded: the next process delivers it
 	}
+	traceStep(ctx, d.log, "handed-off", l.id)
 	if err != nil {
 		d.obs.DeliveryFailed(msg.ChannelType)
 		d.log.Error("delivery-failed", "channel", msg.ChannelType, "session", l.id, "group", l.group.Folder, "reply", msg.ID, "err", err)
@@ -216,6 +264,7 @@ func (d *delivery) send(ctx context.Context, l *handle, msg sessiondb.OutMessage
 	if err := l.db.RecordDelivery(ctx, msg, pid, sessiondb.DeliveryDelivered, ""); err != nil {
 		d.log.Error("record delivery", "session", l.id, "err", err)
 	}
+	traceStep(ctx, d.log, "delivery-recorded", l.id)
 	d.clearOutbox(l, msg)
 	l.touch()
 	l.tell(ctx, channels.Status{State: channels.StateWorking}, []channels.State{channels.StateRetrying}, msg.InReplyTo)

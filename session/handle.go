@@ -97,9 +97,10 @@ type handle struct {
 	// a message's changes in the order they were made.
 	tellMu sync.Mutex
 
-	delivering sync.Mutex // held by the one delivery pass; guards flood, recorded and addresses
+	delivering sync.Mutex // held by the one delivery pass; guards flood, recorded, claimed and addresses
 	flood      floodState
-	recorded   outcomeMark // the acks' outcomes the last pass recorded
+	recorded   outcomeMark     // the acks' outcomes the last pass recorded
+	claimed    map[string]bool // the messages whose claim a pass saw, until their outcome is recorded
 	// addresses are the reply addresses inbound.db has shown to be this
 	// session's own; they only ever grow, so a known one needs no read.
 	addresses map[sessiondb.Address]bool
@@ -409,6 +410,7 @@ func (l *handle) adopt(info container.Info, adopted bool) {
 	l.refused, l.oomSeen, l.claims = container.Refusals{}, 0, nil
 	l.amu.Unlock()
 	l.touch()
+	l.c.watchOut(l, true)
 	l.c.obs.Running(l.c.running.add(1))
 	l.setState(l.c.ctx, data.ContainerRunning, info.ID)
 	event := "spawned"
@@ -600,6 +602,7 @@ func (l *handle) exited(id string, code int64, reason string, final bool) {
 	l.c.slots.release()
 	l.setState(ctx, data.ContainerStopped, "")
 	l.c.log.Info("exited", "session", l.id, "group", l.group.Folder, "container", short(id), "code", code)
+	l.c.watchOut(l, false)
 	l.poke() // deliver what it wrote before it went
 	if l.c.ctx.Err() != nil {
 		l.mu.Unlock()

@@ -85,10 +85,13 @@ func (r *router) handle(ctx context.Context, in channels.Inbound) error {
 		}
 		return r.markSeen(ctx, in)
 	}
+	traceStep(ctx, r.log, "sender-known", "")
 	if err := r.route(ctx, in, log); err != nil {
 		return err
 	}
-	return r.markSeen(ctx, in)
+	err := r.markSeen(ctx, in)
+	traceStep(ctx, r.log, "handled", "")
+	return err
 }
 
 // route passes a message to every wiring of its conversation that it
@@ -252,6 +255,7 @@ func (r *router) routeTo(ctx context.Context, in channels.Inbound, mg data.Messa
 	if err != nil {
 		return false, nil, err
 	}
+	traceStep(ctx, r.log, "routed", s.ID)
 	msg := sessiondb.InMessage{
 		ID: inboundID(in, w.AgentGroupID), Kind: sessiondb.KindChat, Timestamp: in.Time, Trigger: engaged,
 		ChannelType: in.ChannelType, PlatformID: in.PlatformID, ThreadID: in.ThreadID,
@@ -282,9 +286,11 @@ func (r *router) routeTo(ctx context.Context, in channels.Inbound, mg data.Messa
 	if len(ids) == 0 {
 		return false, nil, nil // a redelivery already stored
 	}
+	traceStep(ctx, r.log, "inbound-written", s.ID)
 	if err := r.store.TouchSession(ctx, s.ID); err != nil {
 		r.log.Warn("touch session", "session", s.ID, "group", l.group.Folder, "err", err)
 	}
+	traceStep(ctx, r.log, "session-touched", s.ID)
 	r.log.Info("routed", "channel", in.ChannelType, "group", l.group.Folder, "session", s.ID, "message", msg.ID,
 		"engaged", engaged, "new_session", created)
 	if !engaged {
@@ -298,6 +304,7 @@ func (r *router) routeTo(ctx context.Context, in channels.Inbound, mg data.Messa
 	}
 	l.amu.Unlock()
 	r.dlv.accepted(ctx, l, msg.ID, in)
+	traceStep(ctx, r.log, "state-told", s.ID)
 	r.wakeAsync(l)
 	return true, notes, nil
 }

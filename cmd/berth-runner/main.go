@@ -14,6 +14,7 @@ import (
 	"syscall"
 	_ "time/tzdata" // the container's TZ (the group's timezone) resolves without zone files in the image
 
+	"github.com/berth-dev/berth/cmd/internal/buildinfo"
 	"github.com/berth-dev/berth/container/toolbox"
 	"github.com/berth-dev/berth/session/runner"
 	"github.com/berth-dev/berth/session/runner/agents"
@@ -33,9 +34,23 @@ func main() {
 	in := flag.String("in", "/workspace/in", "folder holding inbound.db (read-only)")
 	out := flag.String("out", "/workspace/out", "folder holding outbound.db")
 	provider := flag.String("provider", envOr("BERTH_PROVIDER", "echo"), "provider: anthropic, openai, or echo (test and demo)")
+	showVersion := flag.Bool("version", false, "print the version and exit")
 	flag.Parse()
+	if *showVersion {
+		// The same line `berth version` prints, so an image's runner can
+		// be matched to the gateway that built it; also the floor the
+		// cold-start benchmark measures a bare `docker run` against.
+		fmt.Println(buildinfo.Current().Line("berth-runner"))
+		return
+	}
 
-	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	// BERTH_TRACE=1 (session.Config.Env; the performance benchmark sets
+	// it) adds the debug records that time each step of a turn.
+	opts := &slog.HandlerOptions{}
+	if os.Getenv("BERTH_TRACE") == "1" {
+		opts.Level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewJSONHandler(os.Stderr, opts))
 	p, err := agents.NewProvider(*provider, os.Getenv("BERTH_MODEL"), os.Getenv("BERTH_PROXY_SOCKET"),
 		sessiondb.Container{InDir: *in, OutDir: *out})
 	if err != nil {

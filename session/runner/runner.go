@@ -133,7 +133,10 @@ func Run(ctx context.Context, cfg Config) error {
 					if !ok {
 						return
 					}
-					if filepath.Base(ev.Name) == sessiondb.InboundFile || ev.Has(fsnotify.Remove) {
+					// Read after berth's commit ends, not during it: a read
+					// then waits on the lock and holds the commit up.
+					if sessiondb.CommitEnded(ev, sessiondb.InboundFile) {
+						trace(ctx, cfg.Log, "runner-event")
 						select {
 						case kick <- struct{}{}:
 						default:
@@ -158,6 +161,7 @@ func Run(ctx context.Context, cfg Config) error {
 		// Context-only rows are no turn by themselves: they wait, with
 		// the runner asleep, for the next row that triggers one.
 		if sessiondb.Triggers(due) && ctx.Err() == nil {
+			trace(ctx, cfg.Log, "runner-read")
 			if err := turn(ctx, cfg, db, state, due); err != nil && ctx.Err() == nil {
 				cfg.Log.Error("turn", "err", err)
 				time.Sleep(200 * time.Millisecond)
@@ -188,6 +192,7 @@ func turn(ctx context.Context, cfg Config, db sessiondb.Container, state StateSt
 	if err := db.Claim(ctx, ids...); err != nil {
 		return err
 	}
+	trace(ctx, cfg.Log, "claimed")
 	// The heartbeat is progress, not a timer: a provider that hangs stops
 	// touching it, and the host stops the turn after its stuck_timeout.
 	hb := &heartbeat{dir: cfg.OutDir, every: cfg.Heartbeat, log: cfg.Log}
@@ -197,6 +202,7 @@ func turn(ctx context.Context, cfg Config, db sessiondb.Container, state StateSt
 		// Stopped mid-turn: leave the claim for the next container.
 		return nil
 	}
+	trace(ctx, cfg.Log, "provided")
 	chType, platformID, threadID, _ := db.Routing(ctx)
 	out := make([]sessiondb.OutMessage, 0, len(replies))
 	for _, r := range replies {
@@ -220,6 +226,7 @@ func turn(ctx context.Context, cfg Config, db sessiondb.Container, state StateSt
 	if err := db.Finish(ctx, ids, status, errText, out...); err != nil {
 		return err
 	}
+	trace(ctx, cfg.Log, "reply-written")
 	touch(cfg.OutDir)
 	return nil
 }
@@ -267,6 +274,16 @@ func touch(outDir string) {
 		if f, err := os.Create(p); err == nil {
 			_ = f.Close()
 		}
+	}
+}
+
+// trace records, at debug level, that a step of a turn was reached, with
+// the time to the microsecond ("at", Unix microseconds: a JSON log's own
+// time has milliseconds only). The host reads these from the container's
+// output to break a round trip down (docs/performance.md).
+func trace(ctx context.Context, log *slog.Logger, step string) {
+	if log.Enabled(ctx, slog.LevelDebug) {
+		log.DebugContext(ctx, "trace", "step", step, "at", time.Now().UnixMicro())
 	}
 }
 

@@ -31,15 +31,31 @@ func (c Container) Init(ctx context.Context) error {
 // Due lists pending, due messages that no live runner has taken, oldest
 // first. A "processing" ack older than since belongs to a container that
 // died, so its message is due again.
+//
+// Only the acks of pending messages are read, and none when nothing is
+// pending (most wakes: berth's records of a delivery), so a wake costs
+// the same in a session's first hour as in its thousandth.
 func (c Container) Due(ctx context.Context, since time.Time, now time.Time) ([]InMessage, error) {
-	acks := map[string]Ack{}
-	if err := withRead(ctx, c.OutboundPath(), func(db *sql.DB) error { return readAcks(ctx, db, acks) }); err != nil &&
-		!errors.Is(err, ErrNoFile) && !isNoTable(err) {
-		return nil, fmt.Errorf("read acks: %w", err)
-	}
 	all, err := pending(ctx, c.InboundPath())
-	if err != nil {
+	if err != nil || len(all) == 0 {
 		return nil, err
+	}
+	ids := make([]string, len(all))
+	for i, m := range all {
+		ids[i] = m.ID
+	}
+	acks := map[string]Ack{}
+	if err := withRead(ctx, c.OutboundPath(), func(db *sql.DB) error {
+		for len(ids) > 0 {
+			n := min(len(ids), BatchSize)
+			if err := readAcks(ctx, db, ids[:n], acks); err != nil {
+				return err
+			}
+			ids = ids[n:]
+		}
+		return nil
+	}); err != nil && !errors.Is(err, ErrNoFile) && !isNoTable(err) {
+		return nil, fmt.Errorf("read acks: %w", err)
 	}
 	var out []InMessage
 	for _, m := range all {
@@ -180,11 +196,11 @@ func newID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// readAcks reads every processing ack of the runner's own outbound.db.
+// readAcks reads the acks of ids (at most BatchSize) from the runner's own outbound.db.
 func readAcks(ctx context.Context, db interface {
 	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
-}, acks map[string]Ack) error {
-	rows, err := db.QueryContext(ctx, `SELECT message_id, status, error, status_changed FROM processing_ack`)
+}, ids []string, acks map[string]Ack) error {
+	rows, err := db.QueryContext(ctx, `SELECT message_id, status, error, status_changed FROM processing_ack WHERE message_id IN (`+params(len(ids))+`)`, anys(ids)...)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,619 @@
+package session_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	_ "github.com/mattn/go-sqlite3"
+
+	"github.com/berth-dev/berth/channels"
+	"github.com/berth-dev/berth/container/containertest"
+	"github.com/berth-dev/berth/session"
+	"github.com/berth-dev/berth/session/gateway/gatewaytest"
+)
+
+// BenchmarkPerformance prints every figure of issue 19 beside its target,
+// in one run (docs/performance.md):
+//
+//	BERTH_REQUIRE_DOCKER=1 go test -run '^$' -bench Performance -benchtime 1x -timeout 30m ./session/
+//
+// BERTH_BENCH_WARM (round trips, default 200), BERTH_BENCH_COLD (cold
+// starts, default 10) and BERTH_BENCH_IDLE (idle sessions, default 1000)
+// change the sizes. A round trip runs from the call that hands berth a
+// message to the channel's Send of its reply, echo provider.
+func BenchmarkPerformance(b *testing.B) {
+	gatewaytest.BuildImage(b, gatewaytest.RequireDocker(b))
+	var rep perfReport
+	rep.load("start")
+	only := os.Getenv("BERTH_BENCH_ONLY") // e.g. "warm,cold": just those parts
+	run := func(part string) bool { return only == "" || strings.Contains(","+only+",", ","+part+",") }
+	if run("idle") {
+		rep.idle(b, envInt("BERTH_BENCH_IDLE", 1000))
+	}
+	if run("floor") {
+		rep.floor(b)
+	}
+	if run("warm") {
+		rep.warm(b, envInt("BERTH_BENCH_WARM", 200))
+	}
+	if run("cold") {
+		rep.cold(b, envInt("BERTH_BENCH_COLD", 10))
+	}
+	if run("coldn") {
+		rep.coldThroughput(b, envInt("BERTH_BENCH_COLDN", 100), 16)
+	}
+	if run("warmn") {
+		rep.warmThroughput(b, 20, 50)
+	}
+	rep.load("end")
+	fmt.Print(rep.out.String())
+	b.ReportMetric(0, "ns/op")
+}
+
+// perfReport is the table the benchmark prints.
+type perfReport struct{ out bytes.Buffer }
+
+func (r *perfReport) printf(format string, args ...any) { fmt.Fprintf(&r.out, format, args...) }
+
+func (r *perfReport) load(when string) {
+	b, _ := os.ReadFile("/proc/loadavg")
+	r.printf("load at %s: %s", when, b)
+}
+
+// floor is the cost of one durable commit as berth's session files make
+// it: one row, DELETE journal, synchronous=FULL, a temp dir.
+func (r *perfReport) floor(b *testing.B) {
+	db, err := sql.Open("sqlite3", "file:"+filepath.Join(b.TempDir(), "floor.db")+"?_journal_mode=DELETE&_synchronous=FULL&_txlock=immediate")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(`CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)`); err != nil {
+		b.Fatal(err)
+	}
+	var ds []time.Duration
+	for i := 0; i < 200; i++ {
+		start := time.Now()
+		if _, err := db.Exec(`INSERT INTO t (v) VALUES (?)`, "row"); err != nil {
+			b.Fatal(err)
+		}
+		ds = append(ds, time.Since(start))
+	}
+	r.printf("%-44s median %s  p99 %s   (the floor; the issue measured ~0.75 ms)\n", "one-row SQLite commit (DELETE, FULL)", ms(pct(ds, 50)), ms(pct(ds, 99)))
+}
+
+// timedChannel is a TEST-ONLY channel that notes when each reply was
+// handed to it, by the message it answers.
+type timedChannel struct {
+	mu   sync.Mutex // guards sent and at
+	sent []channels.Outbound
+	at   map[string]time.Time // ReplyTo -> when Send was called
+	more chan struct{}
+}
+
+func newTimedChannel() *timedChannel {
+	return &timedChannel{at: map[string]time.Time{}, more: make(chan struct{}, 1)}
+}
+
+func (c *timedChannel) Type() string                                      { return "fake" }
+func (c *timedChannel) Run(ctx context.Context, _ channels.Handler) error { <-ctx.Done(); return nil }
+func (c *timedChannel) Send(_ context.Context, out channels.Outbound) (string, error) {
+	now := time.Now()
+	c.mu.Lock()
+	c.sent = append(c.sent, out)
+	c.at[out.ReplyTo] = now
+	n := len(c.sent)
+	c.mu.Unlock()
+	select {
+	case c.more <- struct{}{}:
+	default:
+	}
+	return "p" + strconv.Itoa(n), nil
+}
+
+func (c *timedChannel) snapshot() []channels.Outbound {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]channels.Outbound(nil), c.sent...)
+}
+
+// wait waits until n replies were sent in all, and says when the n-th was.
+func (c *timedChannel) wait(b *testing.B, n int, timeout time.Duration) time.Time {
+	deadline := time.After(timeout)
+	for {
+		c.mu.Lock()
+		got := len(c.sent)
+		c.mu.Unlock()
+		if got >= n {
+			return time.Now()
+		}
+		select {
+		case <-c.more:
+		case <-time.After(50 * time.Millisecond):
+		case <-deadline:
+			b.Fatalf("%d replies after %v, want %d", got, timeout, n)
+		}
+	}
+}
+
+// traceLog is a TEST-ONLY slog handler that keeps the gateway's trace
+// records (session.TraceMsg) and drops the rest.
+type traceLog struct {
+	mu     sync.Mutex // guards events
+	events []traceEvent
+}
+
+type traceEvent struct {
+	step string
+	at   time.Time
+}
+
+func (t *traceLog) Enabled(context.Context, slog.Level) bool { return true }
+func (t *traceLog) WithAttrs([]slog.Attr) slog.Handler       { return t }
+func (t *traceLog) WithGroup(string) slog.Handler            { return t }
+func (t *traceLog) Handle(_ context.Context, r slog.Record) error {
+	if r.Message != session.TraceMsg {
+		return nil
+	}
+	r.Attrs(func(a slog.Attr) bool {
+		if a.Key == "step" {
+			t.mu.Lock()
+			t.events = append(t.events, traceEvent{step: a.Value.String(), at: r.Time})
+			t.mu.Unlock()
+			return false
+		}
+		return true
+	})
+	return nil
+}
+
+func (t *traceLog) take() []traceEvent {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	ev := t.events
+	t.events = nil
+	return ev
+}
+
+// runnerTrace reads the runner's trace records from its container's output.
+func runnerTrace(b *testing.B, id string) []traceEvent {
+	out, err := exec.Command("docker", "logs", id).CombinedOutput()
+	if err != nil {
+		b.Fatalf("docker logs: %v %s", err, out)
+	}
+	var ev []traceEvent
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		var rec struct {
+			Msg  string `json:"msg"`
+			Step string `json:"step"`
+			At   int64  `json:"at"`
+		}
+		if json.Unmarshal(sc.Bytes(), &rec) == nil && rec.Msg == "trace" {
+			ev = append(ev, traceEvent{step: rec.Step, at: time.UnixMicro(rec.At)})
+		}
+	}
+	return ev
+}
+
+// warmSteps is the warm path in order: each step is looked for after the
+// one it follows (after), within its round trip.
+var warmSteps = []struct{ step, after, what string }{
+	{"sender-known", "", "clean, dedupe, sender row (store write)"},
+	{"routed", "sender-known", "route: conversation, wirings, session (store write)"},
+	{"inbound-written", "routed", "inbound write (inbound.db commit)"},
+	{"session-touched", "inbound-written", "store write: the session's last_active"},
+	{"state-told", "session-touched", "the message's first state told"},
+	{"handled", "state-told", "seen mark (store write); Handle returns"},
+	{"woken", "inbound-written", "wake (container running: a check)"},
+	{"runner-event", "routed", "runner's fsnotify wake (may precede the host's trace of its commit)"},
+	{"runner-read", "runner-event", "runner read (inbound.db)"},
+	{"claimed", "runner-read", "claim (outbound.db commit)"},
+	{"provided", "claimed", "provider (echo)"},
+	{"reply-written", "provided", "reply and ack write (outbound.db commit)"},
+	// A pass that began before the reply's commit ended may read it
+	// (waiting on the lock): the first three are "if any" after the write.
+	{"host-event", "reply-written", "host's fsnotify event (if one came after)"},
+	{"pass-kicked", "host-event", "delivery loop kicked"},
+	{"pass-start", "pass-kicked", "pass rate limit"},
+	{"acks-read", "reply-written", "host read of the acks (outbound.db)"},
+	{"reply-checked", "acks-read", "reply read and checks"},
+	{"sending-recorded", "reply-checked", "delivery record: sending (inbound.db commit)"},
+	{"handed-off", "sending-recorded", "channel hand-off"},
+	{"delivery-recorded", "handed-off", "delivery record: delivered (after hand-off)"},
+	{"acks-recorded", "delivery-recorded", "ack record (inbound.db commit, after hand-off)"},
+}
+
+// warm measures round trips with the container running, and breaks each
+// down by the trace records of the gateway and the runner.
+func (r *perfReport) warm(b *testing.B, n int) {
+	tl := &traceLog{}
+	ch := newTimedChannel()
+	g := gatewaytest.Start(b, gatewaytest.Options{Config: func(c *session.Config) {
+		c.Log = slog.New(tl)
+		c.Env = append(c.Env, "BERTH_TRACE=1")
+		c.MaxRepliesPerMinute = 1 << 20
+	}})
+	defer g.Stop()
+	g.Manager.AddChannel(ch)
+	g.Wire("fake", "room", gatewaytest.Wire{IsDM: true})
+	send := func(text string) (string, time.Time) {
+		in := msg(text)
+		start := time.Now()
+		if err := g.Manager.Handle(context.Background(), in); err != nil {
+			b.Fatal(err)
+		}
+		return in.MessageID, start
+	}
+	for i := 0; i < 5; i++ { // wake the container, warm its caches
+		send("warm up")
+		ch.wait(b, i+1, 2*time.Minute)
+	}
+	time.Sleep(500 * time.Millisecond)
+	tl.take()
+	type trip struct{ start, end time.Time }
+	trips := make([]trip, n)
+	var ds []time.Duration
+	for i := 0; i < n; i++ {
+		id, start := send(fmt.Sprintf("ping %d", i))
+		ch.wait(b, 5+i+1, time.Minute)
+		ch.mu.Lock()
+		end := ch.at[id]
+		ch.mu.Unlock()
+		trips[i] = trip{start, end}
+		ds = append(ds, end.Sub(start))
+		// As a person's next message would, this one comes after the
+		// records that follow a hand-off (the delivery, the acks): the
+		// back-to-back rate is the warm throughput's figure.
+		time.Sleep(20 * time.Millisecond)
+	}
+	sid := g.Sessions()[0].ID
+	ev := tl.take()
+	if cs := g.Containers(sid); len(cs) == 1 {
+		ev = append(ev, runnerTrace(b, cs[0].ID)...)
+	}
+	sort.Slice(ev, func(i, j int) bool { return ev[i].at.Before(ev[j].at) })
+	if os.Getenv("BERTH_BENCH_DEBUG") == "1" && n > 2 {
+		for _, e := range ev {
+			if !e.at.Before(trips[1].start) && e.at.Before(trips[2].start) {
+				r.printf("  debug: %-18s @%s\n", e.step, ms(e.at.Sub(trips[1].start)))
+			}
+		}
+		r.printf("  debug: end @%s\n", ms(trips[1].end.Sub(trips[1].start)))
+	}
+	r.load("warm")
+	r.printf("%-44s median %s (target ≤ 10 ms)  p99 %s (target ≤ 25 ms)  n=%d\n", "warm round trip", ms(pct(ds, 50)), ms(pct(ds, 99)), n)
+	// The breakdown: for each trip, when each step was first reached
+	// after the step it follows.
+	gaps := map[string][]time.Duration{}
+	since := map[string][]time.Duration{}
+	for i, t := range trips {
+		limit := t.end.Add(time.Second)
+		if i+1 < n {
+			limit = trips[i+1].start
+		}
+		at := map[string]time.Time{"": t.start, "handed-off-ch": t.end}
+		for _, s := range warmSteps {
+			from, ok := at[s.after]
+			if !ok {
+				continue
+			}
+			for _, e := range ev {
+				if e.step == s.step && !e.at.Before(from) && e.at.Before(limit) {
+					at[s.step] = e.at
+					gaps[s.step] = append(gaps[s.step], e.at.Sub(from))
+					since[s.step] = append(since[s.step], e.at.Sub(t.start))
+					break
+				}
+			}
+		}
+	}
+	r.printf("  warm path breakdown (median of %d trips; step: time since the step it follows, time since accepted)\n", n)
+	for _, s := range warmSteps {
+		if len(gaps[s.step]) == 0 {
+			r.printf("    %-18s %-52s (no trace)\n", s.step, s.what)
+			continue
+		}
+		r.printf("    %-18s %-52s +%s  @%s  (after %s)\n", s.step, s.what, ms(pct(gaps[s.step], 50)), ms(pct(since[s.step], 50)), cmpOr(s.after, "accepted"))
+	}
+}
+
+// cold measures round trips that start the container, each beside a bare
+// `docker run --rm` of the agent image running `berth-runner --version`.
+func (r *perfReport) cold(b *testing.B, n int) {
+	ch := newTimedChannel()
+	g := gatewaytest.Start(b, gatewaytest.Options{Config: func(c *session.Config) { c.MaxRepliesPerMinute = 1 << 20 }})
+	defer g.Stop()
+	g.Manager.AddChannel(ch)
+	g.Wire("fake", "room", gatewaytest.Wire{IsDM: true})
+	roundTrip := func(want int) time.Duration {
+		in := msg("ping")
+		start := time.Now()
+		if err := g.Manager.Handle(context.Background(), in); err != nil {
+			b.Fatal(err)
+		}
+		ch.wait(b, want, 2*time.Minute)
+		ch.mu.Lock()
+		defer ch.mu.Unlock()
+		return ch.at[in.MessageID].Sub(start)
+	}
+	roundTrip(1)
+	sid := g.Sessions()[0].ID
+	var berth, bare []time.Duration
+	for i := 0; i < n; i++ {
+		if err := g.Manager.StopSession(context.Background(), sid); err != nil {
+			b.Fatal(err)
+		}
+		deadline := time.Now().Add(time.Minute)
+		for (len(g.Containers(sid)) > 0 || g.Sessions()[0].ContainerState != "stopped") && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		start := time.Now()
+		if out, err := exec.Command("docker", "run", "--rm", gatewaytest.Image, "--version").CombinedOutput(); err != nil {
+			b.Fatalf("docker run: %v %s", err, out)
+		}
+		bare = append(bare, time.Since(start))
+		berth = append(berth, roundTrip(i+2))
+	}
+	r.load("cold")
+	mb, md := pct(berth, 50), pct(bare, 50)
+	r.printf("%-44s median %s  vs bare docker run --rm <image> --version median %s: %.2f× (target ≤ 1.0×)  n=%d\n",
+		"cold round trip", ms(mb), ms(md), float64(mb)/float64(md), n)
+}
+
+// coldThroughput starts sessions new sessions at once under a cap, beside
+// as many bare `docker run --rm` at the same parallelism.
+func (r *perfReport) coldThroughput(b *testing.B, sessions, cap int) {
+	ch := newTimedChannel()
+	g := gatewaytest.Start(b, gatewaytest.Options{Config: func(c *session.Config) { c.MaxRunning = cap }})
+	defer g.Stop()
+	g.Manager.AddChannel(ch)
+	for i := 0; i < sessions; i++ {
+		g.Wire("fake", fmt.Sprintf("cold%03d", i), gatewaytest.Wire{IsDM: true})
+	}
+	start := time.Now()
+	for i := 0; i < sessions; i++ {
+		in := msg("hello")
+		in.PlatformID = fmt.Sprintf("cold%03d", i)
+		if err := g.Manager.Handle(context.Background(), in); err != nil {
+			b.Fatal(err)
+		}
+	}
+	ch.wait(b, sessions, 10*time.Minute)
+	took := time.Since(start)
+	answered := map[string]bool{}
+	for _, o := range ch.snapshot() {
+		answered[o.PlatformID] = true
+	}
+	g.Stop()
+	start = time.Now()
+	work := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := 0; w < cap; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range work {
+				if out, err := exec.Command("docker", "run", "--rm", gatewaytest.Image, "--version").CombinedOutput(); err != nil {
+					b.Errorf("docker run: %v %s", err, out)
+				}
+			}
+		}()
+	}
+	for i := 0; i < sessions; i++ {
+		work <- struct{}{}
+	}
+	close(work)
+	wg.Wait()
+	bare := time.Since(start)
+	r.load("cold throughput")
+	r.printf("%-44s %d of %d answered, %.1f sessions/s (%v)  vs %d bare docker run at %d: %.1f/s (%v)\n",
+		fmt.Sprintf("cold throughput (%d new, --max-running %d)", sessions, cap), len(answered), sessions,
+		float64(sessions)/took.Seconds(), took.Round(time.Millisecond), sessions, cap, float64(sessions)/bare.Seconds(), bare.Round(time.Millisecond))
+}
+
+// warmThroughput sends perSession messages at once to each of sessions
+// running containers and checks each session's replies keep their order.
+func (r *perfReport) warmThroughput(b *testing.B, sessions, perSession int) {
+	ch := newTimedChannel()
+	g := gatewaytest.Start(b, gatewaytest.Options{Config: func(c *session.Config) {
+		c.MaxRunning = sessions + 4
+		c.MaxRepliesPerMinute = 1 << 20
+	}})
+	defer g.Stop()
+	g.Manager.AddChannel(ch)
+	room := func(i int) string { return fmt.Sprintf("warm%02d", i) }
+	for i := 0; i < sessions; i++ {
+		g.Wire("fake", room(i), gatewaytest.Wire{IsDM: true})
+		in := msg("warm up")
+		in.PlatformID = room(i)
+		if err := g.Manager.Handle(context.Background(), in); err != nil {
+			b.Fatal(err)
+		}
+	}
+	ch.wait(b, sessions, 5*time.Minute)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for i := 0; i < sessions; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := 0; j < perSession; j++ {
+				in := msg(fmt.Sprintf("m%03d", j))
+				in.PlatformID = room(i)
+				if err := g.Manager.Handle(context.Background(), in); err != nil {
+					b.Error(err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	ch.wait(b, sessions+sessions*perSession, 5*time.Minute)
+	took := time.Since(start)
+	next := map[string]int{}
+	disorder := 0
+	for _, o := range ch.snapshot() {
+		n, ok := strings.CutPrefix(o.Text, "echo: m")
+		if !ok {
+			continue
+		}
+		j, _ := strconv.Atoi(n)
+		if j != next[o.PlatformID] {
+			disorder++
+		}
+		next[o.PlatformID] = j + 1
+	}
+	r.load("warm throughput")
+	r.printf("%-44s %.0f messages/s (%v), replies out of order: %d (must be 0)\n",
+		fmt.Sprintf("warm throughput (%d sessions × %d)", sessions, perSession), float64(sessions*perSession)/took.Seconds(), took.Round(time.Millisecond), disorder)
+	if disorder > 0 {
+		b.Errorf("%d replies out of order within their session", disorder)
+	}
+}
+
+// idle answers n sessions (the TEST-ONLY in-process runtime: what is
+// measured is the gateway holding n idle-stopped sessions, which no
+// container touches), lets their containers idle-stop, and measures the
+// process's CPU and RSS over 60 s and its inotify watches.
+func (r *perfReport) idle(b *testing.B, n int) {
+	rt := containertest.New(containertest.Options{})
+	defer rt.Close()
+	ch := newTimedChannel()
+	g := gatewaytest.Start(b, gatewaytest.Options{Runtime: rt, Config: func(c *session.Config) {
+		c.MaxRunning = n // in-process "containers" cost little; no wave waits for a slot
+		c.IdleTimeout = 300 * time.Millisecond
+		c.Poll = 0 // the production default
+		c.StopGrace = time.Second
+	}})
+	defer g.Stop()
+	g.Manager.AddChannel(ch)
+	for i := 0; i < n; i++ {
+		g.Wire("fake", fmt.Sprintf("idle%04d", i), gatewaytest.Wire{IsDM: true})
+	}
+	for i := 0; i < n; i++ {
+		in := msg("hello")
+		in.PlatformID = fmt.Sprintf("idle%04d", i)
+		if err := g.Manager.Handle(context.Background(), in); err != nil {
+			b.Fatal(err)
+		}
+	}
+	ch.wait(b, n, 10*time.Minute)
+	deadline := time.Now().Add(5 * time.Minute)
+	for {
+		running := 0
+		for _, s := range g.Sessions() {
+			if s.ContainerState != "stopped" {
+				running++
+			}
+		}
+		if running == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("%d sessions still not idle-stopped", running)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	time.Sleep(2 * time.Second)
+	// The process is also the benchmark (its image build, earlier parts):
+	// give back what is garbage, so RSS is what the gateway holds.
+	debug.FreeOSMemory()
+	watches := inotifyWatches(b)
+	cpu0, t0 := cpuTime(b), time.Now()
+	maxRSS := 0
+	for time.Since(t0) < 60*time.Second {
+		time.Sleep(time.Second)
+		maxRSS = max(maxRSS, rssKB(b))
+	}
+	cpu := cpuTime(b) - cpu0
+	pctCore := 100 * cpu.Seconds() / time.Since(t0).Seconds()
+	var mem runtime.MemStats
+	runtime.ReadMemStats(&mem)
+	r.load("idle")
+	r.printf("%-44s CPU %.3f %% of one core (target < 0.5 %%), RSS max %.1f MB (target < 50 MB; the benchmark's whole process), inotify watches %d (%.2f per session; target: 10,000 sessions within 8,192)\n",
+		fmt.Sprintf("idle (%d idle-stopped sessions, 60 s)", n), pctCore, float64(maxRSS)/1024, watches, float64(watches)/float64(n))
+	r.printf("  of which Go: heap in use %.1f MB, stacks %.1f MB (%d goroutines), runtime total %.1f MB\n",
+		float64(mem.HeapInuse)/(1<<20), float64(mem.StackInuse)/(1<<20), runtime.NumGoroutine(), float64(mem.Sys)/(1<<20))
+}
+
+// inotifyWatches counts this process's inotify watches.
+func inotifyWatches(b *testing.B) int {
+	fds, err := filepath.Glob("/proc/self/fdinfo/*")
+	if err != nil {
+		b.Fatal(err)
+	}
+	n := 0
+	for _, f := range fds {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			continue // closed meanwhile
+		}
+		n += strings.Count(string(data), "inotify wd:")
+	}
+	return n
+}
+
+func cpuTime(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func rssKB(b *testing.B) int {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, _ := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")))
+			return kb
+		}
+	}
+	return 0
+}
+
+func pct(ds []time.Duration, p int) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := append([]time.Duration(nil), ds...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[min(len(s)-1, len(s)*p/100)]
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d.Microseconds())/1000) }
+
+func cmpOr(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+func envInt(key string, def int) int {
+	if n, err := strconv.Atoi(os.Getenv(key)); err == nil && n > 0 {
+		return n
+	}
+	return def
+}
