@@ -153,9 +153,12 @@ func (c *core) session(ctx context.Context, s data.Session) (*handle, error) {
 // watchOut watches a session's out/ folder while its container runs, the
 // only time anything writes there: an idle-stopped session holds no
 // inotify watch, so thousands of them fit in a host's
-// fs.inotify.max_user_watches (8,192 on many). Its exit pokes the
-// delivery pass for what it wrote last; a pass on the watch's start
-// reads what it wrote before the watch was there.
+// fs.inotify.max_user_watches (8,192 on many). The watch starts before
+// the container is created (start), so nothing it writes is missed, and
+// again (a no-op) when one is adopted; its exit pokes the delivery pass
+// for what it wrote last. Starting the watch pokes nothing: a pass then
+// would race recovery's confirmation of a reply in doubt (a reply sent
+// twice), and what an adopted container wrote before is recovery's.
 func (c *core) watchOut(l *handle, on bool) {
 	if c.watcher == nil {
 		return
@@ -165,7 +168,6 @@ func (c *core) watchOut(l *handle, on bool) {
 		if err := c.watcher.Add(dir); err != nil {
 			c.log.Warn("watch session folder; polling it", "session", l.id, "err", err)
 		}
-		l.poke()
 		return
 	}
 	if err := c.watcher.Remove(dir); err != nil && !errors.Is(err, fsnotify.ErrNonExistentWatch) {

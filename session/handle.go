@@ -400,7 +400,12 @@ func (l *handle) start(ctx context.Context, runner RunnerChoice) (container.Info
 	if err != nil {
 		return container.Info{}, false, err
 	}
-	return l.c.rt.Ensure(ctx, spec)
+	l.c.watchOut(l, true)
+	info, adopted, err := l.c.rt.Ensure(ctx, spec)
+	if err != nil {
+		l.c.watchOut(l, false)
+	}
+	return info, adopted, err
 }
 
 // adopt records a running container and watches for its exit. l.mu is held.
