@@ -204,8 +204,9 @@ func TestLongReplyOutlivesTheAttemptDeadline(t *testing.T) {
 	n := len(parts(text))
 	ctx := newExpiring()
 	go func() {
-		// The attempt's deadline passes once the first part is posted.
-		for len(fake.Posted()) == 0 {
+		// The attempt's deadline passes once the first part is out (its
+		// call returned: the second is being posted).
+		for len(fake.Posted()) < 2 { // part 1 returned: part 2 is on its way
 			time.Sleep(time.Millisecond)
 		}
 		ctx.expire()

@@ -47,7 +47,10 @@ func (a *Adapter) watch(ctx context.Context, end context.CancelCauseFunc) {
 			continue
 		}
 		checked = now
-		ch, ts := a.unheard(ctx, chans, heard.Add(grace), now.Add(-grace), me)
+		// Anything posted after the last event came was not heard (the
+		// message that brought it was posted before it arrived); what
+		// was posted in the last grace may still be on its way.
+		ch, ts := a.unheard(ctx, chans, heard, now.Add(-grace), me)
 		if ch == "" {
 			continue
 		}
