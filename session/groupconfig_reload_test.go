@@ -3,7 +3,6 @@ package session
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -53,17 +52,8 @@ var _ Runtime = (*specRecorder)(nil)
 // config set, !config set) reaches the next container; the limits a
 // running container is watched with stay those it started with until then.
 func TestGroupRowIsReadAtEachStart(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	home := t.TempDir()
-	store, err := data.Open(ctx, filepath.Join(home, "berth.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
 	rt := &specRecorder{}
-	m := New(Config{Home: home, UID: -1}, store, rt, groups.Layout{Root: filepath.Join(home, "groups"), UID: -1})
-	m.ctx = ctx
+	ctx, m, store := unitManager(t, Config{}, rt)
 	mg, err := store.EnsureMessagingGroup(ctx, "fake", "room", "", true)
 	if err != nil {
 		t.Fatal(err)

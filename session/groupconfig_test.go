@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -43,19 +42,9 @@ var _ Runtime = (*ensureCounter)(nil)
 // naming the field, no container is asked for, the waiting message fails
 // at once with the reason, and the refusal is logged once per session.
 func TestOldGroupRowIsRefusedAtLoad(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	home := t.TempDir()
-	store, err := data.Open(ctx, filepath.Join(home, "berth.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
 	var logs strings.Builder
 	rt := &ensureCounter{}
-	m := New(Config{Home: home, UID: -1, Log: slog.New(slog.NewJSONHandler(&logs, nil))}, store, rt,
-		groups.Layout{Root: filepath.Join(home, "groups"), UID: -1})
-	m.ctx = ctx
+	ctx, m, store := unitManager(t, Config{Log: slog.New(slog.NewJSONHandler(&logs, nil))}, rt)
 	mg, err := store.EnsureMessagingGroup(ctx, "fake", "room", "", true)
 	if err != nil {
 		t.Fatal(err)

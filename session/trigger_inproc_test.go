@@ -1,14 +1,11 @@
 package session
 
 import (
-	"context"
 	"errors"
-	"path/filepath"
 	"slices"
 	"testing"
 
 	"github.com/berth-dev/berth/data"
-	"github.com/berth-dev/berth/groups"
 	"github.com/berth-dev/berth/session/sessiondb"
 )
 
@@ -16,16 +13,7 @@ import (
 // timezone key, or the host's, so "tomorrow" means one day to both.
 func TestContainerGetsTheGroupsTimezone(t *testing.T) {
 	t.Setenv("TZ", "America/New_York")
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	home := t.TempDir()
-	store, err := data.Open(ctx, filepath.Join(home, "berth.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	m := New(Config{Home: home, UID: -1}, store, &ensureCounter{}, groups.Layout{Root: filepath.Join(home, "groups"), UID: -1})
-	m.ctx = ctx
+	ctx, m, store := unitManager(t, Config{}, &ensureCounter{})
 	for _, tc := range []struct{ folder, config, want string }{
 		{"paris", `{"timezone":"Europe/Paris"}`, "TZ=Europe/Paris"},
 		{"host", `{}`, "TZ=America/New_York"},
@@ -55,16 +43,7 @@ func TestContainerGetsTheGroupsTimezone(t *testing.T) {
 // TestTriggerStoresOnce: a task run's row is stored once however often it
 // is triggered, as a triggering task row; a closed session refuses it.
 func TestTriggerStoresOnce(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	home := t.TempDir()
-	store, err := data.Open(ctx, filepath.Join(home, "berth.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	m := New(Config{Home: home, UID: -1}, store, &ensureCounter{}, groups.Layout{Root: filepath.Join(home, "groups"), UID: -1})
-	m.ctx = ctx
+	ctx, m, store := unitManager(t, Config{}, &ensureCounter{})
 	g := &data.AgentGroup{Name: "team", Folder: "team"}
 	if err := store.CreateGroup(ctx, g); err != nil {
 		t.Fatal(err)

@@ -1,7 +1,6 @@
 package session
 
 import (
-	"context"
 	"database/sql"
 	"path/filepath"
 	"slices"
@@ -11,7 +10,6 @@ import (
 
 	"github.com/berth-dev/berth/container"
 	"github.com/berth-dev/berth/data"
-	"github.com/berth-dev/berth/groups"
 	"github.com/berth-dev/berth/session/sessiondb"
 )
 
@@ -19,16 +17,7 @@ import (
 // watch only while its container runs, so thousands of idle-stopped
 // sessions hold none (fs.inotify.max_user_watches is 8,192 on many hosts).
 func TestOutWatchedOnlyWhileRunning(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	home := t.TempDir()
-	store, err := data.Open(ctx, filepath.Join(home, "berth.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	m := New(Config{Home: home, UID: -1}, store, &ensureCounter{}, groups.Layout{Root: filepath.Join(home, "groups"), UID: -1})
-	m.ctx = ctx
+	ctx, m, store := unitManager(t, Config{}, &ensureCounter{})
 	w, err := fsnotify.NewWatcher()
 	if err != nil {
 		t.Fatal(err)
@@ -66,23 +55,12 @@ func TestOutWatchedOnlyWhileRunning(t *testing.T) {
 	if watched() {
 		t.Errorf("a session whose container exited still watches %s", out)
 	}
-	cancel()
-	m.wg.Wait()
 }
 
 // TestClaimIsNewsOnce: a claim frees the next delivery pass from the rate
 // limit once per message, however often the agent drops and rewrites it.
 func TestClaimIsNewsOnce(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	home := t.TempDir()
-	store, err := data.Open(ctx, filepath.Join(home, "berth.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	m := New(Config{Home: home, UID: -1}, store, &ensureCounter{}, groups.Layout{Root: filepath.Join(home, "groups"), UID: -1})
-	m.ctx = ctx
+	ctx, m, store := unitManager(t, Config{}, &ensureCounter{})
 	g := &data.AgentGroup{Name: "team", Folder: "team"}
 	if err := store.CreateGroup(ctx, g); err != nil {
 		t.Fatal(err)
@@ -141,6 +119,4 @@ func TestClaimIsNewsOnce(t *testing.T) {
 			t.Errorf("%s: pass brought news %v, want %v", st.name, got, st.news)
 		}
 	}
-	cancel()
-	m.wg.Wait()
 }
