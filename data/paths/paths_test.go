@@ -23,6 +23,7 @@ func TestLayout(t *testing.T) {
 		{h.Lock(), "/h/berth.lock"},
 		{h.Config(), "/h/config"},
 		{h.Status(), "/h/status.json"},
+		{h.ConsoleToken(), "/h/console.token"},
 		{h.Groups(), "/h/groups"},
 		{h.Group("team"), "/h/groups/team"},
 		{h.Global(), "/h/groups/global"},
