@@ -341,7 +341,7 @@ type sessionView struct {
 // usage is a group's model tokens today against its budget.
 type usage struct {
 	Input, Output int64
-	Budget        string // daily_budget_tokens as configured; "0": none
+	Budget        string // daily_budget_tokens, as groups config shows it
 }
 
 var errNoSession = errors.New("no such session")
@@ -373,7 +373,6 @@ func (s *Server) session(ctx context.Context, id string) (sessionView, error) {
 	if v.Usage.Input, v.Usage.Output, err = s.cfg.Store.Usage(ctx, g.Folder, time.Now()); err != nil {
 		v.Errors = append(v.Errors, "read usage: "+err.Error())
 	}
-	v.Usage.Budget = "0"
 	if set, err := groups.Effective(g, s.cfg.Install); err == nil {
 		for _, st := range set {
 			if st.Key == "daily_budget_tokens" {
