@@ -250,4 +250,3 @@ func TestToken(t *testing.T) {
 		t.Errorf("rotate: %q, %v; want a new token", again, err)
 	}
 }
-

@@ -300,4 +300,3 @@ func readFile(t testing.TB, path string) (string, os.FileMode) {
 	}
 	return string(b), fi.Mode().Perm()
 }
-

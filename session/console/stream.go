@@ -159,7 +159,9 @@ func (s *Server) outputStream(w http.ResponseWriter, r *http.Request) {
 	}}
 	stdout, stderr := out.stream("stdout"), out.stream("stderr")
 	done := make(chan error, 1)
-	go func() { done <- s.cfg.Containers.LogsSince(ctx, rows[0].ID, time.Now().Add(-outputBacklog), stdout, stderr) }()
+	go func() {
+		done <- s.cfg.Containers.LogsSince(ctx, rows[0].ID, time.Now().Add(-outputBacklog), stdout, stderr)
+	}()
 	alive := time.NewTicker(streamKeepalive)
 	defer alive.Stop()
 	for {
