@@ -337,6 +337,15 @@ func backups(path string, t time.Time) []string {
 	return out
 }
 
+// FromTail makes s start within the last n bytes of the current file (at
+// the first line that begins there) and skip the rotated backups: a page
+// that shows a log's last lines reads a bounded part of it, whatever the
+// log's size. Call it before the first read.
+func (s *Source) FromTail(n int64) {
+	s.backups = nil
+	s.tail.fromTail = n
+}
+
 // SessionID is the session whose output s reads; "" for the gateway log.
 func (s *Source) SessionID() string { return s.session }
 
@@ -429,6 +438,9 @@ type tailer struct {
 	off     int64
 	partial []byte
 	pending [][]byte // the last lines of a file rotated away
+	// fromTail, when set, starts the first file opened this many bytes
+	// before its end (see Source.FromTail).
+	fromTail int64
 }
 
 // next returns the next complete line, or false when there is none yet.
@@ -472,6 +484,23 @@ func (t *tailer) open() bool {
 		return false
 	}
 	t.f, t.fi, t.r, t.off, t.partial = f, fi, bufio.NewReaderSize(f, 64<<10), 0, nil
+	if n := t.fromTail; n > 0 && fi.Size() > n {
+		// From the byte before, so that a start on a line's first byte
+		// keeps that line.
+		if _, err := f.Seek(fi.Size()-n-1, io.SeekStart); err == nil {
+			t.r.Reset(f)
+			t.off = fi.Size() - n - 1
+			// The rest of the line the start falls in is not a line.
+			for {
+				part, err := t.r.ReadSlice('\n')
+				t.off += int64(len(part))
+				if !errors.Is(err, bufio.ErrBufferFull) {
+					break
+				}
+			}
+		}
+	}
+	t.fromTail = 0 // a file rotated in later is read whole
 	return true
 }
 

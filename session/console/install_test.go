@@ -148,6 +148,7 @@ type options struct {
 	loopback bool // the listener is loopback only
 	token    bool // a token is set
 	logLines int
+	inbound  bool // every session has an inbound.db with a message
 }
 
 func newInstall(t testing.TB, o options) (*install, string) {
@@ -168,6 +169,9 @@ func newInstall(t testing.TB, o options) (*install, string) {
 	}
 	if o.sessions > 0 {
 		in.populate(t, o.sessions)
+	}
+	if o.inbound {
+		in.fillInbound(t)
 	}
 	if o.logLines > 0 {
 		writeLog(t, home, o.logLines)
@@ -264,6 +268,26 @@ func (in *install) populate(t testing.TB, n int) {
 	}
 	in.rt.list = append(in.rt.list, container.Info{ID: "c1", Name: "berth-team-" + first.ID[:8], State: "running", Created: time.Now().Add(-time.Minute),
 		Labels: map[string]string{container.LabelHome: in.home.String(), container.LabelSession: first.ID, container.LabelGroup: "team"}})
+}
+
+// fillInbound gives every session but the first an inbound.db holding
+// one message waiting, as a real install's sessions have.
+func (in *install) fillInbound(t testing.TB) {
+	t.Helper()
+	ctx := context.Background()
+	for _, id := range in.ids[1:] {
+		s, err := in.store.Session(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := sessiondb.Host{Dir: in.home.Session(s.AgentGroupID, s.ID)}
+		if err := h.Create(ctx, sessiondb.InMessage{ChannelType: "slack", PlatformID: "C0"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := h.Append(ctx, sessiondb.InMessage{ID: "m-" + id, Kind: sessiondb.KindChat, Content: sessiondb.Content{Text: "hi"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 // writeLog writes n gateway log lines, as berth's logger does.

@@ -268,6 +268,7 @@ func (s *Server) logsPage(w http.ResponseWriter, r *http.Request) {
 		v.Stream = ""
 	} else {
 		src := logs.NewSource(s.cfg.Home.GatewayLog(), "", f)
+		src.FromTail(logTail)
 		v.Lines = lastLines(src, logBacklog)
 		src.Close()
 	}
@@ -276,15 +277,17 @@ func (s *Server) logsPage(w http.ResponseWriter, r *http.Request) {
 
 // lastLines reads what src holds now and keeps its last n lines.
 func lastLines(src *logs.Source, n int) []logLine {
-	ring := make([]logLine, 0, n)
+	ring := make([]logs.Entry, n)
+	seen := 0
 	for e, ok := src.Take(); ok; e, ok = src.Take() {
-		if len(ring) == n {
-			copy(ring, ring[1:])
-			ring = ring[:n-1]
-		}
-		ring = append(ring, lineOf(e))
+		ring[seen%n] = e
+		seen++
 	}
-	return ring
+	out := make([]logLine, 0, min(seen, n))
+	for i := max(0, seen-n); i < seen; i++ {
+		out = append(out, lineOf(ring[i%n]))
+	}
+	return out
 }
 
 // Actions an operator can take on a session.

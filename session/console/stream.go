@@ -78,6 +78,7 @@ func (s *Server) logsStream(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	src := logs.NewSource(s.cfg.Home.GatewayLog(), "", f)
+	src.FromTail(logTail)
 	defer src.Close()
 	s.follow(w, r, src)
 }
@@ -133,6 +134,7 @@ func (s *Server) outputStream(w http.ResponseWriter, r *http.Request) {
 	}
 	if s.cfg.OutputFromLogs {
 		src := logs.NewSource(s.cfg.Home.SessionLog(ss.ID), ss.ID, logs.Filter{})
+		src.FromTail(logTail)
 		defer src.Close()
 		s.follow(w, r, src)
 		return

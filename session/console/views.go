@@ -24,6 +24,10 @@ const (
 	sessionsPerPage = 50  // on the sessions page
 	historyLimit    = 50  // a session's newest messages on its page
 	logBacklog      = 200 // log lines a log page starts with
+	// logTail is how much of a log's end a log page reads for them, so a
+	// page costs the same at a 50 MB log as at a small one; berth logs
+	// reads all of it.
+	logTail = 1 << 20
 )
 
 // Outcome is where a message stands, as the console shows it.
