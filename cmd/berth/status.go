@@ -225,7 +225,7 @@ func writeStatus(ctx context.Context, cfg config, w io.Writer, now time.Time) er
 	case up && haveStatus:
 		line := fmt.Sprintf("up, pid %d, since %s (%s)", st.PID, st.Started.Local().Format("2006-01-02 15:04"), roundAge(now.Sub(st.Started)))
 		if st.MetricsAddr != "" {
-			line += ", console at http://" + st.MetricsAddr + "/ (metrics at /metrics)"
+			line += ", console at http://" + st.MetricsAddr + "/, metrics at http://" + st.MetricsAddr + "/metrics"
 		}
 		if age := now.Sub(st.Updated); age > 3*statusEvery {
 			line += fmt.Sprintf(" (status last written %s ago)", roundAge(age))
