@@ -209,7 +209,8 @@ func TestConsoleInABrowser(t *testing.T) {
 	if r := <-ch.replies; r != "echo: hello console" {
 		t.Fatalf("the channel was sent %q", r)
 	}
-	do("the container shows", visible("#containers tbody tr"))
+	do("the container shows, with its CPU and memory as the engine measures them",
+		poll(`(document.querySelector('#containers tbody td:nth-child(4)') || {}).textContent?.includes('%')`))
 	shot("overview-1280")
 
 	sessions := g.Sessions()

@@ -106,7 +106,7 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 
 // notices are what a page says after an action redirected to it.
 var notices = map[string]string{
-	"stopped": "The container was stopped. The session's next message starts a new one.",
+	"stopped": "The container was stopped. The session's next message starts a new container.",
 	"none":    "The session had no running container.",
 	"reset":   "The session was reset: its conversation's next message starts a new session.",
 }
@@ -215,6 +215,14 @@ type logLine struct {
 }
 
 func lineOf(e logs.Entry) logLine {
+	if e.Session != "" {
+		// A container's line: the runner's own JSON lines read as the
+		// gateway's do.
+		if inner := logs.ParseGatewayLine([]byte(e.Msg)); inner.Parsed {
+			return lineOf(inner)
+		}
+		return logLine{Time: e.Time.Local().Format("2006-01-02 15:04:05.000"), Level: terminal.StripControls(e.Level), Msg: terminal.StripControls(e.Msg)}
+	}
 	if !e.Parsed {
 		return logLine{Msg: terminal.StripControls(string(e.Raw))}
 	}

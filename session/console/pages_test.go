@@ -47,7 +47,7 @@ func TestPages(t *testing.T) {
 		{"busy sessions, unknown group", busy, btok, "/sessions?group=nope", []string{"0 sessions"}, nil},
 		{"busy session", busy, btok, "/sessions/" + id, []string{"o-answered", "o-queued", "o-failed", "the model refused",
 			"posted as <code>1700000000.000100</code>", "hello &lt;b&gt;there&lt;/b&gt;", "Ana", "berth-team-",
-			`href="/sessions/` + id + `/stop"`, `href="/sessions/` + id + `/reset"`, "budget 0 (no budget)", `data-stream="/sessions/` + id + `/output"`},
+			`href="/sessions/` + id + `/stop"`, `href="/sessions/` + id + `/reset"`, "<dd>0 (no budget)</dd>", `data-stream="/sessions/` + id + `/output"`},
 			[]string{"<b>there</b>"}},
 		{"busy logs", busy, btok, "/logs", []string{"message routed", "send retried", `data-stream="/logs/stream?"`}, nil},
 		{"busy logs by level", busy, btok, "/logs?level=warn", []string{"send retried"}, []string{"message routed"}},

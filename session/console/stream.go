@@ -10,7 +10,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/berth-dev/berth/channels/terminal"
 	"github.com/berth-dev/berth/container"
 	"github.com/berth-dev/berth/data/logs"
 )
@@ -157,7 +156,7 @@ func (s *Server) outputStream(w http.ResponseWriter, r *http.Request) {
 	stop := context.AfterFunc(s.ctx, cancel)
 	defer stop()
 	out := &lineWriter{send: func(stream, line string) error {
-		return ev.event("line", logLine{Time: time.Now().Format("15:04:05.000"), Level: stream, Msg: terminal.StripControls(line)})
+		return ev.event("line", lineOf(logs.Entry{Session: ss.ID, Level: stream, Msg: line}))
 	}}
 	stdout, stderr := out.stream("stdout"), out.stream("stderr")
 	done := make(chan error, 1)
