@@ -99,7 +99,7 @@ func TestResolve(t *testing.T) {
 // homeNames are the names only this package may put into a path. Not
 // runnerBinFile: berth-runner is the binary's own name wherever it is
 // built; its place in the home is cache/.
-var homeNames = []string{storeFile, lockFile, configFile, statusFile, groupsDir, sessionsDir, logsDir,
+var homeNames = []string{storeFile, lockFile, configFile, statusFile, consoleToken, groupsDir, sessionsDir, logsDir,
 	gatewayLogFile, sessionLogsDir, runDir, proxyDir, cacheDir, GlobalFolder}
 
 // TestNoOtherCodeJoinsHomePaths parses every non-test .go file of the

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -265,7 +266,8 @@ func logFilter(r *http.Request) (logs.Filter, logsView, error) {
 		}
 		f.Since = t
 	}
-	v.Stream = "/logs/stream?" + r.URL.RawQuery
+	// A URL of the console's, not a path under BERTH_HOME.
+	v.Stream = fmt.Sprintf("/logs/stream?%s", r.URL.RawQuery)
 	return f, v, nil
 }
 
@@ -374,7 +376,7 @@ func (s *Server) act(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, http.StatusNotFound, "There is no such action.")
 		return
 	}
-	http.Redirect(w, r, "/sessions/"+ss.ID+"?done="+done, http.StatusSeeOther)
+	http.Redirect(w, r, fmt.Sprintf("/sessions/%s?done=%s", url.PathEscape(ss.ID), done), http.StatusSeeOther)
 }
 
 // roundAge shows a duration to the second, or the minute past an hour.
