@@ -167,8 +167,11 @@ func (s *Server) outputStream(w http.ResponseWriter, r *http.Request) {
 	defer alive.Stop()
 	for {
 		select {
-		case <-done:
-			_ = ev.event("idle", "the container exited")
+		case err := <-done:
+			if err != nil && ctx.Err() == nil {
+				s.log.Debug("console: follow container output", "session", ss.ID, "container", rows[0].Name, "err", err)
+			}
+			_ = ev.event("idle", "the container exited") // the browser may have gone: nothing to do
 			return
 		case <-ctx.Done():
 			return
