@@ -149,6 +149,7 @@ type options struct {
 	token    bool // a token is set
 	logLines int
 	inbound  bool // every session has an inbound.db with a message
+	captured bool // containers' output is read from berth run's capture files
 }
 
 func newInstall(t testing.TB, o options) (*install, string) {
@@ -180,7 +181,7 @@ func newInstall(t testing.TB, o options) (*install, string) {
 		Home: home, Store: st, Containers: in.rt, Sessions: in.sessions,
 		Channels:   []channels.Channel{healthyChannel{"slack"}},
 		Install:    groups.Install{Provider: "echo", Image: "berth-agent:latest", IdleTimeout: 10 * time.Minute},
-		MaxRunning: 4, Loopback: o.loopback, Log: slog.New(slog.NewJSONHandler(in.logs, nil)),
+		MaxRunning: 4, Loopback: o.loopback, OutputFromLogs: o.captured, Log: slog.New(slog.NewJSONHandler(in.logs, nil)),
 	})
 	if err != nil {
 		t.Fatal(err)

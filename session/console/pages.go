@@ -14,6 +14,7 @@ import (
 
 	"github.com/berth-dev/berth/channels/terminal"
 	"github.com/berth-dev/berth/container"
+	"github.com/berth-dev/berth/data"
 	"github.com/berth-dev/berth/data/logs"
 )
 
@@ -324,8 +325,13 @@ func (s *Server) confirmPage(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, http.StatusNotFound, "There is no such page.")
 		return
 	}
-	if _, err := s.cfg.Store.Session(r.Context(), id); err != nil {
+	ss, err := s.cfg.Store.Session(r.Context(), id)
+	if err != nil {
 		s.fail(w, r, http.StatusNotFound, "There is no session "+id+".")
+		return
+	}
+	if action == actionReset && ss.Status != data.SessionActive {
+		s.fail(w, r, http.StatusConflict, "This session is closed already: its conversation's next message starts a new one.")
 		return
 	}
 	s.render(w, r, http.StatusOK, "confirm", page{Title: "Confirm", Nav: "sessions", Data: v})
@@ -363,6 +369,10 @@ func (s *Server) act(w http.ResponseWriter, r *http.Request) {
 			done = "none"
 		}
 	case actionReset:
+		if ss.Status != data.SessionActive {
+			s.fail(w, r, http.StatusConflict, "This session is closed already: nothing was done.")
+			return
+		}
 		h, err := s.cfg.Sessions.ResetSession(r.Context(), ss.ID)
 		if err != nil {
 			s.log.Error("console: reset session", "session", ss.ID, "group", g.Folder, "err", err)

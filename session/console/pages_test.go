@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -141,6 +142,12 @@ func TestActions(t *testing.T) {
 	if !strings.Contains(in.logs.String(), `"msg":"console: session reset"`) {
 		t.Error("reset not logged")
 	}
+	if w := post(t, in.srv, "/sessions/"+id+"/reset", url.Values{"csrf": {token}}, h); w.Code != http.StatusConflict {
+		t.Errorf("reset of a closed session: %d, want 409", w.Code)
+	}
+	if w := get(t, in.srv, "/sessions/"+id+"/reset", h); w.Code != http.StatusConflict {
+		t.Errorf("confirming the reset of a closed session: %d, want 409", w.Code)
+	}
 	for _, path := range []string{"/sessions/nope/stop", "/sessions/" + id + "/explode"} {
 		if w := get(t, in.srv, path, h); w.Code != http.StatusNotFound {
 			t.Errorf("GET %s: %d, want 404", path, w.Code)
@@ -195,6 +202,61 @@ func TestLogsStream(t *testing.T) {
 	}
 	if got := <-events; !strings.Contains(got, "written while followed") {
 		t.Fatalf("followed event %q", got)
+	}
+}
+
+// TestOutputStream follows a session's container output: from the engine,
+// or from the file berth run captures it into; a runner's JSON line is
+// shown as a log line, a control character never reaches the page.
+func TestOutputStream(t *testing.T) {
+	for _, captured := range []bool{false, true} {
+		in, tok := newInstall(t, options{token: true, sessions: 2, captured: captured})
+		id := in.ids[0]
+		if captured {
+			line := time.Now().UTC().Format(time.RFC3339Nano) + ` stderr {"time":"2026-01-02T15:04:05Z","level":"INFO","msg":"runner started","provider":"echo"}` + "\n" +
+				time.Now().UTC().Format(time.RFC3339Nano) + " stdout plain \x1b[31mred\n"
+			if err := os.MkdirAll(filepath.Dir(in.home.SessionLog(id)), 0o700); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(in.home.SessionLog(id), []byte(line), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ts := httptest.NewServer(in.srv)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, ts.URL+"/sessions/"+id+"/output", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		events := readEvents(resp.Body)
+		if got := <-events; !strings.HasPrefix(got, "reset") {
+			t.Errorf("captured %v: first event %q, want reset", captured, got)
+		}
+		if got := <-events; !strings.HasPrefix(got, "line") || !strings.Contains(got, `"m":"runner started"`) {
+			t.Errorf("captured %v: event %q, want the runner's line", captured, got)
+		}
+		if captured {
+			if got := <-events; !strings.Contains(got, "plain") || strings.Contains(got, "\\u001b") {
+				t.Errorf("captured: event %q, want the plain line without its escape", got)
+			}
+		} else if got := <-events; !strings.HasPrefix(got, "idle") {
+			t.Errorf("engine: event %q, want idle once the container's output ends", got)
+		}
+		cancel()
+		resp.Body.Close()
+		ts.Close()
+		// A session with no container: said, and the stream ends.
+		if !captured {
+			w := get(t, in.srv, "/sessions/"+in.ids[1]+"/output", bearer(tok))
+			if !strings.Contains(w.Body.String(), "event: idle") {
+				t.Errorf("no container: %q", w.Body.String())
+			}
+		}
 	}
 }
 

@@ -78,7 +78,8 @@ func (g *Gateway) serveHTTP(addr string, metrics http.Handler, ready func() erro
 		}
 		_, _ = io.WriteString(w, "ready\n")
 	})
-	h.srv = &http.Server{Handler: h.mux, ReadHeaderTimeout: 5 * time.Second}
+	// No write timeout: the console's event streams last as long as a page is open.
+	h.srv = &http.Server{Handler: h.mux, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 2 * time.Minute}
 	go func() {
 		defer close(h.done)
 		if err := h.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
