@@ -222,7 +222,9 @@ func TestConsoleInABrowser(t *testing.T) {
 	// The live log: what the gateway logs shows as it is written.
 	do("open the log", chromedp.Navigate(base+"/logs"), visible("#log[data-following]"))
 	ch.say(t, "1700000000.000002", "second message")
-	do("a new line shows", poll(`[...document.querySelectorAll('#log li')].some(li => li.textContent.includes('1700000000.000002'))`))
+	// Its reply is the channel's second post, 1700000000.000002: the line
+	// saying it was delivered comes after the page was opened.
+	do("a new line shows", poll(`[...document.querySelectorAll('#log li')].some(li => li.textContent.includes('delivered') && li.textContent.includes('platform_message=1700000000.000002'))`))
 	<-ch.replies
 	shot("logs-1280")
 
