@@ -7,7 +7,7 @@ import (
 
 	"github.com/berth-dev/berth/container"
 	"github.com/berth-dev/berth/data"
-	"github.com/berth-dev/berth/session/sessiondb"
+	"github.com/berth-dev/berth/session/census"
 )
 
 // figuresFresh is how long gathered figures are shown before a page's
@@ -89,38 +89,14 @@ func (f *figures) refresh(ctx context.Context) {
 func (f *figures) gather(ctx context.Context, done chan struct{}) {
 	defer close(done)
 	now := time.Now()
-	var pending, failed int
 	sessions, err := f.s.cfg.Store.Sessions(ctx, data.SessionFilter{ActiveOnly: true})
 	if err != nil {
 		f.s.log.Warn("console: list sessions", "err", err)
 	}
-	for _, ss := range sessions {
-		c, err := sessiondb.Host{Dir: f.s.cfg.Home.Session(ss.AgentGroupID, ss.ID)}.Counts(ctx, now.Add(-time.Hour))
-		if err != nil {
-			continue // as berth status: a session it cannot read counts nothing
-		}
-		pending += c.Pending
-		failed += c.Failed
-	}
-	stats := map[string]container.Stats{}
-	if list, err := f.s.cfg.Containers.List(ctx, map[string]string{container.LabelHome: f.s.cfg.Home.String()}); err == nil {
-		var mu sync.Mutex // guards stats
-		var wg sync.WaitGroup
-		for _, c := range list {
-			if !c.Running() {
-				continue
-			}
-			wg.Go(func() {
-				sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-				defer cancel()
-				if st, err := f.s.cfg.Containers.Stats(sctx, c.ID); err == nil {
-					mu.Lock()
-					stats[c.ID] = st
-					mu.Unlock()
-				}
-			})
-		}
-		wg.Wait()
+	pending, failed := census.Messages(ctx, f.s.cfg.Home, sessions, now.Add(-time.Hour))
+	var stats map[string]container.Stats
+	if running, err := census.Running(ctx, f.s.cfg.Containers, map[string]string{container.LabelHome: f.s.cfg.Home.String()}); err == nil {
+		stats = census.Measure(ctx, f.s.cfg.Containers, running)
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -16,6 +16,7 @@ import (
 	"github.com/berth-dev/berth/container"
 	"github.com/berth-dev/berth/data"
 	"github.com/berth-dev/berth/data/logs"
+	"github.com/berth-dev/berth/session/census"
 )
 
 // page is what the layout shows around a page's own content.
@@ -51,13 +52,13 @@ var funcs = template.FuncMap{
 		if t.IsZero() {
 			return "never"
 		}
-		return roundAge(time.Since(t)) + " ago"
+		return census.Age(time.Since(t)) + " ago"
 	},
 	"age": func(t time.Time) string {
 		if t.IsZero() {
 			return "-"
 		}
-		return roundAge(time.Since(t))
+		return census.Age(time.Since(t))
 	},
 	"clock": func(t time.Time) string {
 		if t.IsZero() {
@@ -72,7 +73,7 @@ var funcs = template.FuncMap{
 		}
 		return id
 	},
-	"bytes": humanBytes,
+	"bytes": census.Bytes,
 	"pct":   func(f float64) string { return strconv.FormatFloat(f, 'f', 1, 64) + "%" },
 	"dash": func(s string) string {
 		if s == "" {
@@ -387,29 +388,4 @@ func (s *Server) act(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.Redirect(w, r, fmt.Sprintf("/sessions/%s?done=%s", url.PathEscape(ss.ID), done), http.StatusSeeOther)
-}
-
-// roundAge shows a duration to the second, or the minute past an hour.
-func roundAge(d time.Duration) string {
-	if d < 0 {
-		d = 0
-	}
-	if d >= time.Hour {
-		return d.Round(time.Minute).String()
-	}
-	return d.Round(time.Second).String()
-}
-
-// humanBytes shows a size in binary units.
-func humanBytes(n uint64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := uint64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

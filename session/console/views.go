@@ -14,6 +14,7 @@ import (
 	"github.com/berth-dev/berth/container"
 	"github.com/berth-dev/berth/data"
 	"github.com/berth-dev/berth/groups"
+	"github.com/berth-dev/berth/session/census"
 	"github.com/berth-dev/berth/session/sessiondb"
 )
 
@@ -219,22 +220,18 @@ func (s *Server) overview(ctx context.Context) overview {
 
 // containers lists the running containers with labels, oldest first.
 func (s *Server) containers(ctx context.Context, labels map[string]string, f snapshot) ([]containerRow, error) {
-	list, err := s.cfg.Containers.List(ctx, labels)
+	list, err := census.Running(ctx, s.cfg.Containers, labels)
 	if err != nil {
-		return nil, fmt.Errorf("list containers: %w", err)
+		return nil, err
 	}
 	var out []containerRow
 	for _, c := range list {
-		if !c.Running() {
-			continue
-		}
 		r := containerRow{ID: c.ID, Name: c.Name, Group: c.Labels[container.LabelGroup], Session: c.Labels[container.LabelSession], Created: c.Created}
 		if st, ok := f.Stats[c.ID]; ok {
 			r.Stats = &st
 		}
 		out = append(out, r)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Created.Before(out[j].Created) })
 	return out, nil
 }
 
