@@ -104,6 +104,12 @@ type Server struct {
 	figures *figures
 	ctx     context.Context // ends at Close: streams and refreshes stop
 	cancel  context.CancelFunc
+
+	// wrong counts wrong tokens at the login form: a 256-bit token is not
+	// guessed, but a flood of attempts still costs, so after many each
+	// wrong one waits a second.
+	mu    sync.Mutex // guards wrong
+	wrong int
 }
 
 var _ http.Handler = (*Server)(nil)
@@ -199,6 +205,10 @@ func IsLoopback(a net.Addr) bool {
 	ta, ok := a.(*net.TCPAddr)
 	return ok && ta.IP.IsLoopback()
 }
+
+// maxWrongLogins is how many wrong tokens the login form takes at full
+// speed.
+const maxWrongLogins = 20
 
 // cookieName is the console's cookie; it holds the token.
 const cookieName = "berth_console"
@@ -313,13 +323,6 @@ type loginView struct {
 	Wrong bool
 }
 
-// loginAttempts bounds wrong tokens: a 256-bit token is not guessed, but
-// a flood of attempts still costs; it slows every attempt after many.
-var loginAttempts = struct {
-	sync.Mutex // guards n
-	n          int
-}{}
-
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 4<<10)
 	tok := strings.TrimSpace(r.PostFormValue("token"))
@@ -335,11 +338,11 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !tokenMatches(tok, hash) {
-		loginAttempts.Lock()
-		loginAttempts.n++
-		n := loginAttempts.n
-		loginAttempts.Unlock()
-		if n > 20 {
+		s.mu.Lock()
+		s.wrong++
+		n := s.wrong
+		s.mu.Unlock()
+		if n > maxWrongLogins {
 			time.Sleep(time.Second)
 		}
 		s.log.Warn("console: wrong token at login", "remote", r.RemoteAddr)
