@@ -1,8 +1,9 @@
 // Package gateway assembles and runs a berth gateway: the lock on its
 // state folder, the central store, the group folders, the container
 // runtime (the Docker engine by default), the credential proxy, the
-// session manager with its chat commands, the channels and the Prometheus
-// metrics endpoint, with [Open], [Gateway.Run] and [Gateway.Close].
+// session manager with its chat commands, the channels and the HTTP
+// listener (Prometheus metrics, the probes, the web console), with [Open],
+// [Gateway.Run] and [Gateway.Close].
 //
 // It is the one assembly: cmd/berth calls it for `berth run` and `berth
 // chat`, and the test harness beside it (gatewaytest) calls it too, so a
