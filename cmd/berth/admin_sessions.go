@@ -123,19 +123,16 @@ func (a *admin) sessionsStop(c *commandLine) *ffcli.Command {
 			return err
 		}
 		defer d.Close()
-		list, err := d.List(ctx, map[string]string{container.LabelSession: s.ID, container.LabelHome: a.cfg.Home})
-		if err != nil {
+		list, err := container.StopLabelled(ctx, d, container.SessionLabels(a.cfg.Home, s.ID), *grace)
+		if err != nil && len(list) == 0 {
 			return fmt.Errorf("%w\n  is the Docker engine running? (try: docker info)", err)
 		}
 		var stopped []string
 		for _, c := range list {
-			if !c.Running() {
-				continue
-			}
-			if err := d.Stop(ctx, c.ID, *grace); err != nil {
-				return err
-			}
 			stopped = append(stopped, c.Name)
+		}
+		if err != nil {
+			return err
 		}
 		if stopped == nil {
 			stopped = []string{}

@@ -49,6 +49,8 @@ func (c *commandLine) root() *ffcli.Command {
 			a.pair(c),
 			c.group("discord", "discord invite-url", "the link that adds the Discord bot to a server with the permissions berth needs",
 				c.discordInviteCommand()),
+			c.group("console", "console token [--rotate]", "the web console (berth run --http-addr): its access token",
+				c.consoleTokenCommand()),
 			c.group("slack", "slack manifest", "the Slack app manifest to create berth's app from", c.slackManifestCommand()),
 			c.versionCommand(),
 		},

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/berth-dev/berth/channels/terminal"
+	"github.com/berth-dev/berth/data/logs"
 )
 
 // ANSI escapes the readable log form uses.
@@ -42,9 +43,7 @@ func wantColour(w io.Writer) bool {
 }
 
 // field is one key=value pair of a readable log line.
-type field struct {
-	key, val string
-}
+type field = logs.Field
 
 // lineFormat writes log entries in the readable form:
 //
@@ -83,8 +82,8 @@ func (f lineFormat) write(b *strings.Builder, t time.Time, lvl, msg string, fiel
 	}
 	for _, kv := range fields {
 		b.WriteByte(' ')
-		f.dim(b, terminal.StripControls(kv.key)+"=")
-		b.WriteString(quoteValue(kv.val))
+		f.dim(b, terminal.StripControls(kv.Key)+"=")
+		b.WriteString(quoteValue(kv.Val))
 	}
 	b.WriteByte('\n')
 }
@@ -217,5 +216,5 @@ func appendAttr(fs []field, prefix string, a slog.Attr) []field {
 	default:
 		s = v.String()
 	}
-	return append(fs, field{key: prefix + a.Key, val: s})
+	return append(fs, field{Key: prefix + a.Key, Val: s})
 }

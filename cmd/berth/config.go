@@ -34,7 +34,8 @@ type config struct {
 	Busybox     string
 	DockerHost  string
 	Verbose     bool
-	MetricsAddr string // serve Prometheus /metrics here; "" is off
+	HTTPAddr    string // the HTTP listener: console, probes, /metrics; "" is off
+	MetricsAddr string // HTTPAddr's old name
 
 	// Model API credentials: they stay on the host, in the credential proxy.
 	AnthropicKey, AnthropicURL string
@@ -64,13 +65,14 @@ const (
 	flagRunnerBin     = "runner-bin"
 	flagBusybox       = "busybox"
 	flagDockerHost    = "docker-host"
+	flagHTTPAddr      = "http-addr"
 	flagMetricsAddr   = "metrics-addr"
 )
 
 // gatewaySettings are the settings of the commands that run a gateway or
 // build its image.
 var gatewaySettings = []string{flagHome, flagProvider, flagIdleTimeout, flagMaxRunning, flagImage, flagAllowedImages,
-	flagRunnerBin, flagBusybox, flagDockerHost, flagMetricsAddr}
+	flagRunnerBin, flagBusybox, flagDockerHost, flagHTTPAddr, flagMetricsAddr}
 
 // declare declares every setting, once, on fs, bound to c.
 func (c *config) declare(fs *flag.FlagSet) {
@@ -88,7 +90,9 @@ func (c *config) declare(fs *flag.FlagSet) {
 	fs.StringVar(&c.RunnerBin, flagRunnerBin, "", "a prebuilt static berth-runner for the image (default: compile from source)")
 	fs.StringVar(&c.Busybox, flagBusybox, "", "a static busybox to add to the image and prefer for its shell (default: none; the runner is the shell)")
 	fs.StringVar(&c.DockerHost, flagDockerHost, "", "Docker engine address (default $DOCKER_HOST or the local socket)")
-	fs.StringVar(&c.MetricsAddr, flagMetricsAddr, "", "serve Prometheus metrics at http://ADDR/metrics, e.g. 127.0.0.1:9464 (default: off)")
+	fs.StringVar(&c.HTTPAddr, flagHTTPAddr, "", "serve the web console at http://ADDR/, with /metrics, /healthz and /readyz, e.g. 127.0.0.1:7777 "+
+		"(default: off; an address other hosts reach needs berth console token)")
+	fs.StringVar(&c.MetricsAddr, flagMetricsAddr, "", "the old name of --http-addr (the same listener)")
 }
 
 // settings registers the named settings on a command's flag set.

@@ -15,6 +15,7 @@ import (
 
 	"github.com/berth-dev/berth/channels/terminal"
 	"github.com/berth-dev/berth/container"
+	"github.com/berth-dev/berth/data/logs"
 	"github.com/berth-dev/berth/data/paths"
 )
 
@@ -209,8 +210,8 @@ func lastStamp(path string) time.Time {
 	}
 	lines := strings.Split(strings.TrimRight(string(buf), "\n"), "\n")
 	for i := len(lines) - 1; i >= 0; i-- {
-		if e, ok := parseContainerLine(lines[i]); ok {
-			return e.time
+		if e, ok := logs.ParseContainerLine(lines[i]); ok {
+			return e.Time
 		}
 	}
 	return time.Time{}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/berth-dev/berth/container"
+	"github.com/berth-dev/berth/data/logs"
 	"github.com/berth-dev/berth/data/paths"
 )
 
@@ -65,8 +66,8 @@ func TestCaptureWritesTaggedLines(t *testing.T) {
 		t.Fatalf("%d lines, want %d:\n%s", len(lines), len(want), b)
 	}
 	for i, w := range want {
-		e, ok := parseContainerLine(lines[i])
-		if !ok || e.level != w.stream || e.msg != w.text || time.Since(e.time) > time.Minute {
+		e, ok := logs.ParseContainerLine(lines[i])
+		if !ok || e.Level != w.stream || e.Msg != w.text || time.Since(e.Time) > time.Minute {
 			t.Errorf("line %d = %q, want %s %q", i, lines[i], w.stream, w.text)
 		}
 	}

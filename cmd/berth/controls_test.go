@@ -11,6 +11,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/berth-dev/berth/data/logs"
 	"github.com/berth-dev/berth/data/paths"
 )
 
@@ -59,7 +60,7 @@ func TestCaptureStripsControls(t *testing.T) {
 		t.Fatalf("%d lines:\n%q", len(lines), b)
 	}
 	for i, want := range []string{strippedOutput, "]0;errx"} {
-		if e, ok := parseContainerLine(lines[i]); !ok || e.msg != want {
+		if e, ok := logs.ParseContainerLine(lines[i]); !ok || e.Msg != want {
 			t.Errorf("line %d = %q, want text %q", i, lines[i], want)
 		}
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/berth-dev/berth/data"
 	"github.com/berth-dev/berth/data/paths"
 	"github.com/berth-dev/berth/mounts"
+	"github.com/berth-dev/berth/session/census"
 	"github.com/berth-dev/berth/session/gateway"
 )
 
@@ -334,7 +335,7 @@ func checkDisk(home string) checkResult {
 		return r
 	}
 	free := st.Bavail * uint64(st.Bsize)
-	r.detail = humanBytes(free) + " free under " + home
+	r.detail = census.Bytes(free) + " free under " + home
 	if free < minFreeDisk {
 		r.status = checkWarn
 		r.fix = "free some space (old agent images: docker image prune; old logs under " + paths.Home(home).Logs() + "), or move BERTH_HOME"

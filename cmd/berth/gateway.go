@@ -50,6 +50,7 @@ func gatewayConfig(cfg config, chans []channels.Channel, log *slog.Logger, progr
 			{Name: "openai", BaseURL: cfg.OpenAIURL, Header: "Authorization", Prefix: "Bearer ", Key: cfg.OpenAIKey, KeyVar: "OPENAI_API_KEY"},
 		},
 		Channels:    chans,
+		HTTPAddr:    cfg.HTTPAddr,
 		MetricsAddr: cfg.MetricsAddr,
 		Observe:     observe(cfg, log),
 		Log:         log,

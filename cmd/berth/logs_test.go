@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/berth-dev/berth/data/logs"
 	"github.com/berth-dev/berth/data/paths"
 )
 
@@ -337,9 +338,9 @@ func TestParseSince(t *testing.T) {
 		{"2025-03-01T10:00:00Z", time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC)},
 	}
 	for _, tt := range tests {
-		got, err := parseSince(tt.in, now)
+		got, err := logs.ParseSince(tt.in, now)
 		if err != nil || !got.Equal(tt.want) {
-			t.Errorf("parseSince(%q) = %v, %v; want %v", tt.in, got, err, tt.want)
+			t.Errorf("logs.ParseSince(%q) = %v, %v; want %v", tt.in, got, err, tt.want)
 		}
 	}
 }
@@ -394,13 +395,13 @@ func TestParseGatewayLine(t *testing.T) {
 		{"trailing junk", `{"time":"2025-01-02T03:04:05Z","msg":"m"} extra`, false, "", ""},
 	}
 	for _, tt := range tests {
-		e := parseGatewayLine([]byte(tt.line))
+		e := logs.ParseGatewayLine([]byte(tt.line))
 		var fs []string
-		for _, f := range e.fields {
-			fs = append(fs, f.key+"="+f.val)
+		for _, f := range e.Fields {
+			fs = append(fs, f.Key+"="+f.Val)
 		}
-		if e.parsed != tt.parsed || (tt.parsed && (e.msg != tt.msg || strings.Join(fs, " ") != tt.fields)) {
-			t.Errorf("%s: parsed=%v msg=%q fields=%q; want %v %q %q", tt.name, e.parsed, e.msg, strings.Join(fs, " "), tt.parsed, tt.msg, tt.fields)
+		if e.Parsed != tt.parsed || (tt.parsed && (e.Msg != tt.msg || strings.Join(fs, " ") != tt.fields)) {
+			t.Errorf("%s: parsed=%v msg=%q fields=%q; want %v %q %q", tt.name, e.Parsed, e.Msg, strings.Join(fs, " "), tt.parsed, tt.msg, tt.fields)
 		}
 	}
 }

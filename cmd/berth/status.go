@@ -10,7 +10,6 @@ import (
 	"os"
 	"sort"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"text/tabwriter"
@@ -22,7 +21,7 @@ import (
 	"github.com/berth-dev/berth/container"
 	"github.com/berth-dev/berth/data"
 	"github.com/berth-dev/berth/data/paths"
-	"github.com/berth-dev/berth/session/sessiondb"
+	"github.com/berth-dev/berth/session/census"
 )
 
 // statusEvery is how often a running gateway rewrites status.json.
@@ -223,12 +222,12 @@ func writeStatus(ctx context.Context, cfg config, w io.Writer, now time.Time) er
 	case err != nil:
 		row("gateway", "unknown: %v", err)
 	case up && haveStatus:
-		line := fmt.Sprintf("up, pid %d, since %s (%s)", st.PID, st.Started.Local().Format("2006-01-02 15:04"), roundAge(now.Sub(st.Started)))
+		line := fmt.Sprintf("up, pid %d, since %s (%s)", st.PID, st.Started.Local().Format("2006-01-02 15:04"), census.Age(now.Sub(st.Started)))
 		if st.MetricsAddr != "" {
-			line += ", metrics at http://" + st.MetricsAddr + "/metrics"
+			line += ", console at http://" + st.MetricsAddr + "/, metrics at http://" + st.MetricsAddr + "/metrics"
 		}
 		if age := now.Sub(st.Updated); age > 3*statusEvery {
-			line += fmt.Sprintf(" (status last written %s ago)", roundAge(age))
+			line += fmt.Sprintf(" (status last written %s ago)", census.Age(age))
 		}
 		row("gateway", "%s", line)
 	case up:
@@ -288,16 +287,8 @@ func writeStatus(ctx context.Context, cfg config, w io.Writer, now time.Time) er
 	}
 
 	// Messages waiting and failed, from each active session's inbound.db.
-	var pending, failed int
-	for _, s := range active {
-		c, err := sessiondb.Host{Dir: paths.Home(cfg.Home).Session(s.AgentGroupID, s.ID)}.Counts(ctx, now.Add(-time.Hour))
-		if err != nil {
-			continue
-		}
-		pending += c.Pending
-		failed += c.Failed
-	}
 	if active != nil {
+		pending, failed := census.Messages(ctx, paths.Home(cfg.Home), active, now.Add(-time.Hour))
 		row("messages", "%d pending, %d failed in the last hour", pending, failed)
 	}
 
@@ -315,47 +306,27 @@ func writeStatus(ctx context.Context, cfg config, w io.Writer, now time.Time) er
 		row("containers", "Docker unreachable (run berth doctor): %v", err)
 		return nil
 	}
-	list, err := d.List(ctx, map[string]string{container.LabelHome: cfg.Home})
+	running, err := census.Running(ctx, d, map[string]string{container.LabelHome: cfg.Home})
 	if err != nil {
 		row("containers", "%v", err)
 		return nil
 	}
-	var running []container.Info
-	for _, c := range list {
-		if c.Running() {
-			running = append(running, c)
-		}
-	}
-	sort.Slice(running, func(i, j int) bool { return running[i].Created.Before(running[j].Created) })
 	row("containers", "%d running", len(running))
 	if len(running) == 0 {
 		return nil
 	}
-	stats := make([]*container.Stats, len(running))
-	var wg sync.WaitGroup
-	for i, c := range running {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-			defer cancel()
-			if s, err := d.Stats(sctx, c.ID); err == nil {
-				stats[i] = &s
-			}
-		}()
-	}
-	wg.Wait()
+	stats := census.Measure(ctx, d, running)
 	tw.Flush()
 	cw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	defer cw.Flush()
 	fmt.Fprintln(cw, "  NAME\tGROUP\tSESSION\tAGE\tCPU\tMEMORY")
-	for i, c := range running {
+	for _, c := range running {
 		cpu, mem := "?", "?"
-		if s := stats[i]; s != nil {
-			cpu, mem = fmt.Sprintf("%.1f%%", s.CPUPercent), humanBytes(s.MemoryBytes)
+		if s, ok := stats[c.ID]; ok {
+			cpu, mem = fmt.Sprintf("%.1f%%", s.CPUPercent), census.Bytes(s.MemoryBytes)
 		}
 		fmt.Fprintf(cw, "  %s\t%s\t%s\t%s\t%s\t%s\n", c.Name, c.Labels[container.LabelGroup], c.Labels[container.LabelSession],
-			roundAge(now.Sub(c.Created)), cpu, mem)
+			census.Age(now.Sub(c.Created)), cpu, mem)
 	}
 	return nil
 }
@@ -387,29 +358,4 @@ func prefixed(p, s string) string {
 		return ""
 	}
 	return p + s
-}
-
-// roundAge shows a duration to the second, or the minute past an hour.
-func roundAge(d time.Duration) string {
-	if d < 0 {
-		d = 0
-	}
-	if d >= time.Hour {
-		return d.Round(time.Minute).String()
-	}
-	return d.Round(time.Second).String()
-}
-
-// humanBytes shows a size in binary units.
-func humanBytes(n uint64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := uint64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

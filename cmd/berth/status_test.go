@@ -194,15 +194,3 @@ func TestObservabilityNoMetrics(t *testing.T) {
 		t.Fatal("an observer without --metrics-addr")
 	}
 }
-
-func TestHumanBytes(t *testing.T) {
-	tests := []struct {
-		n    uint64
-		want string
-	}{{0, "0 B"}, {1023, "1023 B"}, {1536, "1.5 KiB"}, {12 << 20, "12.0 MiB"}, {3 << 30, "3.0 GiB"}}
-	for _, tt := range tests {
-		if got := humanBytes(tt.n); got != tt.want {
-			t.Errorf("humanBytes(%d) = %q, want %q", tt.n, got, tt.want)
-		}
-	}
-}

@@ -52,6 +52,7 @@ const (
 	lockFile       = "berth.lock"
 	configFile     = "config"
 	statusFile     = "status.json"
+	consoleToken   = "console.token"
 	groupsDir      = "groups"
 	sessionsDir    = "sessions"
 	logsDir        = "logs"
@@ -83,6 +84,10 @@ func (h Home) Config() string { return h.join(configFile) }
 
 // Status is the JSON status a running gateway rewrites for berth status.
 func (h Home) Status() string { return h.join(statusFile) }
+
+// ConsoleToken is the file holding the hash of the web console's access
+// token (berth console token writes it; never the token itself).
+func (h Home) ConsoleToken() string { return h.join(consoleToken) }
 
 // Groups is the root of the group folders (groups.Layout.Root).
 func (h Home) Groups() string { return h.join(groupsDir) }

@@ -23,6 +23,7 @@ func TestLayout(t *testing.T) {
 		{h.Lock(), "/h/berth.lock"},
 		{h.Config(), "/h/config"},
 		{h.Status(), "/h/status.json"},
+		{h.ConsoleToken(), "/h/console.token"},
 		{h.Groups(), "/h/groups"},
 		{h.Group("team"), "/h/groups/team"},
 		{h.Global(), "/h/groups/global"},
@@ -98,7 +99,7 @@ func TestResolve(t *testing.T) {
 // homeNames are the names only this package may put into a path. Not
 // runnerBinFile: berth-runner is the binary's own name wherever it is
 // built; its place in the home is cache/.
-var homeNames = []string{storeFile, lockFile, configFile, statusFile, groupsDir, sessionsDir, logsDir,
+var homeNames = []string{storeFile, lockFile, configFile, statusFile, consoleToken, groupsDir, sessionsDir, logsDir,
 	gatewayLogFile, sessionLogsDir, runDir, proxyDir, cacheDir, GlobalFolder}
 
 // TestNoOtherCodeJoinsHomePaths parses every non-test .go file of the

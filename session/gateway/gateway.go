@@ -1,8 +1,9 @@
 // Package gateway assembles and runs a berth gateway: the lock on its
 // state folder, the central store, the group folders, the container
 // runtime (the Docker engine by default), the credential proxy, the
-// session manager with its chat commands, the channels and the Prometheus
-// metrics endpoint, with [Open], [Gateway.Run] and [Gateway.Close].
+// session manager with its chat commands, the channels and the HTTP
+// listener (Prometheus metrics, the probes, the web console), with [Open],
+// [Gateway.Run] and [Gateway.Close].
 //
 // It is the one assembly: cmd/berth calls it for `berth run` and `berth
 // chat`, and the test harness beside it (gatewaytest) calls it too, so a
@@ -37,6 +38,7 @@ import (
 	"github.com/berth-dev/berth/groups"
 	"github.com/berth-dev/berth/mounts"
 	"github.com/berth-dev/berth/session"
+	"github.com/berth-dev/berth/session/console"
 	"github.com/berth-dev/berth/session/metrics"
 	"github.com/berth-dev/berth/session/tasks"
 )
@@ -90,9 +92,15 @@ type Config struct {
 	// (except the terminal, which Serve's main drives).
 	Channels []channels.Channel
 
-	// MetricsAddr is where to serve Prometheus metrics, at
-	// http://MetricsAddr/metrics (port 0 picks one; see
-	// Gateway.MetricsAddr); "": no endpoint, no metrics.
+	// HTTPAddr is the gateway's one HTTP listener (port 0 picks one; see
+	// Gateway.HTTPAddr): Prometheus metrics at /metrics, the probes
+	// /healthz and /readyz, and the web console (session/console) at /.
+	// An address other hosts can reach needs a console token (berth
+	// console token). "": no listener, no metrics.
+	HTTPAddr string
+	// MetricsAddr is HTTPAddr's older name, kept as an alias: the same
+	// listener, the console included. Setting both to different
+	// addresses is refused.
 	MetricsAddr string
 
 	// Observe, if set, starts the operator's tooling beside the core
@@ -134,11 +142,11 @@ type Gateway struct {
 	docker *container.Docker // the engine Open dialled; nil when Config.Runtime was given
 	rt     session.Runtime
 	obs    Observation
-	// metrics, metricsAddr and stopMetrics are the metrics endpoint; nil
-	// and "" without Config.MetricsAddr.
+	// metrics, metricsAddr and http are the HTTP listener and what it
+	// counts; nil and "" without Config.HTTPAddr.
 	metrics     *metrics.Metrics
 	metricsAddr string
-	stopMetrics func()
+	http        *httpServer
 	proxy       *credproxy.Proxy
 	runners     *runnerbuild.Builder // nil without the Docker engine
 	mgr         *session.Manager
@@ -148,8 +156,9 @@ type Gateway struct {
 
 // Open assembles a gateway: it locks the state folder (one gateway per
 // home), opens the store, initialises the global group folder, reaches the
-// runtime, starts the metrics endpoint, Config.Observe and the credential
-// proxy, and builds the session manager with its commands and channels. Nothing runs until Run.
+// runtime, starts the HTTP listener (metrics, probes, console),
+// Config.Observe and the credential proxy, and builds the session manager
+// with its commands and channels. Nothing runs until Run.
 func Open(ctx context.Context, cfg Config) (_ *Gateway, err error) {
 	g := &Gateway{cfg: cfg, log: cfg.Log, ready: make(chan struct{})}
 	if g.log == nil {
@@ -188,16 +197,21 @@ func Open(ctx context.Context, cfg Config) (_ *Gateway, err error) {
 		g.rt = g.docker
 	}
 	var observer session.Observer // an untyped nil without metrics, not a nil *Metrics
-	if cfg.MetricsAddr != "" {
+	addr, err := listenAddr(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if addr != "" {
 		m := metrics.New()
 		if err := m.Registry().Register(newConnCollector(cfg.Channels)); err != nil {
 			return nil, fmt.Errorf("register channel metrics: %w", err)
 		}
-		if g.metricsAddr, g.stopMetrics, err = ServeMetrics(cfg.MetricsAddr, m.Handler(), g.log); err != nil {
+		if g.http, err = g.serveHTTP(addr, m.Handler(), g.readiness); err != nil {
 			return nil, err
 		}
-		g.metrics, observer = m, m
-		g.log.Info("metrics", "addr", "http://"+g.metricsAddr+"/metrics")
+		g.metrics, observer, g.metricsAddr = m, m, g.http.addr
+		g.log.Info("http listener", "addr", "http://"+g.metricsAddr+"/", "metrics", "http://"+g.metricsAddr+"/metrics",
+			"console_open", g.http.loopback && !hasToken(cfg))
 	}
 	if cfg.Observe != nil {
 		if g.obs, err = cfg.Observe(ctx, g.docker, g.metricsAddr); err != nil {
@@ -251,6 +265,17 @@ func Open(ctx context.Context, cfg Config) (_ *Gateway, err error) {
 	for _, ch := range cfg.Channels {
 		g.mgr.AddChannel(ch)
 	}
+	if g.http != nil {
+		c, err := console.New(console.Config{
+			Home: cfg.Home, Store: g.store, Containers: g.consoleRuntime(), Sessions: g.mgr, Channels: cfg.Channels,
+			Install: install(cfg, allow), MaxRunning: cmp.Or(max(scfg.MaxRunning, 0), session.DefaultMaxRunning(scfg.Memory)), Loopback: g.http.loopback,
+			OutputFromLogs: cfg.Observe != nil, Log: g.log,
+		})
+		if err != nil {
+			return nil, err
+		}
+		g.http.setConsole(c)
+	}
 	if owned, err := g.store.HasOwner(ctx); err != nil {
 		return nil, err
 	} else if !owned {
@@ -283,9 +308,27 @@ func (g *Gateway) Runtime() session.Runtime { return g.rt }
 // Config.MetricsAddr.
 func (g *Gateway) Metrics() *metrics.Metrics { return g.metrics }
 
-// MetricsAddr is the address the metrics endpoint listens on (the port
-// picked for port 0); "" without Config.MetricsAddr, and after Close.
+// HTTPAddr is the address the HTTP listener listens on (the port picked
+// for port 0); "" without Config.HTTPAddr, and after Close.
+func (g *Gateway) HTTPAddr() string { return g.metricsAddr }
+
+// MetricsAddr is HTTPAddr, where /metrics is served.
 func (g *Gateway) MetricsAddr() string { return g.metricsAddr }
+
+// consoleRuntime is the runtime as the console reads it.
+func (g *Gateway) consoleRuntime() console.Containers {
+	if g.docker != nil {
+		return g.docker
+	}
+	return consoleRuntime{g.rt}
+}
+
+// hasToken reports whether the install has a console token; an
+// unreadable token file counts as one (the console then refuses all).
+func hasToken(cfg Config) bool {
+	has, err := console.HasToken(cfg.Home)
+	return has || err != nil
+}
 
 // Tasks is the gateway's scheduler of tasks.
 func (g *Gateway) Tasks() *tasks.Scheduler { return g.tasks }
@@ -397,8 +440,8 @@ func (g *Gateway) release() error {
 	if g.obs.Close != nil {
 		g.obs.Close()
 	}
-	if g.stopMetrics != nil {
-		g.stopMetrics()
+	if g.http != nil {
+		g.http.stop()
 	}
 	if g.docker != nil {
 		if err := g.docker.Close(); err != nil {

@@ -18,6 +18,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sync"
@@ -142,6 +143,12 @@ type Options struct {
 	// Backfill catches up as berth does, at start and after every
 	// reconnect of a channel; by default a test calls Manager.Backfill.
 	Backfill bool
+	// HTTPAddr starts the gateway's HTTP listener there (console, probes,
+	// metrics; see Gateway.HTTPAddr), "127.0.0.1:0" for any free port.
+	HTTPAddr string
+	// GatewayLog writes the gateway's log to the home's gateway log file,
+	// in JSON as berth run does, where berth logs and the console read it.
+	GatewayLog bool
 }
 
 // Gateway is a running test gateway.
@@ -177,8 +184,22 @@ func Start(t testing.TB, opts Options) *Gateway {
 	g := &Gateway{Home: home, Docker: d, t: t, done: make(chan struct{})}
 	ctx, cancel := context.WithCancel(context.Background())
 	g.cancel = cancel
+	log := testLogger(t)
+	if opts.GatewayLog {
+		f, err := gatewayLogFile(paths.Home(home))
+		if err != nil {
+			cancel()
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			if err := f.Close(); err != nil {
+				t.Errorf("close gateway log: %v", err)
+			}
+		})
+		log = slog.New(teeHandler{log.Handler(), slog.NewJSONHandler(f, &slog.HandlerOptions{Level: slog.LevelDebug})})
+	}
 	gw, err := gateway.Open(ctx, gateway.Config{
-		Home: paths.Home(home), Image: Image, Runtime: rt, Channels: opts.Channels, Log: testLogger(t),
+		Home: paths.Home(home), Image: Image, Runtime: rt, Channels: opts.Channels, Log: log, HTTPAddr: opts.HTTPAddr,
 		// The test image is built above; no credential proxy, mount
 		// allowlist or observation unless a test asks (through Config);
 		// backfill only when a test calls it or asks (Options.Backfill).
@@ -221,6 +242,9 @@ func Start(t testing.TB, opts Options) *Gateway {
 	t.Cleanup(func() { g.Stop(); g.removeContainers() })
 	return g
 }
+
+// HTTPAddr is where the gateway's HTTP listener listens (Options.HTTPAddr).
+func (g *Gateway) HTTPAddr() string { return g.gw.HTTPAddr() }
 
 // Stop shuts the gateway down as `berth` does on SIGTERM: its containers
 // are stopped. Safe to call twice.

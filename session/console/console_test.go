@@ -1,0 +1,252 @@
+package console_test
+
+import (
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/berth-dev/berth/data/paths"
+	"github.com/berth-dev/berth/session/console"
+)
+
+// get asks the console for path as a browser (or a script, without
+// html) would, with the header h.
+func get(t testing.TB, srv http.Handler, path string, h map[string]string) *httptest.ResponseRecorder {
+	t.Helper()
+	r := httptest.NewRequest(http.MethodGet, path, nil)
+	for k, v := range h {
+		r.Header.Set(k, v)
+	}
+	w := httptest.NewRecorder()
+	srv.ServeHTTP(w, r)
+	return w
+}
+
+// post submits a form.
+func post(t testing.TB, srv http.Handler, path string, form url.Values, h map[string]string) *httptest.ResponseRecorder {
+	t.Helper()
+	r := httptest.NewRequest(http.MethodPost, path, strings.NewReader(form.Encode()))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	for k, v := range h {
+		r.Header.Set(k, v)
+	}
+	w := httptest.NewRecorder()
+	srv.ServeHTTP(w, r)
+	return w
+}
+
+func bearer(tok string) map[string]string { return map[string]string{"Authorization": "Bearer " + tok} }
+
+func cookie(tok string) map[string]string { return map[string]string{"Cookie": "berth_console=" + tok} }
+
+var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+
+// csrf reads the CSRF token a page's form carries.
+func csrf(t testing.TB, body string) string {
+	t.Helper()
+	m := csrfField.FindStringSubmatch(body)
+	if m == nil {
+		t.Fatalf("no CSRF field in the page:\n%s", body)
+	}
+	return m[1]
+}
+
+// protected are the console's pages and APIs, every one behind the token.
+func protected(id string) []string {
+	return []string{"/", "/api/overview", "/sessions", "/sessions/" + id, "/sessions/" + id + "/output",
+		"/sessions/" + id + "/stop", "/sessions/" + id + "/reset", "/logs", "/logs/stream", "/groups"}
+}
+
+func TestAuth(t *testing.T) {
+	in, tok := newInstall(t, options{sessions: 3, token: true})
+	_, otherTok := newInstall(t, options{token: true})
+	html := map[string]string{"Accept": "text/html"}
+	for _, path := range protected(in.ids[0]) {
+		tests := []struct {
+			name string
+			h    map[string]string
+			want int
+		}{
+			{"no token", nil, http.StatusUnauthorized},
+			{"wrong token", bearer(console.TokenPrefix + "not-it"), http.StatusUnauthorized},
+			{"another install's token", bearer(otherTok), http.StatusUnauthorized},
+			{"another install's token as a cookie", cookie(otherTok), http.StatusUnauthorized},
+			{"empty bearer", bearer(""), http.StatusUnauthorized},
+		}
+		for _, tt := range tests {
+			if w := get(t, in.srv, path, tt.h); w.Code != tt.want {
+				t.Errorf("GET %s, %s: %d, want %d", path, tt.name, w.Code, tt.want)
+			} else if strings.Contains(w.Body.String(), tok) {
+				t.Errorf("GET %s, %s: the answer shows the token", path, tt.name)
+			}
+		}
+		if w := post(t, in.srv, path, url.Values{}, nil); w.Code != http.StatusUnauthorized && w.Code != http.StatusMethodNotAllowed {
+			t.Errorf("POST %s without a token: %d, want 401", path, w.Code)
+		}
+	}
+	// A browser asking for a page is sent to the login form.
+	if w := get(t, in.srv, "/sessions?group=team", html); w.Code != http.StatusSeeOther || w.Header().Get("Location") != "/login?next=/sessions?group=team" {
+		t.Errorf("page without a token: %d to %q, want 303 to the login form", w.Code, w.Header().Get("Location"))
+	}
+	// The right token, as a bearer header or a cookie.
+	for name, h := range map[string]map[string]string{"bearer": bearer(tok), "cookie": cookie(tok)} {
+		if w := get(t, in.srv, "/api/overview", h); w.Code != http.StatusOK {
+			t.Errorf("%s: %d, want 200", name, w.Code)
+		}
+	}
+	// The login form, its style and script need no token.
+	for _, path := range []string{"/login", "/static/console.css", "/static/console.js"} {
+		if w := get(t, in.srv, path, nil); w.Code != http.StatusOK {
+			t.Errorf("GET %s: %d, want 200", path, w.Code)
+		}
+	}
+}
+
+func TestLogin(t *testing.T) {
+	in, tok := newInstall(t, options{token: true})
+	_, otherTok := newInstall(t, options{token: true})
+	for _, wrong := range []string{"", "nope", otherTok} {
+		w := post(t, in.srv, "/login", url.Values{"token": {wrong}, "next": {"/groups"}}, nil)
+		if w.Code != http.StatusUnauthorized || len(w.Result().Cookies()) != 0 {
+			t.Errorf("login with %q: %d, cookies %v; want 401 and none", wrong, w.Code, w.Result().Cookies())
+		}
+	}
+	tests := []struct {
+		name   string
+		next   string
+		proto  string
+		where  string
+		secure bool
+	}{
+		{"back to the page asked for", "/groups", "", "/groups", false},
+		{"never to another site", "//evil.example/x", "", "/", false},
+		{"behind a TLS proxy", "/", "https", "/", true},
+	}
+	for _, tt := range tests {
+		h := map[string]string{}
+		if tt.proto != "" {
+			h["X-Forwarded-Proto"] = tt.proto
+		}
+		w := post(t, in.srv, "/login", url.Values{"token": {tok}, "next": {tt.next}}, h)
+		if w.Code != http.StatusSeeOther || w.Header().Get("Location") != tt.where {
+			t.Errorf("%s: %d to %q, want 303 to %q", tt.name, w.Code, w.Header().Get("Location"), tt.where)
+			continue
+		}
+		cs := w.Result().Cookies()
+		if len(cs) != 1 || !cs[0].HttpOnly || cs[0].SameSite != http.SameSiteStrictMode || cs[0].Secure != tt.secure {
+			t.Errorf("%s: cookie %+v, want one HttpOnly SameSite=Strict, Secure %v", tt.name, cs, tt.secure)
+			continue
+		}
+		if g := get(t, in.srv, "/", map[string]string{"Cookie": cs[0].Name + "=" + cs[0].Value}); g.Code != http.StatusOK {
+			t.Errorf("%s: the cookie opens nothing: %d", tt.name, g.Code)
+		}
+	}
+	// A rotated token stops working at once; the new one works.
+	newTok, err := console.NewToken(in.home)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := get(t, in.srv, "/", cookie(tok)); w.Code != http.StatusUnauthorized {
+		t.Errorf("rotated token: %d, want 401", w.Code)
+	}
+	if w := get(t, in.srv, "/", cookie(newTok)); w.Code != http.StatusOK {
+		t.Errorf("new token: %d, want 200", w.Code)
+	}
+	// Logging out needs the form's CSRF token, and clears the cookie.
+	page := get(t, in.srv, "/", cookie(newTok))
+	if w := post(t, in.srv, "/logout", url.Values{}, cookie(newTok)); w.Code != http.StatusForbidden {
+		t.Errorf("logout without CSRF: %d, want 403", w.Code)
+	}
+	w := post(t, in.srv, "/logout", url.Values{"csrf": {csrf(t, page.Body.String())}}, cookie(newTok))
+	if cs := w.Result().Cookies(); w.Code != http.StatusSeeOther || len(cs) != 1 || cs[0].MaxAge >= 0 {
+		t.Errorf("logout: %d, cookies %+v; want 303 clearing the cookie", w.Code, cs)
+	}
+}
+
+func TestOpenOnLoopbackOnly(t *testing.T) {
+	open, _ := newInstall(t, options{sessions: 1, loopback: true})
+	closed, _ := newInstall(t, options{sessions: 1})
+	tests := []struct {
+		name string
+		srv  *console.Server
+		host string
+		want int
+	}{
+		{"loopback, no token", open.srv, "127.0.0.1:7777", http.StatusOK},
+		{"loopback by name", open.srv, "localhost:7777", http.StatusOK},
+		{"loopback, IPv6", open.srv, "[::1]:7777", http.StatusOK},
+		{"another site's name (DNS rebinding)", open.srv, "evil.example:7777", http.StatusUnauthorized},
+		{"not loopback, no token", closed.srv, "127.0.0.1:7777", http.StatusUnauthorized},
+	}
+	for _, tt := range tests {
+		for _, path := range protected(open.ids[0]) {
+			if strings.HasSuffix(path, "/stream") || strings.HasSuffix(path, "/output") {
+				continue // streams until the client leaves
+			}
+			r := httptest.NewRequest(http.MethodGet, path, nil)
+			r.Host = tt.host
+			w := httptest.NewRecorder()
+			tt.srv.ServeHTTP(w, r)
+			if w.Code != tt.want {
+				t.Errorf("%s: GET %s: %d, want %d", tt.name, path, w.Code, tt.want)
+			}
+		}
+	}
+}
+
+func TestCheckListen(t *testing.T) {
+	noToken := paths.Home(t.TempDir())
+	withToken := paths.Home(t.TempDir())
+	if _, err := console.NewToken(withToken); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name     string
+		home     paths.Home
+		ip       string
+		loopback bool
+		ok       bool
+	}{
+		{"no token, loopback", noToken, "127.0.0.1", true, true},
+		{"no token, IPv6 loopback", noToken, "::1", true, true},
+		{"no token, every address", noToken, "0.0.0.0", false, false},
+		{"no token, a LAN address", noToken, "192.168.1.10", false, false},
+		{"token, every address", withToken, "0.0.0.0", false, true},
+		{"token, loopback", withToken, "127.0.0.1", true, true},
+	}
+	for _, tt := range tests {
+		lb, err := console.CheckListen(tt.home, &net.TCPAddr{IP: net.ParseIP(tt.ip), Port: 7777})
+		if lb != tt.loopback || (err == nil) != tt.ok {
+			t.Errorf("%s: loopback %v, err %v; want %v, ok %v", tt.name, lb, err, tt.loopback, tt.ok)
+		}
+	}
+}
+
+func TestToken(t *testing.T) {
+	home := paths.Home(t.TempDir())
+	if has, err := console.HasToken(home); has || err != nil {
+		t.Fatalf("fresh install: has %v, %v", has, err)
+	}
+	tok, err := console.NewToken(home)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(tok, console.TokenPrefix) || len(tok) < len(console.TokenPrefix)+43 {
+		t.Errorf("token %q: want the prefix and 256 random bits", tok)
+	}
+	b, fi := readFile(t, home.ConsoleToken())
+	if strings.Contains(b, strings.TrimPrefix(tok, console.TokenPrefix)) {
+		t.Error("the token file holds the token, not its hash")
+	}
+	if fi&0o077 != 0 {
+		t.Errorf("token file mode %o, want 0600", fi)
+	}
+	again, err := console.NewToken(home)
+	if err != nil || again == tok {
+		t.Errorf("rotate: %q, %v; want a new token", again, err)
+	}
+}
