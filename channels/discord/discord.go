@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -687,5 +688,30 @@ func (rw *rewriter) RoundTrip(r *http.Request) (*http.Response, error) {
 		r = r.Clone(r.Context())
 		r.URL.Scheme, r.URL.Host, r.Host = rw.target.Scheme, rw.target.Host, rw.target.Host
 	}
-	return rw.next.RoundTrip(r)
+	resp, err := rw.next.RoundTrip(r)
+	if err == nil {
+		padResetAfter(resp.Header)
+	}
+	return resp, err
+}
+
+// resetPad is added to every X-RateLimit-Reset-After berth reads.
+// discordgo (v0.29, ratelimit.go) turns the header's fraction into whole
+// milliseconds by truncation (4.999 s becomes 4.998 s), so the next post
+// of a bucket could reach Discord up to a millisecond before the bucket
+// resets, and be refused with a 429. A few milliseconds more keeps every
+// post after the reset.
+const resetPad = 5 * time.Millisecond
+
+// padResetAfter adds resetPad to h's X-RateLimit-Reset-After, if any.
+func padResetAfter(h http.Header) {
+	v := h.Get("X-RateLimit-Reset-After")
+	if v == "" {
+		return
+	}
+	after, err := strconv.ParseFloat(v, 64)
+	if err != nil || after < 0 {
+		return // discordgo reports a malformed header itself
+	}
+	h.Set("X-RateLimit-Reset-After", strconv.FormatFloat(after+resetPad.Seconds(), 'f', 3, 64))
 }
