@@ -26,9 +26,11 @@ CNI_BIN=$KUBE_DEB_ROOT/usr/lib/cni
 KUBE_TOOLS=$KUBE_CACHE/tools
 PAUSE_IMAGE=berth.local/pause:1   # containerd's sandbox_image
 
-# The kubelet sets these (and the CNI bridge may set ip_forward): up saves
-# them, down restores them.
-KUBE_SYSCTLS="vm.overcommit_memory vm.panic_on_oom kernel.panic kernel.panic_on_oops kernel.keys.root_maxkeys kernel.keys.root_maxbytes kernel.keys.maxkeys kernel.keys.maxbytes net.ipv4.ip_forward net.ipv6.conf.all.forwarding"
+# The kubelet sets these (and the CNI bridge may set ip_forward); up raises
+# fs.inotify.max_user_instances (each kubelet takes 6, an API server 3, and
+# berth's tests one per watched session folder: Debian's 128 runs out). up
+# saves them all, down restores them.
+KUBE_SYSCTLS="fs.inotify.max_user_instances vm.overcommit_memory vm.panic_on_oom kernel.panic kernel.panic_on_oops kernel.keys.root_maxkeys kernel.keys.root_maxbytes kernel.keys.maxkeys kernel.keys.maxbytes net.ipv4.ip_forward net.ipv6.conf.all.forwarding"
 
 # Fixed paths the kubelet and the CRI create outside their root dirs:
 # /var/log/containers (links to the Pod logs), /run/netns (the sandboxes'
@@ -38,9 +40,24 @@ KUBE_SYSCTLS="vm.overcommit_memory vm.panic_on_oom kernel.panic kernel.panic_on_
 KUBE_HOST_DIRS="/var/log/containers /run/netns /var/lib/cni /var/lib/kubelet"
 
 # node_name N, node_addr N: node 1 is `localhost` on 127.0.0.1; node 2 is
-# berth-kube-2 on 127.0.0.2, a name up adds to /etc/hosts.
-node_name() { if [ "$1" = 1 ]; then echo localhost; else echo "berth-kube-$1"; fi; }
+# berth-kube-2-ID on 127.0.0.2 (ID names the cluster's folder, so clusters
+# of two folders may run at once), a name up adds to /etc/hosts.
+node_name() { if [ "$1" = 1 ]; then echo localhost; else echo "berth-kube-$1-$id"; fi; }
 node_addr() { echo "127.0.0.$1"; }
+
+# other_clusters DIR: the folders of the other clusters of these scripts
+# running now (found by their kubelets' --config), one a line. The host
+# state saved before the first of them is the one to restore after the
+# last: up takes it from them, and down leaves it to them.
+other_clusters() {
+  local p exe cfg d
+  for p in /proc/[0-9]*; do
+    exe=$(readlink "$p/exe" 2>/dev/null) || continue
+    [ "${exe##*/}" = kubelet ] || continue
+    cfg=$(tr '\0' '\n' <"$p/cmdline" 2>/dev/null | sed -n 's|^--config=\(.*\)/node[0-9]*/kubelet\.yaml$|\1|p')
+    for d in $cfg; do [ "$d" != "$1" ] && [ -f "$d/host/id" ] && echo "$d"; done
+  done | sort -u
+}
 # hosts_mark DIR: the comment that ends the /etc/hosts lines up adds for DIR.
 hosts_mark() { echo "# berth-kube $1"; }
 
