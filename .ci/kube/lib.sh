@@ -79,6 +79,6 @@ timed() {
 # and the first 4 bytes of sha256 of the source tree's path).
 agent_test_image() {
   local src
-  src=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)
+  src=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
   echo "berth-agent:test-$(printf %s "$src" | sha256sum | cut -c1-8)"
 }
