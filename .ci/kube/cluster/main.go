@@ -312,8 +312,21 @@ func smokeOne(ctx context.Context, cs kubernetes.Interface, image, node string) 
 	if !strings.Contains(out, "berth-runner") {
 		return fmt.Errorf("log %q does not name berth-runner", out)
 	}
-	if err := pods.Delete(ctx, name, metav1.DeleteOptions{GracePeriodSeconds: &zero}); err != nil {
+	// Deleted with a grace period, so the API server lets the Pod go only
+	// once its kubelet has stopped the sandbox (its network namespace goes
+	// with it).
+	one := int64(1)
+	if err := pods.Delete(ctx, name, metav1.DeleteOptions{GracePeriodSeconds: &one}); err != nil {
 		return fmt.Errorf("delete: %w", err)
+	}
+	if err := poll(ctx, func() (bool, string, error) {
+		_, err := pods.Get(ctx, name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return true, "", nil
+		}
+		return false, "pod not yet gone", err
+	}); err != nil {
+		return err
 	}
 	fmt.Printf("smoke %s: pod on %s: create→Running %.2fs, create→Succeeded %.2fs; log through the API server: %q\n",
 		name, node, running.Seconds(), done.Seconds(), out)
