@@ -182,7 +182,7 @@ func smoke(ctx context.Context, cs kubernetes.Interface, image string, nodes []s
 	return nil
 }
 
-func smokeOne(ctx context.Context, cs kubernetes.Interface, image, node string) error {
+func smokeOne(ctx context.Context, cs kubernetes.Interface, image, node string) (err error) {
 	pods := cs.CoreV1().Pods("default")
 	name := "berth-smoke-" + node
 	uid := int64(65532)
@@ -211,8 +211,8 @@ func smokeOne(ctx context.Context, cs kubernetes.Interface, image, node string) 
 			}},
 		},
 	}
-	zero := int64(0)
-	if err := pods.Delete(ctx, name, metav1.DeleteOptions{GracePeriodSeconds: &zero}); err != nil && !apierrors.IsNotFound(err) {
+	one := int64(1)
+	if err := pods.Delete(ctx, name, metav1.DeleteOptions{GracePeriodSeconds: &one}); err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("delete an old %s: %w", name, err)
 	}
 	if err := poll(ctx, func() (bool, string, error) {
@@ -230,6 +230,16 @@ func smokeOne(ctx context.Context, cs kubernetes.Interface, image, node string) 
 	if err != nil {
 		return fmt.Errorf("create: %w", err)
 	}
+	defer func() { // a failed smoke leaves no Pod behind
+		if err == nil {
+			return
+		}
+		dctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if derr := pods.Delete(dctx, name, metav1.DeleteOptions{GracePeriodSeconds: &one}); derr != nil && !apierrors.IsNotFound(derr) {
+			fmt.Fprintf(os.Stderr, "cluster: smoke: delete %s after the failure: %v\n", name, derr)
+		}
+	}()
 	var running, done time.Duration
 	last := p
 	// seen records a state of the Pod; true once it has Succeeded.
@@ -248,6 +258,11 @@ func smokeOne(ctx context.Context, cs kubernetes.Interface, image, node string) 
 			return true, nil
 		case corev1.PodFailed:
 			return false, fmt.Errorf("pod Failed: %s", describe(p))
+		}
+		for _, c := range p.Status.ContainerStatuses {
+			if w := c.State.Waiting; w != nil && w.Reason == "ErrImageNeverPull" {
+				return false, fmt.Errorf("image %s is not in %s's containerd (run .ci/kube/import first): %s", image, node, w.Message)
+			}
 		}
 		return false, nil
 	}
@@ -315,7 +330,6 @@ func smokeOne(ctx context.Context, cs kubernetes.Interface, image, node string) 
 	// Deleted with a grace period, so the API server lets the Pod go only
 	// once its kubelet has stopped the sandbox (its network namespace goes
 	// with it).
-	one := int64(1)
 	if err := pods.Delete(ctx, name, metav1.DeleteOptions{GracePeriodSeconds: &one}); err != nil {
 		return fmt.Errorf("delete: %w", err)
 	}
