@@ -504,6 +504,13 @@ func (r *Runtime) delete(ctx context.Context, name string, uid types.UID, grace 
 	secs := int64(grace / time.Second)
 	opts := metav1.DeleteOptions{GracePeriodSeconds: &secs}
 	if uid != "" {
+		// The precondition makes the API server refuse to delete
+		// another Pod of the name; the look first spares the request
+		// (and a client that ignores preconditions) when it is plain.
+		cur, err := pods.Get(ctx, name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) || err == nil && cur.UID != uid {
+			return nil
+		}
 		opts.Preconditions = &metav1.Preconditions{UID: &uid}
 	}
 	err := pods.Delete(ctx, name, opts)
