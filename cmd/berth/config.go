@@ -33,6 +33,7 @@ type config struct {
 	RunnerBin   string
 	Busybox     string
 	DockerHost  string
+	Kube        kubeSettings // --runtime kubernetes and its settings
 	Verbose     bool
 	MetricsAddr string // serve Prometheus /metrics here; "" is off
 
@@ -65,12 +66,22 @@ const (
 	flagBusybox       = "busybox"
 	flagDockerHost    = "docker-host"
 	flagMetricsAddr   = "metrics-addr"
+	// The runtime, and the Kubernetes runtime's settings (kube.go).
+	flagRuntime        = "runtime"
+	flagKubeconfig     = "kubeconfig"
+	flagNamespace      = "namespace"
+	flagKubeClaim      = "kube-claim"
+	flagKubeNode       = "kube-node"
+	flagKubePullPolicy = "kube-pull-policy"
 )
+
+// runtimeSettings choose and reach the runtime agent containers run on.
+var runtimeSettings = []string{flagRuntime, flagKubeconfig, flagNamespace, flagKubeClaim, flagKubeNode, flagKubePullPolicy}
 
 // gatewaySettings are the settings of the commands that run a gateway or
 // build its image.
-var gatewaySettings = []string{flagHome, flagProvider, flagIdleTimeout, flagMaxRunning, flagImage, flagAllowedImages,
-	flagRunnerBin, flagBusybox, flagDockerHost, flagMetricsAddr}
+var gatewaySettings = append([]string{flagHome, flagProvider, flagIdleTimeout, flagMaxRunning, flagImage, flagAllowedImages,
+	flagRunnerBin, flagBusybox, flagDockerHost, flagMetricsAddr}, runtimeSettings...)
 
 // declare declares every setting, once, on fs, bound to c.
 func (c *config) declare(fs *flag.FlagSet) {
@@ -89,6 +100,7 @@ func (c *config) declare(fs *flag.FlagSet) {
 	fs.StringVar(&c.Busybox, flagBusybox, "", "a static busybox to add to the image and prefer for its shell (default: none; the runner is the shell)")
 	fs.StringVar(&c.DockerHost, flagDockerHost, "", "Docker engine address (default $DOCKER_HOST or the local socket)")
 	fs.StringVar(&c.MetricsAddr, flagMetricsAddr, "", "serve Prometheus metrics at http://ADDR/metrics, e.g. 127.0.0.1:9464 (default: off)")
+	c.Kube.declare(fs)
 }
 
 // settings registers the named settings on a command's flag set.
@@ -197,6 +209,11 @@ func (c *config) resolve(fs *flag.FlagSet) error {
 			c.Provider, c.ProviderWhy = c.pickProvider()
 		} else {
 			c.ProviderWhy = providerConfigured
+		}
+	}
+	if fs.Lookup(flagRuntime) != nil {
+		if err := c.Kube.check(); err != nil {
+			return err
 		}
 	}
 	if fs.Lookup(flagMaxRunning) != nil && c.MaxRunning < 1 {

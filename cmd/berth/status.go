@@ -69,16 +69,18 @@ type observability struct {
 // startObservability starts the status file writer, which names
 // metricsAddr (the gateway's metrics endpoint; "" without one), and
 // container log capture.
-func startObservability(ctx context.Context, cfg config, d *container.Docker, metricsAddr string, log *slog.Logger) (_ *observability, err error) {
+func startObservability(ctx context.Context, cfg config, src outputSource, metricsAddr string, log *slog.Logger) (_ *observability, err error) {
 	o := &observability{}
 	defer func() {
 		if err != nil {
 			o.close()
 		}
 	}()
-	clogs := newContainerLogs(cfg.Home, d, log, newRedactor(secretValues(cfg)))
-	o.capture = clogs.Capture
-	o.stops = append(o.stops, func() { clogs.close(5 * time.Second) })
+	if src != nil {
+		clogs := newContainerLogs(cfg.Home, src, log, newRedactor(secretValues(cfg)))
+		o.capture = clogs.Capture
+		o.stops = append(o.stops, func() { clogs.close(5 * time.Second) })
+	}
 	st := gatewayStatus{PID: os.Getpid(), Started: time.Now(), Version: version(), Channels: configuredChannelStatus(cfg),
 		MetricsAddr: metricsAddr}
 	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -199,7 +201,7 @@ func gatewayRunning(home string) (bool, error) {
 func (c *commandLine) statusCommand() *ffcli.Command {
 	fs := c.flagSet("status")
 	var cfg config
-	cfg.settings(fs, flagHome, flagDockerHost)
+	cfg.settings(fs, append([]string{flagHome, flagDockerHost, flagImage}, runtimeSettings...)...)
 	return c.command(leaf{fs: fs, usage: "status [flags]", help: "gateway, channels, sessions, containers and pending messages on one screen", cfg: &cfg,
 		run: func(ctx context.Context, _ []string) error {
 			ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
@@ -301,8 +303,8 @@ func writeStatus(ctx context.Context, cfg config, w io.Writer, now time.Time) er
 		row("messages", "%d pending, %d failed in the last hour", pending, failed)
 	}
 
-	// Containers, from the engine.
-	d, err := container.NewDocker(cfg.DockerHost)
+	// Containers, from the runtime (the engine, or the cluster's Pods).
+	d, err := openEngine(cfg)
 	if err != nil {
 		row("containers", "%v", err)
 		return nil
@@ -312,7 +314,7 @@ func writeStatus(ctx context.Context, cfg config, w io.Writer, now time.Time) er
 	_, err = d.Ping(pctx)
 	pcancel()
 	if err != nil {
-		row("containers", "Docker unreachable (run berth doctor): %v", err)
+		row("containers", "%s unreachable (run berth doctor): %v", engineName(cfg), err)
 		return nil
 	}
 	list, err := d.List(ctx, map[string]string{container.LabelHome: cfg.Home})
@@ -332,14 +334,18 @@ func writeStatus(ctx context.Context, cfg config, w io.Writer, now time.Time) er
 		return nil
 	}
 	stats := make([]*container.Stats, len(running))
+	ss, _ := d.(statser) // the Kubernetes runtime reports none
 	var wg sync.WaitGroup
 	for i, c := range running {
+		if ss == nil {
+			break
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 			defer cancel()
-			if s, err := d.Stats(sctx, c.ID); err == nil {
+			if s, err := ss.Stats(sctx, c.ID); err == nil {
 				stats[i] = &s
 			}
 		}()

@@ -627,6 +627,10 @@ func (r *Runtime) LogsSince(ctx context.Context, id string, since time.Time, std
 // IsNotFound reports whether err means the Pod does not exist.
 func IsNotFound(err error) bool { return apierrors.IsNotFound(err) }
 
+// IsForbidden reports whether err is the API server refusing berth's
+// credentials what they asked.
+func IsForbidden(err error) bool { return apierrors.IsForbidden(err) }
+
 // InCluster reports whether berth runs in a Pod (its service account's
 // environment is set).
 func InCluster() bool { return os.Getenv("KUBERNETES_SERVICE_HOST") != "" }
