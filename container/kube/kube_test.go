@@ -129,7 +129,7 @@ func TestPodSpec(t *testing.T) {
 			if q := c.Resources.Limits[corev1.ResourceCPU]; q.MilliValue() != 1000 {
 				t.Errorf("cpu limit %v", q.String())
 			}
-			if q := c.Resources.Requests[corev1.ResourceMemory]; q.Value() != 1<<30 {
+			if q := c.Resources.Requests[corev1.ResourceMemory]; q.Value() != 1<<30/kube.RequestShare {
 				t.Errorf("memory request %v", q.String())
 			}
 			if p.Labels[container.LabelGroup] != "main" || p.Annotations[container.LabelHome] != "/srv/berth" {

@@ -22,6 +22,12 @@ import (
 // the Docker runtime's tmpfs.
 const DefaultTmpSize = 64 << 20
 
+// RequestShare is how much of its limits a Pod requests: a quarter. An
+// agent mostly waits on its model's API, so placing each by all it may
+// use would leave a node three quarters idle; the limits still hold each
+// one to its group's memory and CPU.
+const RequestShare = 4
+
 // agentContainer is the name of the one container of an agent Pod.
 const agentContainer = "agent"
 
@@ -155,12 +161,15 @@ func (r *Runtime) podFor(spec container.Spec) (*corev1.Pod, error) {
 		EmptyDir: &corev1.EmptyDirVolumeSource{Medium: corev1.StorageMediumMemory, SizeLimit: tmp}}})
 	vmounts = append(vmounts, corev1.VolumeMount{Name: "tmp", MountPath: "/tmp"})
 
-	res := corev1.ResourceList{}
+	limits, requests := corev1.ResourceList{}, corev1.ResourceList{}
 	if spec.Memory > 0 {
-		res[corev1.ResourceMemory] = *resource.NewQuantity(spec.Memory, resource.BinarySI)
+		limits[corev1.ResourceMemory] = *resource.NewQuantity(spec.Memory, resource.BinarySI)
+		requests[corev1.ResourceMemory] = *resource.NewQuantity(max(spec.Memory/RequestShare, 1), resource.BinarySI)
 	}
 	if spec.NanoCPUs > 0 {
-		res[corev1.ResourceCPU] = *resource.NewMilliQuantity(max(spec.NanoCPUs/1e6, 1), resource.DecimalSI)
+		milli := max(spec.NanoCPUs/1e6, 1)
+		limits[corev1.ResourceCPU] = *resource.NewMilliQuantity(milli, resource.DecimalSI)
+		requests[corev1.ResourceCPU] = *resource.NewMilliQuantity(max(milli/RequestShare, 1), resource.DecimalSI)
 	}
 	f, t := false, true
 	pod := &corev1.Pod{
@@ -186,7 +195,7 @@ func (r *Runtime) podFor(spec container.Spec) (*corev1.Pod, error) {
 				Env:             env,
 				WorkingDir:      "/workspace",
 				VolumeMounts:    vmounts,
-				Resources:       corev1.ResourceRequirements{Limits: res, Requests: res.DeepCopy()},
+				Resources:       corev1.ResourceRequirements{Limits: limits, Requests: requests},
 				SecurityContext: &corev1.SecurityContext{
 					RunAsNonRoot:             &t,
 					RunAsUser:                &uid,
