@@ -48,7 +48,7 @@ type kubeGateway struct {
 // startKube starts a gateway on the cluster, the agent image imported
 // into its nodes, the fake channel's "room" wired to group main. Pods get
 // small limits, so that several fit on a test node.
-func startKube(t *testing.T, shape kubeShape, cfg func(*session.Config)) *kubeGateway {
+func startKube(t testing.TB, shape kubeShape, cfg func(*session.Config)) *kubeGateway {
 	t.Helper()
 	c := kubetest.Require(t)
 	d := gatewaytest.RequireDocker(t)
@@ -76,7 +76,7 @@ func startKube(t *testing.T, shape kubeShape, cfg func(*session.Config)) *kubeGa
 // bindHome makes a hostPath PersistentVolume of home and a claim bound to
 // it statically (no provisioner needed), as an operator's ReadWriteMany
 // claim would be; both are deleted when the test ends.
-func bindHome(t *testing.T, c *kubetest.Cluster, ns, home string) string {
+func bindHome(t testing.TB, c *kubetest.Cluster, ns, home string) string {
 	t.Helper()
 	cs := c.Runtime(t, kube.Config{Home: "/"}).Clientset()
 	ctx := context.Background()
