@@ -13,6 +13,8 @@ import (
 	"k8s.io/apimachinery/pkg/watch"
 
 	"github.com/berth-dev/berth/container"
+	"github.com/berth-dev/berth/groups"
+	"github.com/berth-dev/berth/session"
 	"github.com/berth-dev/berth/session/gateway/gatewaytest"
 )
 
@@ -26,7 +28,8 @@ import (
 //
 //	go test -run '^$' -bench KubeRoundTrip -benchtime 5x ./session/
 func BenchmarkKubeRoundTrip(b *testing.B) {
-	g := startKube(b, shapeHostPath, nil)
+	// berth's default limits (1 GiB, 1 CPU), as the Docker figures had.
+	g := startKube(b, shapeHostPath, func(c *session.Config) { c.Memory, c.NanoCPUs = 0, 0 })
 	ch := g.ch
 	trip := func() time.Duration {
 		start := time.Now()
@@ -76,7 +79,7 @@ func BenchmarkKubeRoundTrip(b *testing.B) {
 func (g *kubeGateway) barePod(b *testing.B, i int) time.Duration {
 	spec := container.Spec{
 		Name: fmt.Sprintf("berth-bare-%d-%d", time.Now().UnixNano()%1e6, i), Image: gatewaytest.Image, Cmd: []string{"--version"},
-		User: fmt.Sprintf("%d:%d", container.AgentUID, container.AgentUID), Memory: 128 << 20, NanoCPUs: 1e8,
+		User: fmt.Sprintf("%d:%d", container.AgentUID, container.AgentUID), Memory: groups.DefaultMemory, NanoCPUs: groups.DefaultNanoCPUs,
 		Labels: map[string]string{container.LabelHome: g.Home + "-bare", container.LabelSession: "bare"},
 	}
 	pods := g.rt.Clientset().CoreV1().Pods(g.ns)

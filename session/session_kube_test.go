@@ -47,7 +47,8 @@ type kubeGateway struct {
 
 // startKube starts a gateway on the cluster, the agent image imported
 // into its nodes, the fake channel's "room" wired to group main. Pods get
-// small limits, so that several fit on a test node.
+// smaller limits than berth's defaults (256 MiB, half a CPU), so that
+// several fit on a test node; cfg may set others.
 func startKube(t testing.TB, shape kubeShape, cfg func(*session.Config)) *kubeGateway {
 	t.Helper()
 	c := kubetest.Require(t)
@@ -64,7 +65,7 @@ func startKube(t testing.TB, shape kubeShape, cfg func(*session.Config)) *kubeGa
 	ch := newFakeChannel()
 	g := gatewaytest.Start(t, gatewaytest.Options{Channels: []channels.Channel{ch}, Home: home, Runtime: rt,
 		Config: func(sc *session.Config) {
-			sc.Memory, sc.NanoCPUs = 128<<20, 1e8
+			sc.Memory, sc.NanoCPUs = 256<<20, 5e8
 			if cfg != nil {
 				cfg(sc)
 			}
@@ -209,11 +210,11 @@ func TestKubePodSpecFromAPI(t *testing.T) {
 		t.Errorf("labels %v, annotations %v", p.Labels, p.Annotations)
 	}
 	c := p.Spec.Containers[0]
-	if q := c.Resources.Limits[corev1.ResourceMemory]; q.Value() != 128<<20 {
-		t.Errorf("memory limit %s, want the group's 128Mi", q.String())
+	if q := c.Resources.Limits[corev1.ResourceMemory]; q.Value() != 256<<20 {
+		t.Errorf("memory limit %s, want the configured 256Mi", q.String())
 	}
-	if q := c.Resources.Limits[corev1.ResourceCPU]; q.MilliValue() != 100 {
-		t.Errorf("cpu limit %s, want 100m", q.String())
+	if q := c.Resources.Limits[corev1.ResourceCPU]; q.MilliValue() != 500 {
+		t.Errorf("cpu limit %s, want 500m", q.String())
 	}
 	for _, e := range c.Env {
 		if strings.Contains(strings.ToUpper(e.Name), "KEY") || strings.Contains(strings.ToUpper(e.Name), "TOKEN") {
