@@ -15,9 +15,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -210,7 +210,7 @@ type Cluster struct {
 	Containerds []string
 	// Ctr is the ctr binary that imports images into them.
 	Ctr string
-	// Nodes is how many nodes the cluster has.
+	// Nodes is how many nodes the cluster has (BERTH_KUBE_NODES names them).
 	Nodes int
 }
 
@@ -235,10 +235,8 @@ func Require(t testing.TB) *Cluster {
 				c.Containerds = append(c.Containerds, s)
 			}
 		}
-		if n := env["BERTH_KUBE_NODES"]; n != "" {
-			if _, err = fmt.Sscan(n, &c.Nodes); err != nil {
-				err = fmt.Errorf("BERTH_KUBE_NODES=%q: %w", n, err)
-			}
+		if names := strings.Fields(env["BERTH_KUBE_NODES"]); len(names) > 0 {
+			c.Nodes = len(names)
 		}
 	}
 	if err == nil {
@@ -383,22 +381,17 @@ func (c *Cluster) Import(t testing.TB, image string) {
 }
 
 func importImage(ctx context.Context, ctr, sock, image string) error {
-	save := exec.CommandContext(ctx, "docker", "save", image)
-	imp := exec.CommandContext(ctx, ctr, "--address", sock, "-n", "k8s.io", "images", "import", "-")
-	pr, pw := io.Pipe()
-	save.Stdout, imp.Stdin = pw, pr
-	var saveErr, impErr strings.Builder
-	save.Stderr, imp.Stderr, imp.Stdout = &saveErr, &impErr, io.Discard
-	if err := imp.Start(); err != nil {
-		return fmt.Errorf("start ctr: %w", err)
-	}
-	err := save.Run()
-	pw.CloseWithError(err)
-	if werr := imp.Wait(); werr != nil {
-		return fmt.Errorf("ctr import into %s: %w: %s", sock, werr, impErr.String())
-	}
+	dir, err := os.MkdirTemp("", "berth-image-")
 	if err != nil {
-		return fmt.Errorf("docker save %s: %w: %s", image, err, saveErr.String())
+		return err
+	}
+	defer os.RemoveAll(dir)
+	tar := filepath.Join(dir, "image.tar")
+	if out, err := exec.CommandContext(ctx, "docker", "save", "-o", tar, image).CombinedOutput(); err != nil {
+		return fmt.Errorf("docker save %s: %w: %s", image, err, out)
+	}
+	if out, err := exec.CommandContext(ctx, ctr, "--address", sock, "-n", "k8s.io", "images", "import", tar).CombinedOutput(); err != nil {
+		return fmt.Errorf("ctr import into %s: %w: %s", sock, err, out)
 	}
 	return nil
 }
