@@ -64,6 +64,12 @@ type Runtime struct {
 	host string // the API server's address, for messages
 }
 
+// The client's own rate limit: requests a second, and at once.
+const (
+	clientQPS   = 50
+	clientBurst = 100
+)
+
 // New connects to the cluster cfg names. It sends no request: Ping does.
 func New(cfg Config) (*Runtime, error) {
 	rules := clientcmd.NewDefaultClientConfigLoadingRules()
@@ -79,6 +85,11 @@ func New(cfg Config) (*Runtime, error) {
 		}
 	}
 	rc.UserAgent = "berth"
+	// client-go's default of 5 requests a second (burst 10) throttles a
+	// gateway waking a few sessions at once (each Ensure is a create and
+	// a watch, each exit a get and a delete); the API server's priority
+	// and fairness still bound what one client may take.
+	rc.QPS, rc.Burst = clientQPS, clientBurst
 	cs, err := kubernetes.NewForConfig(rc)
 	if err != nil {
 		return nil, fmt.Errorf("kubernetes client: %w", err)
