@@ -422,3 +422,67 @@ func phases(pods []corev1.Pod) []string {
 	}
 	return out
 }
+
+// TestKubeShippedRoleIsEnough runs a gateway as a service account bound
+// to nothing but docs/kubernetes/rbac.yaml's Role: doctor's access review
+// finds nothing refused, a message is answered through a Pod, its output
+// is read through pods/log, and the idle stop deletes it. An account with
+// no binding is refused each permission berth needs.
+func TestKubeShippedRoleIsEnough(t *testing.T) {
+	t.Parallel()
+	c := kubetest.Require(t)
+	d := gatewaytest.RequireDocker(t)
+	gatewaytest.BuildImage(t, d)
+	c.Import(t, gatewaytest.Image)
+	ns := c.Namespace(t)
+	c.ApplyRoles(t, ns, filepath.Join("..", "docs", "kubernetes", "rbac.yaml"))
+	home := t.TempDir()
+	rt, err := kube.New(kube.Config{Kubeconfig: c.ServiceAccountKubeconfig(t, ns, "berth"), Home: home, PullPolicy: corev1.PullNever})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rt.Namespace() != ns {
+		t.Fatalf("namespace %q, want the kubeconfig context's %q", rt.Namespace(), ns)
+	}
+	denied, err := rt.Access(context.Background())
+	if err != nil || len(denied) > 0 {
+		t.Fatalf("access as the shipped Role: denied %v, %v", denied, err)
+	}
+	nobody, err := kube.New(kube.Config{Kubeconfig: c.ServiceAccountKubeconfig(t, ns, "nobody"), Home: home})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if denied, err := nobody.Access(context.Background()); err != nil || len(denied) != len(kube.Needs) {
+		t.Fatalf("access with no binding: denied %v, %v; want all %d refused", denied, err, len(kube.Needs))
+	}
+
+	ch := newFakeChannel()
+	g := gatewaytest.Start(t, gatewaytest.Options{Channels: []channels.Channel{ch}, Home: home, Runtime: rt,
+		Config: func(sc *session.Config) {
+			sc.Memory, sc.NanoCPUs, sc.IdleTimeout, sc.Poll = 256<<20, 5e8, 2*time.Second, 200*time.Millisecond
+		}})
+	g.Wire("fake", "room", gatewaytest.Wire{IsDM: true})
+	handle(t, g, msg("hello"))
+	if got := ch.waitSent(t, 1, 2*time.Minute); got[0].Text != "echo: hello" {
+		t.Fatalf("reply %q", got[0].Text)
+	}
+	sid := g.Sessions()[0].ID
+	pods := g.Containers(sid)
+	if len(pods) != 1 {
+		t.Fatalf("%d pods", len(pods))
+	}
+	lctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	var out strings.Builder
+	err = rt.LogsSince(lctx, pods[0].ID, time.Time{}, &out, &out)
+	cancel()
+	if err != nil || !strings.Contains(out.String(), "runner") {
+		t.Fatalf("pod logs through pods/log: %v; got %q", err, out.String())
+	}
+	deadline := time.Now().Add(time.Minute)
+	for len(g.Containers(sid)) > 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("pod not deleted after the idle timeout")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -24,13 +25,19 @@ import (
 	"testing"
 	"time"
 
+	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/berth-dev/berth/container/kube"
 )
@@ -394,4 +401,85 @@ func importImage(ctx context.Context, ctr, sock, image string) error {
 		return fmt.Errorf("ctr import into %s: %w: %s", sock, err, out)
 	}
 	return nil
+}
+
+// ApplyRoles creates, in namespace ns, the Roles and RoleBindings of a
+// manifest (docs/kubernetes/rbac.yaml), with their namespace and their
+// subjects' set to ns; its other objects are left out.
+func (c *Cluster) ApplyRoles(t testing.TB, ns, manifest string) {
+	t.Helper()
+	f, err := os.Open(manifest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	cs := c.Runtime(t, kube.Config{Home: "/"}).Clientset()
+	ctx := context.Background()
+	dec := yaml.NewYAMLOrJSONDecoder(f, 4096)
+	for {
+		var obj map[string]any
+		if err := dec.Decode(&obj); errors.Is(err, io.EOF) {
+			return
+		} else if err != nil {
+			t.Fatalf("%s: %v", manifest, err)
+		}
+		switch obj["kind"] {
+		case "Role":
+			var r rbacv1.Role
+			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(obj, &r); err != nil {
+				t.Fatal(err)
+			}
+			r.Namespace = ns
+			if _, err := cs.RbacV1().Roles(ns).Create(ctx, &r, metav1.CreateOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		case "RoleBinding":
+			var b rbacv1.RoleBinding
+			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(obj, &b); err != nil {
+				t.Fatal(err)
+			}
+			b.Namespace = ns
+			for i := range b.Subjects {
+				b.Subjects[i].Namespace = ns
+			}
+			if _, err := cs.RbacV1().RoleBindings(ns).Create(ctx, &b, metav1.CreateOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+// ServiceAccountKubeconfig makes the service account name in ns (if it
+// does not exist) and writes a kubeconfig that authenticates as it, with a
+// token from the TokenRequest API, for the cluster's API server.
+func (c *Cluster) ServiceAccountKubeconfig(t testing.TB, ns, name string) string {
+	t.Helper()
+	cs := c.Runtime(t, kube.Config{Home: "/"}).Clientset()
+	ctx := context.Background()
+	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}}
+	if _, err := cs.CoreV1().ServiceAccounts(ns).Create(ctx, sa, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
+	secs := int64(3600)
+	tr, err := cs.CoreV1().ServiceAccounts(ns).CreateToken(ctx, name,
+		&authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: &secs}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin, err := clientcmd.LoadFromFile(c.Kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctxName := admin.CurrentContext
+	cluster := admin.Clusters[admin.Contexts[ctxName].Cluster]
+	cfg := clientcmdapi.NewConfig()
+	cfg.Clusters["cluster"] = cluster
+	cfg.AuthInfos[name] = &clientcmdapi.AuthInfo{Token: tr.Status.Token}
+	cfg.Contexts[name] = &clientcmdapi.Context{Cluster: "cluster", AuthInfo: name, Namespace: ns}
+	cfg.CurrentContext = name
+	path := filepath.Join(t.TempDir(), name+".kubeconfig")
+	if err := clientcmd.WriteToFile(*cfg, path); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
