@@ -345,18 +345,31 @@ func TestKubeSessionsSpreadOverNodes(t *testing.T) {
 	t.Logf("pods per node: %v", nodes)
 }
 
-// TestKubeSymlinkInGroupFolderNeverReachesDecoy is the symlink test of
-// the claim shape. The agent (here the test, writing where the agent
-// can) replaces runner-src and .claude-shared in its group folder with
-// symlinks to a decoy outside BERTH_HOME, and plants one more. The next
-// Pod still mounts only the group folder itself (mounts.Plan), so the
-// links resolve inside the Pod; and a subPath through a planted link, as
-// a Pod would get if any mount came from inside an agent's folder, is
-// refused by the kubelet, which does not follow symlinks out of the
-// volume: the Pod never runs and the decoy is never mounted.
+// TestKubeSymlinkInGroupFolderNeverReachesDecoy is the symlink test on
+// Kubernetes, in both volume shapes. The agent (here the test, writing
+// where the agent can) replaces runner-src and .claude-shared in its group
+// folder with symlinks to a decoy outside BERTH_HOME, and plants one more.
+// The next Pod still mounts only the group folder itself (mounts.Plan), so
+// the links resolve inside the Pod, and no volume comes from inside the
+// group folder or the decoy. In the claim shape, a subPath through a
+// planted link, as a Pod would get if any mount came from inside an
+// agent's folder, is refused by the kubelet, which does not follow
+// symlinks out of the volume: that Pod never runs. The decoy never changes.
 func TestKubeSymlinkInGroupFolderNeverReachesDecoy(t *testing.T) {
 	t.Parallel()
-	g := startKube(t, shapeClaim, func(c *session.Config) { c.Poll = 100 * time.Millisecond })
+	for _, tt := range []struct {
+		name  string
+		shape kubeShape
+	}{{"hostPath", shapeHostPath}, {"claim", shapeClaim}} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			symlinkToDecoy(t, tt.shape)
+		})
+	}
+}
+
+func symlinkToDecoy(t *testing.T, shape kubeShape) {
+	g := startKube(t, shape, func(c *session.Config) { c.Poll = 100 * time.Millisecond })
 	handle(t, g.Gateway, msg("first"))
 	g.ch.waitSent(t, 1, 2*time.Minute)
 	s := g.Sessions()[0]
@@ -387,9 +400,16 @@ func TestKubeSymlinkInGroupFolderNeverReachesDecoy(t *testing.T) {
 	if len(pods) != 1 {
 		t.Fatalf("%d pods", len(pods))
 	}
+	inside := func(path, dir string) bool {
+		rel, err := filepath.Rel(dir, path)
+		return err == nil && rel != "." && filepath.IsLocal(rel)
+	}
 	for _, v := range pods[0].Spec.Volumes {
-		if v.HostPath != nil {
+		switch {
+		case v.HostPath != nil && shape == shapeClaim:
 			t.Errorf("volume %s is a hostPath (%s) in the claim shape", v.Name, v.HostPath.Path)
+		case v.HostPath != nil && (inside(v.HostPath.Path, gdir) || inside(v.HostPath.Path, decoy) || v.HostPath.Path == decoy):
+			t.Errorf("hostPath %s lies inside the group folder or is the decoy", v.HostPath.Path)
 		}
 	}
 	for _, m := range pods[0].Spec.Containers[0].VolumeMounts {
@@ -397,19 +417,20 @@ func TestKubeSymlinkInGroupFolderNeverReachesDecoy(t *testing.T) {
 			t.Errorf("subPath %s lies inside the group folder, which the agent can write", m.SubPath)
 		}
 	}
-
-	// What the kubelet does with a subPath through a planted link.
-	spec := container.Spec{
-		Name: "berth-decoy-probe", Image: gatewaytest.Image, Cmd: []string{"--version"}, User: "10001:10001",
-		Labels: map[string]string{container.LabelSession: "probe", container.LabelHome: g.Home + "-probe"},
-		Mounts: []mounts.Mount{{Source: filepath.Join(gdir, "escape"), Target: "/workspace/escape", ReadOnly: true}},
+	if shape == shapeClaim {
+		// What the kubelet does with a subPath through a planted link.
+		spec := container.Spec{
+			Name: "berth-decoy-probe", Image: gatewaytest.Image, Cmd: []string{"--version"}, User: "10001:10001",
+			Labels: map[string]string{container.LabelSession: "probe", container.LabelHome: g.Home + "-probe"},
+			Mounts: []mounts.Mount{{Source: filepath.Join(gdir, "escape"), Target: "/workspace/escape", ReadOnly: true}},
+		}
+		probe := g.cluster.Runtime(t, kube.Config{Namespace: g.ns, Home: g.Home, Claim: "berth-home", PullPolicy: corev1.PullNever, StartTimeout: time.Minute})
+		_, _, err := probe.Ensure(context.Background(), spec)
+		if !errors.Is(err, kube.ErrStart) {
+			t.Fatalf("a pod mounting a subPath through a symlink out of the volume: err = %v, want it refused (ErrStart)", err)
+		}
+		t.Logf("refused as it should be: %v", err)
 	}
-	probe := g.cluster.Runtime(t, kube.Config{Namespace: g.ns, Home: g.Home, Claim: "berth-home", PullPolicy: corev1.PullNever, StartTimeout: time.Minute})
-	_, _, err := probe.Ensure(context.Background(), spec)
-	if !errors.Is(err, kube.ErrStart) {
-		t.Fatalf("a pod mounting a subPath through a symlink out of the volume: err = %v, want it refused (ErrStart)", err)
-	}
-	t.Logf("refused as it should be: %v", err)
 	if after := snapshot(t, decoy); !equalMaps(before, after) {
 		t.Fatalf("the decoy changed:\nbefore %v\nafter  %v", before, after)
 	}

@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -641,7 +640,3 @@ func IsNotFound(err error) bool { return apierrors.IsNotFound(err) }
 // IsForbidden reports whether err is the API server refusing berth's
 // credentials what they asked.
 func IsForbidden(err error) bool { return apierrors.IsForbidden(err) }
-
-// InCluster reports whether berth runs in a Pod (its service account's
-// environment is set).
-func InCluster() bool { return os.Getenv("KUBERNETES_SERVICE_HOST") != "" }
