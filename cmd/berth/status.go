@@ -68,7 +68,7 @@ type observability struct {
 
 // startObservability starts the status file writer, which names
 // metricsAddr (the gateway's metrics endpoint; "" without one), and
-// container log capture.
+// container log capture from src (nil: none to capture).
 func startObservability(ctx context.Context, cfg config, src outputSource, metricsAddr string, log *slog.Logger) (_ *observability, err error) {
 	o := &observability{}
 	defer func() {
@@ -76,11 +76,9 @@ func startObservability(ctx context.Context, cfg config, src outputSource, metri
 			o.close()
 		}
 	}()
-	if src != nil {
-		clogs := newContainerLogs(cfg.Home, src, log, newRedactor(secretValues(cfg)))
-		o.capture = clogs.Capture
-		o.stops = append(o.stops, func() { clogs.close(5 * time.Second) })
-	}
+	clogs := newContainerLogs(cfg.Home, src, log, newRedactor(secretValues(cfg)))
+	o.capture = clogs.Capture
+	o.stops = append(o.stops, func() { clogs.close(5 * time.Second) })
 	st := gatewayStatus{PID: os.Getpid(), Started: time.Now(), Version: version(), Channels: configuredChannelStatus(cfg),
 		MetricsAddr: metricsAddr}
 	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
