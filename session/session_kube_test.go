@@ -142,6 +142,28 @@ func (g *kubeGateway) pods(t *testing.T, sid string) []corev1.Pod {
 	return list.Items
 }
 
+// runningPods waits until the API shows every Pod of a session running,
+// and returns them. The reply can come before the kubelet has told the
+// API server the Pod runs: berth delivers from the session's folder.
+func (g *kubeGateway) runningPods(t *testing.T, sid string) []corev1.Pod {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		pods := g.pods(t, sid)
+		running := len(pods) > 0
+		for _, p := range pods {
+			running = running && p.Status.Phase == corev1.PodRunning
+		}
+		if running {
+			return pods
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("pods of session %s: %v, want them running", sid, phases(pods))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 // sampleMax samples the API for the most Pods any one session has at once,
 // until stop is closed; the maximum comes out of the returned channel.
 func (g *kubeGateway) sampleMax(t *testing.T, stop <-chan struct{}) <-chan int {
@@ -181,9 +203,9 @@ func TestKubeRoundTrip(t *testing.T) {
 	if len(ss) != 1 {
 		t.Fatalf("%d sessions", len(ss))
 	}
-	pods := g.pods(t, ss[0].ID)
-	if len(pods) != 1 || pods[0].Status.Phase != corev1.PodRunning {
-		t.Fatalf("pods of the session: %d (%v), want one running", len(pods), phases(pods))
+	pods := g.runningPods(t, ss[0].ID)
+	if len(pods) != 1 {
+		t.Fatalf("pods of the session: %d (%v), want one", len(pods), phases(pods))
 	}
 	if want := kube.PodName(session.ContainerName("main", ss[0].ID)); pods[0].Name != want {
 		t.Errorf("pod name %s, want %s", pods[0].Name, want)
@@ -198,7 +220,7 @@ func TestKubePodSpecFromAPI(t *testing.T) {
 	handle(t, g.Gateway, msg("hello"))
 	g.ch.waitSent(t, 1, 2*time.Minute)
 	s := g.Sessions()[0]
-	pods := g.pods(t, s.ID)
+	pods := g.runningPods(t, s.ID)
 	if len(pods) != 1 {
 		t.Fatalf("%d pods", len(pods))
 	}
