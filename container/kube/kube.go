@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -22,6 +23,7 @@ import (
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/klog/v2"
 
 	"github.com/berth-dev/berth/container"
 )
@@ -53,6 +55,10 @@ type Config struct {
 	// StartTimeout bounds how long Ensure waits for a Pod to run (to be
 	// scheduled, its image found, its container started); 0: NameWait.
 	StartTimeout time.Duration
+	// Log receives client-go's own log lines (klog's, which are
+	// process-wide: the last New decides); nil: they are discarded, not
+	// printed on stderr.
+	Log *slog.Logger
 }
 
 // Runtime is the session runtime backed by a Kubernetes API server.
@@ -71,6 +77,11 @@ const (
 
 // New connects to the cluster cfg names. It sends no request: Ping does.
 func New(cfg Config) (*Runtime, error) {
+	if cfg.Log != nil {
+		klog.SetSlogLogger(cfg.Log.With("component", "client-go"))
+	} else {
+		klog.SetSlogLogger(slog.New(slog.DiscardHandler))
+	}
 	rules := clientcmd.NewDefaultClientConfigLoadingRules()
 	rules.ExplicitPath = cfg.Kubeconfig
 	cc := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{})

@@ -185,7 +185,11 @@ func Open(ctx context.Context, cfg Config) (_ *Gateway, err error) {
 	}
 	g.rt = cfg.Runtime
 	if g.rt == nil && cfg.Kubernetes != nil {
-		if g.kube, err = ConnectKube(ctx, *cfg.Kubernetes, cfg.Home); err != nil {
+		kc := *cfg.Kubernetes
+		if kc.Log == nil {
+			kc.Log = g.log // client-go's own lines, in the gateway's log
+		}
+		if g.kube, err = ConnectKube(ctx, kc, cfg.Home); err != nil {
 			return nil, err
 		}
 		g.rt = g.kube
