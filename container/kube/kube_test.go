@@ -469,3 +469,44 @@ func TestInspectAndIsNotFound(t *testing.T) {
 		}
 	}
 }
+
+func TestEnsureUnschedulableTimesOut(t *testing.T) {
+	f := kubetest.NewFake(func(p *corev1.Pod) {
+		p.Status.Phase = corev1.PodPending
+		p.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodScheduled, Status: corev1.ConditionFalse,
+			Reason: "Unschedulable", Message: "0/2 nodes are available: 2 Insufficient memory."}}
+	})
+	r := f.Runtime(t, kube.Config{StartTimeout: 200 * time.Millisecond})
+	_, _, err := r.Ensure(context.Background(), testSpec())
+	if !errors.Is(err, kube.ErrStart) || !strings.Contains(err.Error(), "Insufficient memory") {
+		t.Fatalf("err = %v, want ErrStart saying why it was not scheduled", err)
+	}
+	if n := len(f.Pods(t)); n != 0 {
+		t.Fatalf("%d pods left, want the unschedulable one deleted", n)
+	}
+}
+
+func TestWaitPodDeletedUnderIt(t *testing.T) {
+	f := kubetest.NewFake(kubetest.Running)
+	r := f.Runtime(t, kube.Config{})
+	info, _, err := r.Ensure(context.Background(), testSpec())
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.DrainWatches()
+	done := make(chan container.Exit, 1)
+	go func() {
+		e, err := r.Wait(context.Background(), info.ID)
+		if err != nil {
+			t.Error(err)
+		}
+		done <- e
+	}()
+	<-f.Watches
+	if err := f.Clientset.CoreV1().Pods("berth").Delete(context.Background(), info.Name, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if e := <-done; e.Code != -1 {
+		t.Fatalf("Wait = %+v, want code -1 for a pod deleted while it ran", e)
+	}
+}
