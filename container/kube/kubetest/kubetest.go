@@ -4,10 +4,11 @@
 // .ci/kube/up starts (Require, Cluster.Import), and the check of an agent
 // Pod's security fields as the API reports them (SecurityProblems).
 //
-// A real-cluster test skips without a cluster (no KUBECONFIG, neither in
-// the environment nor in the env file BERTH_KUBE_ENV names) and fails
-// instead when BERTH_REQUIRE_KUBE=1, as CI sets it. No production code
-// may import it.
+// A real-cluster test skips without a cluster (no KUBECONFIG and
+// BERTH_KUBE_CONTAINERD, neither in the environment nor in the env file
+// BERTH_KUBE_ENV names: only a cluster .ci/kube/up started is used) and
+// fails instead when BERTH_REQUIRE_KUBE=1, as CI sets it. No production
+// code may import it.
 package kubetest
 
 import (
@@ -231,8 +232,14 @@ func Require(t testing.TB) *Cluster {
 		t.Skip("needs a Kubernetes cluster; skipped under -short (BERTH_REQUIRE_KUBE=1 runs it)")
 	}
 	env, err := clusterEnv()
-	if err == nil && env["KUBECONFIG"] == "" {
+	switch {
+	case err != nil:
+	case env["KUBECONFIG"] == "":
 		err = errors.New("KUBECONFIG is not set (source the env file .ci/kube/up writes, or set BERTH_KUBE_ENV to it)")
+	case env["BERTH_KUBE_CONTAINERD"] == "":
+		// A KUBECONFIG of one's own (a real cluster) is never the
+		// tests': they make namespaces, volumes and Pods.
+		err = errors.New("KUBECONFIG is set, but not by .ci/kube/up's env file (no BERTH_KUBE_CONTAINERD): the tests leave that cluster alone")
 	}
 	var c *Cluster
 	if err == nil {
