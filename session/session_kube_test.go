@@ -529,3 +529,48 @@ func TestKubeShippedRoleIsEnough(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// TestKubeRestartAdoptsAndReconcilesOrphans crashes a gateway with its
+// session's Pod running and plants a Pod of the same home for a session
+// the store does not know. The next gateway on that home adopts the first
+// Pod (the same UID answers) and deletes the orphan, found by label.
+func TestKubeRestartAdoptsAndReconcilesOrphans(t *testing.T) {
+	t.Parallel()
+	g := startKube(t, shapeHostPath, nil)
+	handle(t, g.Gateway, msg("before"))
+	g.ch.waitSent(t, 1, 2*time.Minute)
+	sid := g.Sessions()[0].ID
+	before := g.runningPods(t, sid)
+	g.Crash()
+
+	orphan := container.Spec{
+		Name: "berth-main-0000000000ff", Image: gatewaytest.Image, Cmd: []string{"--in", "/tmp", "--out", "/tmp"},
+		User:   fmt.Sprintf("%d:%d", container.AgentUID, container.AgentUID),
+		Labels: map[string]string{container.LabelSession: "00000000000000ff", container.LabelGroup: "main", container.LabelHome: g.Home},
+	}
+	if _, _, err := g.rt.Ensure(context.Background(), orphan); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(g.pods(t, "")); n != 2 {
+		t.Fatalf("%d pods before the restart, want the session's and the orphan", n)
+	}
+
+	ch := newFakeChannel()
+	g2 := gatewaytest.Start(t, gatewaytest.Options{Channels: []channels.Channel{ch}, Home: g.Home, Runtime: g.rt,
+		Config: func(sc *session.Config) { sc.Memory, sc.NanoCPUs = 256<<20, 5e8 }})
+	handle(t, g2, msg("after"))
+	if got := ch.waitSent(t, 1, 2*time.Minute); got[0].Text != "echo: after" {
+		t.Fatalf("reply after the restart %q", got[0].Text)
+	}
+	after := g.pods(t, sid)
+	if len(after) != 1 || after[0].UID != before[0].UID {
+		t.Fatalf("pods of the session after the restart: %d, want the one before adopted", len(after))
+	}
+	deadline := time.Now().Add(time.Minute)
+	for len(g.pods(t, "00000000000000ff")) > 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the orphan pod is still there after the restart")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
