@@ -502,7 +502,8 @@ func (sv *supervisor) quotaPass(ctx context.Context, dirty map[string]bool, qw *
 			l.mu.Unlock()
 			anyRunning = anyRunning || running[i]
 		}
-		gq, sq := sv.diskQuotas(ls[0].conf)
+		_, conf, _ := ls[0].config() // under its lock: a wake reloads it meanwhile
+		gq, sq := sv.diskQuotas(conf)
 		dir := sv.layout.Dir(folder)
 		qw.set(dir, anyRunning)
 		if due(quotaKey(scopeGroup, folder), dir, anyRunning) {

@@ -107,23 +107,27 @@ func (a *admin) sessionsShow(c *commandLine) *ffcli.Command {
 	})
 }
 
-// sessionsStop stops a session's container through the Docker engine, by
-// its labels. The gateway, if running, sees the container exit.
+// sessionsStop stops a session's container through its runtime (the
+// Docker engine, or the session's Pod), by its labels. The gateway, if
+// running, sees the container exit.
 func (a *admin) sessionsStop(c *commandLine) *ffcli.Command {
 	fs := a.flags(c, "stop")
 	grace := fs.Duration("grace", 5*time.Second, "time between SIGTERM and SIGKILL")
-	a.cfg.settings(fs, flagDockerHost)
-	return a.verb(c, fs, "sessions stop <session> [--grace 5s] [--docker-host H]", 1, 1, func(ctx context.Context, pos []string) error {
+	a.cfg.settings(fs, append([]string{flagDockerHost}, runtimeSettings...)...)
+	return a.verb(c, fs, "sessions stop <session> [--grace 5s] [--docker-host H | --runtime kubernetes]", 1, 1, func(ctx context.Context, pos []string) error {
 		s, _, err := a.session(ctx, pos[0])
 		if err != nil {
 			return err
 		}
-		d, err := container.NewDocker(a.cfg.DockerHost)
+		d, err := openEngine(a.cfg)
 		if err != nil {
 			return err
 		}
 		defer d.Close()
 		list, err := container.StopLabelled(ctx, d, container.SessionLabels(a.cfg.Home, s.ID), *grace)
+		if err != nil && len(list) == 0 && a.cfg.Kube.Runtime == runtimeKubernetes {
+			return fmt.Errorf("%w\n  does the Kubernetes API answer? (try: berth doctor --runtime kubernetes)", err)
+		}
 		if err != nil && len(list) == 0 {
 			return fmt.Errorf("%w\n  is the Docker engine running? (try: docker info)", err)
 		}

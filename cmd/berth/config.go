@@ -33,6 +33,7 @@ type config struct {
 	RunnerBin   string
 	Busybox     string
 	DockerHost  string
+	Kube        kubeSettings // --runtime kubernetes and its settings
 	Verbose     bool
 	HTTPAddr    string // the HTTP listener: console, probes, /metrics; "" is off
 	MetricsAddr string // HTTPAddr's old name
@@ -67,12 +68,22 @@ const (
 	flagDockerHost    = "docker-host"
 	flagHTTPAddr      = "http-addr"
 	flagMetricsAddr   = "metrics-addr"
+	// The runtime, and the Kubernetes runtime's settings (kube.go).
+	flagRuntime        = "runtime"
+	flagKubeconfig     = "kubeconfig"
+	flagNamespace      = "namespace"
+	flagKubeClaim      = "kube-claim"
+	flagKubeNode       = "kube-node"
+	flagKubePullPolicy = "kube-pull-policy"
 )
+
+// runtimeSettings choose and reach the runtime agent containers run on.
+var runtimeSettings = []string{flagRuntime, flagKubeconfig, flagNamespace, flagKubeClaim, flagKubeNode, flagKubePullPolicy}
 
 // gatewaySettings are the settings of the commands that run a gateway or
 // build its image.
-var gatewaySettings = []string{flagHome, flagProvider, flagIdleTimeout, flagMaxRunning, flagImage, flagAllowedImages,
-	flagRunnerBin, flagBusybox, flagDockerHost, flagHTTPAddr, flagMetricsAddr}
+var gatewaySettings = append([]string{flagHome, flagProvider, flagIdleTimeout, flagMaxRunning, flagImage, flagAllowedImages,
+	flagRunnerBin, flagBusybox, flagDockerHost, flagHTTPAddr, flagMetricsAddr}, runtimeSettings...)
 
 // declare declares every setting, once, on fs, bound to c.
 func (c *config) declare(fs *flag.FlagSet) {
@@ -93,6 +104,7 @@ func (c *config) declare(fs *flag.FlagSet) {
 	fs.StringVar(&c.HTTPAddr, flagHTTPAddr, "", "serve the web console at http://ADDR/, with /metrics, /healthz and /readyz, e.g. 127.0.0.1:7777 "+
 		"(default: off; an address other hosts reach needs berth console token)")
 	fs.StringVar(&c.MetricsAddr, flagMetricsAddr, "", "the old name of --http-addr (the same listener)")
+	c.Kube.declare(fs)
 }
 
 // settings registers the named settings on a command's flag set.
@@ -201,6 +213,11 @@ func (c *config) resolve(fs *flag.FlagSet) error {
 			c.Provider, c.ProviderWhy = c.pickProvider()
 		} else {
 			c.ProviderWhy = providerConfigured
+		}
+	}
+	if fs.Lookup(flagRuntime) != nil {
+		if err := c.Kube.check(); err != nil {
+			return err
 		}
 	}
 	if fs.Lookup(flagMaxRunning) != nil && c.MaxRunning < 1 {

@@ -69,8 +69,13 @@ func newContainerLogs(home string, src outputSource, log *slog.Logger, r *redact
 
 // Capture follows one container's output until the container is gone or
 // close is called. It is what session.Config.ContainerLogs calls; a second
-// call for a container already captured does nothing.
+// call for a container already captured does nothing, and so does every
+// call without a source (a runtime given to the gateway that keeps no
+// output, such as the TEST-ONLY in-process one).
 func (c *containerLogs) Capture(sessionID, containerID string) {
+	if c.src == nil {
+		return
+	}
 	if !safeName(sessionID) {
 		c.log.Warn("container logs", "session", sessionID, "container", shortID(containerID), "err", "bad session id")
 		return

@@ -48,7 +48,7 @@ type checkResult struct {
 func (c *commandLine) doctorCommand() *ffcli.Command {
 	fs := c.flagSet("doctor")
 	var cfg config
-	cfg.settings(fs, flagHome, flagDockerHost, flagImage)
+	cfg.settings(fs, append([]string{flagHome, flagDockerHost, flagImage}, runtimeSettings...)...)
 	return c.command(leaf{fs: fs, usage: "doctor [flags]", help: "check Docker, the image, the store, tokens, allowlist and disk; say how to fix", cfg: &cfg,
 		run: func(ctx context.Context, _ []string) error { return doctorReport(ctx, cfg, c.stdout) }})
 }
@@ -78,12 +78,16 @@ func doctorReport(ctx context.Context, cfg config, stdout io.Writer) error {
 // doctor runs every check against the install cfg describes.
 func doctor(ctx context.Context, cfg config) []checkResult {
 	var out []checkResult
-	docker, r := checkDocker(ctx, cfg)
-	out = append(out, r)
-	if docker != nil {
-		defer docker.Close()
+	if cfg.Kube.Runtime == runtimeKubernetes {
+		out = append(out, kubeDoctor(ctx, cfg)...)
+	} else {
+		docker, r := checkDocker(ctx, cfg)
+		out = append(out, r)
+		if docker != nil {
+			defer docker.Close()
+		}
+		out = append(out, checkImage(ctx, cfg, docker))
 	}
-	out = append(out, checkImage(ctx, cfg, docker))
 	out = append(out, checkStateFolder(cfg.Home))
 	out = append(out, checkStore(ctx, cfg.Home))
 	tokens := checkTokens(cfg)

@@ -11,6 +11,7 @@ import (
 	"github.com/berth-dev/berth/container"
 	"github.com/berth-dev/berth/container/credproxy"
 	"github.com/berth-dev/berth/data/paths"
+	"github.com/berth-dev/berth/session"
 	"github.com/berth-dev/berth/session/gateway"
 )
 
@@ -43,7 +44,7 @@ func gatewayConfig(cfg config, chans []channels.Channel, log *slog.Logger, progr
 	return gateway.Config{
 		Home: paths.Home(cfg.Home), Image: cfg.Image, Images: cfg.Images, Provider: cfg.Provider, ProviderFrom: cfg.ProviderWhy,
 		IdleTimeout: cfg.IdleTimeout, MaxRunning: cfg.MaxRunning,
-		DockerHost: cfg.DockerHost, RunnerBin: cfg.RunnerBin, Busybox: cfg.Busybox, Progress: progress, BuildOutput: buildOutput(cfg, progress),
+		Kubernetes: gatewayKube(cfg), DockerHost: cfg.DockerHost, RunnerBin: cfg.RunnerBin, Busybox: cfg.Busybox, Progress: progress, BuildOutput: buildOutput(cfg, progress),
 		AllowlistFile: allowlistPath(),
 		Upstreams: []credproxy.Upstream{
 			{Name: "anthropic", BaseURL: cfg.AnthropicURL, Header: "x-api-key", Key: cfg.AnthropicKey, KeyVar: "ANTHROPIC_API_KEY"},
@@ -69,9 +70,10 @@ func buildOutput(cfg config, progress io.Writer) io.Writer {
 
 // observe is the gateway.Config.Observe hook that starts cmd/berth's
 // operator tooling: the status file and the capture of containers' output.
-func observe(cfg config, log *slog.Logger) func(context.Context, *container.Docker, string) (gateway.Observation, error) {
-	return func(ctx context.Context, d *container.Docker, metricsAddr string) (gateway.Observation, error) {
-		o, err := startObservability(ctx, cfg, d, metricsAddr, log)
+func observe(cfg config, log *slog.Logger) func(context.Context, session.Runtime, string) (gateway.Observation, error) {
+	return func(ctx context.Context, rt session.Runtime, metricsAddr string) (gateway.Observation, error) {
+		src, _ := rt.(outputSource) // both runtimes berth ships are one
+		o, err := startObservability(ctx, cfg, src, metricsAddr, log)
 		if err != nil {
 			return gateway.Observation{}, err
 		}

@@ -67,15 +67,15 @@ type observability struct {
 
 // startObservability starts the status file writer, which names
 // metricsAddr (the gateway's metrics endpoint; "" without one), and
-// container log capture.
-func startObservability(ctx context.Context, cfg config, d *container.Docker, metricsAddr string, log *slog.Logger) (_ *observability, err error) {
+// container log capture from src (nil: none to capture).
+func startObservability(ctx context.Context, cfg config, src outputSource, metricsAddr string, log *slog.Logger) (_ *observability, err error) {
 	o := &observability{}
 	defer func() {
 		if err != nil {
 			o.close()
 		}
 	}()
-	clogs := newContainerLogs(cfg.Home, d, log, newRedactor(secretValues(cfg)))
+	clogs := newContainerLogs(cfg.Home, src, log, newRedactor(secretValues(cfg)))
 	o.capture = clogs.Capture
 	o.stops = append(o.stops, func() { clogs.close(5 * time.Second) })
 	st := gatewayStatus{PID: os.Getpid(), Started: time.Now(), Version: version(), Channels: configuredChannelStatus(cfg),
@@ -198,7 +198,7 @@ func gatewayRunning(home string) (bool, error) {
 func (c *commandLine) statusCommand() *ffcli.Command {
 	fs := c.flagSet("status")
 	var cfg config
-	cfg.settings(fs, flagHome, flagDockerHost)
+	cfg.settings(fs, append([]string{flagHome, flagDockerHost, flagImage}, runtimeSettings...)...)
 	return c.command(leaf{fs: fs, usage: "status [flags]", help: "gateway, channels, sessions, containers and pending messages on one screen", cfg: &cfg,
 		run: func(ctx context.Context, _ []string) error {
 			ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
@@ -292,8 +292,8 @@ func writeStatus(ctx context.Context, cfg config, w io.Writer, now time.Time) er
 		row("messages", "%d pending, %d failed in the last hour", pending, failed)
 	}
 
-	// Containers, from the engine.
-	d, err := container.NewDocker(cfg.DockerHost)
+	// Containers, from the runtime (the engine, or the cluster's Pods).
+	d, err := openEngine(cfg)
 	if err != nil {
 		row("containers", "%v", err)
 		return nil
@@ -303,7 +303,7 @@ func writeStatus(ctx context.Context, cfg config, w io.Writer, now time.Time) er
 	_, err = d.Ping(pctx)
 	pcancel()
 	if err != nil {
-		row("containers", "Docker unreachable (run berth doctor): %v", err)
+		row("containers", "%s unreachable (run berth doctor): %v", engineName(cfg), err)
 		return nil
 	}
 	running, err := census.Running(ctx, d, map[string]string{container.LabelHome: cfg.Home})
@@ -315,7 +315,10 @@ func writeStatus(ctx context.Context, cfg config, w io.Writer, now time.Time) er
 	if len(running) == 0 {
 		return nil
 	}
-	stats := census.Measure(ctx, d, running)
+	stats := map[string]container.Stats{}
+	if ss, ok := d.(census.Stats); ok { // the Kubernetes runtime reports none
+		stats = census.Measure(ctx, ss, running)
+	}
 	tw.Flush()
 	cw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	defer cw.Flush()

@@ -11,10 +11,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/berth-dev/berth/container"
 	"github.com/berth-dev/berth/container/containertest"
 	"github.com/berth-dev/berth/data"
 	"github.com/berth-dev/berth/data/paths"
+	"github.com/berth-dev/berth/session"
 	"github.com/berth-dev/berth/session/gateway"
 	"github.com/berth-dev/berth/session/sessiondb"
 )
@@ -130,7 +130,7 @@ func openObserved(t *testing.T, cfg config, log *slog.Logger) (*gateway.Gateway,
 	var obs gateway.Observation
 	g, err := gateway.Open(context.Background(), gateway.Config{
 		Home: paths.Home(cfg.Home), Runtime: rt, MetricsAddr: cfg.MetricsAddr, Log: log,
-		Observe: func(ctx context.Context, d *container.Docker, metricsAddr string) (gateway.Observation, error) {
+		Observe: func(ctx context.Context, d session.Runtime, metricsAddr string) (gateway.Observation, error) {
 			var err error
 			obs, err = hook(ctx, d, metricsAddr)
 			return obs, err

@@ -32,6 +32,7 @@ import (
 	"github.com/berth-dev/berth/channels/terminal"
 	"github.com/berth-dev/berth/container"
 	"github.com/berth-dev/berth/container/credproxy"
+	"github.com/berth-dev/berth/container/kube"
 	"github.com/berth-dev/berth/container/runnerbuild"
 	"github.com/berth-dev/berth/data"
 	"github.com/berth-dev/berth/data/paths"
@@ -67,7 +68,13 @@ type Config struct {
 	// agent image from RunnerBin and Busybox when it is missing.
 	// Tests may pass a wrapped engine or container/containertest's
 	// TEST-ONLY in-process runtime; Open then neither pings nor builds.
-	Runtime    session.Runtime
+	Runtime session.Runtime
+	// Kubernetes, if set (and Runtime is not), runs the agent containers
+	// as Pods through the API server it names (container/kube) instead of
+	// on the Docker engine; its Home is Home. Open checks the API server
+	// answers; the agent image must already be on the nodes (or in a
+	// registry they pull from): Open builds none.
+	Kubernetes *kube.Config
 	DockerHost string
 	RunnerBin  string // a prebuilt static berth-runner; "": compile from source
 	Busybox    string // a static busybox to prefer for the shell; "": none
@@ -105,10 +112,11 @@ type Config struct {
 
 	// Observe, if set, starts the operator's tooling beside the core
 	// (cmd/berth's status file and capture of containers' output) once
-	// the runtime and the metrics endpoint are ready; d is the engine,
-	// nil when Runtime was given, and metricsAddr the address the
-	// endpoint listens on, "" without one. Close stops it.
-	Observe func(ctx context.Context, d *container.Docker, metricsAddr string) (Observation, error)
+	// the runtime and the metrics endpoint are ready; rt is the runtime
+	// Open reached (the Docker engine's client or the Kubernetes one), nil
+	// when Runtime was given, and metricsAddr the address the endpoint
+	// listens on, "" without one. Close stops it.
+	Observe func(ctx context.Context, rt session.Runtime, metricsAddr string) (Observation, error)
 
 	// Commands returns the chat command handler to install; nil: the
 	// groups package's commands. Returning nil installs none.
@@ -139,7 +147,8 @@ type Gateway struct {
 	lock   *os.File
 	store  *data.Store
 	layout groups.Layout
-	docker *container.Docker // the engine Open dialled; nil when Config.Runtime was given
+	docker *container.Docker // the engine Open dialled; nil when Config.Runtime or Config.Kubernetes was given
+	kube   *kube.Runtime     // the cluster Open reached; nil unless Config.Kubernetes was given
 	rt     session.Runtime
 	obs    Observation
 	// metrics, metricsAddr and http are the HTTP listener and what it
@@ -184,6 +193,16 @@ func Open(ctx context.Context, cfg Config) (_ *Gateway, err error) {
 		return nil, err
 	}
 	g.rt = cfg.Runtime
+	if g.rt == nil && cfg.Kubernetes != nil {
+		kc := *cfg.Kubernetes
+		if kc.Log == nil {
+			kc.Log = g.log // client-go's own lines, in the gateway's log
+		}
+		if g.kube, err = ConnectKube(ctx, kc, cfg.Home); err != nil {
+			return nil, err
+		}
+		g.rt = g.kube
+	}
 	if g.rt == nil {
 		if g.docker, _, err = ConnectEngine(ctx, cfg.DockerHost); err != nil {
 			if e, ok := errors.AsType[*EngineError](err); ok {
@@ -214,7 +233,14 @@ func Open(ctx context.Context, cfg Config) (_ *Gateway, err error) {
 			"console_open", g.http.loopback && !hasToken(cfg))
 	}
 	if cfg.Observe != nil {
-		if g.obs, err = cfg.Observe(ctx, g.docker, g.metricsAddr); err != nil {
+		var reached session.Runtime // an untyped nil when Config.Runtime was given
+		switch {
+		case g.docker != nil:
+			reached = g.docker
+		case g.kube != nil:
+			reached = g.kube
+		}
+		if g.obs, err = cfg.Observe(ctx, reached, g.metricsAddr); err != nil {
 			return nil, err
 		}
 	}
@@ -446,6 +472,11 @@ func (g *Gateway) release() error {
 	if g.docker != nil {
 		if err := g.docker.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("close engine client: %w", err))
+		}
+	}
+	if g.kube != nil {
+		if err := g.kube.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close kubernetes client: %w", err))
 		}
 	}
 	if g.store != nil {

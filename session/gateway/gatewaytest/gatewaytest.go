@@ -28,6 +28,7 @@ import (
 	"github.com/berth-dev/berth/channels"
 	"github.com/berth-dev/berth/container"
 	"github.com/berth-dev/berth/container/containertest"
+	"github.com/berth-dev/berth/container/kube"
 	"github.com/berth-dev/berth/data"
 	"github.com/berth-dev/berth/data/paths"
 	"github.com/berth-dev/berth/groups"
@@ -136,7 +137,10 @@ type Options struct {
 	// Runtime replaces the engine client the manager uses (fault tests).
 	// A *containertest.Runtime needs no Docker: the gateway starts without
 	// the engine or the agent image. It outlives the gateway, so a test
-	// can Crash one and Start another on the same Home and Runtime.
+	// can Crash one and Start another on the same Home and Runtime. A
+	// *kube.Runtime runs the sessions as Pods (the *_kube_test.go files):
+	// Docker still builds the image, which the test imports into the
+	// cluster (kubetest.Cluster.Import); Containers lists the Pods.
 	Runtime session.Runtime
 	// Commands, if set, returns the chat command handler to install.
 	Commands func(*Gateway) session.Commands
@@ -159,8 +163,9 @@ type Gateway struct {
 	Docker  *container.Docker // nil when Options.Runtime is in-process
 	Layout  groups.Layout
 
-	gw *gateway.Gateway
-	rt session.Runtime // what the manager runs containers with
+	gw      *gateway.Gateway
+	rt      session.Runtime // what the manager runs containers with
+	cluster bool            // rt is a Kubernetes runtime: list its Pods, not the engine's containers
 
 	t      testing.TB
 	cancel context.CancelFunc
@@ -181,7 +186,8 @@ func Start(t testing.TB, opts Options) *Gateway {
 	if home == "" {
 		home = t.TempDir()
 	}
-	g := &Gateway{Home: home, Docker: d, t: t, done: make(chan struct{})}
+	_, cluster := rt.(*kube.Runtime)
+	g := &Gateway{Home: home, Docker: d, cluster: cluster, t: t, done: make(chan struct{})}
 	ctx, cancel := context.WithCancel(context.Background())
 	g.cancel = cancel
 	log := testLogger(t)
@@ -273,9 +279,9 @@ func (g *Gateway) Crash() {
 }
 
 // engine is what lists and removes this gateway's containers: the Docker
-// client the tests always used, or the in-process runtime.
+// client the tests always used, or the in-process runtime, or the cluster.
 func (g *Gateway) engine() session.Runtime {
-	if g.Docker != nil {
+	if g.Docker != nil && !g.cluster {
 		return g.Docker
 	}
 	return g.rt
