@@ -39,7 +39,9 @@ func TestMessages(t *testing.T) {
 // engine lists fixed containers and measures all but one.
 type engine struct{ list []container.Info }
 
-func (e engine) List(context.Context, map[string]string) ([]container.Info, error) { return e.list, nil }
+func (e engine) List(context.Context, map[string]string) ([]container.Info, error) {
+	return e.list, nil
+}
 
 func (e engine) Stats(_ context.Context, id string) (container.Stats, error) {
 	if id == "unmeasured" {
