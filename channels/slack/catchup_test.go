@@ -2,6 +2,7 @@ package slack
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -128,7 +129,9 @@ func TestDeafConnectionReplacedOnce(t *testing.T) {
 		t.Fatalf("a quiet connection was replaced: %d hooks, %d opens, %+v", r.n(), fake.Opens()-opens, a.Health())
 	}
 	fake.Post("C1", "U1", "<@UBOT> nobody heard this")
-	waitFor(t, func() bool { return r.n() == 1 && fake.LiveSockets() == 1 && fake.DeafSockets() == 0 })
+	waitForState(t, func() bool { return r.n() == 1 && fake.LiveSockets() == 1 && fake.DeafSockets() == 0 }, func() string {
+		return fmt.Sprintf("%d hooks, %d live sockets, %d deaf, %d opens, health %+v", r.n(), fake.LiveSockets(), fake.DeafSockets(), fake.Opens()-opens, a.Health())
+	})
 	if got := a.Health(); got.DeafReconnects != 1 || !got.Connected {
 		t.Fatalf("health after the deaf connection = %+v, want 1 deaf reconnect, connected", got)
 	}

@@ -261,10 +261,17 @@ func TestMissedFromHistory(t *testing.T) {
 
 func waitFor(t *testing.T, ok func() bool) {
 	t.Helper()
+	waitForState(t, ok, func() string { return "" })
+}
+
+// waitForState is waitFor that says, if ok never holds, what state said
+// at the end.
+func waitForState(t *testing.T, ok func() bool, state func() string) {
+	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for !ok() {
 		if time.Now().After(deadline) {
-			t.Fatal("condition never held")
+			t.Fatalf("condition never held: %s", state())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

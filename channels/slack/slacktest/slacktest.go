@@ -200,7 +200,6 @@ func (s *Server) socket(c *websocket.Conn) {
 		}
 		return c.WriteMessage(mt, b)
 	}
-	write(websocket.TextMessage, []byte(`{"type":"hello","num_connections":1,"connection_info":{"app_id":"A1"},"debug_info":{"host":"fake"}}`))
 	done := make(chan struct{})
 	defer close(done)
 	go func() {
@@ -231,8 +230,12 @@ func (s *Server) socket(c *websocket.Conn) {
 	}()
 	// Like Slack, retry what no client acknowledged. The socket goes live
 	// in the same step, so an event injected meanwhile is sent once: by
-	// the replay or by Inject, never by both.
+	// the replay or by Inject, never by both. The hello is written in that
+	// step too: a client that has seen it is connected, and a Deafen or
+	// an event after that must find its socket (written before the step,
+	// a Deafen in between missed the socket it meant).
 	s.mu.Lock()
+	write(websocket.TextMessage, []byte(`{"type":"hello","num_connections":1,"connection_info":{"app_id":"A1"},"debug_info":{"host":"fake"}}`))
 	for _, env := range s.unackedLocked() {
 		out <- env
 	}
