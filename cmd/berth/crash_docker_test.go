@@ -93,31 +93,8 @@ func TestCrashNothingLostNothingDoubled(t *testing.T) {
 	<-posted
 
 	want := channels * perChannel
-	count := func() (answered, doubled int, counts map[string]int) {
-		counts = map[string]int{}
-		for _, p := range fake.Posted() {
-			counts[p.Text]++
-		}
-		for i := 0; i < want; i++ {
-			switch counts[fmt.Sprintf("echo: m%03d", i)] {
-			case 0:
-			case 1:
-				answered++
-			default:
-				answered++
-				doubled++
-			}
-		}
-		return
-	}
-	deadline := time.Now().Add(4 * time.Minute)
-	for {
-		if a, _, _ := count(); a == want || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	time.Sleep(time.Second) // a late duplicate would show now
+	count := func() (answered, doubled int, counts map[string]int) { return echoCount(fake.Posted(), want) }
+	waitAnswered(count, want, 4 * time.Minute)
 	berth.Process.Signal(syscall.SIGTERM)
 	berth.Wait()
 	close(stop)

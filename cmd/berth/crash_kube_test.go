@@ -108,31 +108,8 @@ func TestKubeGatewayKilledWithMessagesPending(t *testing.T) {
 	<-posted
 
 	want := channels * perChannel
-	count := func() (answered, doubled int, counts map[string]int) {
-		counts = map[string]int{}
-		for _, p := range fake.Posted() {
-			counts[p.Text]++
-		}
-		for i := 0; i < want; i++ {
-			switch counts[fmt.Sprintf("echo: m%03d", i)] {
-			case 0:
-			case 1:
-				answered++
-			default:
-				answered++
-				doubled++
-			}
-		}
-		return
-	}
-	deadline := time.Now().Add(5 * time.Minute)
-	for {
-		if a, _, _ := count(); a == want || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	time.Sleep(time.Second) // a late duplicate would show now
+	count := func() (answered, doubled int, counts map[string]int) { return echoCount(fake.Posted(), want) }
+	waitAnswered(count, want, 5 * time.Minute)
 	if err := berth.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Error(err)
 	}
@@ -156,7 +133,7 @@ func TestKubeGatewayKilledWithMessagesPending(t *testing.T) {
 	if maxPerSession > 1 {
 		t.Errorf("a session had %d pods at once", maxPerSession)
 	}
-	deadline = time.Now().Add(time.Minute)
+	deadline := time.Now().Add(time.Minute)
 	for len(pods()) > 0 {
 		if time.Now().After(deadline) {
 			t.Fatalf("pods left after berth stopped: %+v", pods())
