@@ -94,7 +94,7 @@ func TestCrashNothingLostNothingDoubled(t *testing.T) {
 
 	want := channels * perChannel
 	count := func() (answered, doubled int, counts map[string]int) { return echoCount(fake.Posted(), want) }
-	waitAnswered(count, want, 4 * time.Minute)
+	waitAnswered(count, want, 4*time.Minute)
 	berth.Process.Signal(syscall.SIGTERM)
 	berth.Wait()
 	close(stop)

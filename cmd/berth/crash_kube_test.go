@@ -109,7 +109,7 @@ func TestKubeGatewayKilledWithMessagesPending(t *testing.T) {
 
 	want := channels * perChannel
 	count := func() (answered, doubled int, counts map[string]int) { return echoCount(fake.Posted(), want) }
-	waitAnswered(count, want, 5 * time.Minute)
+	waitAnswered(count, want, 5*time.Minute)
 	if err := berth.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Error(err)
 	}
