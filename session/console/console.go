@@ -34,6 +34,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -276,7 +277,7 @@ func loopbackHost(host string) bool {
 // page is sent to the login form, anything else gets 401.
 func (s *Server) refuse(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodGet && strings.Contains(r.Header.Get("Accept"), "text/html") && r.Header.Get("X-Berth-Live") == "" {
-		http.Redirect(w, r, "/login?next="+safeNext(r.URL.RequestURI()), http.StatusSeeOther)
+		http.Redirect(w, r, "/login?next="+url.QueryEscape(safeNext(r.URL.RequestURI())), http.StatusSeeOther)
 		return
 	}
 	w.Header().Set("WWW-Authenticate", `Bearer realm="berth console"`)
@@ -284,9 +285,14 @@ func (s *Server) refuse(w http.ResponseWriter, r *http.Request) {
 }
 
 // safeNext is a path to go back to after logging in: a path of this
-// console, never another site's address.
+// console, never another site's address. A browser drops tabs and
+// newlines from a Location and reads a backslash as a slash, so "/\t/x"
+// or "/\\x" would be //x, another site: url.Parse refuses every control
+// character, and what is left must start with one slash and no backslash.
 func safeNext(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") || strings.HasPrefix(next, "/login") {
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.Opaque != "" ||
+		!strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") || strings.HasPrefix(next, "/login") {
 		return "/"
 	}
 	return next

@@ -89,7 +89,9 @@ func TestAuth(t *testing.T) {
 		}
 	}
 	// A browser asking for a page is sent to the login form.
-	if w := get(t, in.srv, "/sessions?group=team", html); w.Code != http.StatusSeeOther || w.Header().Get("Location") != "/login?next=/sessions?group=team" {
+	// The whole address asked for comes back after the login, query and all.
+	if w := get(t, in.srv, "/sessions?group=team&state=closed", html); w.Code != http.StatusSeeOther ||
+		w.Header().Get("Location") != "/login?next="+url.QueryEscape("/sessions?group=team&state=closed") {
 		t.Errorf("page without a token: %d to %q, want 303 to the login form", w.Code, w.Header().Get("Location"))
 	}
 	// The right token, as a bearer header or a cookie.
@@ -124,6 +126,13 @@ func TestLogin(t *testing.T) {
 	}{
 		{"back to the page asked for", "/groups", "", "/groups", false},
 		{"never to another site", "//evil.example/x", "", "/", false},
+		// A browser drops tabs and newlines from a Location, and reads a
+		// backslash as a slash: each of these would be //evil.example.
+		{"never to another site past a tab", "/\t/evil.example/x", "", "/", false},
+		{"never to another site past a newline", "/\n/evil.example/x", "", "/", false},
+		{"never to another site past a backslash", "/\\evil.example/x", "", "/", false},
+		{"never to another site by a scheme", "https://evil.example/x", "", "/", false},
+		{"a query kept", "/sessions?group=a&state=closed", "", "/sessions?group=a&state=closed", false},
 		{"behind a TLS proxy", "/", "https", "/", true},
 	}
 	for _, tt := range tests {
@@ -248,5 +257,24 @@ func TestToken(t *testing.T) {
 	again, err := console.NewToken(home)
 	if err != nil || again == tok {
 		t.Errorf("rotate: %q, %v; want a new token", again, err)
+	}
+}
+
+// The login form, opened with a token already shown, goes back to next
+// only when it is a path of the console's own.
+func TestLoginPageNext(t *testing.T) {
+	in, tok := newInstall(t, options{token: true})
+	tests := []struct{ next, where string }{
+		{"/groups", "/groups"},
+		{"//evil.example/x", "/"},
+		{"/%09/evil.example/x", "/"},
+		{"/%0A/evil.example/x", "/"},
+		{"/%5Cevil.example/x", "/"},
+	}
+	for _, tt := range tests {
+		w := get(t, in.srv, "/login?next="+tt.next, cookie(tok))
+		if w.Code != http.StatusSeeOther || w.Header().Get("Location") != tt.where {
+			t.Errorf("GET /login?next=%s with the token: %d to %q, want 303 to %q", tt.next, w.Code, w.Header().Get("Location"), tt.where)
+		}
 	}
 }
