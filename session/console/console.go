@@ -15,7 +15,7 @@
 // cookie after the login form or as a bearer header. An install with no
 // token is served only on a loopback address (CheckListen), where every
 // page is open to the local host, and only for a Host header that names
-// it. The actions are POSTs with a CSRF token and ask for confirmation
+// it on a request no reverse proxy forwarded. The actions are POSTs with a CSRF token and ask for confirmation
 // first. session/gateway serves it on its HTTP listener.
 package console
 
@@ -245,8 +245,10 @@ func (s *Server) authenticate(r *http.Request) (identity, bool, error) {
 	if errors.Is(err, ErrNoToken) {
 		// Open only where CheckListen allowed it, and only to a Host header
 		// naming this host: a page of another site that resolves its own
-		// name to 127.0.0.1 (DNS rebinding) gets nothing.
-		return identity{}, s.cfg.Loopback && loopbackHost(r.Host), nil
+		// name to 127.0.0.1 (DNS rebinding) gets nothing. Nor does a
+		// request a reverse proxy forwarded: the proxy connects from this
+		// host (and often names it in Host) for whoever reached it.
+		return identity{}, s.cfg.Loopback && loopbackHost(r.Host) && !forwarded(r), nil
 	}
 	if err != nil {
 		return identity{}, false, err
@@ -271,6 +273,21 @@ func loopbackHost(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// forwardHeaders are the headers a reverse proxy adds to what it passes on.
+var forwardHeaders = []string{"Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "X-Real-Ip"}
+
+// forwarded reports whether r came through a reverse proxy, by the
+// headers proxies add. One set up to add none is not seen: the docs say
+// to make a token before putting a proxy in front.
+func forwarded(r *http.Request) bool {
+	for _, h := range forwardHeaders {
+		if _, ok := r.Header[h]; ok {
+			return true
+		}
+	}
+	return false
 }
 
 // refuse answers a request without the token: a browser asking for a

@@ -183,13 +183,20 @@ func TestOpenOnLoopbackOnly(t *testing.T) {
 		name string
 		srv  *console.Server
 		host string
+		h    map[string]string
 		want int
 	}{
-		{"loopback, no token", open.srv, "127.0.0.1:7777", http.StatusOK},
-		{"loopback by name", open.srv, "localhost:7777", http.StatusOK},
-		{"loopback, IPv6", open.srv, "[::1]:7777", http.StatusOK},
-		{"another site's name (DNS rebinding)", open.srv, "evil.example:7777", http.StatusUnauthorized},
-		{"not loopback, no token", closed.srv, "127.0.0.1:7777", http.StatusUnauthorized},
+		{"loopback, no token", open.srv, "127.0.0.1:7777", nil, http.StatusOK},
+		{"loopback by name", open.srv, "localhost:7777", nil, http.StatusOK},
+		{"loopback, IPv6", open.srv, "[::1]:7777", nil, http.StatusOK},
+		{"another site's name (DNS rebinding)", open.srv, "evil.example:7777", nil, http.StatusUnauthorized},
+		{"not loopback, no token", closed.srv, "127.0.0.1:7777", nil, http.StatusUnauthorized},
+		// A reverse proxy on this host (which may well set Host to the
+		// address it forwards to) serves whoever reaches it: not this host.
+		{"through a proxy (X-Forwarded-For)", open.srv, "127.0.0.1:7777", map[string]string{"X-Forwarded-For": "203.0.113.9"}, http.StatusUnauthorized},
+		{"through a proxy (Forwarded)", open.srv, "127.0.0.1:7777", map[string]string{"Forwarded": "for=203.0.113.9"}, http.StatusUnauthorized},
+		{"through a proxy (X-Real-IP)", open.srv, "127.0.0.1:7777", map[string]string{"X-Real-IP": "203.0.113.9"}, http.StatusUnauthorized},
+		{"through a proxy (X-Forwarded-Host)", open.srv, "127.0.0.1:7777", map[string]string{"X-Forwarded-Host": "berth.example"}, http.StatusUnauthorized},
 	}
 	for _, tt := range tests {
 		for _, path := range protected(open.ids[0]) {
@@ -198,6 +205,9 @@ func TestOpenOnLoopbackOnly(t *testing.T) {
 			}
 			r := httptest.NewRequest(http.MethodGet, path, nil)
 			r.Host = tt.host
+			for k, v := range tt.h {
+				r.Header.Set(k, v)
+			}
 			w := httptest.NewRecorder()
 			tt.srv.ServeHTTP(w, r)
 			if w.Code != tt.want {
