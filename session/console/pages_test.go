@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/berth-dev/berth/data"
+	"github.com/berth-dev/berth/session/console"
 )
 
 // TestPages shows every page of an empty install and of a busy one, and
@@ -290,4 +291,49 @@ func containsAll(s string, parts []string) bool {
 		}
 	}
 	return true
+}
+
+// TestStreamsEndWhenTokenRotated: a stream opened with a token sends
+// nothing more once the token is rotated, as every page refuses it.
+func TestStreamsEndWhenTokenRotated(t *testing.T) {
+	in, tok := newInstall(t, options{token: true, logLines: 2})
+	ts := httptest.NewServer(in.srv)
+	defer ts.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, ts.URL+"/logs/stream", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	events := readEvents(resp.Body)
+	for range 3 { // reset and the two lines there are
+		if _, ok := <-events; !ok {
+			t.Fatal("the stream ended before its backlog")
+		}
+	}
+	if _, err := console.NewToken(in.home); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(in.home.GatewayLog(), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slog.New(slog.NewJSONHandler(f, nil)).Error("written after the rotation")
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for ev := range events {
+		if strings.Contains(ev, "written after the rotation") {
+			t.Fatalf("a stream of a rotated token sent %q", ev)
+		}
+	}
+	if ctx.Err() != nil {
+		t.Fatal("the stream of a rotated token did not end")
+	}
 }

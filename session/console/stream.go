@@ -111,6 +111,9 @@ func (s *Server) follow(w http.ResponseWriter, r *http.Request, src *logs.Source
 				return
 			}
 		case <-poll.C:
+			if !s.stillAllowed(r) {
+				return
+			}
 			src.CheckRotation()
 			for e, ok := src.Take(); ok; e, ok = src.Take() {
 				if ev.event("line", lineOf(e)) != nil {
@@ -163,10 +166,15 @@ func (s *Server) outputStream(w http.ResponseWriter, r *http.Request) {
 	go func() {
 		done <- s.cfg.Containers.LogsSince(ctx, rows[0].ID, time.Now().Add(-outputBacklog), stdout, stderr)
 	}()
-	alive := time.NewTicker(streamKeepalive)
+	alive, recheck := time.NewTicker(streamKeepalive), time.NewTicker(streamPoll)
 	defer alive.Stop()
+	defer recheck.Stop()
 	for {
 		select {
+		case <-recheck.C:
+			if !s.stillAllowed(r) {
+				return
+			}
 		case err := <-done:
 			if err != nil && ctx.Err() == nil {
 				s.log.Debug("console: follow container output", "session", ss.ID, "container", rows[0].Name, "err", err)
@@ -181,6 +189,14 @@ func (s *Server) outputStream(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
+}
+
+// stillAllowed reports whether the request a stream answers would still
+// be let in: a token rotated (or made, on an open console) ends the
+// streams it opened, as it shuts out every page at once.
+func (s *Server) stillAllowed(r *http.Request) bool {
+	_, ok, err := s.authenticate(r)
+	return ok && err == nil
 }
 
 // lineWriter splits a container's output into lines for events.
