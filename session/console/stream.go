@@ -213,6 +213,7 @@ type streamWriter struct {
 	partial []byte
 }
 
+// Write implements io.Writer: each whole line is sent, the rest kept.
 func (w *streamWriter) Write(p []byte) (int, error) {
 	n := len(p)
 	for len(p) > 0 {
