@@ -3,6 +3,7 @@ package console_test
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -335,5 +336,23 @@ func TestStreamsEndWhenTokenRotated(t *testing.T) {
 	}
 	if ctx.Err() != nil {
 		t.Fatal("the stream of a rotated token did not end")
+	}
+}
+
+// TestEngineDown: a runtime that cannot list its containers is said on
+// the session's output stream and logged, never taken for "no container".
+func TestEngineDown(t *testing.T) {
+	in, tok := newInstall(t, options{token: true, sessions: 1})
+	in.rt.failList(errors.New("engine down"))
+	w := get(t, in.srv, "/sessions/"+in.ids[0]+"/output", bearer(tok))
+	if body := w.Body.String(); !strings.Contains(body, "event: idle") || strings.Contains(body, "no container is running") {
+		t.Errorf("output stream with the engine down: %q, want idle saying the containers cannot be listed", body)
+	}
+	in.srv.Refresh(context.Background())
+	logged := in.logs.String()
+	for _, msg := range []string{"console: list the session's containers", "console: list containers for their figures"} {
+		if !strings.Contains(logged, msg) || !strings.Contains(logged, "engine down") {
+			t.Errorf("log %q, want %q with the engine's error", logged, msg)
+		}
 	}
 }

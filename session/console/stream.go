@@ -146,8 +146,14 @@ func (s *Server) outputStream(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if err != nil || len(rows) == 0 {
-		_ = ev.event("reset", "")
+	if err != nil {
+		s.log.Warn("console: list the session's containers", "session", ss.ID, "err", err)
+		_ = ev.event("reset", "") // the browser may have gone: nothing to do
+		_ = ev.event("idle", "the container runtime cannot list this session's containers: see the gateway log")
+		return
+	}
+	if len(rows) == 0 {
+		_ = ev.event("reset", "") // the browser may have gone: nothing to do
 		_ = ev.event("idle", "no container is running for this session")
 		return
 	}
