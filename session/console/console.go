@@ -338,12 +338,19 @@ func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, safeNext(r.URL.Query().Get("next")), http.StatusSeeOther)
 		return
 	}
-	s.render(w, r, http.StatusOK, "login", page{Title: "Log in", Login: true, Data: loginView{Next: safeNext(r.URL.Query().Get("next"))}})
+	v := loginView{Next: safeNext(r.URL.Query().Get("next"))}
+	if has, err := HasToken(s.cfg.Home); err == nil && !has {
+		v.NoToken = true
+	}
+	s.render(w, r, http.StatusOK, "login", page{Title: "Log in", Login: true, Data: v})
 }
 
 type loginView struct {
 	Next  string
 	Wrong bool
+	// NoToken: there is no token to log in with, and this request is not
+	// one the open console answers (another name, or through a proxy).
+	NoToken bool
 }
 
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
@@ -352,7 +359,12 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	next := safeNext(r.PostFormValue("next"))
 	hash, err := readTokenHash(s.cfg.Home)
 	if errors.Is(err, ErrNoToken) {
-		http.Redirect(w, r, next, http.StatusSeeOther)
+		if _, ok, _ := s.authenticate(r); ok {
+			http.Redirect(w, r, next, http.StatusSeeOther)
+			return
+		}
+		// Sent back to the page asked for, it would be sent here again.
+		s.render(w, r, http.StatusForbidden, "login", page{Title: "Log in", Login: true, Data: loginView{Next: next, NoToken: true}})
 		return
 	}
 	if err != nil {

@@ -288,3 +288,33 @@ func TestLoginPageNext(t *testing.T) {
 		}
 	}
 }
+
+// TestOpenConsoleRefusedSaysWhy: a request the open console does not
+// answer (through a proxy, under another name) is told there is no token
+// to log in with, instead of going round between the login form and the
+// page it asked for.
+func TestOpenConsoleRefusedSaysWhy(t *testing.T) {
+	open, _ := newInstall(t, options{loopback: true})
+	proxied := map[string]string{"X-Forwarded-For": "203.0.113.9"}
+	r := httptest.NewRequest(http.MethodGet, "/login?next=/groups", nil)
+	r.Host = "127.0.0.1:7777"
+	r.Header.Set("X-Forwarded-For", "203.0.113.9")
+	w := httptest.NewRecorder()
+	open.srv.ServeHTTP(w, r)
+	if body := w.Body.String(); w.Code != http.StatusOK || !strings.Contains(body, "no console token") || strings.Contains(body, `name="token"`) {
+		t.Errorf("GET /login through a proxy: %d, want the page saying there is no token, without a form:\n%s", w.Code, body)
+	}
+	p := post(t, open.srv, "/login", url.Values{"token": {"x"}, "next": {"/groups"}}, proxied)
+	if p.Code != http.StatusForbidden || p.Header().Get("Location") != "" {
+		t.Errorf("POST /login through a proxy: %d to %q, want 403 and no redirect back to a page that refuses it", p.Code, p.Header().Get("Location"))
+	}
+	// Directly from this host, the login form sends the browser on.
+	r = httptest.NewRequest(http.MethodPost, "/login", strings.NewReader(url.Values{"next": {"/groups"}}.Encode()))
+	r.Host = "127.0.0.1:7777"
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	d := httptest.NewRecorder()
+	open.srv.ServeHTTP(d, r)
+	if d.Code != http.StatusSeeOther || d.Header().Get("Location") != "/groups" {
+		t.Errorf("POST /login directly: %d to %q, want 303 to /groups", d.Code, d.Header().Get("Location"))
+	}
+}
