@@ -46,7 +46,7 @@ type containerLogs struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	mu     sync.Mutex
+	mu     sync.Mutex // guards closed, files and active
 	closed bool
 	files  map[string]*sessionLog // by session id
 	active map[string]bool        // container ids being captured

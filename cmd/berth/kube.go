@@ -23,8 +23,10 @@ const (
 	runtimeKubernetes runtimeName = "kubernetes"
 )
 
+// String implements flag.Value.
 func (n *runtimeName) String() string { return string(*n) }
 
+// Set implements flag.Value: docker, kubernetes (or k8s, kube).
 func (n *runtimeName) Set(v string) error {
 	switch r := runtimeName(strings.TrimSpace(v)); r {
 	case runtimeDocker, runtimeKubernetes:

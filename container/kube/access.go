@@ -15,6 +15,7 @@ type Permission struct {
 	Verb, Resource, Subresource string
 }
 
+// String is the permission as a Role's rule says it: "get pods/log".
 func (p Permission) String() string {
 	if p.Subresource != "" {
 		return p.Verb + " " + p.Resource + "/" + p.Subresource

@@ -304,10 +304,12 @@ func (r *Runtime) waitStarted(ctx context.Context, pod *corev1.Pod) (container.I
 // waitingError is a container waiting for a reason the kubelet gave.
 type waitingError struct{ reason, message string }
 
+// Error implements error.
 func (e waitingError) Error() string {
 	return fmt.Sprintf("%v: %s: %s", ErrStart, e.reason, e.message)
 }
 
+// Unwrap makes a waitingError an ErrStart for errors.Is.
 func (e waitingError) Unwrap() error { return ErrStart }
 
 // pendingReason says why a pending Pod does not run yet; nil when nothing

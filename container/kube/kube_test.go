@@ -161,6 +161,13 @@ func TestPodSpecRefuses(t *testing.T) {
 		{"home's sibling", kube.Config{Claim: "c"}, func(s *container.Spec) {
 			s.Mounts = append(s.Mounts, mounts.Mount{Source: "/srv/berth2/x", Target: "/x"})
 		}, kube.ErrOutsideHome},
+		// The whole home holds the store and every session's folders.
+		{"home itself, by subPath", kube.Config{Claim: "c"}, func(s *container.Spec) {
+			s.Mounts = append(s.Mounts, mounts.Mount{Source: "/srv/berth", Target: "/x"})
+		}, kube.ErrOutsideHome},
+		{"home itself, by hostPath", kube.Config{}, func(s *container.Spec) {
+			s.Mounts = append(s.Mounts, mounts.Mount{Source: "/srv/berth/groups/..", Target: "/x"})
+		}, kube.ErrOutsideHome},
 		{"relative", kube.Config{}, func(s *container.Spec) {
 			s.Mounts = append(s.Mounts, mounts.Mount{Source: "groups/main", Target: "/x"})
 		}, kube.ErrOutsideHome},

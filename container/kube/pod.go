@@ -38,7 +38,8 @@ const homeVolume = "berth-home"
 const hostnameLabel = "kubernetes.io/hostname"
 
 // ErrOutsideHome refuses a mount whose source is not inside BERTH_HOME:
-// the Pods see only the home's volume (or, on one node, folders under it).
+// the Pods see only the home's volume (or, on one node, folders under it),
+// and never all of it (the store, every session's folders).
 var ErrOutsideHome = errors.New("mount source outside BERTH_HOME")
 
 // ErrRoot refuses a spec whose user is root: agent Pods run as a non-root uid.
@@ -245,8 +246,8 @@ func parseUser(user string) (uid, gid int64, err error) {
 // volumes are the Pod's volumes and the agent's mounts of them, from the
 // spec's mounts: in the hostPath shape one hostPath volume per mount; in
 // the PVC shape one volume, the claim, mounted by subPath (relative to
-// BERTH_HOME) at each target. Either way a source outside BERTH_HOME is
-// refused. Which host folders are mounted is mounts.Plan's decision (none
+// BERTH_HOME) at each target. Either way a source outside BERTH_HOME, or
+// BERTH_HOME itself, is refused. Which host folders are mounted is mounts.Plan's decision (none
 // inside a folder an agent writes); see docs/security.md for what the
 // kubelet adds to it.
 func (r *Runtime) volumes(spec container.Spec) ([]corev1.Volume, []corev1.VolumeMount, error) {
@@ -261,16 +262,15 @@ func (r *Runtime) volumes(spec container.Spec) ([]corev1.Volume, []corev1.Volume
 		if !filepath.IsAbs(m.Source) {
 			return nil, nil, fmt.Errorf("mount %s: %w: %q is not absolute", m.Target, ErrOutsideHome, m.Source)
 		}
+		// Strictly inside: the home itself (rel ".") holds the store, the
+		// console token's hash and every session's folders; no plan
+		// mounts it, and no Pod may.
 		rel, err := filepath.Rel(home, filepath.Clean(m.Source))
-		if err != nil || !filepath.IsLocal(rel) && rel != "." {
+		if err != nil || !filepath.IsLocal(rel) || rel == "." {
 			return nil, nil, fmt.Errorf("mount %s: %w: %s is not inside %s", m.Target, ErrOutsideHome, m.Source, home)
 		}
 		if r.cfg.Claim != "" {
-			vm := corev1.VolumeMount{Name: homeVolume, MountPath: m.Target, ReadOnly: m.ReadOnly}
-			if rel != "." {
-				vm.SubPath = filepath.ToSlash(rel)
-			}
-			vms = append(vms, vm)
+			vms = append(vms, corev1.VolumeMount{Name: homeVolume, MountPath: m.Target, ReadOnly: m.ReadOnly, SubPath: filepath.ToSlash(rel)})
 			continue
 		}
 		vname := "m" + strconv.Itoa(i)

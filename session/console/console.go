@@ -15,7 +15,7 @@
 // cookie after the login form or as a bearer header. An install with no
 // token is served only on a loopback address (CheckListen), where every
 // page is open to the local host, and only for a Host header that names
-// it. The actions are POSTs with a CSRF token and ask for confirmation
+// it on a request no reverse proxy forwarded. The actions are POSTs with a CSRF token and ask for confirmation
 // first. session/gateway serves it on its HTTP listener.
 package console
 
@@ -34,6 +34,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -244,8 +245,10 @@ func (s *Server) authenticate(r *http.Request) (identity, bool, error) {
 	if errors.Is(err, ErrNoToken) {
 		// Open only where CheckListen allowed it, and only to a Host header
 		// naming this host: a page of another site that resolves its own
-		// name to 127.0.0.1 (DNS rebinding) gets nothing.
-		return identity{}, s.cfg.Loopback && loopbackHost(r.Host), nil
+		// name to 127.0.0.1 (DNS rebinding) gets nothing. Nor does a
+		// request a reverse proxy forwarded: the proxy connects from this
+		// host (and often names it in Host) for whoever reached it.
+		return identity{}, s.cfg.Loopback && loopbackHost(r.Host) && !forwarded(r), nil
 	}
 	if err != nil {
 		return identity{}, false, err
@@ -272,11 +275,26 @@ func loopbackHost(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
+// forwardHeaders are the headers a reverse proxy adds to what it passes on.
+var forwardHeaders = []string{"Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "X-Real-Ip"}
+
+// forwarded reports whether r came through a reverse proxy, by the
+// headers proxies add. One set up to add none is not seen: the docs say
+// to make a token before putting a proxy in front.
+func forwarded(r *http.Request) bool {
+	for _, h := range forwardHeaders {
+		if _, ok := r.Header[h]; ok {
+			return true
+		}
+	}
+	return false
+}
+
 // refuse answers a request without the token: a browser asking for a
 // page is sent to the login form, anything else gets 401.
 func (s *Server) refuse(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodGet && strings.Contains(r.Header.Get("Accept"), "text/html") && r.Header.Get("X-Berth-Live") == "" {
-		http.Redirect(w, r, "/login?next="+safeNext(r.URL.RequestURI()), http.StatusSeeOther)
+		http.Redirect(w, r, "/login?next="+url.QueryEscape(safeNext(r.URL.RequestURI())), http.StatusSeeOther)
 		return
 	}
 	w.Header().Set("WWW-Authenticate", `Bearer realm="berth console"`)
@@ -284,9 +302,14 @@ func (s *Server) refuse(w http.ResponseWriter, r *http.Request) {
 }
 
 // safeNext is a path to go back to after logging in: a path of this
-// console, never another site's address.
+// console, never another site's address. A browser drops tabs and
+// newlines from a Location and reads a backslash as a slash, so "/\t/x"
+// or "/\\x" would be //x, another site: url.Parse refuses every control
+// character, and what is left must start with one slash and no backslash.
 func safeNext(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") || strings.HasPrefix(next, "/login") {
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.Opaque != "" ||
+		!strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") || strings.HasPrefix(next, "/login") {
 		return "/"
 	}
 	return next
@@ -315,12 +338,19 @@ func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, safeNext(r.URL.Query().Get("next")), http.StatusSeeOther)
 		return
 	}
-	s.render(w, r, http.StatusOK, "login", page{Title: "Log in", Login: true, Data: loginView{Next: safeNext(r.URL.Query().Get("next"))}})
+	v := loginView{Next: safeNext(r.URL.Query().Get("next"))}
+	if has, err := HasToken(s.cfg.Home); err == nil && !has {
+		v.NoToken = true
+	}
+	s.render(w, r, http.StatusOK, "login", page{Title: "Log in", Login: true, Data: v})
 }
 
 type loginView struct {
 	Next  string
 	Wrong bool
+	// NoToken: there is no token to log in with, and this request is not
+	// one the open console answers (another name, or through a proxy).
+	NoToken bool
 }
 
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
@@ -329,7 +359,12 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	next := safeNext(r.PostFormValue("next"))
 	hash, err := readTokenHash(s.cfg.Home)
 	if errors.Is(err, ErrNoToken) {
-		http.Redirect(w, r, next, http.StatusSeeOther)
+		if _, ok, _ := s.authenticate(r); ok {
+			http.Redirect(w, r, next, http.StatusSeeOther)
+			return
+		}
+		// Sent back to the page asked for, it would be sent here again.
+		s.render(w, r, http.StatusForbidden, "login", page{Title: "Log in", Login: true, Data: loginView{Next: next, NoToken: true}})
 		return
 	}
 	if err != nil {

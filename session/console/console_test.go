@@ -89,7 +89,9 @@ func TestAuth(t *testing.T) {
 		}
 	}
 	// A browser asking for a page is sent to the login form.
-	if w := get(t, in.srv, "/sessions?group=team", html); w.Code != http.StatusSeeOther || w.Header().Get("Location") != "/login?next=/sessions?group=team" {
+	// The whole address asked for comes back after the login, query and all.
+	if w := get(t, in.srv, "/sessions?group=team&state=closed", html); w.Code != http.StatusSeeOther ||
+		w.Header().Get("Location") != "/login?next="+url.QueryEscape("/sessions?group=team&state=closed") {
 		t.Errorf("page without a token: %d to %q, want 303 to the login form", w.Code, w.Header().Get("Location"))
 	}
 	// The right token, as a bearer header or a cookie.
@@ -124,6 +126,13 @@ func TestLogin(t *testing.T) {
 	}{
 		{"back to the page asked for", "/groups", "", "/groups", false},
 		{"never to another site", "//evil.example/x", "", "/", false},
+		// A browser drops tabs and newlines from a Location, and reads a
+		// backslash as a slash: each of these would be //evil.example.
+		{"never to another site past a tab", "/\t/evil.example/x", "", "/", false},
+		{"never to another site past a newline", "/\n/evil.example/x", "", "/", false},
+		{"never to another site past a backslash", "/\\evil.example/x", "", "/", false},
+		{"never to another site by a scheme", "https://evil.example/x", "", "/", false},
+		{"a query kept", "/sessions?group=a&state=closed", "", "/sessions?group=a&state=closed", false},
 		{"behind a TLS proxy", "/", "https", "/", true},
 	}
 	for _, tt := range tests {
@@ -174,13 +183,20 @@ func TestOpenOnLoopbackOnly(t *testing.T) {
 		name string
 		srv  *console.Server
 		host string
+		h    map[string]string
 		want int
 	}{
-		{"loopback, no token", open.srv, "127.0.0.1:7777", http.StatusOK},
-		{"loopback by name", open.srv, "localhost:7777", http.StatusOK},
-		{"loopback, IPv6", open.srv, "[::1]:7777", http.StatusOK},
-		{"another site's name (DNS rebinding)", open.srv, "evil.example:7777", http.StatusUnauthorized},
-		{"not loopback, no token", closed.srv, "127.0.0.1:7777", http.StatusUnauthorized},
+		{"loopback, no token", open.srv, "127.0.0.1:7777", nil, http.StatusOK},
+		{"loopback by name", open.srv, "localhost:7777", nil, http.StatusOK},
+		{"loopback, IPv6", open.srv, "[::1]:7777", nil, http.StatusOK},
+		{"another site's name (DNS rebinding)", open.srv, "evil.example:7777", nil, http.StatusUnauthorized},
+		{"not loopback, no token", closed.srv, "127.0.0.1:7777", nil, http.StatusUnauthorized},
+		// A reverse proxy on this host (which may well set Host to the
+		// address it forwards to) serves whoever reaches it: not this host.
+		{"through a proxy (X-Forwarded-For)", open.srv, "127.0.0.1:7777", map[string]string{"X-Forwarded-For": "203.0.113.9"}, http.StatusUnauthorized},
+		{"through a proxy (Forwarded)", open.srv, "127.0.0.1:7777", map[string]string{"Forwarded": "for=203.0.113.9"}, http.StatusUnauthorized},
+		{"through a proxy (X-Real-IP)", open.srv, "127.0.0.1:7777", map[string]string{"X-Real-IP": "203.0.113.9"}, http.StatusUnauthorized},
+		{"through a proxy (X-Forwarded-Host)", open.srv, "127.0.0.1:7777", map[string]string{"X-Forwarded-Host": "berth.example"}, http.StatusUnauthorized},
 	}
 	for _, tt := range tests {
 		for _, path := range protected(open.ids[0]) {
@@ -189,6 +205,9 @@ func TestOpenOnLoopbackOnly(t *testing.T) {
 			}
 			r := httptest.NewRequest(http.MethodGet, path, nil)
 			r.Host = tt.host
+			for k, v := range tt.h {
+				r.Header.Set(k, v)
+			}
 			w := httptest.NewRecorder()
 			tt.srv.ServeHTTP(w, r)
 			if w.Code != tt.want {
@@ -248,5 +267,54 @@ func TestToken(t *testing.T) {
 	again, err := console.NewToken(home)
 	if err != nil || again == tok {
 		t.Errorf("rotate: %q, %v; want a new token", again, err)
+	}
+}
+
+// The login form, opened with a token already shown, goes back to next
+// only when it is a path of the console's own.
+func TestLoginPageNext(t *testing.T) {
+	in, tok := newInstall(t, options{token: true})
+	tests := []struct{ next, where string }{
+		{"/groups", "/groups"},
+		{"//evil.example/x", "/"},
+		{"/%09/evil.example/x", "/"},
+		{"/%0A/evil.example/x", "/"},
+		{"/%5Cevil.example/x", "/"},
+	}
+	for _, tt := range tests {
+		w := get(t, in.srv, "/login?next="+tt.next, cookie(tok))
+		if w.Code != http.StatusSeeOther || w.Header().Get("Location") != tt.where {
+			t.Errorf("GET /login?next=%s with the token: %d to %q, want 303 to %q", tt.next, w.Code, w.Header().Get("Location"), tt.where)
+		}
+	}
+}
+
+// TestOpenConsoleRefusedSaysWhy: a request the open console does not
+// answer (through a proxy, under another name) is told there is no token
+// to log in with, instead of going round between the login form and the
+// page it asked for.
+func TestOpenConsoleRefusedSaysWhy(t *testing.T) {
+	open, _ := newInstall(t, options{loopback: true})
+	proxied := map[string]string{"X-Forwarded-For": "203.0.113.9"}
+	r := httptest.NewRequest(http.MethodGet, "/login?next=/groups", nil)
+	r.Host = "127.0.0.1:7777"
+	r.Header.Set("X-Forwarded-For", "203.0.113.9")
+	w := httptest.NewRecorder()
+	open.srv.ServeHTTP(w, r)
+	if body := w.Body.String(); w.Code != http.StatusOK || !strings.Contains(body, "no console token") || strings.Contains(body, `name="token"`) {
+		t.Errorf("GET /login through a proxy: %d, want the page saying there is no token, without a form:\n%s", w.Code, body)
+	}
+	p := post(t, open.srv, "/login", url.Values{"token": {"x"}, "next": {"/groups"}}, proxied)
+	if p.Code != http.StatusForbidden || p.Header().Get("Location") != "" {
+		t.Errorf("POST /login through a proxy: %d to %q, want 403 and no redirect back to a page that refuses it", p.Code, p.Header().Get("Location"))
+	}
+	// Directly from this host, the login form sends the browser on.
+	r = httptest.NewRequest(http.MethodPost, "/login", strings.NewReader(url.Values{"next": {"/groups"}}.Encode()))
+	r.Host = "127.0.0.1:7777"
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	d := httptest.NewRecorder()
+	open.srv.ServeHTTP(d, r)
+	if d.Code != http.StatusSeeOther || d.Header().Get("Location") != "/groups" {
+		t.Errorf("POST /login directly: %d to %q, want 303 to /groups", d.Code, d.Header().Get("Location"))
 	}
 }

@@ -95,8 +95,11 @@ func (f *figures) gather(ctx context.Context, done chan struct{}) {
 	}
 	pending, failed := census.Messages(ctx, f.s.cfg.Home, sessions, now.Add(-time.Hour))
 	var stats map[string]container.Stats
-	if running, err := census.Running(ctx, f.s.cfg.Containers, map[string]string{container.LabelHome: f.s.cfg.Home.String()}); err == nil {
+	running, err := census.Running(ctx, f.s.cfg.Containers, map[string]string{container.LabelHome: f.s.cfg.Home.String()})
+	if err == nil {
 		stats = census.Measure(ctx, f.s.cfg.Containers, running)
+	} else if ctx.Err() == nil {
+		f.s.log.Warn("console: list containers for their figures", "err", err)
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -25,8 +25,16 @@ import (
 // console's handler tests need what it lists and stops, not containers
 // that run (the browser test runs real ones).
 type fakeContainers struct {
-	mu   sync.Mutex // guards list
-	list []container.Info
+	mu      sync.Mutex // guards list and listErr
+	list    []container.Info
+	listErr error // what List fails with, when set
+}
+
+// failList makes List fail with err.
+func (f *fakeContainers) failList(err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.listErr = err
 }
 
 var _ console.Containers = (*fakeContainers)(nil)
@@ -34,6 +42,9 @@ var _ console.Containers = (*fakeContainers)(nil)
 func (f *fakeContainers) List(_ context.Context, labels map[string]string) ([]container.Info, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.listErr != nil {
+		return nil, f.listErr
+	}
 	var out []container.Info
 	for _, c := range f.list {
 		match := true

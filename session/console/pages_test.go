@@ -3,6 +3,7 @@ package console_test
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/berth-dev/berth/data"
+	"github.com/berth-dev/berth/session/console"
 )
 
 // TestPages shows every page of an empty install and of a busy one, and
@@ -290,4 +292,67 @@ func containsAll(s string, parts []string) bool {
 		}
 	}
 	return true
+}
+
+// TestStreamsEndWhenTokenRotated: a stream opened with a token sends
+// nothing more once the token is rotated, as every page refuses it.
+func TestStreamsEndWhenTokenRotated(t *testing.T) {
+	in, tok := newInstall(t, options{token: true, logLines: 2})
+	ts := httptest.NewServer(in.srv)
+	defer ts.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, ts.URL+"/logs/stream", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	events := readEvents(resp.Body)
+	for range 3 { // reset and the two lines there are
+		if _, ok := <-events; !ok {
+			t.Fatal("the stream ended before its backlog")
+		}
+	}
+	if _, err := console.NewToken(in.home); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(in.home.GatewayLog(), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slog.New(slog.NewJSONHandler(f, nil)).Error("written after the rotation")
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for ev := range events {
+		if strings.Contains(ev, "written after the rotation") {
+			t.Fatalf("a stream of a rotated token sent %q", ev)
+		}
+	}
+	if ctx.Err() != nil {
+		t.Fatal("the stream of a rotated token did not end")
+	}
+}
+
+// TestEngineDown: a runtime that cannot list its containers is said on
+// the session's output stream and logged, never taken for "no container".
+func TestEngineDown(t *testing.T) {
+	in, tok := newInstall(t, options{token: true, sessions: 1})
+	in.rt.failList(errors.New("engine down"))
+	w := get(t, in.srv, "/sessions/"+in.ids[0]+"/output", bearer(tok))
+	if body := w.Body.String(); !strings.Contains(body, "event: idle") || strings.Contains(body, "no container is running") {
+		t.Errorf("output stream with the engine down: %q, want idle saying the containers cannot be listed", body)
+	}
+	in.srv.Refresh(context.Background())
+	logged := in.logs.String()
+	for _, msg := range []string{"console: list the session's containers", "console: list containers for their figures"} {
+		if !strings.Contains(logged, msg) || !strings.Contains(logged, "engine down") {
+			t.Errorf("log %q, want %q with the engine's error", logged, msg)
+		}
+	}
 }

@@ -111,6 +111,9 @@ func (s *Server) follow(w http.ResponseWriter, r *http.Request, src *logs.Source
 				return
 			}
 		case <-poll.C:
+			if !s.stillAllowed(r) {
+				return
+			}
 			src.CheckRotation()
 			for e, ok := src.Take(); ok; e, ok = src.Take() {
 				if ev.event("line", lineOf(e)) != nil {
@@ -143,8 +146,14 @@ func (s *Server) outputStream(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if err != nil || len(rows) == 0 {
-		_ = ev.event("reset", "")
+	if err != nil {
+		s.log.Warn("console: list the session's containers", "session", ss.ID, "err", err)
+		_ = ev.event("reset", "") // the browser may have gone: nothing to do
+		_ = ev.event("idle", "the container runtime cannot list this session's containers: see the gateway log")
+		return
+	}
+	if len(rows) == 0 {
+		_ = ev.event("reset", "") // the browser may have gone: nothing to do
 		_ = ev.event("idle", "no container is running for this session")
 		return
 	}
@@ -163,10 +172,15 @@ func (s *Server) outputStream(w http.ResponseWriter, r *http.Request) {
 	go func() {
 		done <- s.cfg.Containers.LogsSince(ctx, rows[0].ID, time.Now().Add(-outputBacklog), stdout, stderr)
 	}()
-	alive := time.NewTicker(streamKeepalive)
+	alive, recheck := time.NewTicker(streamKeepalive), time.NewTicker(streamPoll)
 	defer alive.Stop()
+	defer recheck.Stop()
 	for {
 		select {
+		case <-recheck.C:
+			if !s.stillAllowed(r) {
+				return
+			}
 		case err := <-done:
 			if err != nil && ctx.Err() == nil {
 				s.log.Debug("console: follow container output", "session", ss.ID, "container", rows[0].Name, "err", err)
@@ -183,6 +197,14 @@ func (s *Server) outputStream(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// stillAllowed reports whether the request a stream answers would still
+// be let in: a token rotated (or made, on an open console) ends the
+// streams it opened, as it shuts out every page at once.
+func (s *Server) stillAllowed(r *http.Request) bool {
+	_, ok, err := s.authenticate(r)
+	return ok && err == nil
+}
+
 // lineWriter splits a container's output into lines for events.
 type lineWriter struct {
 	send func(stream, line string) error
@@ -197,6 +219,7 @@ type streamWriter struct {
 	partial []byte
 }
 
+// Write implements io.Writer: each whole line is sent, the rest kept.
 func (w *streamWriter) Write(p []byte) (int, error) {
 	n := len(p)
 	for len(p) > 0 {

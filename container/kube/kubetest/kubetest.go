@@ -366,7 +366,7 @@ func (c *Cluster) Namespace(t testing.TB) string {
 var nsSeq atomic.Int64
 
 var (
-	importMu   sync.Mutex
+	importMu   sync.Mutex // guards imported and importedOn
 	imported   = map[string]error{}
 	importedOn = map[string]bool{}
 )
