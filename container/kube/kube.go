@@ -229,6 +229,12 @@ func (r *Runtime) Ensure(ctx context.Context, spec container.Spec) (container.In
 		if err != nil {
 			return container.Info{}, false, fmt.Errorf("get holder of %s: %w", want.Name, err)
 		}
+		if !sameOwner(cur, want) {
+			// In a shared namespace the name may be held by a Pod that is
+			// not berth's, or another install's: never adopted, never
+			// deleted.
+			return container.Info{}, false, fmt.Errorf("create pod %s: %w", want.Name, ErrForeign)
+		}
 		if _, done := finished(cur); done || cur.DeletionTimestamp != nil {
 			// Its name frees once it is gone.
 			if err := r.remove(ctx, cur.Name, cur.UID); err != nil {
@@ -244,6 +250,24 @@ func (r *Runtime) Ensure(ctx context.Context, spec container.Spec) (container.In
 		}
 		return info, true, nil
 	}
+}
+
+// ErrForeign is why Ensure gave up: the session's Pod name is held by a
+// Pod whose labels say it is not this install's Pod for this session.
+var ErrForeign = errors.New("the name is held by a pod that is not this session's")
+
+// ownerLabels are the labels that say whose Pod a Pod is.
+var ownerLabels = []string{container.LabelSession, container.LabelGroup, container.LabelHome}
+
+// sameOwner reports whether the Pod holding a name is the one want would
+// be: the same session, group and home.
+func sameOwner(cur, want *corev1.Pod) bool {
+	for _, k := range ownerLabels {
+		if cur.Labels[k] != want.Labels[k] {
+			return false
+		}
+	}
+	return true
 }
 
 // pause waits a little longer on each attempt, a second at most.

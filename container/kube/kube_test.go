@@ -517,3 +517,32 @@ func TestWaitPodDeletedUnderIt(t *testing.T) {
 		t.Fatalf("Wait = %+v, want code -1 for a pod deleted while it ran", e)
 	}
 }
+
+// A Pod holding the session's name that is not this install's Pod for
+// this session (a shared namespace) is neither adopted nor deleted,
+// running or finished.
+func TestEnsureLeavesForeignPod(t *testing.T) {
+	for _, phase := range []corev1.PodPhase{corev1.PodRunning, corev1.PodSucceeded} {
+		t.Run(string(phase), func(t *testing.T) {
+			f := kubetest.NewFake(kubetest.Running)
+			r := f.Runtime(t, kube.Config{})
+			foreign := &corev1.Pod{
+				ObjectMeta: metav1.ObjectMeta{Name: kube.PodName(testSpec().Name), Namespace: f.Namespace,
+					Labels: map[string]string{"app": "someone-else"}},
+				Status: corev1.PodStatus{Phase: phase},
+			}
+			if _, err := f.Clientset.CoreV1().Pods(f.Namespace).Create(context.Background(), foreign, metav1.CreateOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			f.SetStatus(t, foreign.Name, func(s *corev1.PodStatus) { s.Phase = phase })
+			_, _, err := r.Ensure(context.Background(), testSpec())
+			if !errors.Is(err, kube.ErrForeign) {
+				t.Fatalf("Ensure over a foreign pod: %v, want ErrForeign", err)
+			}
+			pods := f.Pods(t)
+			if len(pods) != 1 || pods[0].Labels["app"] != "someone-else" {
+				t.Fatalf("pods after = %+v, want the foreign one untouched", pods)
+			}
+		})
+	}
+}
