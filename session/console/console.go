@@ -183,6 +183,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mux.ServeHTTP(w, r)
 }
 
+// ErrReachable is CheckListen's refusal: the address is one other hosts
+// reach and the install has no token.
+var ErrReachable = errors.New("the console would be reachable from other hosts and no token is set")
+
 // CheckListen is the rule for where a console may listen: an install
 // with a token anywhere; one without only on loopback addresses, where
 // it is open to the local host. bound is the address the listener got.
@@ -194,8 +198,8 @@ func CheckListen(home paths.Home, bound net.Addr) (loopback bool, err error) {
 		return loopback, err
 	}
 	if !has && !loopback {
-		return loopback, fmt.Errorf("the console at %s would be reachable from other hosts and no token is set: "+
-			"run `berth console token` to make one, or listen on 127.0.0.1", bound)
+		return loopback, fmt.Errorf("the console at %s: %w: "+
+			"run `berth console token` to make one, or listen on 127.0.0.1", bound, ErrReachable)
 	}
 	return loopback, nil
 }
