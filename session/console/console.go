@@ -12,7 +12,8 @@
 // and failed messages across every session).
 //
 // Access is by a token (NewToken, stored hashed in BERTH_HOME), sent as a
-// cookie after the login form or as a bearer header. An install with no
+// bearer header, or typed at the login form, which sets a cookie that is
+// a MAC derived from the stored hash, not the token. An install with no
 // token is served only on a loopback address (CheckListen), where every
 // page is open to the local host, and only for a Host header that names
 // it on a request no reverse proxy forwarded. The actions are POSTs with a CSRF token and ask for confirmation
@@ -26,6 +27,7 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"html/template"
@@ -35,6 +37,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -102,6 +105,7 @@ type Server struct {
 	mux     *http.ServeMux
 	pages   map[string]*template.Template
 	csrfKey []byte // this process's key for CSRF tokens
+	cookie  string // the login cookie's name (CookieName)
 	figures *figures
 	ctx     context.Context // ends at Close: streams and refreshes stop
 	cancel  context.CancelFunc
@@ -123,7 +127,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.StopGrace == 0 {
 		cfg.StopGrace = 5 * time.Second
 	}
-	s := &Server{cfg: cfg, log: cfg.Log, mux: http.NewServeMux(), csrfKey: make([]byte, 32)}
+	s := &Server{cfg: cfg, log: cfg.Log, mux: http.NewServeMux(), csrfKey: make([]byte, 32), cookie: CookieName(cfg.Home)}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -215,8 +219,39 @@ func IsLoopback(a net.Addr) bool {
 // speed.
 const maxWrongLogins = 20
 
-// cookieName is the console's cookie; it holds the token.
-const cookieName = "berth_console"
+// cookieLabel is what a login cookie is a MAC of, keyed by the stored
+// token hash: the cookie is not the token (a cookie that leaks, from a
+// browser's store or a proxy's log, cannot be sent as a bearer token or
+// typed at the login form), it needs no state on the server, and
+// rotating the token changes its key, so every cookie stops working.
+const cookieLabel = "berth console cookie v1"
+
+// cookieValue is the login cookie's value for the token whose stored
+// hash is hash.
+func cookieValue(hash []byte) string {
+	m := hmac.New(sha256.New, hash)
+	m.Write([]byte(cookieLabel))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// cookieMatches reports whether a login cookie's value was made for the
+// token whose stored hash is hash, in constant time.
+func cookieMatches(v string, hash []byte) bool {
+	return v != "" && len(hash) == sha256.Size && hmac.Equal([]byte(v), []byte(cookieValue(hash)))
+}
+
+// CookieName is the login cookie of the console of the install at home:
+// "berth_console_" and a short hash of home's path, so that two installs
+// on one host (a browser keeps cookies by host, not by port) do not
+// overwrite each other's.
+func CookieName(home paths.Home) string {
+	p := home.String()
+	if abs, err := filepath.Abs(p); err == nil {
+		p = abs
+	}
+	sum := sha256.Sum256([]byte(p))
+	return "berth_console_" + hex.EncodeToString(sum[:6])
+}
 
 // identity is who a request is: the hash of the token it showed, or nil
 // on an open console.
@@ -257,13 +292,11 @@ func (s *Server) authenticate(r *http.Request) (identity, bool, error) {
 	if err != nil {
 		return identity{}, false, err
 	}
-	tok := ""
 	if a, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
-		tok = strings.TrimSpace(a)
-	} else if c, err := r.Cookie(cookieName); err == nil {
-		tok = c.Value
+		return identity{hash: hash}, tokenMatches(strings.TrimSpace(a), hash), nil
 	}
-	return identity{hash: hash}, tokenMatches(tok, hash), nil
+	c, err := r.Cookie(s.cookie)
+	return identity{hash: hash}, err == nil && cookieMatches(c.Value, hash), nil
 }
 
 // loopbackHost reports whether a Host header names the local host.
@@ -388,7 +421,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.render(w, r, http.StatusUnauthorized, "login", page{Title: "Log in", Login: true, Data: loginView{Next: next, Wrong: true}})
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: tok, Path: "/", MaxAge: int((7 * 24 * time.Hour).Seconds()),
+	http.SetCookie(w, &http.Cookie{Name: s.cookie, Value: cookieValue(hash), Path: "/", MaxAge: int((7 * 24 * time.Hour).Seconds()),
 		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: secureRequest(r)})
 	s.log.Info("console: logged in", "remote", r.RemoteAddr)
 	http.Redirect(w, r, next, http.StatusSeeOther)
@@ -405,7 +438,7 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "403 forbidden: this form is stale or came from another site; reload the page", http.StatusForbidden)
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: "", Path: "/", MaxAge: -1, HttpOnly: true,
+	http.SetCookie(w, &http.Cookie{Name: s.cookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true,
 		SameSite: http.SameSiteStrictMode, Secure: secureRequest(r)})
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
 }

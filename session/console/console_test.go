@@ -41,7 +41,23 @@ func post(t testing.TB, srv http.Handler, path string, form url.Values, h map[st
 
 func bearer(tok string) map[string]string { return map[string]string{"Authorization": "Bearer " + tok} }
 
-func cookie(tok string) map[string]string { return map[string]string{"Cookie": "berth_console=" + tok} }
+// cookie is a Cookie header that sends value as the login cookie of the
+// install at home.
+func cookie(home paths.Home, value string) map[string]string {
+	return map[string]string{"Cookie": console.CookieName(home) + "=" + value}
+}
+
+// login logs in to srv with tok at the form, as a browser does, and
+// returns the Cookie header the browser then sends.
+func login(t testing.TB, srv http.Handler, tok string) map[string]string {
+	t.Helper()
+	w := post(t, srv, "/login", url.Values{"token": {tok}, "next": {"/"}}, nil)
+	cs := w.Result().Cookies()
+	if w.Code != http.StatusSeeOther || len(cs) != 1 {
+		t.Fatalf("login: %d, cookies %v; want 303 and one", w.Code, cs)
+	}
+	return map[string]string{"Cookie": cs[0].Name + "=" + cs[0].Value}
+}
 
 var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
 
@@ -63,7 +79,12 @@ func protected(id string) []string {
 
 func TestAuth(t *testing.T) {
 	in, tok := newInstall(t, options{sessions: 3, token: true})
-	_, otherTok := newInstall(t, options{token: true})
+	other, otherTok := newInstall(t, options{token: true})
+	otherCookie := strings.SplitN(login(t, other.srv, otherTok)["Cookie"], "=", 2)[1]
+	// Two installs on one host keep their cookies apart.
+	if a, b := console.CookieName(in.home), console.CookieName(other.home); a == b || !strings.HasPrefix(a, "berth_console_") {
+		t.Errorf("cookie names %q and %q: want one of each install's", a, b)
+	}
 	html := map[string]string{"Accept": "text/html"}
 	for _, path := range protected(in.ids[0]) {
 		tests := []struct {
@@ -74,7 +95,12 @@ func TestAuth(t *testing.T) {
 			{"no token", nil, http.StatusUnauthorized},
 			{"wrong token", bearer(console.TokenPrefix + "not-it"), http.StatusUnauthorized},
 			{"another install's token", bearer(otherTok), http.StatusUnauthorized},
-			{"another install's token as a cookie", cookie(otherTok), http.StatusUnauthorized},
+			{"another install's token as a cookie", cookie(in.home, otherTok), http.StatusUnauthorized},
+			// The cookie is not the token: the token itself sent as one
+			// opens nothing.
+			{"the token as a cookie", cookie(in.home, tok), http.StatusUnauthorized},
+			{"another install's cookie", cookie(in.home, otherCookie), http.StatusUnauthorized},
+			{"the token as the cookie of the old name", map[string]string{"Cookie": "berth_console=" + tok}, http.StatusUnauthorized},
 			{"empty bearer", bearer(""), http.StatusUnauthorized},
 		}
 		for _, tt := range tests {
@@ -95,7 +121,7 @@ func TestAuth(t *testing.T) {
 		t.Errorf("page without a token: %d to %q, want 303 to the login form", w.Code, w.Header().Get("Location"))
 	}
 	// The right token, as a bearer header or a cookie.
-	for name, h := range map[string]map[string]string{"bearer": bearer(tok), "cookie": cookie(tok)} {
+	for name, h := range map[string]map[string]string{"bearer": bearer(tok), "cookie": login(t, in.srv, tok)} {
 		if w := get(t, in.srv, "/api/overview", h); w.Code != http.StatusOK {
 			t.Errorf("%s: %d, want 200", name, w.Code)
 		}
@@ -153,24 +179,33 @@ func TestLogin(t *testing.T) {
 		if g := get(t, in.srv, "/", map[string]string{"Cookie": cs[0].Name + "=" + cs[0].Value}); g.Code != http.StatusOK {
 			t.Errorf("%s: the cookie opens nothing: %d", tt.name, g.Code)
 		}
+		if cs[0].Name != console.CookieName(in.home) || strings.Contains(cs[0].Value, tok) || strings.Contains(cs[0].Value, strings.TrimPrefix(tok, console.TokenPrefix)) {
+			t.Errorf("%s: cookie %s=%s: want the install's name and not the token", tt.name, cs[0].Name, cs[0].Value)
+		}
 	}
-	// A rotated token stops working at once; the new one works.
+	// A rotated token stops working at once, and so does every cookie
+	// it logged in; the new one works.
+	old := login(t, in.srv, tok)
 	newTok, err := console.NewToken(in.home)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if w := get(t, in.srv, "/", cookie(tok)); w.Code != http.StatusUnauthorized {
+	if w := get(t, in.srv, "/", bearer(tok)); w.Code != http.StatusUnauthorized {
 		t.Errorf("rotated token: %d, want 401", w.Code)
 	}
-	if w := get(t, in.srv, "/", cookie(newTok)); w.Code != http.StatusOK {
+	if w := get(t, in.srv, "/", old); w.Code != http.StatusUnauthorized {
+		t.Errorf("cookie of a rotated token: %d, want 401", w.Code)
+	}
+	h := login(t, in.srv, newTok)
+	if w := get(t, in.srv, "/", h); w.Code != http.StatusOK {
 		t.Errorf("new token: %d, want 200", w.Code)
 	}
 	// Logging out needs the form's CSRF token, and clears the cookie.
-	page := get(t, in.srv, "/", cookie(newTok))
-	if w := post(t, in.srv, "/logout", url.Values{}, cookie(newTok)); w.Code != http.StatusForbidden {
+	page := get(t, in.srv, "/", h)
+	if w := post(t, in.srv, "/logout", url.Values{}, h); w.Code != http.StatusForbidden {
 		t.Errorf("logout without CSRF: %d, want 403", w.Code)
 	}
-	w := post(t, in.srv, "/logout", url.Values{"csrf": {csrf(t, page.Body.String())}}, cookie(newTok))
+	w := post(t, in.srv, "/logout", url.Values{"csrf": {csrf(t, page.Body.String())}}, h)
 	if cs := w.Result().Cookies(); w.Code != http.StatusSeeOther || len(cs) != 1 || cs[0].MaxAge >= 0 {
 		t.Errorf("logout: %d, cookies %+v; want 303 clearing the cookie", w.Code, cs)
 	}
@@ -274,6 +309,7 @@ func TestToken(t *testing.T) {
 // only when it is a path of the console's own.
 func TestLoginPageNext(t *testing.T) {
 	in, tok := newInstall(t, options{token: true})
+	h := login(t, in.srv, tok)
 	tests := []struct{ next, where string }{
 		{"/groups", "/groups"},
 		{"//evil.example/x", "/"},
@@ -282,7 +318,7 @@ func TestLoginPageNext(t *testing.T) {
 		{"/%5Cevil.example/x", "/"},
 	}
 	for _, tt := range tests {
-		w := get(t, in.srv, "/login?next="+tt.next, cookie(tok))
+		w := get(t, in.srv, "/login?next="+tt.next, h)
 		if w.Code != http.StatusSeeOther || w.Header().Get("Location") != tt.where {
 			t.Errorf("GET /login?next=%s with the token: %d to %q, want 303 to %q", tt.next, w.Code, w.Header().Get("Location"), tt.where)
 		}

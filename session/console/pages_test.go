@@ -94,7 +94,7 @@ func TestPages(t *testing.T) {
 func TestActions(t *testing.T) {
 	in, tok := newInstall(t, options{token: true, sessions: 3})
 	id := in.ids[0]
-	h := cookie(tok)
+	h := login(t, in.srv, tok)
 	confirm := get(t, in.srv, "/sessions/"+id+"/stop", h)
 	if confirm.Code != http.StatusOK || !strings.Contains(confirm.Body.String(), `action="/sessions/`+id+`/stop"`) {
 		t.Fatalf("confirmation page: %d\n%s", confirm.Code, confirm.Body.String())
@@ -161,7 +161,7 @@ func TestActions(t *testing.T) {
 // own pages, for its own token.
 func newServerCSRF(t *testing.T) string {
 	in, tok := newInstall(t, options{token: true})
-	return csrf(t, get(t, in.srv, "/", cookie(tok)).Body.String())
+	return csrf(t, get(t, in.srv, "/", login(t, in.srv, tok)).Body.String())
 }
 
 // TestLogsStream follows the gateway log: the last lines first, then a
