@@ -39,7 +39,6 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/berth-dev/berth/channels"
@@ -109,12 +108,7 @@ type Server struct {
 	figures *figures
 	ctx     context.Context // ends at Close: streams and refreshes stop
 	cancel  context.CancelFunc
-
-	// wrong counts wrong tokens at the login form: a 256-bit token is not
-	// guessed, but a flood of attempts still costs, so after many each
-	// wrong one waits a second.
-	mu    sync.Mutex // guards wrong
-	wrong int
+	wrong   *wrongTokens // the limit on wrong tokens, at the form and as bearer headers
 }
 
 var _ http.Handler = (*Server)(nil)
@@ -131,6 +125,7 @@ func New(cfg Config) (*Server, error) {
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
+	s.wrong = newWrongTokens(s.log)
 	if _, err := rand.Read(s.csrfKey); err != nil {
 		return nil, fmt.Errorf("console: %w", err)
 	}
@@ -215,10 +210,6 @@ func IsLoopback(a net.Addr) bool {
 	return ok && ta.IP.IsLoopback()
 }
 
-// maxWrongLogins is how many wrong tokens the login form takes at full
-// speed.
-const maxWrongLogins = 20
-
 // cookieLabel is what a login cookie is a MAC of, keyed by the stored
 // token hash: the cookie is not the token (a cookie that leaks, from a
 // browser's store or a proxy's log, cannot be sent as a bearer token or
@@ -264,6 +255,10 @@ type identityKey struct{}
 // form (a page) or get 401 (anything else).
 func (s *Server) auth(h http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, isBearer := bearerToken(r)
+		if isBearer && s.tooMany(w, r) {
+			return
+		}
 		id, ok, err := s.authenticate(r)
 		if err != nil {
 			s.log.Error("console: read token", "err", err)
@@ -271,6 +266,9 @@ func (s *Server) auth(h http.HandlerFunc) http.Handler {
 			return
 		}
 		if !ok {
+			if isBearer && id.hash != nil {
+				s.wrong.failed(r.RemoteAddr, "bearer")
+			}
 			s.refuse(w, r)
 			return
 		}
@@ -292,11 +290,30 @@ func (s *Server) authenticate(r *http.Request) (identity, bool, error) {
 	if err != nil {
 		return identity{}, false, err
 	}
-	if a, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
-		return identity{hash: hash}, tokenMatches(strings.TrimSpace(a), hash), nil
+	if tok, ok := bearerToken(r); ok {
+		return identity{hash: hash}, tokenMatches(tok, hash), nil
 	}
 	c, err := r.Cookie(s.cookie)
 	return identity{hash: hash}, err == nil && cookieMatches(c.Value, hash), nil
+}
+
+// bearerToken is the token r sends as a bearer header, and whether it
+// sends one.
+func bearerToken(r *http.Request) (string, bool) {
+	a, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	return strings.TrimSpace(a), ok
+}
+
+// tooMany answers 429 to a request from an address, or while all of them
+// together, sent too many wrong tokens, and reports whether it did.
+func (s *Server) tooMany(w http.ResponseWriter, r *http.Request) bool {
+	d := s.wrong.wait(r.RemoteAddr)
+	if d <= 0 {
+		return false
+	}
+	w.Header().Set("Retry-After", retryAfter(d))
+	http.Error(w, "429 too many wrong tokens: try again in "+retryAfter(d)+" s", http.StatusTooManyRequests)
+	return true
 }
 
 // loopbackHost reports whether a Host header names the local host.
@@ -391,6 +408,9 @@ type loginView struct {
 }
 
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
+	if s.tooMany(w, r) {
+		return
+	}
 	r.Body = http.MaxBytesReader(w, r.Body, 4<<10)
 	tok := strings.TrimSpace(r.PostFormValue("token"))
 	next := safeNext(r.PostFormValue("next"))
@@ -410,14 +430,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !tokenMatches(tok, hash) {
-		s.mu.Lock()
-		s.wrong++
-		n := s.wrong
-		s.mu.Unlock()
-		if n > maxWrongLogins {
-			time.Sleep(time.Second)
-		}
-		s.log.Warn("console: wrong token at login", "remote", r.RemoteAddr)
+		s.wrong.failed(r.RemoteAddr, "login")
 		s.render(w, r, http.StatusUnauthorized, "login", page{Title: "Log in", Login: true, Data: loginView{Next: next, Wrong: true}})
 		return
 	}

@@ -1,6 +1,8 @@
 package console_test
 
 import (
+	"encoding/json"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -8,6 +10,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/berth-dev/berth/data/paths"
 	"github.com/berth-dev/berth/session/console"
@@ -17,7 +20,14 @@ import (
 // html) would, with the header h.
 func get(t testing.TB, srv http.Handler, path string, h map[string]string) *httptest.ResponseRecorder {
 	t.Helper()
+	return getFrom(t, srv, "192.0.2.1:1234", path, h)
+}
+
+// getFrom is get from the remote address remote.
+func getFrom(t testing.TB, srv http.Handler, remote, path string, h map[string]string) *httptest.ResponseRecorder {
+	t.Helper()
 	r := httptest.NewRequest(http.MethodGet, path, nil)
+	r.RemoteAddr = remote
 	for k, v := range h {
 		r.Header.Set(k, v)
 	}
@@ -29,7 +39,14 @@ func get(t testing.TB, srv http.Handler, path string, h map[string]string) *http
 // post submits a form.
 func post(t testing.TB, srv http.Handler, path string, form url.Values, h map[string]string) *httptest.ResponseRecorder {
 	t.Helper()
+	return postFrom(t, srv, "192.0.2.1:1234", path, form, h)
+}
+
+// postFrom is post from the remote address remote.
+func postFrom(t testing.TB, srv http.Handler, remote, path string, form url.Values, h map[string]string) *httptest.ResponseRecorder {
+	t.Helper()
 	r := httptest.NewRequest(http.MethodPost, path, strings.NewReader(form.Encode()))
+	r.RemoteAddr = remote
 	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	for k, v := range h {
 		r.Header.Set(k, v)
@@ -86,7 +103,10 @@ func TestAuth(t *testing.T) {
 		t.Errorf("cookie names %q and %q: want one of each install's", a, b)
 	}
 	html := map[string]string{"Accept": "text/html"}
-	for _, path := range protected(in.ids[0]) {
+	for i, path := range protected(in.ids[0]) {
+		// Each path from an address of its own: more wrong tokens than
+		// the limit lets one address send (TestWrongTokensLimited).
+		remote := fmt.Sprintf("192.0.2.%d:1234", 10+i)
 		tests := []struct {
 			name string
 			h    map[string]string
@@ -104,7 +124,7 @@ func TestAuth(t *testing.T) {
 			{"empty bearer", bearer(""), http.StatusUnauthorized},
 		}
 		for _, tt := range tests {
-			if w := get(t, in.srv, path, tt.h); w.Code != tt.want {
+			if w := getFrom(t, in.srv, remote, path, tt.h); w.Code != tt.want {
 				t.Errorf("GET %s, %s: %d, want %d", path, tt.name, w.Code, tt.want)
 			} else if strings.Contains(w.Body.String(), tok) {
 				t.Errorf("GET %s, %s: the answer shows the token", path, tt.name)
@@ -353,4 +373,95 @@ func TestOpenConsoleRefusedSaysWhy(t *testing.T) {
 	if d.Code != http.StatusSeeOther || d.Header().Get("Location") != "/groups" {
 		t.Errorf("POST /login directly: %d to %q, want 303 to /groups", d.Code, d.Header().Get("Location"))
 	}
+}
+
+// TestWrongTokensLimited: wrong tokens at the login form and as bearer
+// headers share one limit per remote address and one for all, answered
+// 429 with Retry-After (a right token too, while it holds, so the answer
+// does not tell a right guess); the log says so at most once a minute,
+// with how many came.
+func TestWrongTokensLimited(t *testing.T) {
+	in, tok := newInstall(t, options{token: true})
+	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	console.SetNow(in.srv, func() time.Time { return now })
+	const a, b = "198.51.100.1:4000", "198.51.100.2:4000"
+	wrongBearer := bearer(console.TokenPrefix + "not-it")
+	wrongForm := url.Values{"token": {console.TokenPrefix + "not-it"}}
+	// Ten wrong ones from a, bearer and form alike, are told so.
+	for i := range 10 {
+		var code int
+		if i%2 == 0 {
+			code = getFrom(t, in.srv, a, "/api/overview", wrongBearer).Code
+		} else {
+			code = postFrom(t, in.srv, a, "/login", wrongForm, nil).Code
+		}
+		if code != http.StatusUnauthorized {
+			t.Fatalf("wrong token %d: %d, want 401", i+1, code)
+		}
+	}
+	// Then a is refused, whatever it sends, but a cookie's browser.
+	for name, do := range map[string]func() *httptest.ResponseRecorder{
+		"wrong bearer": func() *httptest.ResponseRecorder { return getFrom(t, in.srv, a, "/api/overview", wrongBearer) },
+		"right bearer": func() *httptest.ResponseRecorder { return getFrom(t, in.srv, a, "/api/overview", bearer(tok)) },
+		"wrong login":  func() *httptest.ResponseRecorder { return postFrom(t, in.srv, a, "/login", wrongForm, nil) },
+		"right login":  func() *httptest.ResponseRecorder { return postFrom(t, in.srv, a, "/login", url.Values{"token": {tok}}, nil) },
+	} {
+		w := do()
+		if w.Code != http.StatusTooManyRequests || w.Header().Get("Retry-After") != "6" {
+			t.Errorf("%s from a over the limit: %d, Retry-After %q; want 429, 6", name, w.Code, w.Header().Get("Retry-After"))
+		}
+	}
+	if w := getFrom(t, in.srv, b, "/api/overview", bearer(tok)); w.Code != http.StatusOK {
+		t.Errorf("right bearer from b: %d, want 200", w.Code)
+	}
+	// One more after wrongEvery, then refused again.
+	now = now.Add(6 * time.Second)
+	if w := getFrom(t, in.srv, a, "/api/overview", wrongBearer); w.Code != http.StatusUnauthorized {
+		t.Errorf("wrong bearer from a 6 s later: %d, want 401", w.Code)
+	}
+	if w := getFrom(t, in.srv, a, "/api/overview", wrongBearer); w.Code != http.StatusTooManyRequests {
+		t.Errorf("the next: %d, want 429", w.Code)
+	}
+	// All addresses together: 100 (refilled 5 a second: whole again
+	// after the 6 s), then everyone waits.
+	for i := range 99 {
+		if w := getFrom(t, in.srv, fmt.Sprintf("203.0.113.%d:1", i), "/api/overview", wrongBearer); w.Code != http.StatusUnauthorized {
+			t.Fatalf("wrong bearer %d from an address of its own: %d, want 401", i, w.Code)
+		}
+	}
+	if w := getFrom(t, in.srv, b, "/api/overview", bearer(tok)); w.Code != http.StatusTooManyRequests {
+		t.Errorf("right bearer from b past the global limit: %d, want 429", w.Code)
+	}
+	// One line in the minute, then one with the count.
+	if n := wrongLines(t, in); len(n) != 1 || n[0] != [2]int{1, 0} {
+		t.Errorf("log lines (wrong, refused) in the first minute: %v, want one [1 0]", n)
+	}
+	now = now.Add(time.Minute)
+	getFrom(t, in.srv, "203.0.113.200:1", "/api/overview", wrongBearer)
+	if n := wrongLines(t, in); len(n) != 2 || n[1] != [2]int{110, 6} {
+		t.Errorf("log lines (wrong, refused) after a minute: %v; want a second, [110 6]: what came since the first", n)
+	}
+}
+
+// wrongLines are the wrong and refused counts of the log's lines about
+// wrong tokens.
+func wrongLines(t *testing.T, in *install) [][2]int {
+	t.Helper()
+	var out [][2]int
+	for _, line := range strings.Split(strings.TrimSpace(in.logs.String()), "\n") {
+		var l struct {
+			Msg            string
+			Wrong, Refused int
+		}
+		if line == "" {
+			continue
+		}
+		if err := json.Unmarshal([]byte(line), &l); err != nil {
+			t.Fatal(err)
+		}
+		if l.Msg == "console: wrong token" {
+			out = append(out, [2]int{l.Wrong, l.Refused})
+		}
+	}
+	return out
 }
