@@ -404,7 +404,9 @@ func TestWrongTokensLimited(t *testing.T) {
 		"wrong bearer": func() *httptest.ResponseRecorder { return getFrom(t, in.srv, a, "/api/overview", wrongBearer) },
 		"right bearer": func() *httptest.ResponseRecorder { return getFrom(t, in.srv, a, "/api/overview", bearer(tok)) },
 		"wrong login":  func() *httptest.ResponseRecorder { return postFrom(t, in.srv, a, "/login", wrongForm, nil) },
-		"right login":  func() *httptest.ResponseRecorder { return postFrom(t, in.srv, a, "/login", url.Values{"token": {tok}}, nil) },
+		"right login": func() *httptest.ResponseRecorder {
+			return postFrom(t, in.srv, a, "/login", url.Values{"token": {tok}}, nil)
+		},
 	} {
 		w := do()
 		if w.Code != http.StatusTooManyRequests || w.Header().Get("Retry-After") != "6" {
