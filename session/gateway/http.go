@@ -60,6 +60,26 @@ func listenAddrs(cfg Config) []listenPlan {
 	return []listenPlan{{cfg.HTTPAddr, serveAll}, {cfg.MetricsAddr, serveMetrics}}
 }
 
+// The HTTP listener's limits on a client: its headers within
+// httpReadHeader, the whole request (a form's body: the console's are a
+// few KiB) within httpRead, so that a client that opens connections and
+// sends slowly (slowloris) cannot hold them; an idle connection is closed
+// after httpIdle.
+const (
+	httpReadHeader = 5 * time.Second
+	httpRead       = 30 * time.Second
+	httpIdle       = 2 * time.Minute
+)
+
+// newHTTPServer is the HTTP listener's server of h. It has no write
+// timeout: the console's event streams last as long as a page is open.
+// Nor does the read timeout end them: the server clears the read
+// deadline once a request's body is read, before it watches the
+// connection for the client going away (TestReadTimeoutKeepsStreams).
+func newHTTPServer(h http.Handler) *http.Server {
+	return &http.Server{Handler: h, ReadHeaderTimeout: httpReadHeader, ReadTimeout: httpRead, IdleTimeout: httpIdle}
+}
+
 // httpServer is the gateway's HTTP listener: /metrics, the probes
 // /healthz and /readyz, and the console at /, which is added once the
 // session manager it acts on exists.
@@ -110,8 +130,7 @@ func (g *Gateway) serveHTTP(addr string, mode listenMode, metrics http.Handler, 
 		}
 		_, _ = io.WriteString(w, "ready\n")
 	})
-	// No write timeout: the console's event streams last as long as a page is open.
-	h.srv = &http.Server{Handler: h.mux, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 2 * time.Minute}
+	h.srv = newHTTPServer(h.mux)
 	go func() {
 		defer close(h.done)
 		if err := h.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
