@@ -13,7 +13,8 @@
 //
 // Access is by a token (NewToken, stored hashed in BERTH_HOME), sent as a
 // bearer header, or typed at the login form, which sets a cookie that is
-// a MAC derived from the stored hash, not the token. An install with no
+// a MAC derived from the stored hash, not the token. Wrong tokens are
+// limited per remote address and in all (429 with Retry-After). An install with no
 // token is served only on a loopback address (CheckListen), where every
 // page is open to the local host, and only for a Host header that names
 // it on a request no reverse proxy forwarded. The actions are POSTs with a CSRF token and ask for confirmation

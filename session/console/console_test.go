@@ -399,7 +399,7 @@ func TestWrongTokensLimited(t *testing.T) {
 			t.Fatalf("wrong token %d: %d, want 401", i+1, code)
 		}
 	}
-	// Then a is refused, whatever it sends, but a cookie's browser.
+	// Then a is refused, whatever token it sends, the right one too.
 	for name, do := range map[string]func() *httptest.ResponseRecorder{
 		"wrong bearer": func() *httptest.ResponseRecorder { return getFrom(t, in.srv, a, "/api/overview", wrongBearer) },
 		"right bearer": func() *httptest.ResponseRecorder { return getFrom(t, in.srv, a, "/api/overview", bearer(tok)) },
