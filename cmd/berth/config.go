@@ -36,7 +36,7 @@ type config struct {
 	Kube        kubeSettings // --runtime kubernetes and its settings
 	Verbose     bool
 	HTTPAddr    string // the HTTP listener: console, probes, /metrics; "" is off
-	MetricsAddr string // HTTPAddr's old name
+	MetricsAddr string // where /metrics was before the console; see gateway.Config.MetricsAddr
 
 	// Model API credentials: they stay on the host, in the credential proxy.
 	AnthropicKey, AnthropicURL string
@@ -103,7 +103,8 @@ func (c *config) declare(fs *flag.FlagSet) {
 	fs.StringVar(&c.DockerHost, flagDockerHost, "", "Docker engine address (default $DOCKER_HOST or the local socket)")
 	fs.StringVar(&c.HTTPAddr, flagHTTPAddr, "", "serve the web console at http://ADDR/, with /metrics, /healthz and /readyz, e.g. 127.0.0.1:7777 "+
 		"(default: off; an address other hosts reach needs berth console token)")
-	fs.StringVar(&c.MetricsAddr, flagMetricsAddr, "", "the old name of --http-addr (the same listener)")
+	fs.StringVar(&c.MetricsAddr, flagMetricsAddr, "", "serve /metrics, /healthz and /readyz at ADDR (its old flag; alone it is --http-addr, but on an address other hosts reach "+
+		"with no console token it serves no console)")
 	c.Kube.declare(fs)
 }
 

@@ -70,10 +70,10 @@ func buildOutput(cfg config, progress io.Writer) io.Writer {
 
 // observe is the gateway.Config.Observe hook that starts cmd/berth's
 // operator tooling: the status file and the capture of containers' output.
-func observe(cfg config, log *slog.Logger) func(context.Context, session.Runtime, string) (gateway.Observation, error) {
-	return func(ctx context.Context, rt session.Runtime, metricsAddr string) (gateway.Observation, error) {
+func observe(cfg config, log *slog.Logger) func(context.Context, session.Runtime, string, string) (gateway.Observation, error) {
+	return func(ctx context.Context, rt session.Runtime, metricsAddr, consoleAddr string) (gateway.Observation, error) {
 		src, _ := rt.(outputSource) // both runtimes berth ships are one
-		o, err := startObservability(ctx, cfg, src, metricsAddr, log)
+		o, err := startObservability(ctx, cfg, src, metricsAddr, consoleAddr, log)
 		if err != nil {
 			return gateway.Observation{}, err
 		}

@@ -36,6 +36,13 @@ type gatewayStatus struct {
 	Version     string          `json:"version"`
 	Channels    []channelStatus `json:"channels"`
 	MetricsAddr string          `json:"metrics_addr,omitempty"`
+	// ConsoleAddr is where the web console is served; "" without one
+	// (NoConsole), or from a gateway older than the field, whose console
+	// was at MetricsAddr.
+	ConsoleAddr string `json:"console_addr,omitempty"`
+	// NoConsole says the listener serves metrics and probes only
+	// (--metrics-addr alone, reachable from other hosts, no token).
+	NoConsole bool `json:"no_console,omitempty"`
 }
 
 // channelStatus is one channel the gateway was configured with.
@@ -66,9 +73,10 @@ type observability struct {
 }
 
 // startObservability starts the status file writer, which names
-// metricsAddr (the gateway's metrics endpoint; "" without one), and
+// metricsAddr (the gateway's metrics endpoint; "" without one) and
+// consoleAddr (its web console; "" without one), and
 // container log capture from src (nil: none to capture).
-func startObservability(ctx context.Context, cfg config, src outputSource, metricsAddr string, log *slog.Logger) (_ *observability, err error) {
+func startObservability(ctx context.Context, cfg config, src outputSource, metricsAddr, consoleAddr string, log *slog.Logger) (_ *observability, err error) {
 	o := &observability{}
 	defer func() {
 		if err != nil {
@@ -79,7 +87,7 @@ func startObservability(ctx context.Context, cfg config, src outputSource, metri
 	o.capture = clogs.Capture
 	o.stops = append(o.stops, func() { clogs.close(5 * time.Second) })
 	st := gatewayStatus{PID: os.Getpid(), Started: time.Now(), Version: version(), Channels: configuredChannelStatus(cfg),
-		MetricsAddr: metricsAddr}
+		MetricsAddr: metricsAddr, ConsoleAddr: consoleAddr, NoConsole: metricsAddr != "" && consoleAddr == ""}
 	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan struct{})
 	path := paths.Home(cfg.Home).Status()
@@ -223,8 +231,16 @@ func writeStatus(ctx context.Context, cfg config, w io.Writer, now time.Time) er
 		row("gateway", "unknown: %v", err)
 	case up && haveStatus:
 		line := fmt.Sprintf("up, pid %d, since %s (%s)", st.PID, st.Started.Local().Format("2006-01-02 15:04"), census.Age(now.Sub(st.Started)))
+		switch {
+		case st.NoConsole:
+			line += ", no console (--metrics-addr is reachable from other hosts and no console token is set)"
+		case st.ConsoleAddr != "":
+			line += ", console at http://" + st.ConsoleAddr + "/"
+		case st.MetricsAddr != "":
+			line += ", console at http://" + st.MetricsAddr + "/"
+		}
 		if st.MetricsAddr != "" {
-			line += ", console at http://" + st.MetricsAddr + "/, metrics at http://" + st.MetricsAddr + "/metrics"
+			line += ", metrics at http://" + st.MetricsAddr + "/metrics"
 		}
 		if age := now.Sub(st.Updated); age > 3*statusEvery {
 			line += fmt.Sprintf(" (status last written %s ago)", census.Age(age))

@@ -130,9 +130,9 @@ func openObserved(t *testing.T, cfg config, log *slog.Logger) (*gateway.Gateway,
 	var obs gateway.Observation
 	g, err := gateway.Open(context.Background(), gateway.Config{
 		Home: paths.Home(cfg.Home), Runtime: rt, MetricsAddr: cfg.MetricsAddr, Log: log,
-		Observe: func(ctx context.Context, d session.Runtime, metricsAddr string) (gateway.Observation, error) {
+		Observe: func(ctx context.Context, d session.Runtime, metricsAddr, consoleAddr string) (gateway.Observation, error) {
 			var err error
-			obs, err = hook(ctx, d, metricsAddr)
+			obs, err = hook(ctx, d, metricsAddr, consoleAddr)
 			return obs, err
 		},
 	})
@@ -192,5 +192,50 @@ func TestObservabilityNoMetrics(t *testing.T) {
 	g, _ := openObserved(t, config{Home: t.TempDir()}, slog.New(slog.DiscardHandler))
 	if g.Metrics() != nil || g.MetricsAddr() != "" {
 		t.Fatal("an observer without --metrics-addr")
+	}
+}
+
+// TestStatusConsole: status names the console's address, says when the
+// listener serves none, and reads a file from a gateway older than
+// console_addr as it was (the console at the metrics address).
+func TestStatusConsole(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		st   gatewayStatus
+		want []string
+		not  string
+	}{
+		{"console", gatewayStatus{MetricsAddr: "127.0.0.1:7777", ConsoleAddr: "127.0.0.1:7777"},
+			[]string{"console at http://127.0.0.1:7777/", "metrics at http://127.0.0.1:7777/metrics"}, "no console"},
+		{"two listeners", gatewayStatus{MetricsAddr: "0.0.0.0:9464", ConsoleAddr: "127.0.0.1:7777"},
+			[]string{"console at http://127.0.0.1:7777/", "metrics at http://0.0.0.0:9464/metrics"}, "no console"},
+		{"metrics only", gatewayStatus{MetricsAddr: "0.0.0.0:9464", NoConsole: true},
+			[]string{"no console (--metrics-addr", "metrics at http://0.0.0.0:9464/metrics"}, "console at"},
+		{"older gateway", gatewayStatus{MetricsAddr: "127.0.0.1:9464"},
+			[]string{"console at http://127.0.0.1:9464/"}, "no console"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			home := t.TempDir()
+			lock, err := lockHome(home)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer lock.Close()
+			now := time.Now()
+			tt.st.PID, tt.st.Started, tt.st.Updated = 4242, now, now
+			writeJSONFile(paths.Home(home).Status(), tt.st)
+			var out bytes.Buffer
+			if err := writeStatus(context.Background(), config{Home: home, DockerHost: "unix:///tmp/nonexistent.sock"}, &out, now); err != nil {
+				t.Fatal(err)
+			}
+			for _, want := range tt.want {
+				if !strings.Contains(out.String(), want) {
+					t.Errorf("status lacks %q:\n%s", want, out.String())
+				}
+			}
+			if strings.Contains(out.String(), tt.not) {
+				t.Errorf("status says %q:\n%s", tt.not, out.String())
+			}
+		})
 	}
 }

@@ -12,7 +12,9 @@
 // and failed messages across every session).
 //
 // Access is by a token (NewToken, stored hashed in BERTH_HOME), sent as a
-// cookie after the login form or as a bearer header. An install with no
+// bearer header, or typed at the login form, which sets a cookie that is
+// a MAC derived from the stored hash, not the token. Wrong tokens are
+// limited per remote address and in all (429 with Retry-After). An install with no
 // token is served only on a loopback address (CheckListen), where every
 // page is open to the local host, and only for a Host header that names
 // it on a request no reverse proxy forwarded. The actions are POSTs with a CSRF token and ask for confirmation
@@ -26,6 +28,7 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"html/template"
@@ -35,8 +38,8 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/berth-dev/berth/channels"
@@ -102,15 +105,11 @@ type Server struct {
 	mux     *http.ServeMux
 	pages   map[string]*template.Template
 	csrfKey []byte // this process's key for CSRF tokens
+	cookie  string // the login cookie's name (CookieName)
 	figures *figures
 	ctx     context.Context // ends at Close: streams and refreshes stop
 	cancel  context.CancelFunc
-
-	// wrong counts wrong tokens at the login form: a 256-bit token is not
-	// guessed, but a flood of attempts still costs, so after many each
-	// wrong one waits a second.
-	mu    sync.Mutex // guards wrong
-	wrong int
+	wrong   *wrongTokens // the limit on wrong tokens, at the form and as bearer headers
 }
 
 var _ http.Handler = (*Server)(nil)
@@ -123,10 +122,11 @@ func New(cfg Config) (*Server, error) {
 	if cfg.StopGrace == 0 {
 		cfg.StopGrace = 5 * time.Second
 	}
-	s := &Server{cfg: cfg, log: cfg.Log, mux: http.NewServeMux(), csrfKey: make([]byte, 32)}
+	s := &Server{cfg: cfg, log: cfg.Log, mux: http.NewServeMux(), csrfKey: make([]byte, 32), cookie: CookieName(cfg.Home)}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
+	s.wrong = newWrongTokens(s.log)
 	if _, err := rand.Read(s.csrfKey); err != nil {
 		return nil, fmt.Errorf("console: %w", err)
 	}
@@ -183,6 +183,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mux.ServeHTTP(w, r)
 }
 
+// ErrReachable is CheckListen's refusal: the address is one other hosts
+// reach and the install has no token.
+var ErrReachable = errors.New("the console would be reachable from other hosts and no token is set")
+
 // CheckListen is the rule for where a console may listen: an install
 // with a token anywhere; one without only on loopback addresses, where
 // it is open to the local host. bound is the address the listener got.
@@ -194,8 +198,8 @@ func CheckListen(home paths.Home, bound net.Addr) (loopback bool, err error) {
 		return loopback, err
 	}
 	if !has && !loopback {
-		return loopback, fmt.Errorf("the console at %s would be reachable from other hosts and no token is set: "+
-			"run `berth console token` to make one, or listen on 127.0.0.1", bound)
+		return loopback, fmt.Errorf("the console at %s: %w: "+
+			"run `berth console token` to make one, or listen on 127.0.0.1", bound, ErrReachable)
 	}
 	return loopback, nil
 }
@@ -207,12 +211,39 @@ func IsLoopback(a net.Addr) bool {
 	return ok && ta.IP.IsLoopback()
 }
 
-// maxWrongLogins is how many wrong tokens the login form takes at full
-// speed.
-const maxWrongLogins = 20
+// cookieLabel is what a login cookie is a MAC of, keyed by the stored
+// token hash: the cookie is not the token (a cookie that leaks, from a
+// browser's store or a proxy's log, cannot be sent as a bearer token or
+// typed at the login form), it needs no state on the server, and
+// rotating the token changes its key, so every cookie stops working.
+const cookieLabel = "berth console cookie v1"
 
-// cookieName is the console's cookie; it holds the token.
-const cookieName = "berth_console"
+// cookieValue is the login cookie's value for the token whose stored
+// hash is hash.
+func cookieValue(hash []byte) string {
+	m := hmac.New(sha256.New, hash)
+	m.Write([]byte(cookieLabel))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// cookieMatches reports whether a login cookie's value was made for the
+// token whose stored hash is hash, in constant time.
+func cookieMatches(v string, hash []byte) bool {
+	return v != "" && len(hash) == sha256.Size && hmac.Equal([]byte(v), []byte(cookieValue(hash)))
+}
+
+// CookieName is the login cookie of the console of the install at home:
+// "berth_console_" and a short hash of home's path, so that two installs
+// on one host (a browser keeps cookies by host, not by port) do not
+// overwrite each other's.
+func CookieName(home paths.Home) string {
+	p := home.String()
+	if abs, err := filepath.Abs(p); err == nil {
+		p = abs
+	}
+	sum := sha256.Sum256([]byte(p))
+	return "berth_console_" + hex.EncodeToString(sum[:6])
+}
 
 // identity is who a request is: the hash of the token it showed, or nil
 // on an open console.
@@ -225,6 +256,10 @@ type identityKey struct{}
 // form (a page) or get 401 (anything else).
 func (s *Server) auth(h http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, isBearer := bearerToken(r)
+		if isBearer && s.tooMany(w, r) {
+			return
+		}
 		id, ok, err := s.authenticate(r)
 		if err != nil {
 			s.log.Error("console: read token", "err", err)
@@ -232,6 +267,9 @@ func (s *Server) auth(h http.HandlerFunc) http.Handler {
 			return
 		}
 		if !ok {
+			if isBearer && id.hash != nil {
+				s.wrong.failed(r.RemoteAddr, "bearer")
+			}
 			s.refuse(w, r)
 			return
 		}
@@ -253,13 +291,30 @@ func (s *Server) authenticate(r *http.Request) (identity, bool, error) {
 	if err != nil {
 		return identity{}, false, err
 	}
-	tok := ""
-	if a, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
-		tok = strings.TrimSpace(a)
-	} else if c, err := r.Cookie(cookieName); err == nil {
-		tok = c.Value
+	if tok, ok := bearerToken(r); ok {
+		return identity{hash: hash}, tokenMatches(tok, hash), nil
 	}
-	return identity{hash: hash}, tokenMatches(tok, hash), nil
+	c, err := r.Cookie(s.cookie)
+	return identity{hash: hash}, err == nil && cookieMatches(c.Value, hash), nil
+}
+
+// bearerToken is the token r sends as a bearer header, and whether it
+// sends one.
+func bearerToken(r *http.Request) (string, bool) {
+	a, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	return strings.TrimSpace(a), ok
+}
+
+// tooMany answers 429 to a request from an address, or while all of them
+// together, sent too many wrong tokens, and reports whether it did.
+func (s *Server) tooMany(w http.ResponseWriter, r *http.Request) bool {
+	d := s.wrong.wait(r.RemoteAddr)
+	if d <= 0 {
+		return false
+	}
+	w.Header().Set("Retry-After", retryAfter(d))
+	http.Error(w, "429 too many wrong tokens: try again in "+retryAfter(d)+" s", http.StatusTooManyRequests)
+	return true
 }
 
 // loopbackHost reports whether a Host header names the local host.
@@ -354,6 +409,9 @@ type loginView struct {
 }
 
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
+	if s.tooMany(w, r) {
+		return
+	}
 	r.Body = http.MaxBytesReader(w, r.Body, 4<<10)
 	tok := strings.TrimSpace(r.PostFormValue("token"))
 	next := safeNext(r.PostFormValue("next"))
@@ -373,18 +431,11 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !tokenMatches(tok, hash) {
-		s.mu.Lock()
-		s.wrong++
-		n := s.wrong
-		s.mu.Unlock()
-		if n > maxWrongLogins {
-			time.Sleep(time.Second)
-		}
-		s.log.Warn("console: wrong token at login", "remote", r.RemoteAddr)
+		s.wrong.failed(r.RemoteAddr, "login")
 		s.render(w, r, http.StatusUnauthorized, "login", page{Title: "Log in", Login: true, Data: loginView{Next: next, Wrong: true}})
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: tok, Path: "/", MaxAge: int((7 * 24 * time.Hour).Seconds()),
+	http.SetCookie(w, &http.Cookie{Name: s.cookie, Value: cookieValue(hash), Path: "/", MaxAge: int((7 * 24 * time.Hour).Seconds()),
 		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: secureRequest(r)})
 	s.log.Info("console: logged in", "remote", r.RemoteAddr)
 	http.Redirect(w, r, next, http.StatusSeeOther)
@@ -401,7 +452,7 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "403 forbidden: this form is stale or came from another site; reload the page", http.StatusForbidden)
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: "", Path: "/", MaxAge: -1, HttpOnly: true,
+	http.SetCookie(w, &http.Cookie{Name: s.cookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true,
 		SameSite: http.SameSiteStrictMode, Secure: secureRequest(r)})
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
 }

@@ -1,6 +1,8 @@
 package console_test
 
 import (
+	"encoding/json"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -8,6 +10,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/berth-dev/berth/data/paths"
 	"github.com/berth-dev/berth/session/console"
@@ -17,7 +20,14 @@ import (
 // html) would, with the header h.
 func get(t testing.TB, srv http.Handler, path string, h map[string]string) *httptest.ResponseRecorder {
 	t.Helper()
+	return getFrom(t, srv, "192.0.2.1:1234", path, h)
+}
+
+// getFrom is get from the remote address remote.
+func getFrom(t testing.TB, srv http.Handler, remote, path string, h map[string]string) *httptest.ResponseRecorder {
+	t.Helper()
 	r := httptest.NewRequest(http.MethodGet, path, nil)
+	r.RemoteAddr = remote
 	for k, v := range h {
 		r.Header.Set(k, v)
 	}
@@ -29,7 +39,14 @@ func get(t testing.TB, srv http.Handler, path string, h map[string]string) *http
 // post submits a form.
 func post(t testing.TB, srv http.Handler, path string, form url.Values, h map[string]string) *httptest.ResponseRecorder {
 	t.Helper()
+	return postFrom(t, srv, "192.0.2.1:1234", path, form, h)
+}
+
+// postFrom is post from the remote address remote.
+func postFrom(t testing.TB, srv http.Handler, remote, path string, form url.Values, h map[string]string) *httptest.ResponseRecorder {
+	t.Helper()
 	r := httptest.NewRequest(http.MethodPost, path, strings.NewReader(form.Encode()))
+	r.RemoteAddr = remote
 	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	for k, v := range h {
 		r.Header.Set(k, v)
@@ -41,7 +58,23 @@ func post(t testing.TB, srv http.Handler, path string, form url.Values, h map[st
 
 func bearer(tok string) map[string]string { return map[string]string{"Authorization": "Bearer " + tok} }
 
-func cookie(tok string) map[string]string { return map[string]string{"Cookie": "berth_console=" + tok} }
+// cookie is a Cookie header that sends value as the login cookie of the
+// install at home.
+func cookie(home paths.Home, value string) map[string]string {
+	return map[string]string{"Cookie": console.CookieName(home) + "=" + value}
+}
+
+// login logs in to srv with tok at the form, as a browser does, and
+// returns the Cookie header the browser then sends.
+func login(t testing.TB, srv http.Handler, tok string) map[string]string {
+	t.Helper()
+	w := post(t, srv, "/login", url.Values{"token": {tok}, "next": {"/"}}, nil)
+	cs := w.Result().Cookies()
+	if w.Code != http.StatusSeeOther || len(cs) != 1 {
+		t.Fatalf("login: %d, cookies %v; want 303 and one", w.Code, cs)
+	}
+	return map[string]string{"Cookie": cs[0].Name + "=" + cs[0].Value}
+}
 
 var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
 
@@ -63,9 +96,17 @@ func protected(id string) []string {
 
 func TestAuth(t *testing.T) {
 	in, tok := newInstall(t, options{sessions: 3, token: true})
-	_, otherTok := newInstall(t, options{token: true})
+	other, otherTok := newInstall(t, options{token: true})
+	otherCookie := strings.SplitN(login(t, other.srv, otherTok)["Cookie"], "=", 2)[1]
+	// Two installs on one host keep their cookies apart.
+	if a, b := console.CookieName(in.home), console.CookieName(other.home); a == b || !strings.HasPrefix(a, "berth_console_") {
+		t.Errorf("cookie names %q and %q: want one of each install's", a, b)
+	}
 	html := map[string]string{"Accept": "text/html"}
-	for _, path := range protected(in.ids[0]) {
+	for i, path := range protected(in.ids[0]) {
+		// Each path from an address of its own: more wrong tokens than
+		// the limit lets one address send (TestWrongTokensLimited).
+		remote := fmt.Sprintf("192.0.2.%d:1234", 10+i)
 		tests := []struct {
 			name string
 			h    map[string]string
@@ -74,11 +115,16 @@ func TestAuth(t *testing.T) {
 			{"no token", nil, http.StatusUnauthorized},
 			{"wrong token", bearer(console.TokenPrefix + "not-it"), http.StatusUnauthorized},
 			{"another install's token", bearer(otherTok), http.StatusUnauthorized},
-			{"another install's token as a cookie", cookie(otherTok), http.StatusUnauthorized},
+			{"another install's token as a cookie", cookie(in.home, otherTok), http.StatusUnauthorized},
+			// The cookie is not the token: the token itself sent as one
+			// opens nothing.
+			{"the token as a cookie", cookie(in.home, tok), http.StatusUnauthorized},
+			{"another install's cookie", cookie(in.home, otherCookie), http.StatusUnauthorized},
+			{"the token as the cookie of the old name", map[string]string{"Cookie": "berth_console=" + tok}, http.StatusUnauthorized},
 			{"empty bearer", bearer(""), http.StatusUnauthorized},
 		}
 		for _, tt := range tests {
-			if w := get(t, in.srv, path, tt.h); w.Code != tt.want {
+			if w := getFrom(t, in.srv, remote, path, tt.h); w.Code != tt.want {
 				t.Errorf("GET %s, %s: %d, want %d", path, tt.name, w.Code, tt.want)
 			} else if strings.Contains(w.Body.String(), tok) {
 				t.Errorf("GET %s, %s: the answer shows the token", path, tt.name)
@@ -95,7 +141,7 @@ func TestAuth(t *testing.T) {
 		t.Errorf("page without a token: %d to %q, want 303 to the login form", w.Code, w.Header().Get("Location"))
 	}
 	// The right token, as a bearer header or a cookie.
-	for name, h := range map[string]map[string]string{"bearer": bearer(tok), "cookie": cookie(tok)} {
+	for name, h := range map[string]map[string]string{"bearer": bearer(tok), "cookie": login(t, in.srv, tok)} {
 		if w := get(t, in.srv, "/api/overview", h); w.Code != http.StatusOK {
 			t.Errorf("%s: %d, want 200", name, w.Code)
 		}
@@ -153,24 +199,33 @@ func TestLogin(t *testing.T) {
 		if g := get(t, in.srv, "/", map[string]string{"Cookie": cs[0].Name + "=" + cs[0].Value}); g.Code != http.StatusOK {
 			t.Errorf("%s: the cookie opens nothing: %d", tt.name, g.Code)
 		}
+		if cs[0].Name != console.CookieName(in.home) || strings.Contains(cs[0].Value, tok) || strings.Contains(cs[0].Value, strings.TrimPrefix(tok, console.TokenPrefix)) {
+			t.Errorf("%s: cookie %s=%s: want the install's name and not the token", tt.name, cs[0].Name, cs[0].Value)
+		}
 	}
-	// A rotated token stops working at once; the new one works.
+	// A rotated token stops working at once, and so does every cookie
+	// it logged in; the new one works.
+	old := login(t, in.srv, tok)
 	newTok, err := console.NewToken(in.home)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if w := get(t, in.srv, "/", cookie(tok)); w.Code != http.StatusUnauthorized {
+	if w := get(t, in.srv, "/", bearer(tok)); w.Code != http.StatusUnauthorized {
 		t.Errorf("rotated token: %d, want 401", w.Code)
 	}
-	if w := get(t, in.srv, "/", cookie(newTok)); w.Code != http.StatusOK {
+	if w := get(t, in.srv, "/", old); w.Code != http.StatusUnauthorized {
+		t.Errorf("cookie of a rotated token: %d, want 401", w.Code)
+	}
+	h := login(t, in.srv, newTok)
+	if w := get(t, in.srv, "/", h); w.Code != http.StatusOK {
 		t.Errorf("new token: %d, want 200", w.Code)
 	}
 	// Logging out needs the form's CSRF token, and clears the cookie.
-	page := get(t, in.srv, "/", cookie(newTok))
-	if w := post(t, in.srv, "/logout", url.Values{}, cookie(newTok)); w.Code != http.StatusForbidden {
+	page := get(t, in.srv, "/", h)
+	if w := post(t, in.srv, "/logout", url.Values{}, h); w.Code != http.StatusForbidden {
 		t.Errorf("logout without CSRF: %d, want 403", w.Code)
 	}
-	w := post(t, in.srv, "/logout", url.Values{"csrf": {csrf(t, page.Body.String())}}, cookie(newTok))
+	w := post(t, in.srv, "/logout", url.Values{"csrf": {csrf(t, page.Body.String())}}, h)
 	if cs := w.Result().Cookies(); w.Code != http.StatusSeeOther || len(cs) != 1 || cs[0].MaxAge >= 0 {
 		t.Errorf("logout: %d, cookies %+v; want 303 clearing the cookie", w.Code, cs)
 	}
@@ -274,6 +329,7 @@ func TestToken(t *testing.T) {
 // only when it is a path of the console's own.
 func TestLoginPageNext(t *testing.T) {
 	in, tok := newInstall(t, options{token: true})
+	h := login(t, in.srv, tok)
 	tests := []struct{ next, where string }{
 		{"/groups", "/groups"},
 		{"//evil.example/x", "/"},
@@ -282,7 +338,7 @@ func TestLoginPageNext(t *testing.T) {
 		{"/%5Cevil.example/x", "/"},
 	}
 	for _, tt := range tests {
-		w := get(t, in.srv, "/login?next="+tt.next, cookie(tok))
+		w := get(t, in.srv, "/login?next="+tt.next, h)
 		if w.Code != http.StatusSeeOther || w.Header().Get("Location") != tt.where {
 			t.Errorf("GET /login?next=%s with the token: %d to %q, want 303 to %q", tt.next, w.Code, w.Header().Get("Location"), tt.where)
 		}
@@ -317,4 +373,97 @@ func TestOpenConsoleRefusedSaysWhy(t *testing.T) {
 	if d.Code != http.StatusSeeOther || d.Header().Get("Location") != "/groups" {
 		t.Errorf("POST /login directly: %d to %q, want 303 to /groups", d.Code, d.Header().Get("Location"))
 	}
+}
+
+// TestWrongTokensLimited: wrong tokens at the login form and as bearer
+// headers share one limit per remote address and one for all, answered
+// 429 with Retry-After (a right token too, while it holds, so the answer
+// does not tell a right guess); the log says so at most once a minute,
+// with how many came.
+func TestWrongTokensLimited(t *testing.T) {
+	in, tok := newInstall(t, options{token: true})
+	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	console.SetNow(in.srv, func() time.Time { return now })
+	const a, b = "198.51.100.1:4000", "198.51.100.2:4000"
+	wrongBearer := bearer(console.TokenPrefix + "not-it")
+	wrongForm := url.Values{"token": {console.TokenPrefix + "not-it"}}
+	// Ten wrong ones from a, bearer and form alike, are told so.
+	for i := range 10 {
+		var code int
+		if i%2 == 0 {
+			code = getFrom(t, in.srv, a, "/api/overview", wrongBearer).Code
+		} else {
+			code = postFrom(t, in.srv, a, "/login", wrongForm, nil).Code
+		}
+		if code != http.StatusUnauthorized {
+			t.Fatalf("wrong token %d: %d, want 401", i+1, code)
+		}
+	}
+	// Then a is refused, whatever token it sends, the right one too.
+	for name, do := range map[string]func() *httptest.ResponseRecorder{
+		"wrong bearer": func() *httptest.ResponseRecorder { return getFrom(t, in.srv, a, "/api/overview", wrongBearer) },
+		"right bearer": func() *httptest.ResponseRecorder { return getFrom(t, in.srv, a, "/api/overview", bearer(tok)) },
+		"wrong login":  func() *httptest.ResponseRecorder { return postFrom(t, in.srv, a, "/login", wrongForm, nil) },
+		"right login": func() *httptest.ResponseRecorder {
+			return postFrom(t, in.srv, a, "/login", url.Values{"token": {tok}}, nil)
+		},
+	} {
+		w := do()
+		if w.Code != http.StatusTooManyRequests || w.Header().Get("Retry-After") != "6" {
+			t.Errorf("%s from a over the limit: %d, Retry-After %q; want 429, 6", name, w.Code, w.Header().Get("Retry-After"))
+		}
+	}
+	if w := getFrom(t, in.srv, b, "/api/overview", bearer(tok)); w.Code != http.StatusOK {
+		t.Errorf("right bearer from b: %d, want 200", w.Code)
+	}
+	// One more after wrongEvery, then refused again.
+	now = now.Add(6 * time.Second)
+	if w := getFrom(t, in.srv, a, "/api/overview", wrongBearer); w.Code != http.StatusUnauthorized {
+		t.Errorf("wrong bearer from a 6 s later: %d, want 401", w.Code)
+	}
+	if w := getFrom(t, in.srv, a, "/api/overview", wrongBearer); w.Code != http.StatusTooManyRequests {
+		t.Errorf("the next: %d, want 429", w.Code)
+	}
+	// All addresses together: 100 (refilled 5 a second: whole again
+	// after the 6 s), then everyone waits.
+	for i := range 99 {
+		if w := getFrom(t, in.srv, fmt.Sprintf("203.0.113.%d:1", i), "/api/overview", wrongBearer); w.Code != http.StatusUnauthorized {
+			t.Fatalf("wrong bearer %d from an address of its own: %d, want 401", i, w.Code)
+		}
+	}
+	if w := getFrom(t, in.srv, b, "/api/overview", bearer(tok)); w.Code != http.StatusTooManyRequests {
+		t.Errorf("right bearer from b past the global limit: %d, want 429", w.Code)
+	}
+	// One line in the minute, then one with the count.
+	if n := wrongLines(t, in); len(n) != 1 || n[0] != [2]int{1, 0} {
+		t.Errorf("log lines (wrong, refused) in the first minute: %v, want one [1 0]", n)
+	}
+	now = now.Add(time.Minute)
+	getFrom(t, in.srv, "203.0.113.200:1", "/api/overview", wrongBearer)
+	if n := wrongLines(t, in); len(n) != 2 || n[1] != [2]int{110, 6} {
+		t.Errorf("log lines (wrong, refused) after a minute: %v; want a second, [110 6]: what came since the first", n)
+	}
+}
+
+// wrongLines are the wrong and refused counts of the log's lines about
+// wrong tokens.
+func wrongLines(t *testing.T, in *install) [][2]int {
+	t.Helper()
+	var out [][2]int
+	for _, line := range strings.Split(strings.TrimSpace(in.logs.String()), "\n") {
+		var l struct {
+			Msg            string
+			Wrong, Refused int
+		}
+		if line == "" {
+			continue
+		}
+		if err := json.Unmarshal([]byte(line), &l); err != nil {
+			t.Fatal(err)
+		}
+		if l.Msg == "console: wrong token" {
+			out = append(out, [2]int{l.Wrong, l.Refused})
+		}
+	}
+	return out
 }

@@ -326,9 +326,8 @@ func (s *Server) confirmPage(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, http.StatusNotFound, "There is no such page.")
 		return
 	}
-	ss, err := s.cfg.Store.Session(r.Context(), id)
-	if err != nil {
-		s.fail(w, r, http.StatusNotFound, "There is no session "+id+".")
+	ss, ok := s.readSession(w, r, id)
+	if !ok {
 		return
 	}
 	if action == actionReset && ss.Status != data.SessionActive {
@@ -336,6 +335,24 @@ func (s *Server) confirmPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.render(w, r, http.StatusOK, "confirm", page{Title: "Confirm", Nav: "sessions", Data: v})
+}
+
+// readSession reads the session id names for a page, and answers the
+// request itself when it cannot: 404 when there is none, 500 (and a
+// line in the log) when the store failed, which is no reason to tell an
+// operator the session does not exist.
+func (s *Server) readSession(w http.ResponseWriter, r *http.Request, id string) (data.Session, bool) {
+	ss, err := s.cfg.Store.Session(r.Context(), id)
+	switch {
+	case errors.Is(err, data.ErrNotFound):
+		s.fail(w, r, http.StatusNotFound, "There is no session "+id+".")
+		return ss, false
+	case err != nil:
+		s.log.Error("console: read session", "session", id, "err", err)
+		s.fail(w, r, http.StatusInternalServerError, "Reading the session failed; see the gateway log.")
+		return ss, false
+	}
+	return ss, true
 }
 
 // act runs an action the confirmation page posted.
@@ -347,12 +364,14 @@ func (s *Server) act(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, http.StatusForbidden, "This form is stale or came from another site: nothing was done. Reload the page and try again.")
 		return
 	}
-	ss, err := s.cfg.Store.Session(r.Context(), id)
-	if err != nil {
-		s.fail(w, r, http.StatusNotFound, "There is no session "+id+".")
+	ss, ok := s.readSession(w, r, id)
+	if !ok {
 		return
 	}
-	g, _ := s.cfg.Store.Group(r.Context(), ss.AgentGroupID) // for the log line only
+	g, err := s.cfg.Store.Group(r.Context(), ss.AgentGroupID) // for the log line only
+	if err != nil {
+		s.log.Warn("console: read the session's group", "session", ss.ID, "err", err)
+	}
 	done := ""
 	switch action {
 	case actionStop:

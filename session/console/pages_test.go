@@ -94,7 +94,7 @@ func TestPages(t *testing.T) {
 func TestActions(t *testing.T) {
 	in, tok := newInstall(t, options{token: true, sessions: 3})
 	id := in.ids[0]
-	h := cookie(tok)
+	h := login(t, in.srv, tok)
 	confirm := get(t, in.srv, "/sessions/"+id+"/stop", h)
 	if confirm.Code != http.StatusOK || !strings.Contains(confirm.Body.String(), `action="/sessions/`+id+`/stop"`) {
 		t.Fatalf("confirmation page: %d\n%s", confirm.Code, confirm.Body.String())
@@ -157,11 +157,48 @@ func TestActions(t *testing.T) {
 	}
 }
 
+// TestStoreFailureIsNotNotFound: a session that does not exist is 404 on
+// the confirmation page, the action and the output stream; a store that
+// fails is 500 and a line in the log, not "no such session".
+func TestStoreFailureIsNotNotFound(t *testing.T) {
+	in, tok := newInstall(t, options{token: true, sessions: 1})
+	id := in.ids[0]
+	h := login(t, in.srv, tok)
+	token := csrf(t, get(t, in.srv, "/sessions/"+id+"/stop", h).Body.String())
+	ask := func(method, path string) int {
+		if method == http.MethodPost {
+			return post(t, in.srv, path, url.Values{"csrf": {token}}, h).Code
+		}
+		return get(t, in.srv, path, h).Code
+	}
+	reqs := []struct{ method, path string }{
+		{http.MethodGet, "/sessions/%s/stop"}, {http.MethodGet, "/sessions/%s/reset"},
+		{http.MethodPost, "/sessions/%s/stop"}, {http.MethodPost, "/sessions/%s/reset"},
+		{http.MethodGet, "/sessions/%s/output"},
+	}
+	for _, rq := range reqs {
+		if code := ask(rq.method, fmt.Sprintf(rq.path, "nope")); code != http.StatusNotFound {
+			t.Errorf("%s %s of no session: %d, want 404", rq.method, rq.path, code)
+		}
+	}
+	if err := in.store.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, rq := range reqs {
+		if code := ask(rq.method, fmt.Sprintf(rq.path, id)); code != http.StatusInternalServerError {
+			t.Errorf("%s %s with the store failing: %d, want 500", rq.method, rq.path, code)
+		}
+	}
+	if n := strings.Count(in.logs.String(), `"msg":"console: read session"`); n != len(reqs) {
+		t.Errorf("%d log lines about the store failing, want %d:\n%s", n, len(reqs), in.logs.String())
+	}
+}
+
 // newServerCSRF is the CSRF token another install's console gives its
 // own pages, for its own token.
 func newServerCSRF(t *testing.T) string {
 	in, tok := newInstall(t, options{token: true})
-	return csrf(t, get(t, in.srv, "/", cookie(tok)).Body.String())
+	return csrf(t, get(t, in.srv, "/", login(t, in.srv, tok)).Body.String())
 }
 
 // TestLogsStream follows the gateway log: the last lines first, then a

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/berth-dev/berth/container"
+	"github.com/berth-dev/berth/data"
 	"github.com/berth-dev/berth/data/logs"
 )
 
@@ -130,8 +132,13 @@ func (s *Server) follow(w http.ResponseWriter, r *http.Request, src *logs.Source
 // so and ends; the browser asks again a little later.
 func (s *Server) outputStream(w http.ResponseWriter, r *http.Request) {
 	ss, err := s.cfg.Store.Session(r.Context(), r.PathValue("id"))
-	if err != nil {
+	switch {
+	case errors.Is(err, data.ErrNotFound):
 		http.Error(w, "no such session", http.StatusNotFound)
+		return
+	case err != nil:
+		s.log.Error("console: read session", "session", r.PathValue("id"), "err", err)
+		http.Error(w, "reading the session failed; see the gateway log", http.StatusInternalServerError)
 		return
 	}
 	if s.cfg.OutputFromLogs {

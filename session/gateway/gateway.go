@@ -99,24 +99,28 @@ type Config struct {
 	// (except the terminal, which Serve's main drives).
 	Channels []channels.Channel
 
-	// HTTPAddr is the gateway's one HTTP listener (port 0 picks one; see
+	// HTTPAddr is the gateway's HTTP listener (port 0 picks one; see
 	// Gateway.HTTPAddr): Prometheus metrics at /metrics, the probes
 	// /healthz and /readyz, and the web console (session/console) at /.
 	// An address other hosts can reach needs a console token (berth
-	// console token). "": no listener, no metrics.
+	// console token). "" and no MetricsAddr: no listener, no metrics.
 	HTTPAddr string
-	// MetricsAddr is HTTPAddr's older name, kept as an alias: the same
-	// listener, the console included. Setting both to different
-	// addresses is refused.
+	// MetricsAddr is where /metrics was served before the console
+	// existed. Alone, it is HTTPAddr, except on an address other hosts
+	// reach with no console token, where it serves /metrics and the
+	// probes only (an install upgraded keeps starting, its console stays
+	// off); beside an HTTPAddr of another address it is a second
+	// listener, metrics and probes only; the same address is one listener.
 	MetricsAddr string
 
 	// Observe, if set, starts the operator's tooling beside the core
 	// (cmd/berth's status file and capture of containers' output) once
 	// the runtime and the metrics endpoint are ready; rt is the runtime
 	// Open reached (the Docker engine's client or the Kubernetes one), nil
-	// when Runtime was given, and metricsAddr the address the endpoint
-	// listens on, "" without one. Close stops it.
-	Observe func(ctx context.Context, rt session.Runtime, metricsAddr string) (Observation, error)
+	// when Runtime was given, metricsAddr the address the endpoint
+	// listens on and consoleAddr the web console's, "" without one. Close
+	// stops it.
+	Observe func(ctx context.Context, rt session.Runtime, metricsAddr, consoleAddr string) (Observation, error)
 
 	// Commands returns the chat command handler to install; nil: the
 	// groups package's commands. Returning nil installs none.
@@ -151,11 +155,16 @@ type Gateway struct {
 	kube   *kube.Runtime     // the cluster Open reached; nil unless Config.Kubernetes was given
 	rt     session.Runtime
 	obs    Observation
-	// metrics, metricsAddr and http are the HTTP listener and what it
-	// counts; nil and "" without Config.HTTPAddr.
+	// metrics is what the HTTP listeners count; http is the first
+	// listener (--http-addr's, or --metrics-addr's alone), metricsHTTP
+	// --metrics-addr's beside an --http-addr of another address;
+	// metricsAddr is where /metrics is served, consoleAddr the console.
+	// nil and "" without Config.HTTPAddr or MetricsAddr.
 	metrics     *metrics.Metrics
 	metricsAddr string
+	consoleAddr string
 	http        *httpServer
+	metricsHTTP *httpServer
 	proxy       *credproxy.Proxy
 	runners     *runnerbuild.Builder // nil without the Docker engine
 	mgr         *session.Manager
@@ -216,21 +225,36 @@ func Open(ctx context.Context, cfg Config) (_ *Gateway, err error) {
 		g.rt = g.docker
 	}
 	var observer session.Observer // an untyped nil without metrics, not a nil *Metrics
-	addr, err := listenAddr(cfg)
-	if err != nil {
-		return nil, err
-	}
-	if addr != "" {
+	if plans := listenAddrs(cfg); len(plans) > 0 {
 		m := metrics.New()
 		if err := m.Registry().Register(newConnCollector(cfg.Channels)); err != nil {
 			return nil, fmt.Errorf("register channel metrics: %w", err)
 		}
-		if g.http, err = g.serveHTTP(addr, m.Handler(), g.readiness); err != nil {
-			return nil, err
+		for i, p := range plans {
+			h, err := g.serveHTTP(p.addr, p.mode, m.Handler(), g.readiness)
+			if err != nil {
+				return nil, err // release stops a listener opened before
+			}
+			if i == 0 {
+				g.http = h
+			} else {
+				g.metricsHTTP = h
+			}
+			g.metricsAddr = h.addr
+			switch {
+			case h.withConsole:
+				g.consoleAddr = h.addr
+				g.log.Info("http listener", "addr", "http://"+h.addr+"/", "metrics", "http://"+h.addr+"/metrics",
+					"console_open", h.loopback && !hasToken(cfg))
+			case p.mode == serveAllIfSafe:
+				g.log.Warn("http listener serves no console, only /metrics and the probes: --metrics-addr is reachable from other hosts and no console token is set "+
+					"(berth console token makes one; --http-addr 127.0.0.1:7777 serves the console here)",
+					"addr", "http://"+h.addr+"/", "metrics", "http://"+h.addr+"/metrics")
+			default:
+				g.log.Info("http listener: metrics and probes only", "addr", "http://"+h.addr+"/", "metrics", "http://"+h.addr+"/metrics")
+			}
 		}
-		g.metrics, observer, g.metricsAddr = m, m, g.http.addr
-		g.log.Info("http listener", "addr", "http://"+g.metricsAddr+"/", "metrics", "http://"+g.metricsAddr+"/metrics",
-			"console_open", g.http.loopback && !hasToken(cfg))
+		g.metrics, observer = m, m
 	}
 	if cfg.Observe != nil {
 		var reached session.Runtime // an untyped nil when Config.Runtime was given
@@ -240,7 +264,7 @@ func Open(ctx context.Context, cfg Config) (_ *Gateway, err error) {
 		case g.kube != nil:
 			reached = g.kube
 		}
-		if g.obs, err = cfg.Observe(ctx, reached, g.metricsAddr); err != nil {
+		if g.obs, err = cfg.Observe(ctx, reached, g.metricsAddr, g.consoleAddr); err != nil {
 			return nil, err
 		}
 	}
@@ -291,7 +315,7 @@ func Open(ctx context.Context, cfg Config) (_ *Gateway, err error) {
 	for _, ch := range cfg.Channels {
 		g.mgr.AddChannel(ch)
 	}
-	if g.http != nil {
+	if g.http != nil && g.http.withConsole {
 		c, err := console.New(console.Config{
 			Home: cfg.Home, Store: g.store, Containers: g.consoleRuntime(), Sessions: g.mgr, Channels: cfg.Channels,
 			Install: install(cfg, allow), MaxRunning: cmp.Or(max(scfg.MaxRunning, 0), session.DefaultMaxRunning(scfg.Memory)), Loopback: g.http.loopback,
@@ -335,11 +359,23 @@ func (g *Gateway) Runtime() session.Runtime { return g.rt }
 func (g *Gateway) Metrics() *metrics.Metrics { return g.metrics }
 
 // HTTPAddr is the address the HTTP listener listens on (the port picked
-// for port 0); "" without Config.HTTPAddr, and after Close.
-func (g *Gateway) HTTPAddr() string { return g.metricsAddr }
+// for port 0): Config.HTTPAddr's, or MetricsAddr's without it; "" with
+// neither, and after Close.
+func (g *Gateway) HTTPAddr() string {
+	if g.http == nil {
+		return ""
+	}
+	return g.http.addr
+}
 
-// MetricsAddr is HTTPAddr, where /metrics is served.
+// MetricsAddr is where /metrics is served: Config.MetricsAddr's listener,
+// or HTTPAddr.
 func (g *Gateway) MetricsAddr() string { return g.metricsAddr }
+
+// ConsoleAddr is where the web console is served: HTTPAddr, or "" where
+// the listener serves metrics and probes only (Config.MetricsAddr alone,
+// reachable from other hosts, with no console token).
+func (g *Gateway) ConsoleAddr() string { return g.consoleAddr }
 
 // consoleRuntime is the runtime as the console reads it.
 func (g *Gateway) consoleRuntime() console.Containers {
@@ -468,6 +504,9 @@ func (g *Gateway) release() error {
 	}
 	if g.http != nil {
 		g.http.stop()
+	}
+	if g.metricsHTTP != nil {
+		g.metricsHTTP.stop()
 	}
 	if g.docker != nil {
 		if err := g.docker.Close(); err != nil {

@@ -23,47 +23,99 @@ import (
 // requests in flight; event streams are ended first.
 const httpShutdown = 2 * time.Second
 
-// listenAddr is the one HTTP listener's address: Config.HTTPAddr, or
-// MetricsAddr, its older name; both set and different is a mistake.
-func listenAddr(cfg Config) (string, error) {
+// listenMode is what an HTTP listener serves.
+type listenMode int
+
+const (
+	// serveAll is --http-addr's listener: the console, /metrics and the
+	// probes; an address other hosts reach needs a console token.
+	serveAll listenMode = iota
+	// serveAllIfSafe is --metrics-addr's alone: what serveAll serves where
+	// serveAll is allowed, else (an address other hosts reach, no console
+	// token: how an install that exposed its metrics before the console
+	// existed is set up) /metrics and the probes only.
+	serveAllIfSafe
+	// serveMetrics is /metrics and the probes only: --metrics-addr's
+	// listener beside an --http-addr of another address.
+	serveMetrics
+)
+
+// listenPlan is one HTTP listener the gateway opens.
+type listenPlan struct {
+	addr string
+	mode listenMode
+}
+
+// listenAddrs are the HTTP listeners Config asks for: --http-addr's, and
+// --metrics-addr's (one listener when both name the same address).
+func listenAddrs(cfg Config) []listenPlan {
 	switch {
+	case cfg.HTTPAddr == "" && cfg.MetricsAddr == "":
+		return nil
 	case cfg.HTTPAddr == "":
-		return cfg.MetricsAddr, nil
+		return []listenPlan{{cfg.MetricsAddr, serveAllIfSafe}}
 	case cfg.MetricsAddr == "" || cfg.MetricsAddr == cfg.HTTPAddr:
-		return cfg.HTTPAddr, nil
+		return []listenPlan{{cfg.HTTPAddr, serveAll}}
 	}
-	return "", fmt.Errorf("--http-addr %s and --metrics-addr %s: there is one listener; set --http-addr only (--metrics-addr is its old name)",
-		cfg.HTTPAddr, cfg.MetricsAddr)
+	return []listenPlan{{cfg.HTTPAddr, serveAll}, {cfg.MetricsAddr, serveMetrics}}
+}
+
+// The HTTP listener's limits on a client: its headers within
+// httpReadHeader, the whole request (a form's body: the console's are a
+// few KiB) within httpRead, so that a client that opens connections and
+// sends slowly (slowloris) cannot hold them; an idle connection is closed
+// after httpIdle.
+const (
+	httpReadHeader = 5 * time.Second
+	httpRead       = 30 * time.Second
+	httpIdle       = 2 * time.Minute
+)
+
+// newHTTPServer is the HTTP listener's server of h. It has no write
+// timeout: the console's event streams last as long as a page is open.
+// Nor does the read timeout end them: the server clears the read
+// deadline once a request's body is read, before it watches the
+// connection for the client going away (TestReadTimeoutKeepsStreams).
+func newHTTPServer(h http.Handler) *http.Server {
+	return &http.Server{Handler: h, ReadHeaderTimeout: httpReadHeader, ReadTimeout: httpRead, IdleTimeout: httpIdle}
 }
 
 // httpServer is the gateway's HTTP listener: /metrics, the probes
 // /healthz and /readyz, and the console at /, which is added once the
 // session manager it acts on exists.
 type httpServer struct {
-	addr     string // bound
-	loopback bool   // bound to loopback addresses only
-	mux      *http.ServeMux
-	srv      *http.Server
-	done     chan struct{}
-	log      *slog.Logger
+	addr        string // bound
+	loopback    bool   // bound to loopback addresses only
+	withConsole bool   // serves the console (setConsole) besides /metrics and the probes
+	mux         *http.ServeMux
+	srv         *http.Server
+	done        chan struct{}
+	log         *slog.Logger
 
 	mu      sync.Mutex // guards console
 	console *console.Server
 }
 
 // serveHTTP listens on addr and serves metrics and the probes; ready
-// answers /readyz. A listener another host can reach is refused while
-// the install has no console token (console.CheckListen).
-func (g *Gateway) serveHTTP(addr string, metrics http.Handler, ready func() error) (*httpServer, error) {
+// answers /readyz. mode decides whether it is to serve the console too:
+// a serveAll listener another host can reach is refused while the
+// install has no console token (console.CheckListen); a serveAllIfSafe
+// one then serves no console.
+func (g *Gateway) serveHTTP(addr string, mode listenMode, metrics http.Handler, ready func() error) (*httpServer, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("http listener: %w", err)
 	}
-	loopback, err := console.CheckListen(g.cfg.Home, ln.Addr())
-	if err != nil {
-		return nil, errors.Join(err, ln.Close())
+	h := &httpServer{addr: ln.Addr().String(), loopback: console.IsLoopback(ln.Addr()), mux: http.NewServeMux(), done: make(chan struct{}), log: g.log}
+	if mode != serveMetrics {
+		_, err := console.CheckListen(g.cfg.Home, ln.Addr())
+		switch {
+		case err == nil:
+			h.withConsole = true
+		case mode == serveAll || !errors.Is(err, console.ErrReachable):
+			return nil, errors.Join(err, ln.Close())
+		}
 	}
-	h := &httpServer{addr: ln.Addr().String(), loopback: loopback, mux: http.NewServeMux(), done: make(chan struct{}), log: g.log}
 	h.mux.Handle("GET /metrics", metrics)
 	h.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -78,8 +130,7 @@ func (g *Gateway) serveHTTP(addr string, metrics http.Handler, ready func() erro
 		}
 		_, _ = io.WriteString(w, "ready\n")
 	})
-	// No write timeout: the console's event streams last as long as a page is open.
-	h.srv = &http.Server{Handler: h.mux, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 2 * time.Minute}
+	h.srv = newHTTPServer(h.mux)
 	go func() {
 		defer close(h.done)
 		if err := h.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {

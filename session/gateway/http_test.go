@@ -3,8 +3,10 @@ package gateway_test
 import (
 	"context"
 	"io"
+	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -135,26 +137,106 @@ func TestHTTPListenerNeedsATokenOffLoopback(t *testing.T) {
 	}
 }
 
-// TestMetricsAddrIsAnAlias: --metrics-addr alone is the listener, console
-// included; set with a different --http-addr it is refused.
-func TestMetricsAddrIsAnAlias(t *testing.T) {
+// TestMetricsAddr: --metrics-addr alone is the listener, console
+// included, unless other hosts reach it and there is no console token:
+// then it still starts (an install upgraded from before the console),
+// serving metrics and probes only and saying so once; --http-addr there
+// is refused. Beside an --http-addr of another address it is a second
+// listener, metrics and probes only; the same address is one listener.
+func TestMetricsAddr(t *testing.T) {
 	t.Parallel()
-	cfg := config(t.TempDir(), newRuntime(t))
-	cfg.MetricsAddr = "127.0.0.1:0"
-	g, err := gateway.Open(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
+	for _, tt := range []struct {
+		name          string
+		http, metrics string
+		token         bool
+		refused       bool
+		console       int // / on the console's listener; 0: there is none
+		metricsRoot   int // / on the metrics listener, when it is another
+		warned        bool
+	}{
+		{name: "alone on loopback", metrics: "127.0.0.1:0", console: http.StatusOK},
+		{name: "alone off loopback, no token", metrics: "0.0.0.0:0", warned: true},
+		{name: "alone off loopback, token", metrics: "0.0.0.0:0", token: true, console: http.StatusUnauthorized},
+		{name: "http off loopback, no token", http: "0.0.0.0:0", refused: true},
+		{name: "http and metrics off loopback", http: "0.0.0.0:0", metrics: "0.0.0.0:0", refused: true},
+		{name: "two listeners", http: "127.0.0.1:0", metrics: "0.0.0.0:0", console: http.StatusOK, metricsRoot: http.StatusNotFound},
+		{name: "one address", http: "127.0.0.1:0", metrics: "127.0.0.1:0", console: http.StatusOK},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			home := t.TempDir()
+			if tt.token {
+				if _, err := console.NewToken(paths.Home(home)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var logs strings.Builder
+			var mu sync.Mutex
+			cfg := config(home, newRuntime(t))
+			cfg.HTTPAddr, cfg.MetricsAddr = tt.http, tt.metrics
+			cfg.Log = slog.New(slog.NewTextHandler(lockedWriter{&mu, &logs}, nil))
+			g, err := gateway.Open(context.Background(), cfg)
+			if tt.refused {
+				if err == nil {
+					_ = g.Close()
+					t.Fatal("a console reachable from other hosts with no token was accepted")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer g.Close()
+			maddr := g.MetricsAddr()
+			for _, p := range []string{"/metrics", "/healthz", "/readyz"} {
+				if code, _ := fetch(t, maddr, p, nil); code == http.StatusNotFound {
+					t.Errorf("%s at %s: %d", p, maddr, code)
+				}
+			}
+			caddr := g.ConsoleAddr()
+			switch {
+			case tt.console == 0:
+				if caddr != "" {
+					t.Errorf("console at %q", caddr)
+				}
+				if code, _ := fetch(t, g.HTTPAddr(), "/", nil); code != http.StatusNotFound {
+					t.Errorf("/ on a listener with no console: %d", code)
+				}
+			case caddr == "":
+				t.Error("no console")
+			default:
+				if code, _ := fetch(t, caddr, "/", nil); code != tt.console {
+					t.Errorf("/ at %s: %d, want %d", caddr, code, tt.console)
+				}
+			}
+			if tt.metricsRoot != 0 {
+				if maddr == caddr {
+					t.Fatalf("one listener at %s for two addresses", maddr)
+				}
+				if code, _ := fetch(t, maddr, "/", nil); code != tt.metricsRoot {
+					t.Errorf("/ on the metrics listener: %d, want %d", code, tt.metricsRoot)
+				}
+			} else if caddr != "" && maddr != caddr {
+				t.Errorf("metrics at %s, console at %s: want one listener", maddr, caddr)
+			}
+			mu.Lock()
+			n := strings.Count(logs.String(), "serves no console")
+			mu.Unlock()
+			if want := map[bool]int{true: 1}[tt.warned]; n != want {
+				t.Errorf("the log says %d times there is no console, want %d:\n%s", n, want, logs.String())
+			}
+		})
 	}
-	if code, body := fetch(t, g.HTTPAddr(), "/", nil); code != http.StatusOK || !strings.Contains(body, "Overview") {
-		t.Errorf("console on the metrics address: %d", code)
-	}
-	if err := g.Close(); err != nil {
-		t.Fatal(err)
-	}
-	cfg = config(t.TempDir(), newRuntime(t))
-	cfg.MetricsAddr, cfg.HTTPAddr = "127.0.0.1:9464", "127.0.0.1:7777"
-	if g, err := gateway.Open(context.Background(), cfg); err == nil {
-		_ = g.Close()
-		t.Fatal("two addresses for one listener were accepted")
-	}
+}
+
+// lockedWriter serialises writes to w.
+type lockedWriter struct {
+	mu *sync.Mutex // guards w
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }

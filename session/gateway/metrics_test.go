@@ -35,7 +35,7 @@ func TestMetricsEndpoint(t *testing.T) {
 	cfg := config(t.TempDir(), rt, term)
 	cfg.MetricsAddr = "127.0.0.1:0"
 	var observed string
-	cfg.Observe = func(_ context.Context, _ session.Runtime, metricsAddr string) (gateway.Observation, error) {
+	cfg.Observe = func(_ context.Context, _ session.Runtime, metricsAddr, _ string) (gateway.Observation, error) {
 		observed = metricsAddr
 		return gateway.Observation{}, nil
 	}
