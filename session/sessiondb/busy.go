@@ -31,6 +31,7 @@ const sessionDriver = "sqlite3_session"
 // process opens, and sessionDriver. It runs at start-up, before any
 // connection is opened.
 func registerBusy() error {
+	limitArenas()
 	if rc := C.busy_register(); rc != 0 {
 		return fmt.Errorf("register berth's SQLite busy handler: code %d", int(rc))
 	}

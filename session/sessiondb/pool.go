@@ -203,6 +203,7 @@ func sweep() {
 		pool.mu.Unlock()
 		closeAll(closing)
 		if done {
+			trimMemory() // the last kept connection is closed: see cmem.go
 			return
 		}
 	}
