@@ -43,13 +43,28 @@ func (d *delivery) loop(l *handle) {
 			}
 		}
 		traceStep(d.ctx, d.log, "pass-start", l.id)
+		news = d.pass(l)
+		d.notifyChanged()
+	}
+}
+
+// pass runs one delivery pass on a goroutine of its own and waits for it:
+// the stack a pass grows (SQLite, the channel's client) goes with that
+// goroutine, and the loop, which every session has for as long as berth
+// runs, waits on a stack of a few kilobytes (a thousand idle sessions'
+// loops held ~10 MB of stacks otherwise; docs/performance.md).
+func (d *delivery) pass(l *handle) (news bool) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
 		var err error
 		if news, err = d.deliver(d.ctx, l); err != nil && d.ctx.Err() == nil {
 			l.backlog.Store(true) // the sweep tries again
 			d.log.Warn("delivery pass", "session", l.id, "err", err)
 		}
-		d.notifyChanged()
-	}
+	}()
+	<-done
+	return news
 }
 
 // maxClaimsSeen bounds the claims a session's delivery pass remembers

@@ -6,18 +6,19 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"runtime/debug"
+	"runtime/pprof"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -135,7 +136,7 @@ func (c *timedChannel) snapshot() []channels.Outbound {
 }
 
 // wait waits until n replies were sent in all, and says when the n-th was.
-func (c *timedChannel) wait(b *testing.B, n int, timeout time.Duration) time.Time {
+func (c *timedChannel) wait(b testing.TB, n int, timeout time.Duration) time.Time {
 	deadline := time.After(timeout)
 	for {
 		c.mu.Lock()
@@ -489,16 +490,151 @@ func (r *perfReport) warmThroughput(b *testing.B, sessions, perSession int) {
 	}
 }
 
-// idle answers n sessions (the TEST-ONLY in-process runtime: what is
-// measured is the gateway holding n idle-stopped sessions, which no
-// container touches), lets their containers idle-stop, and measures the
-// process's CPU and RSS over 60 s and its inotify watches.
+// idle measures the gateway holding n answered sessions whose containers
+// have idle-stopped, from outside: the gateway runs in a process of its
+// own (this test binary re-executed to run only TestIdleGatewayProcess),
+// and its CPU, RSS and inotify watches are read from /proc/<pid>. The
+// TEST-ONLY in-process runtime answers the sessions: a real container
+// each would take many minutes on 2 cores, and no container touches an
+// idle-stopped session either way. Then the same with 10,000 sessions
+// (BERTH_BENCH_IDLE_WATCHES), for the inotify watches alone, counted at
+// their highest while the sessions are answered and once they are idle.
 func (r *perfReport) idle(b *testing.B, n int) {
+	m := idleChild(b, n, n, 60*time.Second)
+	r.load("idle")
+	r.printf("%-44s CPU %.3f %% of one core (target < 0.5 %%), RSS max %.1f MB (target < 50 MB), inotify watches %d (%.2f per session)\n",
+		fmt.Sprintf("idle (%d idle-stopped sessions, 60 s)", n), m.pctCore, float64(m.maxRSS)/1024, m.watches, float64(m.watches)/float64(n))
+	r.printf("  the gateway's own process (pid %d, GOMEMLIMIT %s): RSS at idle %.1f MB, of which anonymous %.1f MB; Go heap in use %.1f MB, stacks %.1f MB, %d goroutines; answering took %v\n",
+		m.pid, cmpOr(os.Getenv("GOMEMLIMIT"), "unset"), float64(m.rss)/1024, float64(m.anon)/1024, m.heapMB, m.stackMB, m.goroutines, m.answered.Round(time.Second))
+	nw := envInt("BERTH_BENCH_IDLE_WATCHES", 10000)
+	w := idleChild(b, nw, idleWatchRunning, 0)
+	r.printf("%-44s inotify watches: at most %d while %d sessions were answered (at most %d running at once), %d once all idle-stopped (target: within fs.inotify.max_user_watches, 8,192 on many hosts)\n",
+		fmt.Sprintf("inotify (%d sessions)", nw), w.peakWatches, nw, idleWatchRunning, w.watches)
+}
+
+// idleWatchRunning is how many in-process containers the 10,000-session
+// inotify check runs at once: a cap like a large host's --max-running.
+const idleWatchRunning = 200
+
+// idleFigures is what idleChild measured of the gateway's process.
+type idleFigures struct {
+	pid                  int
+	pctCore              float64
+	maxRSS, rss, anon    int // kB
+	watches, peakWatches int
+	heapMB, stackMB      float64
+	goroutines           int
+	answered             time.Duration
+}
+
+// idleChild starts the gateway's process with n sessions (maxRunning at
+// once), waits until they are all answered and idle-stopped, and measures
+// it over span (none when 0).
+func idleChild(b *testing.B, n, maxRunning int, span time.Duration) idleFigures {
+	cmd := exec.Command(os.Args[0], "-test.run=^TestIdleGatewayProcess$", "-test.count=1")
+	cmd.Env = append(os.Environ(), fmt.Sprintf("BERTH_PERF_IDLE_CHILD=%d,%d", n, maxRunning))
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	defer func() {
+		_ = stdin.Close() // the child ends when its stdin does
+		if err := cmd.Wait(); err != nil {
+			b.Errorf("idle gateway process: %v", err)
+		}
+	}()
+	pid := cmd.Process.Pid
+	f := idleFigures{pid: pid}
+	var child idleChildReport
+	// Watches are sampled while the child answers: what it needs at its
+	// busiest, not only at rest.
+	ready := make(chan error, 1)
+	lines := make(chan string, 16)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	start := time.Now()
+	go func() {
+		for line := range lines {
+			if rest, ok := strings.CutPrefix(line, "idle-ready "); ok {
+				ready <- json.Unmarshal([]byte(rest), &child)
+				return
+			}
+		}
+		ready <- fmt.Errorf("the idle gateway process ended before its sessions were idle")
+	}()
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(20 * time.Minute)
+wait:
+	for {
+		select {
+		case err := <-ready:
+			if err != nil {
+				b.Fatal(err)
+			}
+			break wait
+		case <-tick.C:
+			f.peakWatches = max(f.peakWatches, inotifyWatches(pid))
+		case <-deadline:
+			b.Fatal("the idle gateway process's sessions were not idle after 20 minutes")
+		}
+	}
+	f.answered = time.Since(start)
+	f.watches = inotifyWatches(pid)
+	f.peakWatches = max(f.peakWatches, f.watches)
+	f.heapMB, f.stackMB, f.goroutines = child.HeapMB, child.StackMB, child.Goroutines
+	if span == 0 {
+		return f
+	}
+	cpu0, t0 := procCPU(b, pid), time.Now()
+	for time.Since(t0) < span {
+		time.Sleep(time.Second)
+		f.maxRSS = max(f.maxRSS, procStatus(b, pid, "VmRSS:"))
+	}
+	f.pctCore = 100 * (procCPU(b, pid) - cpu0).Seconds() / time.Since(t0).Seconds()
+	f.rss = procStatus(b, pid, "VmRSS:")
+	f.anon = procStatus(b, pid, "RssAnon:")
+	return f
+}
+
+// idleChildReport is what the gateway's process says of itself once its
+// sessions are idle: the Go runtime's own figures, beside the RSS read
+// from outside.
+type idleChildReport struct {
+	HeapMB, StackMB float64 // in use
+	SysMB           float64 // all the Go runtime has from the OS
+	ReleasedMB      float64 // of which given back
+	Goroutines      int
+}
+
+// TestIdleGatewayProcess is the gateway process of BenchmarkPerformance's
+// idle part, not a test: it runs only when BERTH_PERF_IDLE_CHILD says how
+// many sessions (and how many running at once), answers them, lets their
+// containers idle-stop, prints "idle-ready" with its runtime figures, and
+// holds the gateway until its stdin ends.
+func TestIdleGatewayProcess(t *testing.T) {
+	var n, maxRunning int
+	if _, err := fmt.Sscanf(os.Getenv("BERTH_PERF_IDLE_CHILD"), "%d,%d", &n, &maxRunning); err != nil {
+		t.Skip("the idle gateway process of BenchmarkPerformance; it runs only as that")
+	}
 	rt := containertest.New(containertest.Options{})
 	defer rt.Close()
 	ch := newTimedChannel()
-	g := gatewaytest.Start(b, gatewaytest.Options{Runtime: rt, Config: func(c *session.Config) {
-		c.MaxRunning = n // in-process "containers" cost little; no wave waits for a slot
+	g := gatewaytest.Start(t, gatewaytest.Options{Runtime: rt, Config: func(c *session.Config) {
+		c.MaxRunning = maxRunning // in-process "containers" cost little
 		c.IdleTimeout = 300 * time.Millisecond
 		c.Poll = 0 // the production default
 		c.StopGrace = time.Second
@@ -506,16 +642,16 @@ func (r *perfReport) idle(b *testing.B, n int) {
 	defer g.Stop()
 	g.Manager.AddChannel(ch)
 	for i := 0; i < n; i++ {
-		g.Wire("fake", fmt.Sprintf("idle%04d", i), gatewaytest.Wire{IsDM: true})
+		g.Wire("fake", fmt.Sprintf("idle%05d", i), gatewaytest.Wire{IsDM: true})
 	}
 	for i := 0; i < n; i++ {
 		in := msg("hello")
-		in.PlatformID = fmt.Sprintf("idle%04d", i)
+		in.PlatformID = fmt.Sprintf("idle%05d", i)
 		if err := g.Manager.Handle(context.Background(), in); err != nil {
-			b.Fatal(err)
+			t.Fatal(err)
 		}
 	}
-	ch.wait(b, n, 10*time.Minute)
+	ch.wait(t, n, 15*time.Minute)
 	deadline := time.Now().Add(5 * time.Minute)
 	for {
 		running := 0
@@ -528,37 +664,44 @@ func (r *perfReport) idle(b *testing.B, n int) {
 			break
 		}
 		if time.Now().After(deadline) {
-			b.Fatalf("%d sessions still not idle-stopped", running)
+			t.Fatalf("%d sessions still not idle-stopped", running)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	time.Sleep(2 * time.Second)
-	// The process is also the benchmark (its image build, earlier parts):
-	// give back what is garbage, so RSS is what the gateway holds.
-	debug.FreeOSMemory()
-	watches := inotifyWatches(b)
-	cpu0, t0 := cpuTime(b), time.Now()
-	maxRSS := 0
-	for time.Since(t0) < 60*time.Second {
-		time.Sleep(time.Second)
-		maxRSS = max(maxRSS, rssKB(b))
-	}
-	cpu := cpuTime(b) - cpu0
-	pctCore := 100 * cpu.Seconds() / time.Since(t0).Seconds()
+	// What a gateway at rest holds: what answering left behind is
+	// garbage, which the runtime gives back in its own time.
+	time.Sleep(15 * time.Second)
 	var mem runtime.MemStats
 	runtime.ReadMemStats(&mem)
-	r.load("idle")
-	r.printf("%-44s CPU %.3f %% of one core (target < 0.5 %%), RSS max %.1f MB (target < 50 MB; the benchmark's whole process), inotify watches %d (%.2f per session; target: 10,000 sessions within 8,192)\n",
-		fmt.Sprintf("idle (%d idle-stopped sessions, 60 s)", n), pctCore, float64(maxRSS)/1024, watches, float64(watches)/float64(n))
-	r.printf("  of which Go: heap in use %.1f MB, stacks %.1f MB (%d goroutines), runtime total %.1f MB\n",
-		float64(mem.HeapInuse)/(1<<20), float64(mem.StackInuse)/(1<<20), runtime.NumGoroutine(), float64(mem.Sys)/(1<<20))
+	rep, err := json.Marshal(idleChildReport{HeapMB: float64(mem.HeapInuse) / (1 << 20), StackMB: float64(mem.StackInuse) / (1 << 20),
+		SysMB: float64(mem.Sys) / (1 << 20), ReleasedMB: float64(mem.HeapReleased) / (1 << 20), Goroutines: runtime.NumGoroutine()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if prof := os.Getenv("BERTH_PERF_IDLE_HEAP"); prof != "" { // a heap profile of the idle gateway, for looking into its memory
+		f, err := os.Create(prof)
+		if err != nil {
+			t.Fatal(err)
+		}
+		g, err := os.Create(prof + ".goroutines")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := errors.Join(pprof.WriteHeapProfile(f), f.Close(), pprof.Lookup("goroutine").WriteTo(g, 1), g.Close()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fmt.Printf("idle-ready %s\n", rep)
+	if _, err := io.Copy(io.Discard, os.Stdin); err != nil {
+		t.Fatal(err)
+	}
 }
 
-// inotifyWatches counts this process's inotify watches.
-func inotifyWatches(b *testing.B) int {
-	fds, err := filepath.Glob("/proc/self/fdinfo/*")
+// inotifyWatches counts the inotify watches of process pid.
+func inotifyWatches(pid int) int {
+	fds, err := filepath.Glob(fmt.Sprintf("/proc/%d/fdinfo/*", pid))
 	if err != nil {
-		b.Fatal(err)
+		return 0 // a bad pattern: not with a number
 	}
 	n := 0
 	for _, f := range fds {
@@ -571,25 +714,43 @@ func inotifyWatches(b *testing.B) int {
 	return n
 }
 
-func cpuTime(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+// procCPU is the CPU time process pid has used (user and system).
+func procCPU(b *testing.B, pid int) time.Duration {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
 		b.Fatal(err)
 	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	// After the command's name in parentheses: state is field 3, utime
+	// and stime fields 14 and 15, in clock ticks (USER_HZ, 100 on Linux).
+	_, rest, ok := strings.Cut(string(data), ") ")
+	f := strings.Fields(rest)
+	if !ok || len(f) < 13 {
+		b.Fatalf("/proc/%d/stat: %q", pid, data)
+	}
+	ut, err1 := strconv.ParseInt(f[11], 10, 64)
+	st, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		b.Fatalf("/proc/%d/stat: %q", pid, data)
+	}
+	return time.Duration(ut+st) * (time.Second / 100)
 }
 
-func rssKB(b *testing.B) int {
-	data, err := os.ReadFile("/proc/self/status")
+// procStatus reads a kB figure of /proc/<pid>/status, e.g. "VmRSS:".
+func procStatus(b *testing.B, pid int, key string) int {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		b.Fatal(err)
 	}
 	for _, line := range strings.Split(string(data), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			kb, _ := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")))
+		if v, ok := strings.CutPrefix(line, key); ok {
+			kb, err := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")))
+			if err != nil {
+				b.Fatalf("/proc/%d/status %s %q", pid, key, v)
+			}
 			return kb
 		}
 	}
+	b.Fatalf("/proc/%d/status has no %s", pid, key)
 	return 0
 }
 

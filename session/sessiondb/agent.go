@@ -114,10 +114,10 @@ const (
 	agentVFS    = "berth_agent"
 )
 
-// registerErr is the outcome of registering the agent VFS and driver,
-// done at start-up, before any goroutine can be inside SQLite: the VFS
+// registerErr is the outcome of registering the busy handler, the
+// session and agent drivers and the agent VFS, done at start-up, before any goroutine can be inside SQLite: the VFS
 // swaps an entry of the unix VFS's system-call table.
-var registerErr = registerAgent()
+var registerErr = errors.Join(registerBusy(), registerAgent())
 
 func registerAgent() error {
 	// The name is never freed: SQLite keeps it for the process's life.
@@ -163,7 +163,7 @@ func checkHardened(c *sqlite3.SQLiteConn) error {
 	if n, ok := v[0].(int64); !ok || n != 0 {
 		return errors.New("agent connection not hardened: defensive mode is off")
 	}
-	return nil
+	return useFineBusy(c)
 }
 
 // fileKey names an inode.

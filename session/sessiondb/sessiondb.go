@@ -4,9 +4,10 @@
 // berth reads).
 //
 // SQLite locking across a bind mount is trusted only in its simplest form,
-// so both files use journal_mode=DELETE, each has exactly one writer, and
-// the writer opens, writes and closes on every operation: a long-lived
-// handle would keep stale pages cached on the other side.
+// so both files use journal_mode=DELETE and each has exactly one writer.
+// Each side keeps its connections to the files it owns open between
+// operations (pool.go: SQLite checks the other side's writes at every
+// transaction), and never one to the file the agent writes (agent.go).
 package sessiondb
 
 import (
@@ -230,7 +231,10 @@ CREATE TABLE IF NOT EXISTS session_state (
 
 // openWrite opens a database for one write operation by its only writer.
 func openWrite(file string) (*sql.DB, error) {
-	db, err := sql.Open("sqlite3", "file:"+file+"?_journal_mode=DELETE&_busy_timeout=10000&_txlock=immediate&_synchronous=FULL")
+	if registerErr != nil {
+		return nil, registerErr
+	}
+	db, err := sql.Open(sessionDriver, "file:"+file+"?_journal_mode=DELETE&_busy_timeout=10000&_txlock=immediate&_synchronous=FULL")
 	if err != nil {
 		return nil, err
 	}
@@ -252,7 +256,10 @@ func openRead(file string) (*sql.DB, error) {
 	if !fi.Mode().IsRegular() {
 		return nil, fmt.Errorf("%s is not a regular file", file)
 	}
-	db, err := sql.Open("sqlite3", "file:"+file+"?mode=ro&_busy_timeout=10000")
+	if registerErr != nil {
+		return nil, registerErr
+	}
+	db, err := sql.Open(sessionDriver, "file:"+file+"?mode=ro&_busy_timeout=10000")
 	if err != nil {
 		return nil, err
 	}
@@ -260,12 +267,14 @@ func openRead(file string) (*sql.DB, error) {
 	return db, nil
 }
 
-func withWrite(ctx context.Context, file, schema string, fn func(*sql.Tx) error) error {
-	db, err := openWrite(file)
+// withWrite runs fn in a write transaction of file, its process being the
+// file's only writer, on a connection from the pool (pool.go).
+func withWrite(ctx context.Context, file, schema string, fn func(*sql.Tx) error) (err error) {
+	db, release, err := acquire(poolKey{file: file, write: true}, openWrite)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
+	defer func() { release(err) }()
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -286,11 +295,11 @@ func withWrite(ctx context.Context, file, schema string, fn func(*sql.Tx) error)
 // database does not have yet (its first write creates them all) fails
 // with errNoTable.
 func withRead(ctx context.Context, file string, fn func(*sql.DB) error) (err error) {
-	db, err := openRead(file)
+	db, release, err := acquire(poolKey{file: file}, openRead)
 	if err != nil {
 		return err
 	}
-	defer func() { err = errors.Join(err, db.Close()) }()
+	defer func() { release(err) }()
 	err = fn(db)
 	if noTable(ctx, db, err, schemaTables[filepath.Base(file)]...) {
 		return fmt.Errorf("%w: %w", errNoTable, err)

@@ -15,7 +15,7 @@ import (
 	"github.com/mattn/go-sqlite3"
 )
 
-func newSession(t *testing.T) (Host, Container) {
+func newSession(t testing.TB) (Host, Container) {
 	t.Helper()
 	dir := t.TempDir()
 	h := Host{Dir: dir}
