@@ -27,6 +27,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/berth-dev/berth/container"
@@ -116,6 +117,7 @@ type ctr struct {
 	created  time.Time
 	cancel   context.CancelFunc
 	done     chan struct{} // closed once the runner has returned and exit is set
+	waiters  atomic.Int32  // Wait calls blocked on it
 
 	mu     sync.Mutex // guards state, killed and exit
 	state  string
@@ -309,13 +311,24 @@ func (r *Runtime) Wait(ctx context.Context, id string) (container.Exit, error) {
 	if c == nil {
 		return container.Exit{Code: -1}, nil
 	}
-	if err := r.await(ctx, c); err != nil {
+	c.waiters.Add(1)
+	err := r.await(ctx, c)
+	c.waiters.Add(-1)
+	if err != nil {
 		return container.Exit{Code: -1}, err
 	}
 	r.forget(c)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.exit, nil
+}
+
+// Waiting reports whether a Wait call is blocked on the container id, so
+// a test can end a container only once its Wait watches it, as the
+// gateway's does (a Wait after the removal rightly reports -1).
+func (r *Runtime) Waiting(id string) bool {
+	c := r.lookup(id)
+	return c != nil && c.waiters.Load() > 0
 }
 
 // List returns the containers, running or exited, that carry all the labels.

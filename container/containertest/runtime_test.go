@@ -79,6 +79,12 @@ func TestLifecycle(t *testing.T) {
 				}
 				exits <- exit
 			}()
+			for !rt.Waiting(first.ID) {
+				if ctx.Err() != nil {
+					t.Fatal("Wait never began")
+				}
+				time.Sleep(time.Millisecond)
+			}
 			if err := tt.end(rt, first.ID); err != nil {
 				t.Fatal(err)
 			}
