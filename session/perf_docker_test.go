@@ -570,8 +570,14 @@ func idleChild(b *testing.B, n, maxRunning int, span time.Duration) idleFigures 
 		for line := range lines {
 			if rest, ok := strings.CutPrefix(line, "idle-ready "); ok {
 				ready <- json.Unmarshal([]byte(rest), &child)
+				go func() { // the rest, e.g. a failure, is the child's own output
+					for line := range lines {
+						fmt.Fprintln(os.Stderr, line)
+					}
+				}()
 				return
 			}
+			fmt.Fprintln(os.Stderr, line) // the test framework reports the child's failure here
 		}
 		ready <- fmt.Errorf("the idle gateway process ended before its sessions were idle")
 	}()
@@ -652,7 +658,7 @@ func TestIdleGatewayProcess(t *testing.T) {
 		}
 	}
 	ch.wait(t, n, 15*time.Minute)
-	deadline := time.Now().Add(5 * time.Minute)
+	deadline := time.Now().Add(5*time.Minute + time.Duration(n)*30*time.Millisecond) // 10,000 sessions stop 200 at a time
 	for {
 		running := 0
 		for _, s := range g.Sessions() {
