@@ -7,8 +7,6 @@ import (
 	"strings"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-
 	"github.com/berth-dev/berth/container"
 	"github.com/berth-dev/berth/container/kube"
 	"github.com/berth-dev/berth/data/paths"
@@ -47,6 +45,7 @@ type kubeSettings struct {
 	Claim      string
 	Node       string
 	PullPolicy string
+	pull       kube.PullPolicy // PullPolicy as check read it
 }
 
 // declare declares the settings on fs (see config.declare).
@@ -57,16 +56,16 @@ func (k *kubeSettings) declare(fs *flag.FlagSet) {
 	fs.StringVar(&k.Namespace, flagNamespace, "", "namespace of the agent Pods (default the kubeconfig's, or the gateway Pod's own)")
 	fs.StringVar(&k.Claim, flagKubeClaim, "", "a ReadWriteMany PersistentVolumeClaim mounted at BERTH_HOME, the Pods' folders mounted from it by subPath (default: hostPath folders under BERTH_HOME, one node)")
 	fs.StringVar(&k.Node, flagKubeNode, "", "pin the agent Pods to this node (the hostPath shape on a cluster of several nodes)")
-	fs.StringVar(&k.PullPolicy, flagKubePullPolicy, string(corev1.PullIfNotPresent), "the agent image's imagePullPolicy: IfNotPresent, Always or Never")
+	fs.StringVar(&k.PullPolicy, flagKubePullPolicy, string(kube.DefaultPullPolicy), "the agent image's imagePullPolicy: IfNotPresent, Always or Never")
 }
 
 // check refuses settings that cannot work.
 func (k *kubeSettings) check() error {
-	switch corev1.PullPolicy(k.PullPolicy) {
-	case corev1.PullIfNotPresent, corev1.PullAlways, corev1.PullNever:
-	default:
-		return fmt.Errorf("--%s %q: want IfNotPresent, Always or Never", flagKubePullPolicy, k.PullPolicy)
+	pull, err := kube.ParsePullPolicy(k.PullPolicy)
+	if err != nil {
+		return fmt.Errorf("--%s: %w", flagKubePullPolicy, err)
 	}
+	k.pull = pull
 	return nil
 }
 
@@ -77,7 +76,7 @@ func (k kubeSettings) config(home string) *kube.Config {
 		return nil
 	}
 	return &kube.Config{Kubeconfig: k.Kubeconfig, Namespace: k.Namespace, Home: home, Claim: k.Claim, Node: k.Node,
-		PullPolicy: corev1.PullPolicy(k.PullPolicy)}
+		PullPolicy: k.pull} // "" (check not run): the runtime's default
 }
 
 // engine is what the operator's commands (status, sessions stop) need of
@@ -161,7 +160,7 @@ func kubeDoctor(ctx context.Context, cfg config) []checkResult {
 		image.fix = "apply the optional ClusterRole in docs/kubernetes/rbac.yaml (nodes get/list), or check by hand: kubectl get nodes -o jsonpath='{..images}'"
 	case err != nil:
 		image.status, image.detail, image.fix = checkFail, err.Error(), "check the API server answers (kubectl get nodes)"
-	case len(have) == 0 && cfg.Kube.PullPolicy != string(corev1.PullNever):
+	case len(have) == 0 && cfg.Kube.pull != kube.PullNever:
 		image.status, image.detail = checkWarn, fmt.Sprintf("%s is on none of %d nodes: the first Pod pulls it", cfg.Image, nodes)
 		image.fix = "push it to a registry the nodes reach, or import it on each node (docs/kubernetes/README.md)"
 	case len(have) == 0:

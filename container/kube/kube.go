@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -48,7 +49,7 @@ type Config struct {
 	// the scheduler places them.
 	Node string
 	// PullPolicy is the agent image's pull policy; "": IfNotPresent.
-	PullPolicy corev1.PullPolicy
+	PullPolicy PullPolicy
 	// TmpSize caps the Pod's /tmp (a memory-backed emptyDir); 0: 64 MiB,
 	// as the Docker runtime's tmpfs.
 	TmpSize int64
@@ -59,6 +60,31 @@ type Config struct {
 	// process-wide: the last New decides); nil: they are discarded, not
 	// printed on stderr.
 	Log *slog.Logger
+}
+
+// PullPolicy is an image pull policy (Kubernetes' own type, named here so
+// that callers need not import the API's types).
+type PullPolicy = corev1.PullPolicy
+
+// DefaultPullPolicy is the agent image's pull policy when none is named:
+// a node pulls it only if it lacks it (imported by hand, without a
+// registry, it is never pulled).
+const DefaultPullPolicy = corev1.PullIfNotPresent
+
+// PullNever is the policy under which no node pulls the image: a node
+// without it cannot run the Pod.
+const PullNever = corev1.PullNever
+
+// ParsePullPolicy reads a pull policy as an operator writes it:
+// IfNotPresent, Always or Never ("": DefaultPullPolicy).
+func ParsePullPolicy(s string) (PullPolicy, error) {
+	switch p := corev1.PullPolicy(strings.TrimSpace(s)); p {
+	case "":
+		return DefaultPullPolicy, nil
+	case corev1.PullIfNotPresent, corev1.PullAlways, corev1.PullNever:
+		return p, nil
+	}
+	return "", fmt.Errorf("pull policy %q: want IfNotPresent, Always or Never", s)
 }
 
 // Runtime is the session runtime backed by a Kubernetes API server.
@@ -122,7 +148,7 @@ func NewForClient(cs kubernetes.Interface, cfg Config) (*Runtime, error) {
 		cfg.Namespace = metav1.NamespaceDefault
 	}
 	if cfg.PullPolicy == "" {
-		cfg.PullPolicy = corev1.PullIfNotPresent
+		cfg.PullPolicy = DefaultPullPolicy
 	}
 	if cfg.TmpSize <= 0 {
 		cfg.TmpSize = DefaultTmpSize
