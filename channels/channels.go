@@ -161,15 +161,21 @@ type Conn struct {
 // event 12s ago, 1 reconnects, 0 deaf reconnects".
 func (c Conn) String() string { return c.Describe(time.Now()) }
 
+// State is the connection's state in words: "connected", "connecting",
+// or "disconnected: " and why.
+func (c Conn) State() string {
+	switch {
+	case c.Connected:
+		return "connected"
+	case c.LastError != "":
+		return "disconnected: " + c.LastError
+	}
+	return "connecting"
+}
+
 // Describe is String with the last event's age counted at now.
 func (c Conn) Describe(now time.Time) string {
-	state := "connected"
-	if !c.Connected {
-		state = "connecting"
-		if c.LastError != "" {
-			state = "disconnected: " + c.LastError
-		}
-	}
+	state := c.State()
 	last := "no event yet"
 	if !c.LastEvent.IsZero() {
 		last = "last event " + now.Sub(c.LastEvent).Round(time.Second).String() + " ago"

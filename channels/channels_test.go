@@ -19,3 +19,19 @@ func TestCompareIDs(t *testing.T) {
 		}
 	}
 }
+
+// State names the connection as readiness, status and the console show it.
+func TestConnState(t *testing.T) {
+	for _, tt := range []struct {
+		c    Conn
+		want string
+	}{
+		{Conn{Connected: true, LastError: "old"}, "connected"},
+		{Conn{}, "connecting"},
+		{Conn{LastError: "invalid_auth"}, "disconnected: invalid_auth"},
+	} {
+		if got := tt.c.State(); got != tt.want {
+			t.Errorf("%+v.State() = %q, want %q", tt.c, got, tt.want)
+		}
+	}
+}

@@ -165,14 +165,7 @@ func (s *Server) overview(ctx context.Context) overview {
 		cv := channelView{Name: ch.Type(), OK: true, State: "running"}
 		if h, ok := ch.(channels.Health); ok {
 			c := h.Health()
-			cv.OK, cv.LastEvent = c.Connected, c.LastEvent
-			cv.State = "connected"
-			if !c.Connected {
-				cv.State = "connecting"
-				if c.LastError != "" {
-					cv.State = "disconnected: " + c.LastError
-				}
-			}
+			cv.OK, cv.LastEvent, cv.State = c.Connected, c.LastEvent, c.State()
 			cv.Detail = fmt.Sprintf("%d reconnects, %d deaf", c.Reconnects, c.DeafReconnects)
 		}
 		o.Channels = append(o.Channels, cv)

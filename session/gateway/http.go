@@ -176,7 +176,7 @@ func (g *Gateway) readiness() error {
 	for _, ch := range g.cfg.Channels {
 		if h, ok := ch.(channels.Health); ok {
 			if c := h.Health(); !c.Connected {
-				down = append(down, ch.Type()+" "+strings.SplitN(c.Describe(time.Now()), ",", 2)[0])
+				down = append(down, ch.Type()+" "+c.State())
 			}
 		}
 	}
