@@ -219,8 +219,8 @@ func (c *core) watch() {
 				return
 			}
 			// Only a commit of the reply database can carry news, and a
-			// pass that read during one would wait on its lock (SQLite's
-			// busy wait sleeps in steps of milliseconds) and hold up its
+			// pass that read during one would wait on its lock (in the
+			// 100 µs steps of sessiondb's busy handler) and hold up its
 			// end: only the ends of commits kick (sessiondb.CommitEnded).
 			// The agent may churn anything else in out/ as fast as it likes.
 			if !sessiondb.CommitEnded(ev, sessiondb.OutboundFile) {

@@ -3,6 +3,7 @@ package session_test
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -333,7 +334,7 @@ func (r *perfReport) warm(b *testing.B, n int) {
 			r.printf("    %-18s %-52s (no trace)\n", s.step, s.what)
 			continue
 		}
-		r.printf("    %-18s %-52s +%s  @%s  (after %s)\n", s.step, s.what, ms(pct(gaps[s.step], 50)), ms(pct(since[s.step], 50)), cmpOr(s.after, "accepted"))
+		r.printf("    %-18s %-52s +%s  @%s  (after %s)\n", s.step, s.what, ms(pct(gaps[s.step], 50)), ms(pct(since[s.step], 50)), cmp.Or(s.after, "accepted"))
 	}
 }
 
@@ -505,7 +506,7 @@ func (r *perfReport) idle(b *testing.B, n int) {
 	r.printf("%-44s CPU %.3f %% of one core (target < 0.5 %%), RSS max %.1f MB (target < 50 MB), inotify watches %d (%.2f per session)\n",
 		fmt.Sprintf("idle (%d idle-stopped sessions, 60 s)", n), m.pctCore, float64(m.maxRSS)/1024, m.watches, float64(m.watches)/float64(n))
 	r.printf("  the gateway's own process (pid %d, GOMEMLIMIT %s): RSS at idle %.1f MB, of which anonymous %.1f MB; Go heap in use %.1f MB, stacks %.1f MB, %d goroutines; answering took %v\n",
-		m.pid, cmpOr(os.Getenv("GOMEMLIMIT"), "unset"), float64(m.rss)/1024, float64(m.anon)/1024, m.heapMB, m.stackMB, m.goroutines, m.answered.Round(time.Second))
+		m.pid, cmp.Or(os.Getenv("GOMEMLIMIT"), "unset"), float64(m.rss)/1024, float64(m.anon)/1024, m.heapMB, m.stackMB, m.goroutines, m.answered.Round(time.Second))
 	nw := envInt("BERTH_BENCH_IDLE_WATCHES", 10000)
 	w := idleChild(b, nw, idleWatchRunning, 0)
 	r.printf("%-44s inotify watches: at most %d while %d sessions were answered (at most %d running at once), %d once all idle-stopped (target: within fs.inotify.max_user_watches, 8,192 on many hosts)\n",
@@ -770,13 +771,6 @@ func pct(ds []time.Duration, p int) time.Duration {
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d.Microseconds())/1000) }
-
-func cmpOr(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
-}
 
 func envInt(key string, def int) int {
 	if n, err := strconv.Atoi(os.Getenv(key)); err == nil && n > 0 {

@@ -43,12 +43,9 @@ type poolKey struct {
 	write bool
 }
 
-// fileID names an inode.
-type fileID struct{ dev, ino uint64 }
-
 type pooled struct {
 	db    *sql.DB
-	id    fileID
+	id    fileKey
 	used  time.Time // guarded by pool.mu
 	users int       // guarded by pool.mu: operations using db now
 	gone  bool      // guarded by pool.mu: out of the pool; closed when users is 0
@@ -62,12 +59,12 @@ var pool = struct {
 
 // statID is the inode at file, not following a symlink. ok is false when
 // there is none or it is not a regular file.
-func statID(file string) (fileID, bool) {
+func statID(file string) (fileKey, bool) {
 	var st syscall.Stat_t
 	if err := syscall.Lstat(file, &st); err != nil || st.Mode&syscall.S_IFMT != syscall.S_IFREG {
-		return fileID{}, false
+		return fileKey{}, false
 	}
-	return fileID{uint64(st.Dev), st.Ino}, true
+	return fileKey{uint64(st.Dev), st.Ino}, true
 }
 
 // acquire returns a connection to file for one operation, from the pool
@@ -123,7 +120,7 @@ func releasePooled(k poolKey, p *pooled, err error) {
 // keepFresh pools a connection opened for one operation if that went
 // well and the file it opened is still the one that was at the path
 // before it was opened (a file the operation created is pooled next time).
-func keepFresh(k poolKey, db *sql.DB, before fileID, existed bool, err error) {
+func keepFresh(k poolKey, db *sql.DB, before fileKey, existed bool, err error) {
 	after, exists := statID(k.file)
 	if failed(err) || !existed || !exists || after != before {
 		_ = db.Close() // the operation is over: nothing is pending
