@@ -139,8 +139,8 @@ func (o *observability) channelStates() []channelStatus {
 		if h, ok := ch.(channels.Health); ok {
 			c := h.Health()
 			cs.State = c.String()
-			cs.Conn = &channelConn{Connected: c.Connected, LastEvent: c.LastEvent, Reconnects: c.Reconnects,
-				DeafReconnects: c.DeafReconnects, LastError: c.LastError}
+			cc := channelConn(c) // the same fields: one added to Conn fails to compile here
+			cs.Conn = &cc
 		}
 		out = append(out, cs)
 	}
@@ -256,8 +256,7 @@ func writeStatus(ctx context.Context, cfg config, w io.Writer, now time.Time) er
 		for _, c := range st.Channels {
 			state := c.State
 			if c.Conn != nil {
-				state = channels.Conn{Connected: c.Conn.Connected, LastEvent: c.Conn.LastEvent, Reconnects: c.Conn.Reconnects,
-					DeafReconnects: c.Conn.DeafReconnects, LastError: c.Conn.LastError}.Describe(now)
+				state = channels.Conn(*c.Conn).Describe(now)
 			}
 			names = append(names, c.Name+" ("+state+")")
 		}
