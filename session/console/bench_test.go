@@ -7,8 +7,9 @@ import (
 
 // BenchmarkRender renders each page of an install with 1,000 sessions in
 // a real store (one with messages in every outcome and a running
-// container, a gateway log of 30,000 lines, about 4 MB): no page may take more than
-// 100 ms. The slow figures (containers' CPU, messages pending across
+// container, a gateway log of 30,000 lines, about 4 MB). Its figures are
+// read against issue 20's limit of 100 ms a page (docs/performance.md);
+// nothing here asserts a time. The slow figures (containers' CPU, messages pending across
 // every session) are gathered in the background and not counted; see
 // figures.
 func BenchmarkRender(b *testing.B) {
